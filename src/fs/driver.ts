@@ -1,0 +1,63 @@
+/**
+ * One interface for every Format=: a driver formats one partition window of the image file and
+ * fills it from a SourceTree. Jobs are plain data so they can be posted to worker threads.
+ */
+import type { SourceTree } from '../tree/model.js';
+
+export interface PartitionWindow {
+  /** image file (the temporary file beside the target while building). */
+  path: string;
+  /** byte offset of the partition in the image. */
+  offset: number;
+  /** byte length of the partition; the driver must not touch bytes outside [offset, offset+size). */
+  size: number;
+}
+
+export interface Subvolume {
+  path: string;
+  readOnly: boolean;
+  nodatacow: boolean;
+}
+
+export interface FormatJob {
+  /** Format= value: vfat, ext2, ext3, ext4, btrfs, swap, ... */
+  format: string;
+  window: PartitionWindow;
+  /** the partition's GPT label; the driver mangles it per file system (formatting.md §2.1). */
+  label: string;
+  /** file system UUID, lowercase 8-4-4-4-12 (vfat uses its first 4 bytes as volume ID). */
+  fsUuid: string;
+  /** file system sector size (formatting.md §2.3). */
+  sectorSize: number;
+  /** content; null when the partition is not populated. */
+  tree: SourceTree | null;
+  /** SOURCE_DATE_EPOCH in seconds, if set. */
+  sourceDateEpoch?: number;
+  /** words of SYSTEMD_REPART_MKFS_OPTIONS_<FSTYPE>, appended to the tool's argv. */
+  extraOptions: string[];
+  discard: boolean;
+  subvolumes: Subvolume[];
+  defaultSubvolume?: string;
+  compression?: string;
+  compressionLevel?: string;
+  /** the definition file, for error messages. */
+  definitionFile: string;
+}
+
+export interface FormatOutcome {
+  warnings: string[];
+  /** how many times the tool formatted the window (1 normally; Minimize=best retries add). */
+  passes: number;
+}
+
+export interface FormatProgress {
+  files: number;
+  bytes: number;
+  totalFiles: number;
+  totalBytes: number;
+}
+
+export interface FsDriver {
+  readonly formats: readonly string[];
+  format(job: FormatJob, progress?: (p: FormatProgress) => void): Promise<FormatOutcome>;
+}

@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './tree/model.js';
+export type * from './fs/driver.js';
