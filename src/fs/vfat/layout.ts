@@ -44,6 +44,9 @@ export const MAX_FAT_FILE = 0xffffffff;
 class PlannedDir {
   clusters: number[] = [];
   chunks: Uint8Array[] = [];
+  /** chunks whose cluster is not allocated yet (mtools buffers directory growth and allocates
+   * the clusters when it flushes the directory, i.e. when it is done with it). */
+  pending: Uint8Array[] = [];
   used = 0;
   constructor(readonly namer: DirNamer, readonly fixedSlots: number | null) {}
 }
@@ -74,12 +77,25 @@ export function planLayout(img: MkfsImage, top: PlanNode[], opts: LayoutOptions 
     return s;
   };
 
-  const growDir = (d: PlannedDir): void => {
+  const firstCluster = (d: PlannedDir): void => {
     const c = alloc(1);
     const chunk = new Uint8Array(cs);
     d.clusters.push(c);
     d.chunks.push(chunk);
     segments.push({ kind: 'dir', cluster: c, bytes: chunk });
+  };
+  const growDir = (d: PlannedDir): void => {
+    const chunk = new Uint8Array(cs);
+    d.chunks.push(chunk);
+    d.pending.push(chunk);
+  };
+  const closeDir = (d: PlannedDir): void => {
+    for (const chunk of d.pending) {
+      const c = alloc(1);
+      d.clusters.push(c);
+      segments.push({ kind: 'dir', cluster: c, bytes: chunk });
+    }
+    d.pending = [];
   };
 
   const capacity = (d: PlannedDir): number => d.fixedSlots ?? d.chunks.length * slotsPerCluster;
@@ -147,7 +163,7 @@ export function planLayout(img: MkfsImage, top: PlanNode[], opts: LayoutOptions 
       return;
     }
     const dir = new PlannedDir(new DirNamer(ctx, [[0x2e], [0x2e, 0x2e]]), null);
-    growDir(dir);
+    firstCluster(dir);
     dirChains.push(dir.clusters);
     const start = dir.clusters[0]!;
     putSlot(parent, entryBytes(named.name11, named.ntCase, ATTR_DIR, node.mtime, start, 0));
@@ -158,8 +174,10 @@ export function planLayout(img: MkfsImage, top: PlanNode[], opts: LayoutOptions 
     dotdot[1] = 0x2e;
     putSlot(dir, entryBytes(dotdot, 0, ATTR_DIR, node.mtime, parentStart, 0));
     for (const c of node.children) visit(dir, start, c);
+    closeDir(dir);
   };
   for (const n of top) visit(root, 0, n);
+  closeDir(root);
 
   const total = g.clusterCount + 2;
   if (next > total) {
