@@ -232,27 +232,37 @@ function isReservedLong(bytes: Uint8Array): boolean {
   return /^(CON|AUX|PRN|NUL|   )$/.test(s) || /^(COM|LPT)[1-4]$/.test(s);
 }
 
-function isReservedShort(name11: Uint8Array): boolean {
-  const s = Buffer.from(name11.subarray(0, 8)).toString('latin1').toUpperCase();
-  return /^(CON|AUX|PRN|NUL|   ) {5}$/.test(s) || /^(COM|LPT)[1-4] {4}$/.test(s);
+const up = (b: number): number => (b >= 0x61 && b <= 0x7a ? b - 32 : b);
+
+function isReservedShort(n: Uint8Array): boolean {
+  const a = up(n[0]!), b = up(n[1]!), c = up(n[2]!);
+  const three = String.fromCharCode(a, b, c);
+  const restBlank = (from: number): boolean => {
+    for (let i = from; i < 8; i++) if (n[i] !== SP) return false;
+    return true;
+  };
+  if ((three === 'CON' || three === 'AUX' || three === 'PRN' || three === 'NUL' || three === '   ') && restBlank(3)) return true;
+  return (three === 'COM' || three === 'LPT') && n[3]! >= 0x31 && n[3]! <= 0x34 && restBlank(4);
 }
 
-function hasIllegal(bytes: Iterable<number>, illegals: Set<number>): boolean {
-  for (const b of bytes) if ((b < 0x20 && b !== 0x05) || illegals.has(b)) return true;
+function hasIllegal(bytes: ArrayLike<number>, illegals: Set<number>): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if ((b < 0x20 && b !== 0x05) || illegals.has(b)) return true;
+  }
   return false;
 }
 
 /** The name mtools compares and hashes for a short entry: "BASE.EXT" (unix_name, Case 0). */
 export function unixShortName(name11: Uint8Array): number[] {
-  const cut = (a: Uint8Array): number[] => {
-    const sp = a.indexOf(SP);
-    return Array.from(sp >= 0 ? a.subarray(0, sp) : a);
-  };
-  const base = cut(name11.subarray(0, 8));
-  if (base[0] === 0x05) base[0] = 0xe5;
-  const ext = cut(name11.subarray(8, 11));
-  const all = ext.length ? [...base, DOT, ...ext] : base;
-  return all.map(cp850ToUnicode);
+  const out: number[] = [];
+  for (let i = 0; i < 8 && name11[i] !== SP; i++) out.push(i === 0 && name11[0] === 0x05 ? 0xe5 : name11[i]!);
+  if (name11[8] !== SP) {
+    out.push(DOT);
+    for (let i = 8; i < 11 && name11[i] !== SP; i++) out.push(name11[i]!);
+  }
+  for (let i = 0; i < out.length; i++) if (out[i]! >= 0x80) out[i] = cp850ToUnicode(out[i]!);
+  return out;
 }
 
 const rol = (x: number, s: number): number => ((x << s) | (x >>> (32 - s))) >>> 0;
@@ -279,7 +289,9 @@ export class DirNamer {
   }
 
   private fold(w: number[]): string {
-    return String.fromCodePoint(...w.map((c) => this.ctx.toLower(c)));
+    let out = '';
+    for (const c of w) out += String.fromCodePoint(this.ctx.toLower(c));
+    return out;
   }
 
   private calcHash(w: number[]): number {
@@ -334,12 +346,12 @@ export class DirNamer {
     if (hasIllegal(bytes, LONG_ILLEGALS)) throw new FatNameError(`name "${name}" contains characters FAT cannot store`);
     const longKey = this.fold(wlong);
 
+    // reserved or illegal 8.3 names are renamed first; autorename leaves neither behind
+    while (isReservedShort(name11) || hasIllegal(name11, SHORT_ILLEGALS)) {
+      useLong = 1;
+      autorenameShort(name11, true);
+    }
     for (let guard = 0; guard < 1_000_000; guard++) {
-      if (isReservedShort(name11) || hasIllegal(name11, SHORT_ILLEGALS)) {
-        useLong = 1;
-        autorenameShort(name11, true);
-        continue;
-      }
       const shortW = unixShortName(name11);
       if (this.scanned && this.hashed > 0) {
         if (!this.hashOp(wlong, false) && this.hashOp(shortW, false)) {
