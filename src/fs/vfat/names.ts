@@ -223,6 +223,9 @@ export function dosName(ctx: NamingContext, bytes: Uint8Array): { name11: Uint8A
   if (!state.mangled) {
     if (base.kase === 'lower') state.mangled |= CASE_LOWER_BASE;
     if (extCase === 'lower') state.mangled |= CASE_LOWER_EXT;
+    // readers lower-case NT-flagged short names in the OEM code page only for ASCII (mtools
+    // does so too: "café" would come back as "cafÉ"); utf8 mode keeps such names in an LFN
+    if (ctx.mode === 'utf8' && state.mangled && bytes.some((b) => b >= 0x80)) state.mangled = MANGLED;
   }
   return { name11, mangled: state.mangled };
 }
