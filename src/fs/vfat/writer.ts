@@ -8,7 +8,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { encodeFat, fatByteLength } from './fat-table.js';
 import { encodeFsInfo } from './fsinfo.js';
-import type { Layout } from './layout.js';
+import type { Layout, Segment } from './layout.js';
 import type { MkfsImage } from './mkfs.js';
 import type { FormatProgress } from '../driver.js';
 
@@ -135,8 +135,40 @@ async function streamData(
     fill = 0;
   };
 
-  for (const seg of segs) {
+  const SMALL = 1 << 20;
+  const isSmallHost = (s: Segment): s is Extract<Segment, { kind: 'file' }> => s.kind === 'file' && s.source.kind === 'host' && s.size <= SMALL;
+  for (let si = 0; si < segs.length; si++) {
+    const seg = segs[si]!;
     const segDisk = dataOff + (seg.cluster - 2) * cs;
+    if (isSmallHost(seg) && segDisk === bufDisk + fill) {
+      // a run of small files that fits the buffer: read them concurrently into place
+      const batch: { s: Extract<Segment, { kind: 'file' }>; at: number }[] = [];
+      let at = fill;
+      for (let j = si; j < segs.length; j++) {
+        const t = segs[j]!;
+        if (!isSmallHost(t) || at + t.clusters * cs > BUF || dataOff + (t.cluster - 2) * cs !== bufDisk + at) break;
+        batch.push({ s: t, at });
+        at += t.clusters * cs;
+      }
+      if (batch.length > 1) {
+        const target = buf;
+        let k = 0;
+        const worker = async (): Promise<void> => {
+          while (k < batch.length) {
+            const { s, at: o } = batch[k++]!;
+            await readWhole(s, target, o);
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(32, batch.length) }, worker));
+        fill = at;
+        files += batch.length;
+        for (const b of batch) bytes += b.s.size;
+        progress?.({ files, bytes, totalFiles: layout.files, totalBytes: layout.bytes });
+        si += batch.length - 1;
+        if (fill === BUF) await flush();
+        continue;
+      }
+    }
     if (segDisk !== bufDisk + fill) throw new WriteError('internal error: data segments are not contiguous');
     if (seg.kind === 'dir') {
       let o = 0;
@@ -192,6 +224,25 @@ async function streamData(
   }
   await flush();
   await pending;
+}
+
+async function readWhole(seg: Extract<Segment, { kind: 'file' }>, into: Buffer, at: number): Promise<void> {
+  const path = (seg.source as { path: string }).path;
+  const src = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new WriteError(`${path}: cannot open: ${e.code ?? e.message}`, seg.path);
+  });
+  try {
+    const st = await src.stat();
+    if (st.size !== seg.size) throw new WriteError(`${path}: file changed size while building (${seg.size} → ${st.size} bytes)`, seg.path);
+    let got = 0;
+    while (got < seg.size) {
+      const { bytesRead } = await src.read(into, at + got, seg.size - got, got);
+      if (bytesRead === 0) throw new WriteError(`${path}: file shrank while copying`, seg.path);
+      got += bytesRead;
+    }
+  } finally {
+    await src.close();
+  }
 }
 
 /** true when the image already holds only zeros at absolute offset `pos` (cheap for holes). */
