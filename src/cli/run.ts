@@ -189,6 +189,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     try { st = statSync(p); } catch (e) { throw new RepartError('E_SOURCE', `cannot open CopyBlocks= source ${p}: ${(e as Error).message}`, d.where.CopyBlocks ?? { file: d.file }); }
     if (st.isDirectory()) throw new RepartError('E_SOURCE', `CopyBlocks= source ${p} is a directory; copying its backing block device is not supported`, d.where.CopyBlocks ?? { file: d.file });
     try { closeSync(openSync(p, 'r')); } catch (e) { throw new RepartError('E_SOURCE', `cannot read CopyBlocks= source ${p}: ${(e as Error).message}`, d.where.CopyBlocks ?? { file: d.file }); }
+    if (st.size % 512 !== 0) throw new RepartError('E_SOURCE', `File to copy bytes from '${p}' has size that is not multiple of 512, refusing.`, d.where.CopyBlocks ?? { file: d.file });
     copyBlocksSizes.set(i, BigInt(st.size));
     copyBlocksPaths.set(i, p);
   });
@@ -267,7 +268,7 @@ function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {
 
 function emitJson(o: CliOptions, io: Io, rows: PartitionRow[]): void {
   if (o.json === 'off') return;
-  io.stdout(formatJson(partitionsJson(rows), o.json) + '\n');
+  io.stdout(formatJson(partitionsJson(rows, o.compat), o.json) + '\n');
 }
 
 function computeSplitPaths(plan: Plan, device: string, deferred: (p: PlannedPartition) => boolean, out: Map<PlannedPartition, string>, o: CliOptions): void {

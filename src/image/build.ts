@@ -62,7 +62,7 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
       if (o.mode === 'inplace') {
         copyFileSync(o.target, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
         img = ImageFile.open(tmp, 'r+');
-      } else img = ImageFile.open(tmp, 'wx');
+      } else img = ImageFile.open(tmp, 'wx+');
       if (img.size() < o.plan.imageSize) img.truncate(o.plan.imageSize);
     } catch (e) {
       throw ioError('cannot create image file', tmp, e);

@@ -44,7 +44,8 @@ export interface PartitionRow {
   splitPath?: string;
 }
 
-export function partitionsJson(rows: PartitionRow[]): JsonValue {
+/** `compat`: 257 prints an empty array for partitions without drop-ins, 262 prints null. */
+export function partitionsJson(rows: PartitionRow[], compat: number): JsonValue {
   const anyVerity = rows.some((r) => r.roothash !== undefined);
   const anyDropIns = rows.some((r) => r.dropIns && r.dropIns.length > 0);
   const anySplit = rows.some((r) => r.splitPath !== undefined);
@@ -64,7 +65,7 @@ export function partitionsJson(rows: PartitionRow[]): JsonValue {
       activity: r.activity,
     };
     if (anyVerity) o.roothash = r.roothash ?? null;
-    if (anyDropIns) o['drop-in_files'] = r.dropIns && r.dropIns.length > 0 ? r.dropIns : null;
+    if (anyDropIns) o['drop-in_files'] = r.dropIns && r.dropIns.length > 0 ? r.dropIns : compat >= 262 ? null : [];
     if (anySplit) o.split_path = r.splitPath ?? '-';
     return o;
   });
