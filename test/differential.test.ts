@@ -93,3 +93,31 @@ for (const [suite, compatArgs] of [['sid', []], ['trixie', ['--compat=257']]] as
     }
   });
 }
+
+describe('listing an existing image (no definitions) vs systemd-repart', () => {
+  for (const suite of ['sid', 'trixie'] as Suite[]) {
+    for (const ss of [512, 4096]) {
+      it(`${suite}, ${ss}-byte sectors`, { skip: referenceSkipReason(suite) ?? false }, () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), 'repart-list-'));
+        try {
+          const c = CASES[0]!;
+          for (const [name, content] of Object.entries(c.files)) {
+            mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+            writeFileSync(path.join(dir, name), content);
+          }
+          mkdirSync(path.join(dir, 'none'));
+          const made = runReference(suite, ['--offline=yes', `--seed=${SEED}`, '--definitions=defs', '--empty=create', '--size=1G', `--sector-size=${ss}`, 'disk.raw'], dir);
+          assert.equal(made.status, 0, made.stderr);
+          for (const json of ['short', 'pretty']) {
+            const ref = runReference(suite, ['--offline=yes', `--json=${json}`, '--definitions=none', 'disk.raw'], dir);
+            const ours = runOurs([...(suite === 'trixie' ? ['--compat=257'] : []), `--json=${json}`, '--definitions=none', 'disk.raw'], dir);
+            assert.equal(ours.status, ref.status, ref.stderr + ours.stderr);
+            assert.equal(ours.stdout, ref.stdout);
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+  }
+});
