@@ -2,7 +2,7 @@
  * The repart-ts command: systemd-repart --offline=yes semantics for image files.
  * Returns the exit status; all output goes through the given streams.
  */
-import { existsSync, readFileSync, statSync, openSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCommandLine, type CliOptions } from '../config/cli.js';
 import { readDefinitions, DEFAULT_DEFINITION_DIRS, needsPopulate } from '../config/load.js';
@@ -21,6 +21,7 @@ import { ImageFile } from '../image/file.js';
 import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '../report/json.js';
 import { roundDown, roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
+import { renderLayoutSvg } from '../report/layout-svg.js';
 
 export const VERSION = '0.1.0';
 
@@ -72,6 +73,7 @@ for image files, without root, loop devices or native mkfs tools.
 
 repart-ts only:
      --compat=257|262     Behave like systemd-repart 257 or 262 (default 262)
+     --layout-svg=FILE    Draw the partition layout as an SVG picture
      --no-progress        No progress output
      --quiet              No progress output and no warnings
 `;
@@ -222,6 +224,14 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     splitPath: o.split ? splitPaths.get(p) ?? '-' : undefined,
   }));
 
+  if (o.layoutSvg) {
+    try {
+      writeFileSync(o.layoutSvg, renderLayoutSvg(plan, path.basename(device)));
+    } catch (e) {
+      throw new RepartError('E_IMAGE_IO', `cannot write layout picture: ${(e as Error).message}`, { file: o.layoutSvg });
+    }
+  }
+
   if (!o.dryRun) {
     const jobs = new Map<PlannedPartition, Omit<FormatJob, 'window'>>();
     const copyBlocks = new Map<PlannedPartition, string>();
@@ -256,7 +266,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   }
 
   if (o.json !== 'off') emitJson(o, io, rows);
-  else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend));
+  else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend, 80, io.isTTY));
   return 0;
 }
 
