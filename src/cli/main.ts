@@ -9,6 +9,14 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+if (process.argv[2] === 'bench') {
+  // `repart-ts bench …` is the benchmark runner (bench/run.ts), compiled beside the CLI.
+  process.argv.splice(2, 1);
+  const { main } = await import('../../bench/run.js');
+  await main();
+  process.exit(0);
+}
+
 const code = await run(process.argv.slice(2), {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
