@@ -22,6 +22,7 @@ import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '..
 import { roundDown, roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
+import { ProgressReporter } from '../report/progress.js';
 
 export const VERSION = '0.1.0';
 
@@ -29,6 +30,7 @@ export interface Io {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   isTTY: boolean;
+  stderrIsTTY?: boolean;
   env: NodeJS.ProcessEnv;
 }
 
@@ -257,12 +259,27 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         definitionFile: d.file,
       });
     });
-    await writeImage({
+    const progress = new ProgressReporter(io.stderr, io.stderrIsTTY ?? false, o.progress);
+    const order = [...jobs.keys()].filter((p) => !p.dropped && !deferred(p));
+    const name = (i: number) => order[i]!.label || order[i]!.type.name;
+    const outcomes = await writeImage({
       target: device,
       mode: o.empty === 'create' ? 'create' : 'replace',
       plan, deferred, jobs, copyBlocks, splitPaths,
       formatter: hooks.formatter ?? formatInProcess,
+      events: {
+        start: (i) => progress.start(String(i), name(i)),
+        progress: (i, p) => progress.update(String(i), p),
+        done: (i, r) => { progress.finish(String(i)); r.warnings.forEach((w) => warn(`${name(i)}: ${w}`)); },
+      },
     });
+    if (io.env.REPART_TS_STATS) {
+      // machine-readable facts for bench/: formatting passes per partition
+      writeFileSync(io.env.REPART_TS_STATS, JSON.stringify({
+        passes: outcomes.reduce((a, r) => a + r.passes, 0),
+        partitions: order.map((p, i) => ({ label: p.label, format: p.def.format, passes: outcomes[i]?.passes })),
+      }) + '\n');
+    }
   }
 
   if (o.json !== 'off') emitJson(o, io, rows);
