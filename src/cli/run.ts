@@ -37,6 +37,8 @@ export interface Io {
 export interface RunHooks {
   /** replaces in-process formatting (the CLI passes the worker pool) */
   formatter?: Formatter;
+  /** every owner in the file systems becomes root (what `unshare --map-root-user fakeroot` gives nixpkgs) */
+  mapOwnersToRoot?: boolean;
 }
 
 const HELP = `repart-ts [OPTIONS...] [DEVICE]
