@@ -4,7 +4,7 @@
  * partition (repartConfig keys, then a CopyFiles= line per `contents` entry and per store path),
  * and the builder's command line.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { parseUuid } from '../gpt/guid.js';
@@ -153,6 +153,9 @@ export function closurePaths(cfg: NixosImageConfig, pname: string, p: NixosParti
   for (const sp of out) {
     if (!sp.startsWith(cfg.storeDir + '/'))
       throw new RepartError('E_SOURCE', `partitions.${pname}: ${sp} is not in the store ${cfg.storeDir}`, { file: cfg.file });
+    // systemd-repart only logs a notice for a missing CopyFiles= source; a store path the
+    // closure names but the store lacks is a broken build, so the native configuration refuses it.
+    if (!existsSync(sp)) throw new RepartError('E_SOURCE', `partitions.${pname}: store path ${sp} does not exist`, { file: p.closure ?? cfg.file });
   }
   return [...out];
 }
