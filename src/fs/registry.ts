@@ -1,0 +1,29 @@
+/**
+ * Format= → driver module. Drivers are loaded lazily so a worker only pays for the tool it runs.
+ */
+import type { FormatJob, FormatOutcome, FsDriver } from './driver.js';
+import type { FormatEvents } from '../image/build.js';
+
+const DRIVERS: Record<string, () => Promise<FsDriver>> = {
+  swap: async () => (await import('./swap.js')).swapDriver,
+};
+
+export const SUPPORTED_FORMATS: ReadonlySet<string> = new Set(Object.keys(DRIVERS));
+
+export async function driverFor(format: string): Promise<FsDriver> {
+  const load = DRIVERS[format];
+  if (!load) throw new Error(`no driver for Format=${format}`);
+  return load();
+}
+
+/** Formats jobs one after another in this thread (the worker pool replaces this for heavy formats). */
+export async function formatInProcess(jobs: FormatJob[], events: FormatEvents = {}): Promise<FormatOutcome[]> {
+  const out: FormatOutcome[] = [];
+  for (const [i, j] of jobs.entries()) {
+    events.start?.(i);
+    const r = await (await driverFor(j.format)).format(j, (p) => events.progress?.(i, p));
+    events.done?.(i, r);
+    out.push(r);
+  }
+  return out;
+}

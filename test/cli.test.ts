@@ -1,0 +1,154 @@
+/**
+ * The command line end to end (no oracle needed): bad input gives a clear message naming the
+ * file/line/key, a non-zero exit and no file left behind; good images pass sgdisk and sfdisk.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { referenceSkipReason, runOurs, runReference } from './helpers/reference.js';
+
+function scratch(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'repart-cli-'));
+  for (const [n, c] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, n)), { recursive: true });
+    writeFileSync(path.join(dir, n), c);
+  }
+  return dir;
+}
+
+const base = ['--empty=create', '--seed=e2a40bf9-73f1-4278-9160-49c031e7aef8', '--definitions=defs'];
+
+const BAD: { name: string; files: Record<string, string>; args: string[]; message: RegExp; exit?: number }[] = [
+  { name: 'malformed section header', files: { 'defs/a.conf': '[Partition\nType=root\n' }, args: ['--size=100M'], message: /defs\/a\.conf:1: invalid section header/ },
+  { name: 'bad size', files: { 'defs/a.conf': '[Partition]\nType=root\nSizeMinBytes=1X\n' }, args: ['--size=100M'], message: /defs\/a\.conf:3: SizeMinBytes=: failed to parse size value: 1X/ },
+  { name: 'unknown Type', files: { 'defs/a.conf': '[Partition]\nType=rooot\n' }, args: ['--size=100M'], message: /defs\/a\.conf:2: Type=: failed to parse partition type: rooot/ },
+  { name: 'missing Type', files: { 'defs/a.conf': '[Partition]\nLabel=x\n' }, args: ['--size=100M'], message: /defs\/a\.conf:1: Type= not defined/ },
+  { name: 'layout that cannot fit', files: { 'defs/a.conf': '[Partition]\nType=root\nSizeMinBytes=1G\n' }, args: ['--size=100M'], message: /Can't fit requested partitions.*grow the image \(--size=\) by at least/ },
+  { name: 'unsupported key value (Encrypt=)', files: { 'defs/a.conf': '[Partition]\nType=root\nEncrypt=key-file\n' }, args: ['--size=100M'], message: /defs\/a\.conf:3: Encrypt=: Encrypt= is not supported/ },
+  { name: 'unsupported format', files: { 'defs/a.conf': '[Partition]\nType=root\nFormat=xfs\n' }, args: ['--size=1G'], message: /defs\/a\.conf:3: Format=: Format=xfs is not supported by repart-ts yet/ },
+  { name: 'conflicting keys', files: { 'defs/a.conf': '[Partition]\nType=root\nCopyBlocks=/dev/zero\nFormat=ext4\n' }, args: ['--size=100M'], message: /CopyBlocks= cannot be combined/ },
+  { name: 'missing CopyBlocks source', files: { 'defs/a.conf': '[Partition]\nType=root\nCopyBlocks=/nonexistent/blob\n' }, args: ['--size=100M'], message: /defs\/a\.conf:3: CopyBlocks=: cannot open CopyBlocks= source/ },
+  { name: 'unreadable definitions directory (symlink loop)', files: {}, args: ['--size=100M'], message: /cannot read definition directory/ },
+  { name: 'image in a missing directory', files: { 'defs/a.conf': '[Partition]\nType=root\n' }, args: ['--size=100M', 'nodir/sub/IMG'], message: /directory nodir\/sub does not exist/ },
+  { name: 'bad --size', files: { 'defs/a.conf': '[Partition]\nType=root\n' }, args: ['--size=lots'], message: /Failed to parse --size= parameter/ },
+  { name: 'unknown option', files: {}, args: ['--frobnicate'], message: /unrecognized option '--frobnicate'/ },
+  { name: '--empty=create without --size', files: { 'defs/a.conf': '[Partition]\nType=root\n' }, args: [], message: /--size= must be specified/ },
+];
+
+for (const c of BAD) {
+  test(`bad input: ${c.name}`, () => {
+    const dir = scratch(c.files);
+    try {
+      if (c.name.startsWith('unreadable')) symlinkSync('defs', path.join(dir, 'defs'));
+      const args = [...base, ...c.args];
+      if (!c.args.some((a) => a.endsWith('IMG'))) args.push('disk.raw');
+      const before = readdirSync(dir).sort();
+      const r = runOurs(args, dir);
+      assert.notEqual(r.status, 0, 'non-zero exit');
+      assert.match(r.stderr, c.message);
+      assert.ok(!r.stderr.includes('    at '), 'no stack trace');
+      assert.deepEqual(readdirSync(dir).sort(), before, 'no file left behind');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('an existing image is never overwritten by --empty=create', () => {
+  const dir = scratch({ 'defs/a.conf': '[Partition]\nType=root\n', 'disk.raw': 'precious' });
+  try {
+    const r = runOurs([...base, '--size=100M', 'disk.raw'], dir);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /already exists/);
+    assert.deepEqual(readdirSync(dir).sort(), ['defs', 'disk.raw']);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('refuse mode on an image without a partition table exits 77', () => {
+  const dir = scratch({ 'defs/a.conf': '[Partition]\nType=root\n' });
+  try {
+    writeFileSync(path.join(dir, 'blank.raw'), Buffer.alloc(64 * 1024 * 1024));
+    const r = runOurs(['--definitions=defs', 'blank.raw'], dir);
+    assert.equal(r.status, 77);
+    const f = runOurs(['--definitions=defs', '--empty=force', '--dry-run=no', '--seed=e2a40bf9-73f1-4278-9160-49c031e7aef8', '--json=short', 'blank.raw'], dir);
+    assert.equal(f.status, 0, f.stderr);
+    assert.equal(JSON.parse(f.stdout)[0].raw_size, 64 * 1024 * 1024 - 1024 * 1024 - 20480 - 4096 * 0 - (64 * 1024 * 1024 - 1024 * 1024 - 20480) % 4096);
+    const req = runOurs(['--definitions=defs', '--empty=require', 'blank.raw'], dir);
+    assert.equal(req.status, 77, 'require refuses a disk that now has a table');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+const tools = ['sgdisk', 'sfdisk'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
+
+/**
+ * Debian 12's sfdisk/sgdisk cannot be told the sector size of an image file, so 4096-byte
+ * images are checked with the sfdisk of the reference tree (util-linux 2.41, --sector-size).
+ */
+function sfdiskJson(dir: string, ss: number): { status: number; stdout: string; stderr: string } {
+  if (ss === 512) return spawnSync('sfdisk', ['-J', 'disk.raw'], { cwd: dir, encoding: 'utf8' }) as { status: number; stdout: string; stderr: string };
+  return runReference('trixie', ['--exec', 'sfdisk', '--sector-size=4096', '-J', 'disk.raw'], dir);
+}
+function sfdiskVerify(dir: string, ss: number): { status: number; stdout: string; stderr: string } {
+  if (ss === 512) return spawnSync('sfdisk', ['-V', 'disk.raw'], { cwd: dir, encoding: 'utf8' }) as { status: number; stdout: string; stderr: string };
+  return runReference('trixie', ['--exec', 'sfdisk', '--sector-size=4096', '-V', 'disk.raw'], dir);
+}
+
+for (const ss of [512, 4096]) {
+  const skip = !tools ? 'sgdisk/sfdisk not installed (apt-get install gdisk fdisk)'
+    : ss === 4096 && referenceSkipReason('trixie') ? `4096-byte images need util-linux >= 2.39 sfdisk from the reference tree: ${referenceSkipReason('trixie')}` : false;
+  test(`sgdisk/sfdisk accept our images (${ss}-byte sectors)`, { skip }, () => {
+    const dir = scratch({
+      'defs/00-esp.conf': '[Partition]\nType=esp\nSizeMinBytes=20M\nSizeMaxBytes=20M\n',
+      'defs/10-root.conf': '[Partition]\nType=root\nLabel=nixos\nSizeMinBytes=40M\n',
+      'defs/20-swap.conf': '[Partition]\nType=swap\nSizeMaxBytes=16M\n',
+      'defs/30-home.conf': '[Partition]\nType=home\nPaddingMinBytes=1M\nWeight=2000\n',
+    });
+    try {
+      const r = runOurs([...base, '--size=300M', `--sector-size=${ss}`, '--json=short', 'disk.raw'], dir);
+      assert.equal(r.status, 0, r.stderr);
+      const ours = JSON.parse(r.stdout) as { uuid: string; offset: number; raw_size: number; label: string }[];
+      if (ss === 512) {
+        const v = spawnSync('sgdisk', ['-v', 'disk.raw'], { cwd: dir, encoding: 'utf8' });
+        assert.match(v.stdout, /No problems found/);
+      }
+      const ver = sfdiskVerify(dir, ss);
+      assert.equal(ver.status, 0, ver.stdout + ver.stderr);
+      const j = sfdiskJson(dir, ss);
+      assert.equal(j.status, 0, j.stderr);
+      const pt = JSON.parse(j.stdout).partitiontable;
+      assert.equal(pt.label, 'gpt');
+      assert.equal(pt.sectorsize, ss);
+      assert.equal(pt.partitions.length, 4);
+      pt.partitions.forEach((p: { start: number; size: number; uuid: string; name: string }, i: number) => {
+        assert.equal(p.start * ss, ours[i]!.offset);
+        assert.equal(p.size * ss, ours[i]!.raw_size);
+        assert.equal(p.uuid.toLowerCase(), ours[i]!.uuid);
+        assert.equal(p.name, ours[i]!.label);
+      });
+      // the swap partition carries a mkswap header that blkid recognises
+      const b = spawnSync('blkid', ['-p', '-O', String(ours[2]!.offset), '-o', 'export', 'disk.raw'], { cwd: dir, encoding: 'utf8' });
+      if (b.status === 0) assert.match(b.stdout, /TYPE="?swap/);
+      assert.deepEqual(readdirSync(dir).sort(), ['defs', 'disk.raw'], 'no temporary files left');
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+}
+
+test('--layout-svg draws every partition; --pretty prints the table and bar', () => {
+  const dir = scratch({
+    'defs/00-esp.conf': '[Partition]\nType=esp\nSizeMinBytes=20M\nSizeMaxBytes=20M\n',
+    'defs/10-root.conf': '[Partition]\nType=root\nLabel=nixos & <co>\nSizeMinBytes=40M\n',
+  });
+  try {
+    const r = runOurs([...base, '--size=100M', '--pretty=yes', '--layout-svg=layout.svg', 'disk.raw'], dir);
+    assert.equal(r.status, 0, r.stderr);
+    const svg = readFileSync(path.join(dir, 'layout.svg'), 'utf8');
+    assert.match(svg, /^<\?xml/);
+    assert.match(svg, /nixos &amp; &lt;co&gt;/);
+    assert.equal((svg.match(/<rect /g) ?? []).length, 5, 'GPT head, esp, root, the unaligned free tail, GPT tail');
+    assert.match(r.stdout, /^TYPE +LABEL/);
+    assert.match(r.stdout, /\nA+B+/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
