@@ -21,6 +21,8 @@ import { ImageFile } from '../image/file.js';
 import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '../report/json.js';
 import { roundDown, roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
+import { buildTree } from '../tree/build.js';
+import { treeSpecFor, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
 import { ProgressReporter } from '../report/progress.js';
 
@@ -239,19 +241,27 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   if (!o.dryRun) {
     const jobs = new Map<PlannedPartition, Omit<FormatJob, 'window'>>();
     const copyBlocks = new Map<PlannedPartition, string>();
-    plan.partitions.forEach((p, i) => {
+    const treeCtx: TreeContext = {
+      copySource: o.copySource ?? o.root ?? '/',
+      sourceDateEpoch: sourceDateEpoch(io.env),
+      all: defs,
+      mapOwnersToRoot: hooks.mapOwnersToRoot,
+      log: warn,
+    };
+    for (const [i, p] of plan.partitions.entries()) {
       const cb = copyBlocksPaths.get(i);
       if (cb !== undefined) copyBlocks.set(p, cb);
       const d = p.def;
-      if (d.format === undefined) return;
-      if (needsPopulate(d)) throw new RepartError('E_NOT_IMPLEMENTED', `populating Format=${d.format} is not supported yet`, { file: d.file });
+      if (d.format === undefined || p.dropped || deferred(p)) continue;
+      // The virtual source tree: sources are lstat'ed here and read in place by the driver.
+      const tree = needsPopulate(d) ? await buildTree(treeSpecFor(d, treeCtx)) : null;
       jobs.set(p, {
         format: d.format,
         label: fsLabelFor(d.format, p.label),
         fsUuid: formatUuid(p.fsUuid),
         sectorSize: Math.max(d.fsSectorSize ?? fsSectorSize, sectorSize),
-        tree: null,
-        sourceDateEpoch: sourceDateEpoch(io.env),
+        tree,
+        sourceDateEpoch: treeCtx.sourceDateEpoch,
         extraOptions: mkfsOptionsFromEnv(io.env, d.format),
         discard: o.discard,
         subvolumes: d.subvolumes,
@@ -259,8 +269,10 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         compression: d.compression,
         compressionLevel: d.compressionLevel,
         definitionFile: d.file,
+        systemdVersion: o.compat,
+        windowZeroed: true,
       });
-    });
+    }
     const progress = new ProgressReporter(io.stderr, io.stderrIsTTY ?? false, o.progress);
     const order = [...jobs.keys()].filter((p) => !p.dropped && !deferred(p));
     const name = (i: number) => order[i]!.label || order[i]!.type.name;

@@ -6,6 +6,7 @@ import type { FormatEvents } from '../image/build.js';
 
 const DRIVERS: Record<string, () => Promise<FsDriver>> = {
   swap: async () => (await import('./swap.js')).swapDriver,
+  vfat: async () => (await import('./vfat/index.js')).vfatDriver,
 };
 
 export const SUPPORTED_FORMATS: ReadonlySet<string> = new Set(Object.keys(DRIVERS));

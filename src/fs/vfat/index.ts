@@ -31,6 +31,11 @@ export interface VfatOptions {
   tree?: SourceTree | null;
   /** "now" for the label entry (SOURCE_DATE_EPOCH); the clock when unset. */
   sourceDateEpoch?: number;
+  /**
+   * Clamp file and directory times to sourceDateEpoch, as the systemd 262 stack does (Debian
+   * sid's mcopy 4.0.49 run by repart 262; measured). repart 257 with mtools 4.0.48 does not.
+   */
+  clampToEpoch?: boolean;
   /** 'mcopy-c' (what repart produces, the default) or 'utf8'. See names.ts. */
   nameMode?: NameMode;
   /** for error messages. */
@@ -51,7 +56,8 @@ function byteOrder(a: string, b: string): number {
 
 /** The tree as mcopy sees it: top level = regular files and directories only (repart filters
  * by d_type); below, symlinks to files are followed, everything else is skipped. */
-async function toPlan(tree: SourceTree, warnings: string[]): Promise<PlanNode[]> {
+async function toPlan(tree: SourceTree, warnings: string[], clamp?: number): Promise<PlanNode[]> {
+  const t = (sec: number) => (clamp !== undefined && sec > clamp ? clamp : sec);
   const conv = async (node: TreeNode, name: string, path: string, parent: DirNode, top: boolean): Promise<PlanNode | null> => {
     switch (node.kind) {
       case 'dir': {
@@ -60,10 +66,10 @@ async function toPlan(tree: SourceTree, warnings: string[]): Promise<PlanNode[]>
           const c = await conv(node.entries.get(n)!, n, path + '/' + n, node, false);
           if (c) children.push(c);
         }
-        return { kind: 'dir', name, path, mtime: node.meta.mtime.sec, children };
+        return { kind: 'dir', name, path, mtime: t(node.meta.mtime.sec), children };
       }
       case 'file':
-        return { kind: 'file', name, path, mtime: node.meta.mtime.sec, size: node.size, source: node.source };
+        return { kind: 'file', name, path, mtime: t(node.meta.mtime.sec), size: node.size, source: node.source };
       case 'symlink': {
         if (top) {
           warnings.push(`${path}: symlink at the top level skipped (repart only passes files and directories to mcopy)`);
@@ -72,7 +78,7 @@ async function toPlan(tree: SourceTree, warnings: string[]): Promise<PlanNode[]>
         if (node.hostPath) {
           try {
             const st = await stat(node.hostPath);
-            if (st.isFile()) return { kind: 'file', name, path, mtime: Math.floor(st.mtimeMs / 1000), size: st.size, source: { kind: 'host', path: node.hostPath } };
+            if (st.isFile()) return { kind: 'file', name, path, mtime: t(Math.floor(st.mtimeMs / 1000)), size: st.size, source: { kind: 'host', path: node.hostPath } };
             warnings.push(`${path}: symlink to a ${st.isDirectory() ? 'directory' : 'special file'} skipped`);
           } catch {
             warnings.push(`${path}: dangling symlink skipped`);
@@ -85,7 +91,7 @@ async function toPlan(tree: SourceTree, warnings: string[]): Promise<PlanNode[]>
           at = posix.resolve(posix.dirname(at), target.target);
           target = lookup(tree, at);
         }
-        if (target?.kind === 'file') return { kind: 'file', name, path, mtime: target.meta.mtime.sec, size: target.size, source: target.source };
+        if (target?.kind === 'file') return { kind: 'file', name, path, mtime: t(target.meta.mtime.sec), size: target.size, source: target.source };
         warnings.push(`${path}: symlink ${target ? 'to a non-file' : 'dangling'} skipped`);
         return null;
       }
@@ -163,7 +169,7 @@ export async function formatVfat(opts: VfatOptions): Promise<FormatOutcome> {
     throw e;
   }
   for (const w of img.geometry.warnings) warnings.push(`mkfs.fat: ${w}`);
-  const top = opts.tree ? await toPlan(opts.tree, warnings) : [];
+  const top = opts.tree ? await toPlan(opts.tree, warnings, opts.clampToEpoch ? opts.sourceDateEpoch : undefined) : [];
   let layout = null;
   if (opts.tree) {
     try {
@@ -204,6 +210,7 @@ export const vfatDriver: FsDriver = {
       fatBits: 32,
       tree: job.tree,
       sourceDateEpoch: job.sourceDateEpoch,
+      clampToEpoch: (job.systemdVersion ?? 262) >= 262,
       where,
       progress,
     });
