@@ -1,0 +1,323 @@
+/**
+ * The repart-ts command: systemd-repart --offline=yes semantics for image files.
+ * Returns the exit status; all output goes through the given streams.
+ */
+import { existsSync, readFileSync, statSync, openSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import { parseCommandLine, type CliOptions } from '../config/cli.js';
+import { readDefinitions, DEFAULT_DEFINITION_DIRS, needsPopulate } from '../config/load.js';
+import { expandSpecifiers } from '../config/specifiers.js';
+import { RepartError } from '../errors.js';
+import type { FormatJob } from '../fs/driver.js';
+import { SUPPORTED_FORMATS, formatInProcess } from '../fs/registry.js';
+import { mangleLinuxLabel } from '../fs/swap.js';
+import { formatUuid, parseUuid, uuidHex, type Uuid } from '../gpt/guid.js';
+import { readGpt, gptGeometry } from '../gpt/table.js';
+import { typeFromUuid, sameType } from '../gpt/types.js';
+import { makePlan, type Plan, type PlannedPartition } from '../plan/plan.js';
+import { randomUuid } from '../plan/ids.js';
+import { writeImage, type Formatter } from '../image/build.js';
+import { ImageFile } from '../image/file.js';
+import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '../report/json.js';
+import { roundDown, roundUp } from '../config/values.js';
+import { renderTable } from '../report/table.js';
+
+export const VERSION = '0.1.0';
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  isTTY: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface RunHooks {
+  /** replaces in-process formatting (the CLI passes the worker pool) */
+  formatter?: Formatter;
+}
+
+const HELP = `repart-ts [OPTIONS...] [DEVICE]
+
+Grow and add partitions to a partition table, as systemd-repart --offline=yes does,
+for image files, without root, loop devices or native mkfs tools.
+
+  -h --help               Show this help
+     --version            Show package version
+     --no-pager           Do not pipe output into a pager
+     --no-legend          Do not show the headers and footers
+     --dry-run=BOOL       Whether to run dry-run operation
+     --empty=MODE         One of refuse, allow, require, force, create; controls
+                          how to handle empty disks lacking partition tables
+     --discard=BOOL       Whether to discard backing blocks for new partitions
+     --pretty=BOOL        Whether to show pretty summary before doing changes
+     --root=PATH          Operate relative to root path
+     --seed=UUID          128-bit seed UUID to derive all UUIDs from
+     --size=BYTES         Grow loopback file to specified size
+     --json=pretty|short|off
+                          Generate JSON output
+     --split=BOOL         Whether to generate split artifacts
+     --definitions=DIR    Find partition definitions in specified directory
+     --include-partitions=PARTITION1,PARTITION2,PARTITION3,...
+                          Ignore partitions not of the specified types
+     --exclude-partitions=PARTITION1,PARTITION2,PARTITION3,...
+                          Ignore partitions of the specified types
+     --defer-partitions=PARTITION1,PARTITION2,PARTITION3,...
+                          Take partitions of the specified types into account
+                          but don't populate them yet
+     --sector-size=SIZE   Set the logical sector size for the image
+     --grain-size=SIZE    Set the alignment of partitions (262 behaviour only)
+     --architecture=ARCH  Set the generic architecture for the image
+     --offline=BOOL       Accepted; repart-ts never uses loop devices
+  -s --copy-source=PATH   Specify the primary source tree to copy files from
+
+repart-ts only:
+     --compat=257|262     Behave like systemd-repart 257 or 262 (default 262)
+     --no-progress        No progress output
+     --quiet              No progress output and no warnings
+`;
+
+function machineIdSeed(root: string | undefined): Uuid | null {
+  for (const f of [root ? path.join(root, 'etc/machine-id') : null, '/etc/machine-id']) {
+    if (!f) continue;
+    try {
+      const u = parseUuid(readFileSync(f, 'utf8').trim());
+      if (u && u.some((b) => b !== 0)) return u;
+    } catch { /* next */ }
+    if (root) break; // with --root, only that tree's machine ID counts
+  }
+  return null;
+}
+
+function mkfsOptionsFromEnv(env: NodeJS.ProcessEnv, format: string): string[] {
+  const v = env[`SYSTEMD_REPART_MKFS_OPTIONS_${format.toUpperCase()}`];
+  return v ? v.split(/[ \t\n]+/).filter((x) => x !== '') : [];
+}
+
+/** The label a file system gets (mangle per formatting.md §2.1); drivers re-mangle as needed. */
+export function fsLabelFor(format: string, label: string): string {
+  if (format === 'swap') return mangleLinuxLabel(label, 15);
+  if (format.startsWith('ext')) return mangleLinuxLabel(label, 16);
+  if (format === 'xfs') return mangleLinuxLabel(label, 12);
+  return label;
+}
+
+export async function run(argv: string[], io: Io, hooks: RunHooks = {}): Promise<number> {
+  let o: CliOptions;
+  const warn = (m: string) => { if (!oQuiet) io.stderr(`${m}\n`); };
+  let oQuiet = false;
+  try {
+    o = parseCommandLine(argv);
+    oQuiet = o.quiet;
+  } catch (e) {
+    if (e instanceof RepartError) { io.stderr(`repart-ts: ${e.message}\n`); return e.exitCode; }
+    throw e;
+  }
+  if (o.help) { io.stdout(HELP); return 0; }
+  if (o.version) { io.stdout(`repart-ts ${VERSION} (systemd-repart ${o.compat} compatible)\n`); return 0; }
+  o.warnings.forEach(warn);
+  try {
+    return await runChecked(o, io, hooks, warn);
+  } catch (e) {
+    if (e instanceof RepartError) {
+      io.stderr(`repart-ts: ${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
+
+async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: string) => void): Promise<number> {
+  if (o.device === undefined)
+    throw new RepartError('E_USAGE', 'No device specified: repart-ts only operates on image files, pass the image path.', {}, 76);
+  const device = o.device;
+
+  const defDirs = o.definitions.length > 0 ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => (o.root ? path.join(o.root, d) : d));
+  const defs = readDefinitions(defDirs, {
+    compat: o.compat,
+    architecture: o.architecture,
+    specifiers: { root: o.root },
+    warn,
+    supportedFormats: SUPPORTED_FORMATS,
+    filter: o.include ? { mode: 'include', types: o.include } : o.exclude ? { mode: 'exclude', types: o.exclude } : undefined,
+  });
+
+  // The existing image, if any: its size and partition table decide what happens.
+  const exists = existsSync(device);
+  if (o.empty === 'create' && exists && !o.dryRun) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: device });
+  if (o.empty !== 'create' && !exists) throw new RepartError('E_IMAGE_IO', 'failed to open device: No such file or directory', { file: device });
+  let existingSize = 0n;
+  let existing: Awaited<ReturnType<typeof readGpt>> = null;
+  if (exists && o.empty !== 'create') {
+    let st;
+    try { st = statSync(device); } catch (e) { throw new RepartError('E_IMAGE_IO', (e as Error).message, { file: device }); }
+    if (!st.isFile()) throw new RepartError('E_IMAGE_IO', 'not a regular file; repart-ts only writes image files', { file: device });
+    existingSize = BigInt(st.size);
+    if (o.empty !== 'force') {
+      const img = ImageFile.open(device, 'r');
+      try {
+        existing = await readGpt(async (off, len) => img.readAt(off, len), existingSize, `${device}: `);
+      } finally { img.close(); }
+    }
+  }
+
+  if (existing) {
+    if (o.empty === 'require') throw new RepartError('E_IMAGE_LABEL', 'Disk has a partition table, but --empty=require was specified, refusing.', { file: device }, 77);
+    if (defs.length > 0)
+      throw new RepartError('E_NOT_IMPLEMENTED', 'changing an existing partition table (incremental mode) is not supported yet; use --empty=force or --empty=create', { file: device });
+    emitJson(o, io, listExisting(existing, existingSize, device, o));
+    return 0;
+  }
+  if (exists && o.empty === 'refuse')
+    throw new RepartError('E_IMAGE_LABEL', 'Disk does not have a partition table, refusing (use --empty=allow, force or create).', { file: device }, 77);
+
+  const sectorSize = o.sectorSize ?? 512;
+  const fsSectorSize = o.sectorSize ?? 4096;
+  let seed: Uuid;
+  if (o.seed === 'random') seed = randomUuid();
+  else if (o.seed === 'machine-id') {
+    const m = machineIdSeed(o.root);
+    if (!m) warn('No machine ID set, using randomized partition UUIDs.');
+    seed = m ?? randomUuid();
+  } else seed = o.seed;
+
+  const copyBlocksSizes = new Map<number, bigint>();
+  const copyBlocksPaths = new Map<number, string>();
+  defs.forEach((d, i) => {
+    if (d.copyBlocks === undefined) return;
+    const p = o.root && !o.copySource ? path.join(o.root, d.copyBlocks) : d.copyBlocks;
+    let st;
+    try { st = statSync(p); } catch (e) { throw new RepartError('E_SOURCE', `cannot open CopyBlocks= source ${p}: ${(e as Error).message}`, d.where.CopyBlocks ?? { file: d.file }); }
+    if (st.isDirectory()) throw new RepartError('E_SOURCE', `CopyBlocks= source ${p} is a directory; copying its backing block device is not supported`, d.where.CopyBlocks ?? { file: d.file });
+    try { closeSync(openSync(p, 'r')); } catch (e) { throw new RepartError('E_SOURCE', `cannot read CopyBlocks= source ${p}: ${(e as Error).message}`, d.where.CopyBlocks ?? { file: d.file }); }
+    if (st.size % 512 !== 0) throw new RepartError('E_SOURCE', `File to copy bytes from '${p}' has size that is not multiple of 512, refusing.`, d.where.CopyBlocks ?? { file: d.file });
+    copyBlocksSizes.set(i, BigInt(st.size));
+    copyBlocksPaths.set(i, p);
+  });
+
+  let size: 'auto' | bigint;
+  if (o.size === 'auto') size = 'auto';
+  else if (o.size !== undefined) size = o.size > existingSize ? o.size : existingSize;
+  else size = existingSize;
+  if (size !== 'auto' && size === 0n) throw new RepartError('E_IMAGE_IO', 'image file is empty; use --size= to grow it', { file: device });
+
+  const plan = makePlan(defs, { compat: o.compat, seed, sectorSize, grain: o.grainSize, fsSectorSize, size, copyBlocksSizes, warn });
+  const deferred = (p: PlannedPartition) => o.defer.some((t) => sameType(t, p.type));
+  const splitPaths = new Map<PlannedPartition, string>();
+  if (o.split) computeSplitPaths(plan, device, deferred, splitPaths, o);
+
+  const rows = plan.partitions.filter((p) => !p.dropped).map((p): PartitionRow => ({
+    type: p.type.name,
+    label: p.label,
+    uuid: formatUuid(p.uuid),
+    partno: p.partno,
+    file: p.def.file,
+    node: partitionNode(device, p.partno),
+    offset: p.offset,
+    oldSize: 0n,
+    rawSize: p.size,
+    oldPadding: 0n,
+    rawPadding: p.padding,
+    activity: 'create',
+    dropIns: p.def.dropIns,
+    splitPath: o.split ? splitPaths.get(p) ?? '-' : undefined,
+  }));
+
+  if (!o.dryRun) {
+    const jobs = new Map<PlannedPartition, Omit<FormatJob, 'window'>>();
+    const copyBlocks = new Map<PlannedPartition, string>();
+    plan.partitions.forEach((p, i) => {
+      const cb = copyBlocksPaths.get(i);
+      if (cb !== undefined) copyBlocks.set(p, cb);
+      const d = p.def;
+      if (d.format === undefined) return;
+      if (needsPopulate(d)) throw new RepartError('E_NOT_IMPLEMENTED', `populating Format=${d.format} is not supported yet`, { file: d.file });
+      jobs.set(p, {
+        format: d.format,
+        label: fsLabelFor(d.format, p.label),
+        fsUuid: formatUuid(p.fsUuid),
+        sectorSize: Math.max(d.fsSectorSize ?? fsSectorSize, sectorSize),
+        tree: null,
+        sourceDateEpoch: sourceDateEpoch(io.env),
+        extraOptions: mkfsOptionsFromEnv(io.env, d.format),
+        discard: o.discard,
+        subvolumes: d.subvolumes,
+        defaultSubvolume: d.defaultSubvolume,
+        compression: d.compression,
+        compressionLevel: d.compressionLevel,
+        definitionFile: d.file,
+      });
+    });
+    await writeImage({
+      target: device,
+      mode: o.empty === 'create' ? 'create' : 'replace',
+      plan, deferred, jobs, copyBlocks, splitPaths,
+      formatter: hooks.formatter ?? formatInProcess,
+    });
+  }
+
+  if (o.json !== 'off') emitJson(o, io, rows);
+  else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend));
+  return 0;
+}
+
+function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {
+  const v = env.SOURCE_DATE_EPOCH;
+  if (v === undefined || !/^[0-9]+$/.test(v)) return undefined;
+  return Number(v);
+}
+
+function emitJson(o: CliOptions, io: Io, rows: PartitionRow[]): void {
+  if (o.json === 'off') return;
+  io.stdout(formatJson(partitionsJson(rows, o.compat), o.json) + '\n');
+}
+
+function computeSplitPaths(plan: Plan, device: string, deferred: (p: PlannedPartition) => boolean, out: Map<PlannedPartition, string>, o: CliOptions): void {
+  const dir = path.dirname(device);
+  let base = path.basename(device);
+  let ext = '';
+  if (base.endsWith('.raw')) { base = base.slice(0, -4); ext = '.raw'; }
+  const seen = new Map<string, PlannedPartition>();
+  for (const p of plan.partitions) {
+    if (p.dropped || deferred(p) || p.def.splitName === '') continue;
+    let name: string;
+    try {
+      name = expandSpecifiers(p.def.splitName, {
+        root: o.root,
+        extra: { t: p.type.name, T: uuidHex(p.type.uuid), U: uuidHex(p.uuid), n: String(p.partno) },
+      });
+    } catch (e) {
+      throw new RepartError('E_CONFIG_VALUE', `failed to expand SplitName=: ${(e as Error).message}`, p.def.where.SplitName ?? { file: p.def.file });
+    }
+    const sp = path.join(dir, `${base}.${name}${ext}`);
+    const other = seen.get(sp);
+    if (other) throw new RepartError('E_CONFIG_VALUE', `split file ${sp} would be written for two partitions (also ${other.def.file}); set SplitName=`, { file: p.def.file });
+    seen.set(sp, p);
+    out.set(p, sp);
+  }
+}
+
+/** Lists an existing table as repart does for partitions without definitions (foreign). */
+function listExisting(g: NonNullable<Awaited<ReturnType<typeof readGpt>>>, imageSize: bigint, device: string, o: CliOptions): PartitionRow[] {
+  const ss = BigInt(g.sectorSize);
+  const grain = BigInt(Math.max(o.grainSize ?? 4096, g.sectorSize));
+  const geo = gptGeometry(imageSize, g.sectorSize);
+  const lastUsable = g.header.lastUsableLba < geo.lastUsableLba ? g.header.lastUsableLba : geo.lastUsableLba;
+  const rows: PartitionRow[] = [];
+  g.table.entries.forEach((e, partno) => {
+    if (!e) return;
+    const after = e.lastLba + 1n;
+    let next = lastUsable + 1n;
+    for (const q of g.table.entries) if (q && q.firstLba >= after && q.firstLba < next) next = q.firstLba;
+    const a = roundUp(after * ss, grain);
+    const b = roundDown(next * ss, grain);
+    const padding = b > a ? b - a : 0n;
+    const size = (e.lastLba - e.firstLba + 1n) * ss;
+    rows.push({
+      type: typeFromUuid(e.typeGuid).name, label: e.name, uuid: formatUuid(e.partGuid), partno,
+      file: null, node: partitionNode(path.resolve(device), partno), offset: e.firstLba * ss,
+      oldSize: size, rawSize: size, oldPadding: padding, rawPadding: padding, activity: 'unchanged',
+    });
+  });
+  return rows;
+}
+

@@ -1,0 +1,210 @@
+/**
+ * The systemd-repart command line (image-building subset, gpt-layout.md §7.1), parsed with
+ * getopt_long's rules: --opt=value or --opt value, unknown options are errors.
+ */
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { parseUuid, type Uuid } from '../gpt/guid.js';
+import { ARCHITECTURES, resolveTypeName, typeForArchitecture, type PartitionType } from '../gpt/types.js';
+import { parseBool, parseSize, roundUp } from './values.js';
+
+export type EmptyMode = 'refuse' | 'allow' | 'require' | 'force' | 'create';
+
+export interface CliOptions {
+  device?: string;
+  definitions: string[];
+  empty: EmptyMode;
+  size?: 'auto' | bigint;
+  dryRun: boolean;
+  seed: Uuid | 'random' | 'machine-id';
+  json: 'pretty' | 'short' | 'off';
+  pretty?: boolean;
+  split: boolean;
+  sectorSize?: number;
+  grainSize?: number;
+  architecture?: string;
+  offline?: boolean;
+  root?: string;
+  copySource?: string;
+  include?: PartitionType[];
+  exclude?: PartitionType[];
+  defer: PartitionType[];
+  discard: boolean;
+  noPager: boolean;
+  noLegend: boolean;
+  compat: number;
+  help: boolean;
+  version: boolean;
+  quiet: boolean;
+  progress: boolean;
+  warnings: string[];
+}
+
+const WITH_ARG = new Set([
+  'definitions', 'empty', 'size', 'dry-run', 'seed', 'json', 'pretty', 'split', 'sector-size', 'grain-size',
+  'architecture', 'offline', 'root', 'image', 'copy-source', 'include-partitions', 'exclude-partitions',
+  'defer-partitions', 'discard', 'compat', 'copy-from', 'make-ddi', 'private-key', 'certificate', 'key-file',
+  'tpm2-device', 'tpm2-pcrs', 'tpm2-public-key', 'tpm2-public-key-pcrs', 'generate-fstab', 'generate-crypttab',
+  'factory-reset', 'cow', 'append-fstab', 'join-signature',
+]);
+const FLAGS = new Set(['help', 'version', 'no-pager', 'no-legend', 'quiet', 'no-progress', 'can-factory-reset', 'list-devices']);
+/** options repart has that repart-ts refuses clearly instead of ignoring */
+const UNSUPPORTED: Record<string, string> = {
+  image: 'use --root= on an unpacked tree instead',
+  'copy-from': 'not supported yet',
+  'make-ddi': 'not supported yet',
+  'private-key': 'verity signatures are not supported yet',
+  certificate: 'verity signatures are not supported yet',
+  'key-file': 'Encrypt= is not supported yet',
+  'tpm2-device': 'Encrypt= is not supported yet',
+  'tpm2-pcrs': 'Encrypt= is not supported yet',
+  'tpm2-public-key': 'Encrypt= is not supported yet',
+  'tpm2-public-key-pcrs': 'Encrypt= is not supported yet',
+  'generate-fstab': 'not supported yet',
+  'generate-crypttab': 'not supported yet',
+  'factory-reset': 'only meaningful on a running system',
+  'can-factory-reset': 'only meaningful on a running system',
+  'list-devices': 'only meaningful on a running system',
+  'join-signature': 'verity signatures are not supported yet',
+  'append-fstab': 'not supported yet',
+};
+
+function bool(name: string, v: string): boolean {
+  const b = parseBool(v);
+  if (b === null) throw new UsageError(`Failed to parse --${name}= argument: ${v}`);
+  return b;
+}
+
+function typeList(name: string, v: string, arch: string | undefined): PartitionType[] {
+  const out: PartitionType[] = [];
+  for (const t of v.split(',')) {
+    if (t === '') continue;
+    const r = resolveTypeName(t);
+    if (!r) throw new UsageError(`Failed to parse --${name}= partition type: ${t}`);
+    out.push(arch ? typeForArchitecture(r, arch) : r);
+  }
+  return out;
+}
+
+export function parseCommandLine(argv: string[]): CliOptions {
+  const o: CliOptions = {
+    definitions: [], empty: 'refuse', dryRun: true, seed: 'machine-id', json: 'off', split: false, defer: [],
+    discard: true, noPager: false, noLegend: false, compat: 262, help: false, version: false, quiet: false,
+    progress: true, warnings: [],
+  };
+  let dryRunSet = false;
+  const positional: string[] = [];
+  const raw: [string, string | undefined][] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { positional.push(...argv.slice(i + 1)); break; }
+    if (a === '-h') { raw.push(['help', undefined]); continue; }
+    if (a === '-n') { raw.push(['dry-run', 'yes']); continue; }
+    if (a === '-s') { const v = argv[++i]; if (v === undefined) throw new UsageError('option requires an argument -- \'s\''); raw.push(['copy-source', v]); continue; }
+    if (!a.startsWith('--') || a === '-') {
+      if (a.startsWith('-') && a !== '-') throw new UsageError(`invalid option -- '${a.slice(1)}'`);
+      positional.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    if (FLAGS.has(name)) {
+      if (eq >= 0) throw new UsageError(`option '--${name}' doesn't allow an argument`);
+      raw.push([name, undefined]);
+    } else if (WITH_ARG.has(name)) {
+      let v = eq < 0 ? argv[++i] : a.slice(eq + 1);
+      if (v === undefined) throw new UsageError(`option '--${name}' requires an argument`);
+      raw.push([name, v]);
+      void v;
+    } else throw new UsageError(`unrecognized option '${a}'`);
+  }
+  // --architecture rewrites the type lists, wherever it appears on the line.
+  for (const [n, v] of raw) if (n === 'architecture') {
+    if (!(ARCHITECTURES as readonly string[]).includes(v!)) throw new UsageError(`Invalid architecture '${v}'.`);
+    o.architecture = v!;
+  }
+  for (const [n, v] of raw) {
+    if (UNSUPPORTED[n] !== undefined) throw new UsageError(`--${n} is not supported by repart-ts: ${UNSUPPORTED[n]}`);
+    switch (n) {
+      case 'help': o.help = true; break;
+      case 'version': o.version = true; break;
+      case 'no-pager': o.noPager = true; break;
+      case 'no-legend': o.noLegend = true; break;
+      case 'quiet': o.quiet = true; o.progress = false; break;
+      case 'no-progress': o.progress = false; break;
+      case 'definitions': o.definitions.push(path.resolve(v!)); break;
+      case 'empty':
+        if (!['refuse', 'allow', 'require', 'force', 'create'].includes(v!)) throw new UsageError(`Failed to parse --empty= parameter: ${v}`);
+        o.empty = v as EmptyMode;
+        break;
+      case 'size': {
+        if (v === 'auto') { o.size = 'auto'; break; }
+        const s = parseSize(v!);
+        if (s === null) throw new UsageError(`Failed to parse --size= parameter: ${v}`);
+        const r = roundUp(s, 4096n);
+        if (r !== s) o.warnings.push(`Specified image size ${s} is not a multiple of 4096, rounding up to ${r}.`);
+        o.size = r;
+        break;
+      }
+      case 'dry-run': o.dryRun = bool(n, v!); dryRunSet = true; break;
+      case 'seed': {
+        if (v === '') { o.seed = 'machine-id'; break; }
+        if (v === 'random') { o.seed = 'random'; break; }
+        const u = parseUuid(v!);
+        if (!u) throw new UsageError(`Failed to parse seed: ${v}`);
+        o.seed = u;
+        break;
+      }
+      case 'json':
+        if (v === 'help') { o.json = 'off'; o.warnings.push('pretty\nshort\noff'); break; }
+        if (!['pretty', 'short', 'off'].includes(v!)) throw new UsageError(`Unknown argument to --json= switch: ${v}`);
+        o.json = v as CliOptions['json'];
+        break;
+      case 'pretty': o.pretty = bool(n, v!); break;
+      case 'split': o.split = bool(n, v!); break;
+      case 'discard': o.discard = bool(n, v!); break;
+      case 'offline': if (v !== 'auto') o.offline = bool(n, v!); break;
+      case 'cow': if (v !== 'auto') bool(n, v!); break;
+      case 'sector-size': {
+        const s = Number(v);
+        if (![512, 1024, 2048, 4096].includes(s)) throw new UsageError(`Failed to parse sector size parameter ${v}`);
+        o.sectorSize = s;
+        break;
+      }
+      case 'grain-size': {
+        const s = parseSize(v!);
+        if (s === null || s < 512n || (s & (s - 1n)) !== 0n) throw new UsageError(`Failed to parse --grain-size= parameter: ${v}`);
+        o.grainSize = Number(s);
+        break;
+      }
+      case 'architecture': break;
+      case 'root': o.root = path.resolve(v!); break;
+      case 'copy-source': o.copySource = path.resolve(v!); break;
+      case 'include-partitions':
+        if (o.exclude) throw new UsageError('Combination of --include-partitions= and --exclude-partitions= is invalid.');
+        o.include = [...(o.include ?? []), ...typeList(n, v!, o.architecture)];
+        break;
+      case 'exclude-partitions':
+        if (o.include) throw new UsageError('Combination of --include-partitions= and --exclude-partitions= is invalid.');
+        o.exclude = [...(o.exclude ?? []), ...typeList(n, v!, o.architecture)];
+        break;
+      case 'defer-partitions': o.defer.push(...typeList(n, v!, o.architecture)); break;
+      case 'compat': {
+        const c = Number(v);
+        if (c !== 257 && c !== 262) throw new UsageError(`--compat= must be 257 or 262, got ${v}`);
+        o.compat = c;
+        break;
+      }
+    }
+  }
+  if (positional.length > 1) throw new UsageError('Expected at most one argument, the path to the block device or image file.');
+  o.device = positional[0];
+  if (o.empty === 'create') {
+    if (!dryRunSet) o.dryRun = false;
+    if (o.size === undefined) throw new UsageError('If --empty=create is specified, --size= must be specified, too.');
+    if (o.device === undefined) throw new UsageError('A path to an image file must be specified when --empty=create is used.');
+  }
+  if (o.split && o.device === undefined) throw new UsageError('When --split= is used, a device path must be specified.');
+  if (o.compat < 262 && o.grainSize !== undefined) throw new UsageError('--grain-size= needs systemd-repart 261 or newer (use --compat=262).');
+  return o;
+}

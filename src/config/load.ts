@@ -1,0 +1,173 @@
+/**
+ * context_read_definitions(): find *.conf in the definition directories, apply drop-ins,
+ * validate each definition as partition_read_definition() does.
+ */
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, RepartError, type ErrorWhere } from '../errors.js';
+import { knowsGrowFs, isVerityHashType, type PartitionType } from '../gpt/types.js';
+import { applyAssignments, emptyDefinition, type ParseOptions, type PartitionDefinition } from './definition.js';
+import { parseIni } from './ini.js';
+
+export const DEFAULT_DEFINITION_DIRS = ['/etc/repart.d', '/run/repart.d', '/usr/local/lib/repart.d', '/usr/lib/repart.d'];
+
+const RO_FS = ['squashfs', 'erofs', 'cramfs', 'iso9660', 'DM_verity_hash'];
+export const fstypeIsRo = (f: string | undefined): boolean => f !== undefined && RO_FS.includes(f);
+
+export interface LoadOptions extends ParseOptions {
+  /** file systems repart-ts can create (others are refused clearly) */
+  supportedFormats: ReadonlySet<string>;
+  /** --include-partitions / --exclude-partitions filter (after --architecture rewriting) */
+  filter?: { mode: 'include' | 'exclude'; types: PartitionType[] };
+}
+
+function isMasked(p: string): boolean {
+  try {
+    const real = realpathSync(p);
+    if (real === '/dev/null') return true;
+    return statSync(real).size === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** conf_files_list_strv(): file name → first path, sorted by file name (strcmp). */
+function listConfFiles(dirs: string[]): Map<string, string> {
+  const byName = new Map<string, string>();
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') continue;
+      throw new RepartError('E_CONFIG_SYNTAX', `cannot read definition directory: ${err.message}`, { file: dir });
+    }
+    for (const n of names) {
+      if (!n.endsWith('.conf') || n.startsWith('.')) continue;
+      if (!byName.has(n)) byName.set(n, path.join(dir, n));
+    }
+  }
+  return new Map([...byName.entries()].sort(([a], [b]) => (Buffer.compare(Buffer.from(a), Buffer.from(b)))));
+}
+
+export function readDefinitions(dirs: string[], o: LoadOptions): PartitionDefinition[] {
+  const uniq = [...new Set(dirs.map((d) => path.resolve(d)))];
+  for (const d of uniq) {
+    try {
+      if (!statSync(d).isDirectory()) throw new RepartError('E_CONFIG_SYNTAX', 'not a directory', { file: d });
+    } catch (e) {
+      if (e instanceof RepartError) throw e;
+      const err = e as NodeJS.ErrnoException;
+      if (err.code !== 'ENOENT') throw new RepartError('E_CONFIG_SYNTAX', `cannot read definition directory: ${err.message}`, { file: d });
+    }
+  }
+  const defs: PartitionDefinition[] = [];
+  for (const [name, file] of listConfFiles(uniq)) {
+    if (isMasked(file)) continue;
+    const id = name.slice(0, -'.conf'.length);
+    const d = emptyDefinition(file, id);
+    parseInto(d, file, o);
+    const dropins = listConfFiles(uniq.map((dir) => path.join(dir, name + '.d')));
+    for (const [, df] of dropins) {
+      if (isMasked(df)) continue;
+      d.dropIns.push(df);
+      parseInto(d, df, o);
+    }
+    if (!d.type) throw new ConfigError('E_CONFIG_VALUE', 'Type= not defined, refusing', { file, line: 1 });
+    if (o.filter) {
+      const hit = o.filter.types.some((t) => Buffer.compare(t.uuid, d.type.uuid) === 0);
+      if ((o.filter.mode === 'include') !== hit) continue;
+    }
+    validate(d, o);
+    defs.push(d);
+  }
+  return defs;
+}
+
+function parseInto(d: PartitionDefinition, file: string, o: LoadOptions): void {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (e) {
+    throw new RepartError('E_CONFIG_SYNTAX', `cannot read definition: ${(e as Error).message}`, { file });
+  }
+  const ini = parseIni(data, file, ['Partition']);
+  ini.warnings.forEach((w) => o.warn(w));
+  applyAssignments(d, file, ini.assignments, o);
+}
+
+function at(d: PartitionDefinition, ...keys: string[]): ErrorWhere {
+  for (const k of keys) if (d.where[k]) return d.where[k]!;
+  return { file: d.file, line: 1 };
+}
+
+function refuse(d: PartitionDefinition, msg: string, ...keys: string[]): never {
+  throw new ConfigError('E_CONFIG_CONFLICT', msg, at(d, ...keys));
+}
+
+function unsupported(d: PartitionDefinition, msg: string, ...keys: string[]): never {
+  throw new ConfigError('E_CONFIG_UNSUPPORTED', msg, at(d, ...keys));
+}
+
+export function needsPopulate(d: PartitionDefinition): boolean {
+  return d.copyFiles.length > 0 || d.makeDirectories.length > 0 || d.makeSymlinks.length > 0;
+}
+
+function validate(d: PartitionDefinition, o: LoadOptions): void {
+  const populate = needsPopulate(d);
+  if (d.sizeMin !== undefined && d.sizeMax !== undefined && d.sizeMin > d.sizeMax)
+    refuse(d, 'SizeMinBytes= larger than SizeMaxBytes=, refusing', 'SizeMaxBytes', 'SizeMinBytes');
+  if (d.paddingMin !== undefined && d.paddingMax !== undefined && d.paddingMin > d.paddingMax)
+    refuse(d, 'PaddingMinBytes= larger than PaddingMaxBytes=, refusing', 'PaddingMaxBytes', 'PaddingMinBytes');
+  if (d.copyBlocks !== undefined && (d.format !== undefined || populate))
+    refuse(d, 'Format=/CopyFiles=/MakeDirectories=/MakeSymlinks= and CopyBlocks= cannot be combined, refusing', 'CopyBlocks');
+  if (populate && d.format === 'swap')
+    refuse(d, 'Format=swap and CopyFiles=/MakeDirectories=/MakeSymlinks= cannot be combined, refusing', 'Format');
+
+  if (d.format === undefined) {
+    if (d.type.role === 'swap') d.format = 'swap';
+    else if (populate || (d.encrypt !== 'off' && d.copyBlocks === undefined))
+      d.format = d.type.role === 'esp' || d.type.role === 'xbootldr' ? 'vfat' : 'ext4';
+  } else if (d.format === 'empty') {
+    d.format = undefined;
+    if (d.label === undefined) d.label = '_empty';
+    if (d.noAuto === undefined) d.noAuto = true;
+  }
+
+  if (d.minimize !== 'off' && d.format === undefined && d.verity !== 'hash')
+    refuse(d, 'Minimize= can only be enabled if Format= or Verity=hash are set', 'Minimize');
+  if (d.minimize === 'best' && d.format !== undefined && !fstypeIsRo(d.format) && d.verity !== 'hash' && !(o.compat >= 262 && d.format === 'btrfs'))
+    refuse(d, 'Minimize=best can only be used with read-only filesystems or Verity=hash', 'Minimize');
+  if (d.format !== undefined && fstypeIsRo(d.format) && !populate)
+    refuse(d, `Cannot format ${d.format} filesystem without source files, refusing`, 'Format');
+  if (d.verity !== 'off' && d.verityMatchKey === undefined)
+    refuse(d, `VerityMatchKey= must be set if Verity=${d.verity}`, 'Verity');
+  if (d.verity === 'off' && d.verityMatchKey !== undefined)
+    refuse(d, "VerityMatchKey= can only be set if Verity= is not 'off'", 'VerityMatchKey');
+  if ((d.verity === 'hash' || d.verity === 'signature') && (populate || d.copyBlocks !== undefined || d.format !== undefined))
+    refuse(d, `CopyBlocks=/CopyFiles=/Format=/MakeDirectories=/MakeSymlinks= cannot be used with Verity=${d.verity}`, 'Verity');
+  if (d.verity === 'signature' && (d.sizeMin !== undefined || d.sizeMax !== undefined))
+    refuse(d, 'SizeMinBytes=/SizeMaxBytes= cannot be used with Verity=signature', 'Verity');
+  if (d.defaultSubvolume !== undefined && !d.subvolumes.some((s) => s.path === d.defaultSubvolume))
+    refuse(d, 'DefaultSubvolume= must be one of the paths in Subvolumes=', 'DefaultSubvolume');
+  if (o.compat < 258 && (d.subvolumes.length > 0 || d.defaultSubvolume !== undefined))
+    refuse(d, 'Subvolumes= and DefaultSubvolume= are not supported with --offline=yes by systemd-repart 257', 'Subvolumes', 'DefaultSubvolume');
+
+  // Verity partitions are read-only; growfs is forced on wherever the type knows it and RO is off.
+  if ((isVerityHashType(d.type) || (o.compat >= 257 && d.verity === 'data') || (o.compat >= 262 && (d.verity === 'signature' || d.type.role === 'root-verity-sig' || d.type.role === 'usr-verity-sig'))) && d.readOnly === undefined)
+    d.readOnly = true;
+  if (knowsGrowFs(d.type) && d.readOnly !== true) d.growFileSystem = true;
+
+  // What repart-ts cannot honour yet: say so, naming the key (never silently ignore it).
+  if (d.encrypt !== 'off') unsupported(d, 'Encrypt= is not supported by repart-ts yet (LUKS2 needs cryptsetup)', 'Encrypt');
+  if (d.verity !== 'off') unsupported(d, 'Verity= is not supported by repart-ts yet', 'Verity');
+  if (d.supplementFor !== undefined) unsupported(d, 'SupplementFor= is not supported by repart-ts yet', 'SupplementFor');
+  if (d.minimize !== 'off') unsupported(d, 'Minimize= is not supported by repart-ts yet', 'Minimize');
+  if (d.copyBlocks === 'auto') unsupported(d, 'CopyBlocks=auto needs the running system\'s block devices; repart-ts only builds images offline', 'CopyBlocks');
+  if (d.copyFiles.some((c) => c.options.includes('fsverity=copy'))) unsupported(d, 'CopyFiles= option fsverity=copy is not supported by repart-ts yet', 'CopyFiles');
+  if (d.format !== undefined && !o.supportedFormats.has(d.format))
+    unsupported(d, `Format=${d.format} is not supported by repart-ts yet (supported: ${[...o.supportedFormats].sort().join(', ') || 'none'})`, 'Format', 'CopyFiles', 'MakeDirectories', 'MakeSymlinks');
+
+  if (d.splitName === '-') d.splitName = '';
+}

@@ -1,0 +1,142 @@
+/**
+ * Writes a planned image: a temporary file beside the target, partition contents in their
+ * windows, the GPT, optional --split files, then an atomic rename. On any failure every
+ * temporary file is removed and the target is untouched.
+ */
+import { copyFileSync, constants, existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { RepartError } from '../errors.js';
+import type { FormatJob, FormatOutcome } from '../fs/driver.js';
+import { encodeGpt } from '../gpt/table.js';
+import type { Plan, PlannedPartition } from '../plan/plan.js';
+import { copySparse, ImageFile } from './file.js';
+
+export type Formatter = (jobs: FormatJob[]) => Promise<FormatOutcome[]>;
+
+export interface WriteOptions {
+  target: string;
+  /** create: target must not exist; replace: build anew and replace; inplace: keep the existing bytes */
+  mode: 'create' | 'replace' | 'inplace';
+  plan: Plan;
+  /** partitions whose table entry and contents are not written (--defer-partitions) */
+  deferred: (p: PlannedPartition) => boolean;
+  /** the format jobs, one per partition with Format= (built by the caller, windows filled in here) */
+  jobs: Map<PlannedPartition, Omit<FormatJob, 'window'>>;
+  formatter: Formatter;
+  /** CopyBlocks= sources by partition */
+  copyBlocks: Map<PlannedPartition, string>;
+  /** split file path per partition, when --split=yes */
+  splitPaths: Map<PlannedPartition, string>;
+}
+
+/** Temporary files registered here are removed on failure and on SIGINT/SIGTERM. */
+const pending = new Set<string>();
+export function removePendingFiles(): void {
+  for (const f of pending) {
+    try { unlinkSync(f); } catch { /* already gone */ }
+  }
+  pending.clear();
+}
+
+function tempBeside(target: string): string {
+  return path.join(path.dirname(target), `.#${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+function ioError(what: string, file: string, e: unknown): RepartError {
+  return new RepartError('E_IMAGE_IO', `${what}: ${(e as Error).message}`, { file }, 1, { cause: e });
+}
+
+export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
+  const dir = path.dirname(o.target);
+  if (!existsSync(dir)) throw new RepartError('E_IMAGE_IO', `directory ${dir} does not exist`, { file: o.target });
+  if (o.mode === 'create' && existsSync(o.target)) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: o.target });
+  for (const sp of o.splitPaths.values()) if (existsSync(sp)) throw new RepartError('E_IMAGE_EXISTS', 'split output file already exists, refusing', { file: sp });
+
+  const tmp = tempBeside(o.target);
+  pending.add(tmp);
+  let img: ImageFile | null = null;
+  const splitTemps = new Map<string, string>();
+  try {
+    try {
+      if (o.mode === 'inplace') {
+        copyFileSync(o.target, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+        img = ImageFile.open(tmp, 'r+');
+      } else img = ImageFile.open(tmp, 'wx+');
+      if (img.size() < o.plan.imageSize) img.truncate(o.plan.imageSize);
+    } catch (e) {
+      throw ioError('cannot create image file', tmp, e);
+    }
+    const live = o.plan.partitions.filter((p) => !p.dropped && !o.deferred(p));
+
+    for (const p of live) {
+      const src = o.copyBlocks.get(p);
+      if (src === undefined) continue;
+      let fd: number;
+      try { fd = openSync(src, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src, e); }
+      try {
+        const size = BigInt(statSync(src).size);
+        if (size > p.size) throw new RepartError('E_SOURCE', `CopyBlocks= source is ${size} bytes, larger than the partition (${p.size} bytes)`, p.def.where.CopyBlocks ?? { file: p.def.file });
+        copySparse(fd, 0n, img, p.offset, size);
+      } finally {
+        closeSync(fd);
+      }
+    }
+
+    const jobs: FormatJob[] = [];
+    for (const p of live) {
+      const j = o.jobs.get(p);
+      if (j) jobs.push({ ...j, window: { path: tmp, offset: Number(p.offset), size: Number(p.size) } });
+    }
+    const outcomes = jobs.length ? await o.formatter(jobs) : [];
+
+    const gpt = encodeGpt({
+      diskGuid: o.plan.diskGuid,
+      entries: o.plan.partitions.filter((p) => !p.dropped).map((p) => (o.deferred(p) ? null : {
+        typeGuid: p.type.uuid,
+        partGuid: p.uuid,
+        firstLba: p.offset / BigInt(o.plan.geometry.sectorSize),
+        lastLba: (p.offset + p.size) / BigInt(o.plan.geometry.sectorSize) - 1n,
+        attributes: p.diskAttributes,
+        name: p.label,
+      })),
+    }, o.plan.geometry);
+    img.writeAt(0n, gpt.head);
+    img.writeAt(gpt.tailOffset, gpt.tail);
+
+    for (const [p, sp] of o.splitPaths) {
+      if (p.dropped || o.deferred(p)) continue;
+      const t = tempBeside(sp);
+      pending.add(t);
+      splitTemps.set(sp, t);
+      const out = ImageFile.open(t, 'wx');
+      try {
+        out.truncate(p.size);
+        copySparse(img.fd, p.offset, out, 0n, p.size);
+        fsyncSync(out.fd);
+      } finally {
+        out.close();
+      }
+    }
+    fsyncSync(img.fd);
+    img.close();
+    img = null;
+
+    if (o.mode === 'create') {
+      // link() refuses to replace a file that appeared meanwhile, unlike rename().
+      try { linkSync(tmp, o.target); } catch (e) { throw ioError('cannot create image file', o.target, e); }
+      unlinkSync(tmp);
+    } else renameSync(tmp, o.target);
+    pending.delete(tmp);
+    for (const [sp, t] of splitTemps) {
+      try { linkSync(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
+      unlinkSync(t);
+      pending.delete(t);
+    }
+    return outcomes;
+  } catch (e) {
+    if (img) try { img.close(); } catch { /* ignore */ }
+    removePendingFiles();
+    throw e;
+  }
+}

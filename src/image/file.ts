@@ -1,0 +1,72 @@
+/**
+ * Positional I/O on the image file with bigint offsets, plus sparse-aware copying:
+ * all-zero blocks are skipped so holes stay holes.
+ */
+import { closeSync, fstatSync, openSync, readSync, writeSync, ftruncateSync } from 'node:fs';
+
+const CHUNK = 4 * 1024 * 1024;
+
+export class ImageFile {
+  constructor(readonly fd: number, readonly path: string) {}
+
+  static open(path: string, flags: string): ImageFile {
+    return new ImageFile(openSync(path, flags, 0o644), path);
+  }
+
+  size(): bigint {
+    return BigInt(fstatSync(this.fd).size);
+  }
+
+  truncate(size: bigint): void {
+    ftruncateSync(this.fd, Number(size));
+  }
+
+  writeAt(offset: bigint, data: Uint8Array): void {
+    let done = 0;
+    while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, Number(offset) + done);
+  }
+
+  readAt(offset: bigint, length: number): Uint8Array {
+    const b = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, b, done, length - done, Number(offset) + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return b;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function allZero(b: Uint8Array): boolean {
+  const words = new BigUint64Array(b.buffer, b.byteOffset, b.length >>> 3);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
+  for (let i = words.length << 3; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Copies `length` bytes from fd `src` at `srcOffset` to `dst` at `dstOffset`, skipping zero
+ * chunks (the destination is a fresh sparse file, so they already read as zero).
+ */
+export function copySparse(srcFd: number, srcOffset: bigint, dst: ImageFile, dstOffset: bigint, length: bigint): void {
+  const buf = new Uint8Array(Math.min(CHUNK, Number(length) || 1));
+  let pos = 0n;
+  while (pos < length) {
+    const want = Number(length - pos < BigInt(buf.length) ? length - pos : BigInt(buf.length));
+    let got = 0;
+    while (got < want) {
+      const n = readSync(srcFd, buf, got, want - got, Number(srcOffset + pos) + got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got === 0) break;
+    const chunk = buf.subarray(0, got);
+    if (!allZero(chunk)) dst.writeAt(dstOffset + pos, chunk);
+    pos += BigInt(got);
+  }
+}
