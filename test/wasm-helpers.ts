@@ -261,3 +261,101 @@ export function copyWindow(image: string, offset: number, size: number, out: str
     fs.closeSync(dst);
   }
 }
+
+interface BtrfsInode { mode: number; uid: number; gid: number; size: number; mtime: number }
+interface BtrfsDirent { name: string; ino: number; root?: number }
+
+/** Parse `btrfs inspect-internal dump-tree -t <tree>`: inode items and directory entries. */
+function dumpFsTree(dev: string, tree: number): { inodes: Map<number, BtrfsInode>; dirs: Map<number, BtrfsDirent[]> } {
+  const txt = execFileSync('btrfs', ['inspect-internal', 'dump-tree', '-t', String(tree), dev], { maxBuffer: 1 << 28 }).toString('utf8');
+  const inodes = new Map<number, BtrfsInode>();
+  const dirs = new Map<number, BtrfsDirent[]>();
+  const items = txt.split(/\n\titem \d+ /).slice(1);
+  for (const it of items) {
+    let m = /^key \((\d+) INODE_ITEM 0\)/.exec(it);
+    if (m) {
+      const ino = +m[1]!;
+      const f = /size (\d+) .*\n.*mode (\d+) links \d+ uid (\d+) gid (\d+)[\s\S]*?\n\s*mtime (-?\d+)\./.exec(it)!;
+      inodes.set(ino, { size: +f[1]!, mode: parseInt(f[2]!, 8), uid: +f[3]!, gid: +f[4]!, mtime: +f[5]! });
+      continue;
+    }
+    m = /^key \((\d+) DIR_INDEX \d+\)[^\n]*\n\s*location key \((\d+) (INODE_ITEM|ROOT_ITEM) [^\n]*\n[^\n]*\n\s*name: (.*)/.exec(it);
+    if (m) {
+      const parent = +m[1]!;
+      const e: BtrfsDirent = m[3] === 'ROOT_ITEM' ? { name: m[4]!, ino: 256, root: +m[2]! } : { name: m[4]!, ino: +m[2]! };
+      dirs.set(parent, [...(dirs.get(parent) ?? []), e]);
+    }
+  }
+  return { inodes, dirs };
+}
+
+/** btrfs read-back: metadata and names from dump-tree (every subvolume), file bytes and
+ * symlink targets from `btrfs restore` of each subvolume tree. `dev` is a whole-fs image. */
+export function describeBtrfs(dev: string, scratch: string): { entries: Map<string, Entry>; links: string[][]; subvolumes: Map<string, number> } {
+  const entries = new Map<string, Entry>();
+  const byInode = new Map<string, string[]>();
+  const subvolumes = new Map<string, number>();
+  const trees = new Map<number, ReturnType<typeof dumpFsTree>>();
+  const restored = new Map<number, string>();
+  const treeOf = (id: number) => {
+    let t = trees.get(id);
+    if (!t) {
+      t = dumpFsTree(dev, id);
+      trees.set(id, t);
+      const out = path.join(scratch, `restore-${id}`);
+      fs.rmSync(out, { recursive: true, force: true });
+      fs.mkdirSync(out, { recursive: true });
+      execFileSync('btrfs', ['restore', '-S', ...(id === 5 ? [] : ['-r', String(id)]), dev, out], { stdio: 'pipe' });
+      restored.set(id, out);
+    }
+    return t;
+  };
+  const visit = (tree: number, dirIno: number, prefix: string, inTree: string): void => {
+    const t = treeOf(tree);
+    for (const d of t.dirs.get(dirIno) ?? []) {
+      const p = prefix + '/' + d.name;
+      const rel = inTree + '/' + d.name;
+      if (d.root !== undefined) {
+        subvolumes.set(p, d.root);
+        const sub = treeOf(d.root);
+        const ino = sub.inodes.get(256)!;
+        entries.set(p, { type: 'dir', perm: ino.mode & 0o7777, uid: ino.uid, gid: ino.gid, mtime: ino.mtime, size: 0 });
+        visit(d.root, 256, p, '');
+        continue;
+      }
+      const ino = t.inodes.get(d.ino)!;
+      const type = TYPE[ino.mode >> 12] ?? '?';
+      const e: Entry = { type, perm: ino.mode & 0o7777, uid: ino.uid, gid: ino.gid, mtime: ino.mtime, size: type === 'file' ? ino.size : 0 };
+      const local = path.join(restored.get(tree)!, rel);
+      if (type === 'file') {
+        e.sha = sha256File(local);
+        const k = `${tree}:${d.ino}`;
+        byInode.set(k, [...(byInode.get(k) ?? []), p]);
+      }
+      if (type === 'symlink') e.target = fs.readlinkSync(local);
+      entries.set(p, e);
+      if (type === 'dir') visit(tree, d.ino, p, rel);
+    }
+  };
+  visit(5, 256, '', '');
+  return { entries, links: [...byInode.values()].filter((g) => g.length > 1).map((g) => g.sort()), subvolumes };
+}
+
+/** Differences between the source and an image, as readable lines (empty = identical). */
+export function diffDescriptions(
+  want: { entries: Map<string, Entry>; links: string[][] },
+  got: { entries: Map<string, Entry>; links: string[][] },
+  skip: (p: string, e: Entry) => boolean = () => false,
+): string[] {
+  const out: string[] = [];
+  for (const [p, e] of want.entries) {
+    if (skip(p, e)) continue;
+    const g = got.entries.get(p);
+    if (!g) out.push(`missing ${p}`);
+    else if (JSON.stringify(e) !== JSON.stringify(g)) out.push(`${p}: want ${JSON.stringify(e)} got ${JSON.stringify(g)}`);
+  }
+  for (const p of got.entries.keys()) if (!want.entries.has(p)) out.push(`extra ${p}`);
+  const key = (l: string[][]) => JSON.stringify(l.map((g) => g.join('|')).sort());
+  if (key(want.links) !== key(got.links)) out.push(`hardlinks: want ${key(want.links)} got ${key(got.links)}`);
+  return out;
+}

@@ -5,6 +5,10 @@ import type { FormatJob, FormatOutcome, FsDriver } from './driver.js';
 
 const DRIVERS: Record<string, () => Promise<FsDriver>> = {
   swap: async () => (await import('./swap.js')).swapDriver,
+  ext2: async () => (await import('./ext4/index.js')).ext4Driver,
+  ext3: async () => (await import('./ext4/index.js')).ext4Driver,
+  ext4: async () => (await import('./ext4/index.js')).ext4Driver,
+  btrfs: async () => (await import('./btrfs/index.js')).btrfsDriver,
 };
 
 export const SUPPORTED_FORMATS: ReadonlySet<string> = new Set(Object.keys(DRIVERS));
