@@ -10,6 +10,41 @@ import { WASM_DIR } from '../wasm/host.js';
 
 const FORMATS = ['ext2', 'ext3', 'ext4'] as const;
 
+/** mke2fs' getopt() string (e2fsprogs 1.47.2, misc/mke2fs.c). */
+const MKE2FS_OPTSTRING = 'b:cd:e:g:i:jl:m:no:qr:s:t:vC:DE:FG:I:J:KL:M:N:O:R:ST:U:Vz:';
+
+/**
+ * GNU getopt's default argument permutation: options anywhere on the command line are
+ * parsed, non-options keep their order after them. systemd-repart appends
+ * SYSTEMD_REPART_MKFS_OPTIONS_* after the device node and relies on glibc doing this; the
+ * wasm mke2fs uses musl's getopt(), which stops at the first non-option. Doing the same
+ * permutation here gives the tool exactly the option set native mke2fs sees.
+ */
+export function gnuPermute(args: string[], optstring: string): string[] {
+  const takesArg = new Set<string>();
+  for (let i = 0; i < optstring.length; i++) if (optstring[i + 1] === ':') takesArg.add(optstring[i]!);
+  const opts: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      rest.push(...args.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') {
+      rest.push(a);
+      continue;
+    }
+    opts.push(a);
+    for (let k = 1; k < a.length; k++) {
+      if (!takesArg.has(a[k]!)) continue;
+      if (k === a.length - 1 && i + 1 < args.length) opts.push(args[++i]!);
+      break;
+    }
+  }
+  return rest.length ? [...opts, '--', ...rest] : opts;
+}
+
 /** mke2fs argv (without argv[0]) exactly as systemd-repart builds it. */
 export function mke2fsArgs(job: FormatJob): string[] {
   const version = job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION;
@@ -42,7 +77,8 @@ export const ext4Driver: FsDriver = {
     if (!(FORMATS as readonly string[]).includes(job.format)) {
       throw new FsError('E_FS', `ext driver cannot make Format=${job.format}`, { file: job.definitionFile, key: 'Format' });
     }
-    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, mke2fsArgs(job), mke2fsEnv(job));
+    const args = gnuPermute(mke2fsArgs(job), MKE2FS_OPTSTRING);
+    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job));
     return outcome;
   },
 };

@@ -76,8 +76,10 @@ export async function runForJob(
     const lines = text.split('\n').filter((l) => l.trim() !== '');
     const tail = lines.slice(-6).join('\n');
     const what = result.crash ? `${argv0} crashed (${result.crash})` : `${argv0} failed with exit status ${result.status}`;
-    const code = NO_SPACE.some((re) => re.test(text)) ? 'E_FS_NO_SPACE' : 'E_FS';
-    throw new FsError(code, `${what}${tail ? ':\n' + tail : ''}`, { file: job.definitionFile });
+    const overflow = result.device?.overflow ?? 0;
+    const code = overflow > 0 || NO_SPACE.some((re) => re.test(text)) ? 'E_FS_NO_SPACE' : 'E_FS';
+    const fit = overflow > 0 ? ` (the content needs at least ${overflow} bytes, the partition has ${job.window.size})` : '';
+    throw new FsError(code, `${what}${fit}${tail ? ':\n' + tail : ''}`, { file: job.definitionFile });
   }
   const warnings = (result.stderr || '')
     .split('\n')

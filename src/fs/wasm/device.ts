@@ -37,10 +37,12 @@ export interface DeviceStats {
   bytesWritten: number;
   zeroWritesSkipped: number;
   reads: number;
+  /** the largest size the tool tried to grow the device to (0: it never tried). */
+  overflow: number;
 }
 
 export class WindowDevice {
-  readonly stats: DeviceStats = { writes: 0, bytesWritten: 0, zeroWritesSkipped: 0, reads: 0 };
+  readonly stats: DeviceStats = { writes: 0, bytesWritten: 0, zeroWritesSkipped: 0, reads: 0, overflow: 0 };
   /** chunks that may hold non-zero bytes (only tracked when the window started zeroed). */
   private readonly dirty: Uint8Array | null;
   private nfd = -1;
@@ -86,7 +88,10 @@ export class WindowDevice {
 
   /** truncate on a window: it cannot move. Growing it is "does not fit". */
   truncate(len: number): void {
-    if (len > this.window.size) throw this.fail('ENOSPC');
+    if (len > this.window.size) {
+      this.stats.overflow = Math.max(this.stats.overflow, len);
+      throw this.fail('ENOSPC');
+    }
   }
 
   read(buf: Uint8Array, off: number, len: number, pos: number): number {
@@ -108,7 +113,10 @@ export class WindowDevice {
 
   write(buf: Uint8Array, off: number, len: number, pos: number): number {
     if (len === 0) return 0;
-    if (pos >= this.window.size) throw this.fail('ENOSPC');
+    if (pos >= this.window.size) {
+      this.stats.overflow = Math.max(this.stats.overflow, pos + len);
+      throw this.fail('ENOSPC');
+    }
     const n = Math.min(len, this.window.size - pos);
     if (this.dirty && n >= 4096 && this.allClean(pos, n) && isZero(buf, off, n)) {
       this.stats.zeroWritesSkipped++;
@@ -131,7 +139,10 @@ export class WindowDevice {
       return;
     }
     if (mode !== 0) throw this.fail('EOPNOTSUPP');
-    if (off + len > this.window.size) throw this.fail('ENOSPC');
+    if (off + len > this.window.size) {
+      this.stats.overflow = Math.max(this.stats.overflow, off + len);
+      throw this.fail('ENOSPC');
+    }
   }
 
   /** Make [pos, pos+len) read as zeros, writing only where something non-zero may be. */
