@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { removePendingFiles } from '../image/build.js';
 import { run } from './run.js';
+import { closeWorkerPool, formatInWorkers } from '../fs/pool.js';
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
@@ -30,19 +31,25 @@ if (process.argv[2] === 'build') {
     process.exitCode = await buildNixosImage({ config, outDir }, {
       stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
       isTTY: Boolean(process.stdout.isTTY), stderrIsTTY: Boolean(process.stderr.isTTY), env: process.env,
-    });
+    }, { formatter: formatInWorkers });
   } catch (e) {
-    if (e instanceof RepartError) { process.stderr.write(`repart-ts: ${e.message}\n`); process.exit(e.exitCode); }
-    throw e;
+    if (e instanceof RepartError) { process.stderr.write(`repart-ts: ${e.message}\n`); process.exitCode = e.exitCode; } else throw e;
+  } finally {
+    await closeWorkerPool();
   }
   process.exit(process.exitCode ?? 0);
 }
 
-const code = await run(process.argv.slice(2), {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
-  isTTY: Boolean(process.stdout.isTTY),
-  stderrIsTTY: Boolean(process.stderr.isTTY),
-  env: process.env,
-});
+let code: number;
+try {
+  code = await run(process.argv.slice(2), {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    isTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    env: process.env,
+  }, { formatter: formatInWorkers });
+} finally {
+  await closeWorkerPool();
+}
 process.exitCode = code;

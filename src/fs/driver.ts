@@ -73,3 +73,10 @@ export interface FsDriver {
   readonly formats: readonly string[];
   format(job: FormatJob, progress?: (p: FormatProgress) => void): Promise<FormatOutcome>;
 }
+
+/** What the formatter reports per job (index into the jobs array) while it runs. */
+export interface FormatEvents {
+  start?(index: number): void;
+  progress?(index: number, p: FormatProgress): void;
+  done?(index: number, outcome: FormatOutcome): void;
+}

@@ -1,12 +1,15 @@
 /**
  * Format= → driver module. Drivers are loaded lazily so a worker only pays for the tool it runs.
  */
-import type { FormatJob, FormatOutcome, FsDriver } from './driver.js';
-import type { FormatEvents } from '../image/build.js';
+import type { FormatEvents, FormatJob, FormatOutcome, FsDriver } from './driver.js';
 
 const DRIVERS: Record<string, () => Promise<FsDriver>> = {
   swap: async () => (await import('./swap.js')).swapDriver,
   vfat: async () => (await import('./vfat/index.js')).vfatDriver,
+  ext2: async () => (await import('./ext4/index.js')).ext4Driver,
+  ext3: async () => (await import('./ext4/index.js')).ext4Driver,
+  ext4: async () => (await import('./ext4/index.js')).ext4Driver,
+  btrfs: async () => (await import('./btrfs/index.js')).btrfsDriver,
 };
 
 export const SUPPORTED_FORMATS: ReadonlySet<string> = new Set(Object.keys(DRIVERS));

@@ -7,16 +7,11 @@ import { copyFileSync, constants, existsSync, fsyncSync, linkSync, openSync, clo
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
-import type { FormatJob, FormatOutcome, FormatProgress } from '../fs/driver.js';
+import type { FormatEvents, FormatJob, FormatOutcome } from '../fs/driver.js';
 import { encodeGpt } from '../gpt/table.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { copySparse, ImageFile } from './file.js';
 
-export interface FormatEvents {
-  start?(index: number): void;
-  progress?(index: number, p: FormatProgress): void;
-  done?(index: number, outcome: FormatOutcome): void;
-}
 export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>;
 
 export interface WriteOptions {
