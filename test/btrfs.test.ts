@@ -9,10 +9,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FormatJob } from '../src/fs/driver.js';
+import type { DirNode } from '../src/tree/model.js';
 import { btrfsDriver, mkfsBtrfsArgs } from '../src/fs/btrfs/index.js';
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
-import { copyWindow, describeBtrfs, describeTree, diffDescriptions, hostTree, isRoot, makeFixture } from './wasm-helpers.js';
+import { btrfsXattrs, copyWindow, describeBtrfs, describeTree, diffDescriptions, hostTree, isRoot, makeFixture, ROOT_XATTRS, FILE_XATTRS, setHostXattrs, xattrView } from './wasm-helpers.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -111,12 +112,18 @@ test('a window too small for the content fails as E_FS_NO_SPACE naming the defin
 });
 
 const REF = '/work/shared/tools/reference-repart';
-const oracle = isRoot && fs.existsSync(REF);
+// setfattr (package attr) puts the xattrs on the host tree for the native tool
+const oracle = isRoot && fs.existsSync(REF) && spawnSync('setfattr', ['--version']).status === 0;
 
-test('same fs UUID, label, features and trees as trixie\'s native mkfs.btrfs 6.14', { skip: oracle ? false : 'needs root and /work/shared/tools/reference-repart (the oracle)' }, async () => {
+test('same fs UUID, label, features and trees as trixie\'s native mkfs.btrfs 6.14', { skip: oracle ? false : 'needs root, /work/shared/tools/reference-repart (the oracle) and setfattr' }, async () => {
   const src = path.join(work, 'otree');
   makeFixture(src);
+  // the same xattrs on the host tree (native mkfs reads them there) and in ours
+  setHostXattrs(src, ROOT_XATTRS);
+  setHostXattrs(path.join(src, 'etc/hostname'), FILE_XATTRS);
   const tree = hostTree(src);
+  tree.root.meta.xattrs = ROOT_XATTRS;
+  (tree.root.entries.get('etc') as DirNode).entries.get('hostname')!.meta.xattrs = FILE_XATTRS;
   const size = 256 * MiB;
   const img = sparseImage('mine.img', size);
   const j = job({ window: { path: img, offset: 0, size }, tree, subvolumes: SUBVOLS, defaultSubvolume: '/usr' });
@@ -134,4 +141,7 @@ test('same fs UUID, label, features and trees as trixie\'s native mkfs.btrfs 6.1
   const theirs = describeBtrfs(ref, path.join(work, 's2'));
   assert.deepEqual(diffDescriptions(theirs, mine), []);
   assert.deepEqual([...mine.subvolumes.keys()].sort(), [...theirs.subvolumes.keys()].sort());
+  const xattrs = (p: string) => new Map([...btrfsXattrs(p)].map(([k, xs]) => [k, xattrView(xs)]));
+  assert.deepEqual(xattrs(img), xattrs(ref));
+  assert.deepEqual(xattrs(img).get('/'), xattrView(ROOT_XATTRS));
 });

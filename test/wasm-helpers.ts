@@ -359,3 +359,96 @@ export function diffDescriptions(
   if (key(want.links) !== key(got.links)) out.push(`hardlinks: want ${key(want.links)} got ${key(got.links)}`);
   return out;
 }
+
+export interface Xattr { name: string; value: Uint8Array }
+
+const nulstr = (...s: string[]) => Buffer.from(s.map((x) => x + '\0').join(''));
+/** What systemd-repart ≥ 258 puts on a root partition's top directory (formatting.md §5.6). */
+export const ROOT_XATTRS: Xattr[] = [
+  { name: 'user.validatefs.gpt_label', value: nulstr('root-x86-64') },
+  { name: 'user.validatefs.gpt_type_uuid', value: nulstr('4f68bce3-e8cd-4db1-96e7-fbcaf984b709') },
+  { name: 'user.validatefs.mount_point', value: nulstr('/') },
+];
+/** Binary values (every byte value, NULs), a file capability, and one too big for the inode. */
+export const FILE_XATTRS: Xattr[] = [
+  { name: 'user.binary', value: Uint8Array.from({ length: 256 }, (_, i) => (i * 37) & 0xff) },
+  { name: 'security.capability', value: Buffer.from('0100000200140000000000000000000000000000', 'hex') },
+  { name: 'trusted.big', value: Buffer.alloc(2000, 0xa5) },
+];
+
+/** setfattr on a host path (native tools read them there); needs the attr package, and root
+ * for trusted.* / security.*. */
+export function setHostXattrs(p: string, xs: Xattr[]): void {
+  for (const x of xs) execFileSync('setfattr', ['-h', '-n', x.name, '-v', '0x' + Buffer.from(x.value).toString('hex'), p]);
+}
+
+const byName = (xs: Xattr[]) => [...xs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** Comparable form: sorted by name (both file systems store them in their own order), values as hex. */
+export function xattrView(xs: Xattr[] | undefined): string[] {
+  return byName(xs ?? []).map((x) => `${x.name}=${Buffer.from(x.value).toString('hex')}`);
+}
+
+/** An ext4 inode's xattrs, byte for byte: names from `ea_list`, each value through `ea_get -f`. */
+export function ext4Xattrs(dev: string, p: string, scratch: string): Xattr[] {
+  const list = run('debugfs', ['-R', `ea_list "${p}"`, dev]);
+  const names = [...list.matchAll(/^ {2}(\S+) \(\d+\)/gm)].map((m) => m[1]!);
+  fs.mkdirSync(scratch, { recursive: true });
+  const out = path.join(scratch, 'ea');
+  return names.map((name) => {
+    fs.rmSync(out, { force: true });
+    run('debugfs', ['-R', `ea_get -f ${out} "${p}" ${name}`, dev]);
+    return { name, value: fs.readFileSync(out) };
+  });
+}
+
+/** Every inode's xattrs in the top-level subvolume of a btrfs image, by path, byte for byte.
+ * dump-tree prints at most 255 bytes of a value and stops at NUL, so the values are read from
+ * the leaves themselves: chunk tree (logical -> physical), then the XATTR_ITEMs' dir items. */
+export function btrfsXattrs(dev: string): Map<string, Xattr[]> {
+  const chunks = [...execFileSync('btrfs', ['inspect-internal', 'dump-tree', '-t', 'chunk', dev], { encoding: 'utf8' })
+    .matchAll(/key \(FIRST_CHUNK_TREE CHUNK_ITEM (\d+)\)[^\n]*\n\s*length (\d+)[\s\S]*?stripe 0 devid \d+ offset (\d+)/g)]
+    .map((m) => ({ logical: +m[1]!, length: +m[2]!, physical: +m[3]! }));
+  const phys = (l: number) => {
+    const c = chunks.find((k) => l >= k.logical && l < k.logical + k.length);
+    if (!c) throw new Error(`logical ${l} is in no chunk`);
+    return c.physical + l - c.logical;
+  };
+  const txt = execFileSync('btrfs', ['inspect-internal', 'dump-tree', '-t', '5', dev], { maxBuffer: 1 << 28 }).toString('latin1');
+  const fd = fs.openSync(dev, 'r');
+  const byIno = new Map<number, Xattr[]>();
+  const names = new Map<number, { parent: number; name: string }>();
+  try {
+    let leaf = -1;
+    for (const m of txt.matchAll(/^leaf (\d+) |^\titem \d+ key \((\d+) (XATTR_ITEM|DIR_INDEX) \d+\) itemoff (\d+) itemsize (\d+)(?:\n[^\n]*location key \((\d+) INODE_ITEM[^\n]*\n[^\n]*\n\s*name: ([^\n]*))?/gm)) {
+      if (m[1]) {
+        leaf = +m[1];
+        continue;
+      }
+      const ino = +m[2]!;
+      if (m[3] === 'DIR_INDEX') {
+        if (m[6]) names.set(+m[6], { parent: ino, name: Buffer.from(m[7]!, 'latin1').toString('utf8') });
+        continue;
+      }
+      const item = Buffer.alloc(+m[5]!);
+      fs.readSync(fd, item, 0, item.length, phys(leaf) + 101 + +m[4]!);
+      // btrfs_dir_item: key (17) transid (8) data_len (2) name_len (2) type (1), then name, data
+      for (let o = 0; o < item.length; ) {
+        const dataLen = item.readUInt16LE(o + 25);
+        const nameLen = item.readUInt16LE(o + 27);
+        const name = item.subarray(o + 30, o + 30 + nameLen).toString('utf8');
+        const value = Uint8Array.from(item.subarray(o + 30 + nameLen, o + 30 + nameLen + dataLen));
+        byIno.set(ino, [...(byIno.get(ino) ?? []), { name, value }]);
+        o += 30 + nameLen + dataLen;
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  const pathOf = (ino: number): string => {
+    if (ino === 256) return '/';
+    const n = names.get(ino)!;
+    const parent = pathOf(n.parent);
+    return (parent === '/' ? '' : parent) + '/' + n.name;
+  };
+  return new Map([...byIno].map(([ino, xs]) => [pathOf(ino), xs]));
+}

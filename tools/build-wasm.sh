@@ -120,7 +120,7 @@ link_flags() {
     -sMODULARIZE=1 -sEXPORT_NAME="$name" -sINVOKE_RUN=0 -sENVIRONMENT=node
     -sNODEJS_CATCH_EXIT=0 -sNODEJS_CATCH_REJECTION=0
     "-sEXPORTED_RUNTIME_METHODS=[\"FS\",\"callMain\"]"
-    --pre-js "$GLUE/pre.js" --post-js "$GLUE/post.js" --js-library "$GLUE/lib64.js")
+    --pre-js "$GLUE/pre.js" --post-js "$GLUE/post.js" --js-library "$GLUE/lib64.js" --js-library "$GLUE/xattr.js")
 }
 
 # Linux UAPI headers (emscripten's sysroot has none): the host's linux/ + asm-generic, with
@@ -139,27 +139,31 @@ step_e2fsprogs() {
   local B=$E2SRC/build-wasm
   mkdir -p "$B" "$W/obj" "$OUT" "$DEPS"; cd "$B"
   kheaders
-  if [ ! -f config.status ]; then
-    # linux/falloc.h (kernel headers) + fallocate (wasm/shim/fallocate.c): mke2fs discards and
-    # zeroes through fallocate() as it does natively, instead of writing zeros.
-    emconfigure ../configure --host=wasm32-unknown-emscripten BUILD_CC=gcc \
-      CFLAGS="$CFLAGS_COMMON -idirafter $DEPS/kheaders" ac_cv_func_fallocate=yes \
+  # linux/falloc.h (kernel headers) + fallocate (wasm/shim/fallocate.c): mke2fs discards and
+  # zeroes through fallocate() as it does natively, instead of writing zeros. llistxattr
+  # (wasm/shim/xattr.c, linked below): mke2fs -d copies xattrs only when configure finds it.
+  local CONF=(--host=wasm32-unknown-emscripten BUILD_CC=gcc
+      CFLAGS="$CFLAGS_COMMON -idirafter $DEPS/kheaders" ac_cv_func_fallocate=yes ac_cv_func_llistxattr=yes
       --disable-nls --disable-fuse2fs --enable-libuuid --enable-libblkid --disable-uuidd \
       --disable-tls --without-pthread --disable-debugfs --disable-imager --disable-resizer \
       --disable-defrag --disable-e2initrd-helper --disable-backtrace --disable-mmp --disable-tdb \
-      --disable-bmap-stats --disable-rpath --disable-elf-shlibs --without-libarchive > configure.log 2>&1 \
-      || { tail -30 configure.log; exit 1; }
+      --disable-bmap-stats --disable-rpath --disable-elf-shlibs --without-libarchive)
+  if [ ! -f config.status ] || [ "$(cat configure.args 2>/dev/null)" != "${CONF[*]}" ]; then
+    rm -f configure.args
+    emconfigure ../configure "${CONF[@]}" > configure.log 2>&1 || { tail -30 configure.log; exit 1; }
+    echo "${CONF[*]}" > configure.args
   fi
   make -j"$JOBS" libs > make-libs.log 2>&1 || { tail -30 make-libs.log; exit 1; }
   make -C misc mke2fs > make-mke2fs.log 2>&1 || true   # objects; its own (non-modular) link is unused
   emcc $CFLAGS_COMMON -c "$SHIM/ioctl_shim.c" -o "$W/obj/ioctl_shim.o"
   emcc $CFLAGS_COMMON -c "$SHIM/fallocate.c" -o "$W/obj/fallocate.o"
+  emcc $CFLAGS_COMMON -c "$SHIM/xattr.c" -o "$W/obj/xattr.o"
   link_flags createMke2fs
   cd misc
   emcc -o "$OUT/mke2fs.js" mke2fs.o util.o default_profile.o mk_hugefiles.o create_inode.o \
     create_inode_libarchive.o \
     ../lib/libext2fs.a ../lib/libcom_err.a ../lib/libsupport.a ../lib/libblkid.a ../lib/libuuid.a \
-    ../lib/libext2fs.a ../lib/libe2p.a "$W/obj/ioctl_shim.o" "$W/obj/fallocate.o" -Wl,--wrap=ioctl "${LINK[@]}"
+    ../lib/libext2fs.a ../lib/libe2p.a "$W/obj/ioctl_shim.o" "$W/obj/fallocate.o" "$W/obj/xattr.o" -Wl,--wrap=ioctl "${LINK[@]}"
   ls -l "$OUT"/mke2fs.*
 }
 
@@ -197,6 +201,7 @@ step_btrfs() {
   kheaders
   emcc $CFLAGS_COMMON -c "$SHIM/ioctl_shim.c" -o "$W/obj/ioctl_shim.o"
   emcc $CFLAGS_COMMON -c "$SHIM/libc_missing.c" -o "$W/obj/libc_missing.o"
+  emcc $CFLAGS_COMMON -c "$SHIM/xattr.c" -o "$W/obj/xattr.o"
 
   cd "$BTSRC"
   [ -f include/config.h.in ] || ./autogen.sh > autogen.log 2>&1
@@ -221,7 +226,7 @@ step_btrfs() {
   [ -n "$objs" ] || { tail -30 make-mkfs.log; exit 1; }
   link_flags createMkfsBtrfs
   # shellcheck disable=SC2086
-  emcc -o "$OUT/mkfs.btrfs.js" $objs "$W/obj/ioctl_shim.o" "$W/obj/libc_missing.o" \
+  emcc -o "$OUT/mkfs.btrfs.js" $objs "$W/obj/ioctl_shim.o" "$W/obj/libc_missing.o" "$W/obj/xattr.o" \
     -Wl,--wrap=ioctl -Wl,--wrap=sysconf "${LINK[@]}"
   ls -l "$OUT"/mkfs.btrfs.*
 }

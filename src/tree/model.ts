@@ -22,6 +22,11 @@ export interface NodeMeta {
   atime: Timespec;
   mtime: Timespec;
   ctime: Timespec;
+  /**
+   * Extended attributes ("user.x", "security.capability", ...), in the order the tools list
+   * them (llistxattr order). Absent or empty: none.
+   */
+  xattrs?: { name: string; value: Uint8Array }[];
 }
 
 /** Where a regular file's bytes come from. */

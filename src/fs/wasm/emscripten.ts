@@ -95,6 +95,11 @@ export interface EmModule {
   callMain(args: string[]): number;
   ExitStatus: new (status: number) => { status: number };
   ERRNO_CODES: Record<string, number>;
+  /** read by wasm/glue/xattr.js (llistxattr/lgetxattr); errors as thrown FS.ErrnoError. */
+  xattrHost?: {
+    list(path: string): Uint8Array;
+    get(path: string, name: string): Uint8Array;
+  };
 }
 
 /** Options understood by the generated factory (a subset). */

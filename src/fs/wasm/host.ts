@@ -213,6 +213,19 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
       return o.apply(FS, args);
     };
   }
+  // xattrs (wasm/shim/xattr.c): lstat semantics, from the tree; nothing else has any (Node
+  // cannot read host xattrs), as on a file system without xattr support.
+  mod.xattrHost = {
+    list: (p: string) => {
+      const a = abs(p);
+      return isVirtual(a) ? vtree!.xattrList(vtree!.resolve(a, false)) : new Uint8Array(0);
+    },
+    get: (p: string, name: string) => {
+      const a = abs(p);
+      if (!isVirtual(a)) throw fail('ENODATA');
+      return vtree!.xattrValue(vtree!.resolve(a, false), name);
+    },
+  };
   FS.truncate = (p: string, len: number) => {
     const a = abs(p);
     if (isVirtual(a)) throw fail('EROFS');

@@ -17,6 +17,7 @@ export type Fail = (name: string) => Error;
 /** st_dev of every virtual entry: different from any host device, the same for the whole tree. */
 export const VTREE_DEV = 0x7e57;
 const MAX_SYMLINK_HOPS = 40;
+const NO_XATTRS = new Uint8Array(0);
 
 const TYPE_BITS: Record<TreeNode['kind'], number> = {
   dir: S_IFDIR, file: S_IFREG, symlink: S_IFLNK, fifo: S_IFIFO, socket: S_IFSOCK, char: S_IFCHR, block: S_IFBLK,
@@ -39,6 +40,7 @@ export class VirtualTree {
   readonly stats: TreeReadStats = { files: 0, bytes: 0 };
   private links: Map<TreeNode, number> | null = null;
   private sorted = new Map<DirNode, string[]>();
+  private xattrLists = new Map<TreeNode, Uint8Array>();
 
   constructor(
     readonly tree: SourceTree,
@@ -136,6 +138,25 @@ export class VirtualTree {
       this.sorted.set(node, names);
     }
     return ['.', '..', ...names];
+  }
+
+  /** llistxattr's answer: the names, each NUL-terminated, in tree order. */
+  xattrList(node: TreeNode): Uint8Array {
+    const xs = node.meta.xattrs;
+    if (!xs || xs.length === 0) return NO_XATTRS;
+    let list = this.xattrLists.get(node);
+    if (!list) {
+      list = Buffer.concat(xs.map((x) => Buffer.from(x.name + '\0', 'utf8')));
+      this.xattrLists.set(node, list);
+    }
+    return list;
+  }
+
+  /** lgetxattr's answer; ENODATA for a name the node does not carry. */
+  xattrValue(node: TreeNode, name: string): Uint8Array {
+    const x = node.meta.xattrs?.find((a) => a.name === name);
+    if (!x) throw this.fail('ENODATA');
+    return x.value;
   }
 
   readlink(node: TreeNode): string {
