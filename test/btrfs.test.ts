@@ -8,12 +8,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FormatJob } from '../src/fs/driver.js';
+import type { FormatJob, FormatProgress } from '../src/fs/driver.js';
 import type { DirNode } from '../src/tree/model.js';
 import { btrfsDriver, mkfsBtrfsArgs } from '../src/fs/btrfs/index.js';
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
-import { btrfsXattrs, copyWindow, describeBtrfs, describeTree, diffDescriptions, hostTree, isRoot, makeFixture, ROOT_XATTRS, FILE_XATTRS, setHostXattrs, xattrView } from './wasm-helpers.js';
+import { assertProgress, btrfsXattrs, copyWindow, describeBtrfs, describeTree, diffDescriptions, hostTree, isRoot, makeFixture, ROOT_XATTRS, FILE_XATTRS, setHostXattrs, xattrView } from './wasm-helpers.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -67,10 +67,12 @@ test('btrfs beyond 4 GiB and at 1 MiB in parallel: check clean, subvolumes, tree
   const img = sparseImage('two.img', 6 * GiB);
   const a = { path: img, offset: 4.5 * GiB, size: 512 * MiB };
   const b = { path: img, offset: MiB, size: 256 * MiB };
+  const seen: FormatProgress[][] = [[], []];
   await formatInWorkers([
     job({ window: a, tree, subvolumes: SUBVOLS, defaultSubvolume: '/usr' }),
     job({ window: b, tree, fsUuid: '01234567-89ab-4cde-8f01-23456789abcd', label: 'plain', compression: 'zlib' }),
-  ]);
+  ], { progress: (i, p) => seen[i]!.push(p) });
+  for (const s of seen) assertProgress(s, tree);
   const want = describeTree(tree);
   for (const [w, subvols] of [[a, true], [b, false]] as const) {
     const part = path.join(work, `part-${w.offset}.img`);

@@ -8,12 +8,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FormatJob } from '../src/fs/driver.js';
+import type { FormatJob, FormatProgress } from '../src/fs/driver.js';
 import type { DirNode } from '../src/tree/model.js';
 import { ext4Driver, gnuPermute, mke2fsArgs, mke2fsEnv } from '../src/fs/ext4/index.js';
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
-import { describeExt4, describeTree, diffDescriptions, hostTree, isRoot, makeFixture, ROOT_XATTRS, FILE_XATTRS, setHostXattrs } from './wasm-helpers.js';
+import { assertProgress, describeExt4, describeTree, diffDescriptions, hostTree, isRoot, makeFixture, ROOT_XATTRS, FILE_XATTRS, setHostXattrs } from './wasm-helpers.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -79,8 +79,12 @@ test('ext4 at 1 MiB and beyond 4 GiB, in parallel workers: fsck clean, tree read
   const a = { path: img, offset: MiB, size: 3 * GiB };
   const b = { path: img, offset: 4.5 * GiB, size: 512 * MiB };
   mark(img, [0, a.offset + a.size, b.offset - MiB, b.offset + b.size]);
-  const outcomes = await formatInWorkers([job({ window: a, tree }), job({ window: b, tree, fsUuid: '11111111-2222-4333-8444-555555555555', label: 'second' })]);
+  const seen: FormatProgress[][] = [[], []];
+  const outcomes = await formatInWorkers([job({ window: a, tree }), job({ window: b, tree, fsUuid: '11111111-2222-4333-8444-555555555555', label: 'second' })], {
+    progress: (i, p) => seen[i]!.push(p),
+  });
   assert.equal(outcomes.length, 2);
+  for (const s of seen) assertProgress(s, tree);
   for (const o of [0, a.offset + a.size, b.offset - MiB, b.offset + b.size]) assert.ok(marked(img, o), `marker at ${o} intact`);
   const want = describeTree(tree, EPOCH);
   for (const w of [a, b]) {

@@ -7,6 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
+import assert from 'node:assert/strict';
+import type { FormatProgress } from '../src/fs/driver.js';
 import type { DirNode, FileNode, NodeMeta, SourceTree, TreeNode } from '../src/tree/model.js';
 
 function meta(st: fs.BigIntStats): NodeMeta {
@@ -451,4 +453,23 @@ export function btrfsXattrs(dev: string): Map<string, Xattr[]> {
     return (parent === '/' ? '' : parent) + '/' + n.name;
   };
   return new Map([...byIno].map(([ino, xs]) => [pathOf(ino), xs]));
+}
+
+/** Progress as the drivers report it: totals are the tree's distinct files and their bytes,
+ * counts never go back, the last report is complete, and some came before the end. */
+export function assertProgress(seen: FormatProgress[], tree: SourceTree): void {
+  const files = new Set<FileNode>();
+  const visit = (d: DirNode): void => {
+    for (const n of d.entries.values()) if (n.kind === 'dir') visit(n);
+    else if (n.kind === 'file') files.add(n);
+  };
+  visit(tree.root);
+  const totalBytes = [...files].reduce((s, f) => s + f.size, 0);
+  assert.ok(seen.length >= 2, `${seen.length} progress reports`);
+  for (const p of seen) assert.deepEqual([p.totalFiles, p.totalBytes], [files.size, totalBytes]);
+  for (let i = 1; i < seen.length; i++) {
+    assert.ok(seen[i]!.files >= seen[i - 1]!.files && seen[i]!.bytes >= seen[i - 1]!.bytes, 'progress never goes back');
+  }
+  assert.deepEqual(seen.at(-1), { files: files.size, bytes: totalBytes, totalFiles: files.size, totalBytes });
+  assert.ok(seen[0]!.bytes < totalBytes, 'a report before the end');
 }

@@ -11,7 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { FsError, RepartError, type ErrorCode, type ErrorWhere } from '../errors.js';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { FormatEvents, FormatJob, FormatOutcome, FormatProgress } from './driver.js';
 import { driverFor } from './registry.js';
 
@@ -98,6 +98,9 @@ export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = 
     events.start?.(i);
     try {
       const r = (await p.run({ job, port: port2 } satisfies Task, { transferList: [port2] })) as Reply;
+      // The reply comes over piscina's own channel and may overtake the last progress
+      // messages (the final, complete one included): take what is still queued first.
+      for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) events.progress?.(i, m.message as FormatProgress);
       if (r.ok) events.done?.(i, r.outcome);
       return r;
     } finally {

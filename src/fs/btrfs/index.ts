@@ -5,7 +5,7 @@
  * writing straight into the partition window.
  */
 import { FsError } from '../../errors.js';
-import type { FormatJob, FormatOutcome, FsDriver } from '../driver.js';
+import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
 import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
 
 /** Compression algorithms our build has (zstd and lzo need libraries not built for wasm yet). */
@@ -43,7 +43,7 @@ export function mkfsBtrfsArgs(job: FormatJob): string[] {
 
 export const btrfsDriver: FsDriver = {
   formats: ['btrfs'],
-  async format(job: FormatJob): Promise<FormatOutcome> {
+  async format(job: FormatJob, progress?: (p: FormatProgress) => void): Promise<FormatOutcome> {
     if (job.format !== 'btrfs') {
       throw new FsError('E_FS', `btrfs driver cannot make Format=${job.format}`, { file: job.definitionFile, key: 'Format' });
     }
@@ -57,7 +57,7 @@ export const btrfsDriver: FsDriver = {
         file: job.definitionFile, key: 'Subvolumes',
       });
     }
-    const { outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', mkfsBtrfsArgs(job), toolEnv(job, ['BTRFS_']));
+    const { outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', mkfsBtrfsArgs(job), toolEnv(job, ['BTRFS_']), progress);
     return outcome;
   },
 };

@@ -4,7 +4,7 @@
  * virtual source tree (-d) and writing straight into the partition window.
  */
 import { FsError } from '../../errors.js';
-import type { FormatJob, FormatOutcome, FsDriver } from '../driver.js';
+import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
 import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, mangleLinuxLabel, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
 import { WASM_DIR } from '../wasm/host.js';
 
@@ -73,12 +73,12 @@ export function mke2fsEnv(job: FormatJob): Record<string, string> {
 
 export const ext4Driver: FsDriver = {
   formats: FORMATS,
-  async format(job: FormatJob): Promise<FormatOutcome> {
+  async format(job: FormatJob, progress?: (p: FormatProgress) => void): Promise<FormatOutcome> {
     if (!(FORMATS as readonly string[]).includes(job.format)) {
       throw new FsError('E_FS', `ext driver cannot make Format=${job.format}`, { file: job.definitionFile, key: 'Format' });
     }
     const args = gnuPermute(mke2fsArgs(job), MKE2FS_OPTSTRING);
-    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job));
+    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job), progress);
     return outcome;
   },
 };

@@ -3,8 +3,9 @@
  * systemd-repart gives it, label mangling, and turning a failed run into an FsError.
  */
 import { FsError } from '../../errors.js';
-import type { FormatJob, FormatOutcome } from '../driver.js';
+import type { FormatJob, FormatOutcome, FormatProgress } from '../driver.js';
 import { runTool, type ToolName, type ToolResult } from './host.js';
+import { treeTotals, type TreeProgress } from './vtree.js';
 
 /** Where the source tree and the partition appear inside the tool (as they show in messages). */
 export const TREE_MOUNT = '/repart-root';
@@ -62,13 +63,21 @@ export async function runForJob(
   argv0: string,
   args: string[],
   env: Record<string, string>,
+  progress?: (p: FormatProgress) => void,
 ): Promise<{ result: ToolResult; outcome: FormatOutcome }> {
+  // Progress is what the tool has read of the tree: files it is done with, bytes read, against
+  // the tree's distinct files. Clamped: a tool may read a file twice (btrfs copies a hard link
+  // into each subvolume) and skips opening empty ones.
+  const totals = progress && job.tree ? treeTotals(job.tree) : { files: 0, bytes: 0 };
+  const report: TreeProgress | undefined = progress && ((s) => progress({
+    files: Math.min(s.filesDone, totals.files), bytes: Math.min(s.bytes, totals.bytes), totalFiles: totals.files, totalBytes: totals.bytes,
+  }));
   const result = await runTool({
     tool,
     argv0,
     args,
     env,
-    tree: job.tree ? { mountPoint: TREE_MOUNT, tree: job.tree } : undefined,
+    tree: job.tree ? { mountPoint: TREE_MOUNT, tree: job.tree, progress: report } : undefined,
     device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false },
   });
   if (result.status !== 0) {
@@ -81,6 +90,8 @@ export async function runForJob(
     const fit = overflow > 0 ? ` (the content needs at least ${overflow} bytes, the partition has ${job.window.size})` : '';
     throw new FsError(code, `${what}${fit}${tail ? ':\n' + tail : ''}`, { file: job.definitionFile });
   }
+  // the tool has finished with every file
+  progress?.({ files: totals.files, bytes: totals.bytes, totalFiles: totals.files, totalBytes: totals.bytes });
   const warnings = (result.stderr || '')
     .split('\n')
     .filter((l) => /warning/i.test(l))

@@ -22,7 +22,7 @@ import {
   O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC, S_IFDIR,
   type EmFactory, type EmFS, type EmModule, type EmNode, type EmStat, type EmStream, type StreamHandler,
 } from './emscripten.js';
-import { normalizeAbs, VirtualTree, type TreeReadStats } from './vtree.js';
+import { normalizeAbs, VirtualTree, type TreeProgress, type TreeReadStats } from './vtree.js';
 
 export type ToolName = 'mke2fs' | 'mkfs.btrfs';
 
@@ -60,7 +60,7 @@ export interface ToolRun {
   argv0: string;
   args: string[];
   env: Record<string, string>;
-  tree?: { mountPoint: string; tree: SourceTree };
+  tree?: { mountPoint: string; tree: SourceTree; progress?: TreeProgress };
   device?: { path: string; window: PartitionWindow; zeroed: boolean };
 }
 
@@ -133,7 +133,7 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     if (code && codes[code] !== undefined) return new FS.ErrnoError(codes[code]!);
     return e as Error;
   };
-  const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail) : null;
+  const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress) : null;
   const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed) : null;
   const devicePath = run.device ? normalizeAbs(run.device.path) : null;
   const hostStreams = new Set<EmStream>();

@@ -24,8 +24,32 @@ const TYPE_BITS: Record<TreeNode['kind'], number> = {
 };
 
 export interface TreeReadStats {
+  /** regular files opened, and of those closed again (done). */
   files: number;
+  filesDone: number;
+  /** file bytes read. */
   bytes: number;
+}
+
+/** Called as the tool reads the tree, at most every PROGRESS_MS, and once at the end. */
+export type TreeProgress = (stats: TreeReadStats) => void;
+const PROGRESS_MS = 100;
+
+/** What there is to read: distinct regular files (a hard link is read once) and their bytes. */
+export function treeTotals(tree: SourceTree): { files: number; bytes: number } {
+  const seen = new Set<FileNode>();
+  let bytes = 0;
+  const visit = (dir: DirNode): void => {
+    for (const n of dir.entries.values()) {
+      if (n.kind === 'dir') visit(n);
+      else if (n.kind === 'file' && !seen.has(n)) {
+        seen.add(n);
+        bytes += n.size;
+      }
+    }
+  };
+  visit(tree.root);
+  return { files: seen.size, bytes };
 }
 
 /** UTF-8 byte order, which is what the C tools' strcmp-based sorting sees. */
@@ -37,7 +61,8 @@ export function byteOrder(names: string[]): string[] {
 }
 
 export class VirtualTree {
-  readonly stats: TreeReadStats = { files: 0, bytes: 0 };
+  readonly stats: TreeReadStats = { files: 0, filesDone: 0, bytes: 0 };
+  private nextReport = 0;
   private links: Map<TreeNode, number> | null = null;
   private sorted = new Map<DirNode, string[]>();
   private xattrLists = new Map<TreeNode, Uint8Array>();
@@ -47,7 +72,17 @@ export class VirtualTree {
     /** absolute, normalised, no trailing slash (e.g. "/run/repart-root"). */
     readonly mountPoint: string,
     private readonly fail: Fail,
+    private readonly progress?: TreeProgress,
   ) {}
+
+  /** Report progress if the last report is old enough (Date.now() costs ~50 ns per read). */
+  private tick(): void {
+    if (!this.progress) return;
+    const now = Date.now();
+    if (now < this.nextReport) return;
+    this.nextReport = now + PROGRESS_MS;
+    this.progress({ ...this.stats });
+  }
 
   contains(abs: string): boolean {
     return abs === this.mountPoint || abs.startsWith(this.mountPoint + '/');
@@ -169,6 +204,11 @@ export class VirtualTree {
     this.stats.files++;
     const stats = this.stats;
     const fail = this.fail;
+    const tick = () => this.tick();
+    const done = () => {
+      stats.filesDone++;
+      tick();
+    };
     if (node.source.kind === 'bytes') {
       const data = node.source.data;
       return {
@@ -177,13 +217,14 @@ export class VirtualTree {
             const n = Math.max(0, Math.min(len, data.length - pos));
             if (n > 0) buf.set(data.subarray(pos, pos + n), off);
             stats.bytes += n;
+            tick();
             return n;
           },
           write(): number {
             throw fail('EBADF');
           },
           size: () => data.length,
-          close() {},
+          close: done,
         },
       };
     }
@@ -202,6 +243,7 @@ export class VirtualTree {
         read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
           const n = fs.readSync(fd, buf, off, len, pos);
           stats.bytes += n;
+          tick();
           return n;
         },
         write(): number {
@@ -210,6 +252,7 @@ export class VirtualTree {
         size: () => node.size,
         close() {
           fs.closeSync(fd);
+          done();
         },
       },
     };
