@@ -8,6 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import { runTool } from '../src/fs/wasm/host.js';
 import type { FormatJob, FormatProgress } from '../src/fs/driver.js';
 import type { DirNode } from '../src/tree/model.js';
 import { btrfsDriver, mkfsBtrfsArgs } from '../src/fs/btrfs/index.js';
@@ -111,6 +113,43 @@ test('a window too small for the content fails as E_FS_NO_SPACE naming the defin
     btrfsDriver.format(job({ window: { path: img, offset: 0, size: 128 * MiB }, compression: 'zstd' })),
     (e: unknown) => e instanceof FsError && /zstd/.test(e.message),
   );
+});
+
+/** Run mkfs.btrfs in this thread with its randomness (UUIDs) and clock fixed, so two runs can
+ * be compared byte for byte. */
+async function deterministicRun(j: FormatJob, env: Record<string, string>): Promise<Buffer> {
+  const cryptoCjs = createRequire(import.meta.url)('node:crypto') as { randomBytes: (n: number) => Buffer };
+  const realRandom = cryptoCjs.randomBytes;
+  const realNow = Date.now;
+  let x = 0x9e3779b9;
+  cryptoCjs.randomBytes = (n: number) => Buffer.from(Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 16) & 0xff));
+  Date.now = () => 1700000000000;
+  try {
+    const r = await runTool({
+      tool: 'mkfs.btrfs', argv0: 'mkfs.btrfs', args: mkfsBtrfsArgs(j), env,
+      tree: j.tree ? { mountPoint: '/repart-root', tree: j.tree } : undefined,
+      device: { path: '/dev/repart-partition', window: j.window, zeroed: true },
+    });
+    assert.equal(r.status, 0, r.stderr);
+  } finally {
+    cryptoCjs.randomBytes = realRandom;
+    Date.now = realNow;
+  }
+  return fs.readFileSync(j.window.path);
+}
+
+test('the check-block speed patch leaves the image byte-identical (BTRFS_MKFS_CHECK_BLOCK=1 restores the checks)', async () => {
+  const src = path.join(work, 'dtree');
+  makeFixture(src);
+  const tree = hostTree(src);
+  const run = async (env: Record<string, string>) => {
+    const img = sparseImage('det.img', 256 * MiB);
+    return deterministicRun(job({ window: { path: img, offset: 0, size: 256 * MiB }, tree, subvolumes: SUBVOLS }), env);
+  };
+  const fast = await run({});
+  const checked = await run({ BTRFS_MKFS_CHECK_BLOCK: '1' });
+  assert.ok(fast.equals(await run({})), 'runs are deterministic here, so the comparison means something');
+  assert.ok(fast.equals(checked), 'same bytes with and without the per-search block checks');
 });
 
 const REF = '/work/shared/tools/reference-repart';
