@@ -66,8 +66,9 @@ export async function runForJob(
   progress?: (p: FormatProgress) => void,
 ): Promise<{ result: ToolResult; outcome: FormatOutcome }> {
   // Progress is what the tool has read of the tree: files it is done with, bytes read, against
-  // the tree's distinct files. Clamped: a tool may read a file twice (btrfs copies a hard link
-  // into each subvolume) and skips opening empty ones.
+  // the tree's distinct files. Clamped, and only made complete when the tool is done: a file may
+  // be read twice (btrfs copies a hard link into each subvolume it spans), and mkfs.btrfs never
+  // opens empty files.
   const totals = progress && job.tree ? treeTotals(job.tree) : { files: 0, bytes: 0 };
   const report: TreeProgress | undefined = progress && ((s) => progress({
     files: Math.min(s.filesDone, totals.files), bytes: Math.min(s.bytes, totals.bytes), totalFiles: totals.files, totalBytes: totals.bytes,

@@ -31,7 +31,7 @@ export interface TreeReadStats {
   bytes: number;
 }
 
-/** Called as the tool reads the tree, at most every PROGRESS_MS, and once at the end. */
+/** Called as the tool reads the tree, at most every PROGRESS_MS. */
 export type TreeProgress = (stats: TreeReadStats) => void;
 const PROGRESS_MS = 100;
 
