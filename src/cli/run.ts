@@ -22,7 +22,7 @@ import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '..
 import { roundDown, roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
 import { buildTree } from '../tree/build.js';
-import { treeSpecFor, type TreeContext } from '../tree/from-definition.js';
+import { clampTimes, treeSpecFor, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
 import { ProgressReporter } from '../report/progress.js';
 
@@ -255,6 +255,9 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       if (d.format === undefined || p.dropped || deferred(p)) continue;
       // The virtual source tree: sources are lstat'ed here and read in place by the driver.
       const tree = needsPopulate(d) ? await buildTree(treeSpecFor(d, treeCtx)) : null;
+      // The 262 stack's mkfs tools all clamp times to SOURCE_DATE_EPOCH (btrfs-progs 7.x too;
+      // our btrfs-progs 6.14 does not), so the tree is clamped once for every format.
+      if (tree && o.compat >= 262 && treeCtx.sourceDateEpoch !== undefined) clampTimes(tree, treeCtx.sourceDateEpoch);
       jobs.set(p, {
         format: d.format,
         label: fsLabelFor(d.format, p.label),
