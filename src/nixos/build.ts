@@ -37,7 +37,7 @@ export async function buildNixosImage(o: BuildOptions, io: Io, hooks: RunHooks &
     let json = '';
     const code = await run(builderArgs(cfg, defs, image, cfg.architecture ?? nativeArchitecture()), {
       ...io, env, stdout: (s) => { json += s; io.stdout(s); },
-    }, { ...hooks, mapOwnersToRoot: cfg.mapOwnersToRoot });
+    }, { ...hooks, mapOwnersToRoot: cfg.mapOwnersToRoot, dedupe: cfg.dedupe });
     if (code !== 0) return code;
     writeFileSync(path.join(outDir, 'repart-output.json'), json);
     if (cfg.compression.enable) {

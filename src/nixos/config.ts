@@ -32,6 +32,8 @@ export interface NixosImageConfig {
   storeDir: string;
   /** the nixpkgs builder runs repart under `unshare --map-root-user fakeroot`: every owner is root */
   mapOwnersToRoot: boolean;
+  /** opt-in: identical files (bytes and metadata) become hard links, optimised store or not */
+  dedupe: boolean;
   partitions: [string, NixosPartition][];
   /** the config file, for messages */
   file: string;
@@ -129,6 +131,7 @@ export function parseNixosConfig(file: string): NixosImageConfig {
     mkfsOptions: mk,
     storeDir,
     mapOwnersToRoot: c.mapOwnersToRoot !== false,
+    dedupe: c.dedupe === true,
     partitions,
     file,
   };
