@@ -155,7 +155,8 @@ export function decodeArchive(buf: Uint8Array, offset = 0): DecodedArchive {
     if (dataEnd > buf.length) throw new CpioError(`truncated cpio data of ${JSON.stringify(name)}: ${h.filesize} bytes at offset ${dataStart}, archive has ${buf.length}`);
     off = dataStart + pad4(h.filesize);
     if (name === TRAILER_NAME) return { entries, end: Math.min(off, buf.length) };
-    const data = buf.slice(dataStart, dataEnd);
+    // A copy, and a plain Uint8Array whatever the input was (Buffer.slice would alias the input).
+    const data = new Uint8Array(buf.subarray(dataStart, dataEnd));
     if (h.magic === NEWC_CRC_MAGIC && newcChecksum(data) !== h.check) throw new CpioError(`cpio checksum mismatch for ${JSON.stringify(name)}`);
     entries.push({
       name, ino: h.ino, mode: h.mode, uid: h.uid, gid: h.gid, nlink: h.nlink, mtime: h.mtime,

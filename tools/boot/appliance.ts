@@ -168,6 +168,16 @@ export function prepare(variant: Variant, work: string, parts: BootParts = ensur
 
 export type Builder = 'repart-ts' | 'reference';
 
+/**
+ * systemd-repart 257 formats the 96M ESP with 4096-byte sectors as a FAT32 of 24496 clusters;
+ * UEFI's FAT driver goes by the cluster count (FAT32 needs 65525+), takes it for FAT16 and
+ * finds no file system, so OVMF never sees the boot loader. 258+ raises ESPs to 260 MiB at
+ * 4096-byte sectors (as repart-ts does by default): 4096-byte images are built with sid.
+ */
+export function referenceSuite(variant: Variant, sectorSize: number): 'trixie' | 'sid' {
+  return sectorSize >= 4096 ? 'sid' : variant.suite;
+}
+
 export interface BuildResult {
   ok: boolean;
   /** repart-ts declined the definitions (a Format= or key it does not support yet). */
@@ -187,7 +197,7 @@ export function buildImage(variant: Variant, builder: Builder, work: string, ima
   const env = { ...process.env, SOURCE_DATE_EPOCH };
   const t0 = Date.now();
   const r = builder === 'reference'
-    ? spawnSync(REFERENCE, args, { cwd: work, encoding: 'utf8', env: { ...env, REFERENCE_SUITE: variant.suite }, timeout: 15 * 60 * 1000 })
+    ? spawnSync(REFERENCE, args, { cwd: work, encoding: 'utf8', env: { ...env, REFERENCE_SUITE: referenceSuite(variant, sectorSize) }, timeout: 15 * 60 * 1000 })
     : spawnSync(process.execPath, [CLI, ...args], { cwd: work, encoding: 'utf8', env, timeout: 15 * 60 * 1000 });
   const seconds = (Date.now() - t0) / 1000;
   const stderr = (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : '');
