@@ -49,6 +49,8 @@ export interface BootResult {
   seconds: number;
   accel: string;
   log: string;
+  /** everything QEMU printed (serial console and its own messages). */
+  output: string;
 }
 
 export const OK_LINE = /^BOOTTEST-OK variant=(\S+)/m;
@@ -121,7 +123,7 @@ function bootOnce(o: BootOptions, ovmf: string, acc: string): Promise<BootResult
       clearTimeout(timer);
       verdict ??= `QEMU exited (${signal ?? `status ${code}`}) without a verdict`;
       writeFileSync(o.log, out);
-      resolve({ ok, verdict, seconds: (Date.now() - t0) / 1000, accel: acc, log: o.log, kvmFailed });
+      resolve({ ok, verdict, seconds: (Date.now() - t0) / 1000, accel: acc, log: o.log, output: out, kvmFailed });
     });
   });
 }
