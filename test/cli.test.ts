@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { referenceSkipReason, runOurs, runReference } from './helpers/reference.js';
@@ -135,3 +135,20 @@ for (const ss of [512, 4096]) {
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 }
+
+test('--layout-svg draws every partition; --pretty prints the table and bar', () => {
+  const dir = scratch({
+    'defs/00-esp.conf': '[Partition]\nType=esp\nSizeMinBytes=20M\nSizeMaxBytes=20M\n',
+    'defs/10-root.conf': '[Partition]\nType=root\nLabel=nixos & <co>\nSizeMinBytes=40M\n',
+  });
+  try {
+    const r = runOurs([...base, '--size=100M', '--pretty=yes', '--layout-svg=layout.svg', 'disk.raw'], dir);
+    assert.equal(r.status, 0, r.stderr);
+    const svg = readFileSync(path.join(dir, 'layout.svg'), 'utf8');
+    assert.match(svg, /^<\?xml/);
+    assert.match(svg, /nixos &amp; &lt;co&gt;/);
+    assert.equal((svg.match(/<rect /g) ?? []).length, 5, 'GPT head, esp, root, the unaligned free tail, GPT tail');
+    assert.match(r.stdout, /^TYPE +LABEL/);
+    assert.match(r.stdout, /\nA+B+/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { removePendingFiles } from '../image/build.js';
 import { run } from './run.js';
+import { closeWorkerPool, formatInWorkers } from '../fs/pool.js';
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
@@ -9,10 +10,46 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const code = await run(process.argv.slice(2), {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
-  isTTY: Boolean(process.stdout.isTTY),
-  env: process.env,
-});
+if (process.argv[2] === 'bench') {
+  // `repart-ts bench …` is the benchmark runner (bench/run.ts), compiled beside the CLI.
+  process.argv.splice(2, 1);
+  const { main } = await import('../../bench/run.js');
+  await main();
+  process.exit(0);
+}
+
+if (process.argv[2] === 'build') {
+  // `repart-ts build CONFIG.json [--out DIR]`: the NixOS image.repart description, natively.
+  const { buildNixosImage } = await import('../nixos/build.js');
+  const { RepartError } = await import('../errors.js');
+  const args = process.argv.slice(3);
+  const outIdx = args.findIndex((a) => a === '--out' || a.startsWith('--out='));
+  const outDir = outIdx < 0 ? '.' : args[outIdx]!.startsWith('--out=') ? args[outIdx]!.slice(6) : args[outIdx + 1] ?? '.';
+  const config = args.find((a, i) => !a.startsWith('--') && (outIdx < 0 || i !== outIdx + 1));
+  if (!config) { process.stderr.write('usage: repart-ts build CONFIG.json [--out DIR]\n'); process.exit(1); }
+  try {
+    process.exitCode = await buildNixosImage({ config, outDir }, {
+      stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
+      isTTY: Boolean(process.stdout.isTTY), stderrIsTTY: Boolean(process.stderr.isTTY), env: process.env,
+    }, { formatter: formatInWorkers });
+  } catch (e) {
+    if (e instanceof RepartError) { process.stderr.write(`repart-ts: ${e.message}\n`); process.exitCode = e.exitCode; } else throw e;
+  } finally {
+    await closeWorkerPool();
+  }
+  process.exit(process.exitCode ?? 0);
+}
+
+let code: number;
+try {
+  code = await run(process.argv.slice(2), {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    isTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    env: process.env,
+  }, { formatter: formatInWorkers });
+} finally {
+  await closeWorkerPool();
+}
 process.exitCode = code;

@@ -2,7 +2,7 @@
  * The repart-ts command: systemd-repart --offline=yes semantics for image files.
  * Returns the exit status; all output goes through the given streams.
  */
-import { existsSync, readFileSync, statSync, openSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCommandLine, type CliOptions } from '../config/cli.js';
 import { readDefinitions, DEFAULT_DEFINITION_DIRS, needsPopulate } from '../config/load.js';
@@ -21,6 +21,10 @@ import { ImageFile } from '../image/file.js';
 import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '../report/json.js';
 import { roundDown, roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
+import { buildTree } from '../tree/build.js';
+import { treeSpecFor, type TreeContext } from '../tree/from-definition.js';
+import { renderLayoutSvg } from '../report/layout-svg.js';
+import { ProgressReporter } from '../report/progress.js';
 
 export const VERSION = '0.1.0';
 
@@ -28,12 +32,15 @@ export interface Io {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   isTTY: boolean;
+  stderrIsTTY?: boolean;
   env: NodeJS.ProcessEnv;
 }
 
 export interface RunHooks {
   /** replaces in-process formatting (the CLI passes the worker pool) */
   formatter?: Formatter;
+  /** every owner in the file systems becomes root (what `unshare --map-root-user fakeroot` gives nixpkgs) */
+  mapOwnersToRoot?: boolean;
 }
 
 const HELP = `repart-ts [OPTIONS...] [DEVICE]
@@ -72,6 +79,7 @@ for image files, without root, loop devices or native mkfs tools.
 
 repart-ts only:
      --compat=257|262     Behave like systemd-repart 257 or 262 (default 262)
+     --layout-svg=FILE    Draw the partition layout as an SVG picture
      --no-progress        No progress output
      --quiet              No progress output and no warnings
 `;
@@ -222,22 +230,38 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     splitPath: o.split ? splitPaths.get(p) ?? '-' : undefined,
   }));
 
+  if (o.layoutSvg) {
+    try {
+      writeFileSync(o.layoutSvg, renderLayoutSvg(plan, path.basename(device)));
+    } catch (e) {
+      throw new RepartError('E_IMAGE_IO', `cannot write layout picture: ${(e as Error).message}`, { file: o.layoutSvg });
+    }
+  }
+
   if (!o.dryRun) {
     const jobs = new Map<PlannedPartition, Omit<FormatJob, 'window'>>();
     const copyBlocks = new Map<PlannedPartition, string>();
-    plan.partitions.forEach((p, i) => {
+    const treeCtx: TreeContext = {
+      copySource: o.copySource ?? o.root ?? '/',
+      sourceDateEpoch: sourceDateEpoch(io.env),
+      all: defs,
+      mapOwnersToRoot: hooks.mapOwnersToRoot,
+      log: warn,
+    };
+    for (const [i, p] of plan.partitions.entries()) {
       const cb = copyBlocksPaths.get(i);
       if (cb !== undefined) copyBlocks.set(p, cb);
       const d = p.def;
-      if (d.format === undefined) return;
-      if (needsPopulate(d)) throw new RepartError('E_NOT_IMPLEMENTED', `populating Format=${d.format} is not supported yet`, { file: d.file });
+      if (d.format === undefined || p.dropped || deferred(p)) continue;
+      // The virtual source tree: sources are lstat'ed here and read in place by the driver.
+      const tree = needsPopulate(d) ? await buildTree(treeSpecFor(d, treeCtx)) : null;
       jobs.set(p, {
         format: d.format,
         label: fsLabelFor(d.format, p.label),
         fsUuid: formatUuid(p.fsUuid),
         sectorSize: Math.max(d.fsSectorSize ?? fsSectorSize, sectorSize),
-        tree: null,
-        sourceDateEpoch: sourceDateEpoch(io.env),
+        tree,
+        sourceDateEpoch: treeCtx.sourceDateEpoch,
         extraOptions: mkfsOptionsFromEnv(io.env, d.format),
         discard: o.discard,
         subvolumes: d.subvolumes,
@@ -245,18 +269,35 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         compression: d.compression,
         compressionLevel: d.compressionLevel,
         definitionFile: d.file,
+        systemdVersion: o.compat,
+        windowZeroed: true,
       });
-    });
-    await writeImage({
+    }
+    const progress = new ProgressReporter(io.stderr, io.stderrIsTTY ?? false, o.progress);
+    const order = [...jobs.keys()].filter((p) => !p.dropped && !deferred(p));
+    const name = (i: number) => order[i]!.label || order[i]!.type.name;
+    const outcomes = await writeImage({
       target: device,
       mode: o.empty === 'create' ? 'create' : 'replace',
       plan, deferred, jobs, copyBlocks, splitPaths,
       formatter: hooks.formatter ?? formatInProcess,
+      events: {
+        start: (i) => progress.start(String(i), name(i)),
+        progress: (i, p) => progress.update(String(i), p),
+        done: (i, r) => { progress.finish(String(i)); r.warnings.forEach((w) => warn(`${name(i)}: ${w}`)); },
+      },
     });
+    if (io.env.REPART_TS_STATS) {
+      // machine-readable facts for bench/: formatting passes per partition
+      writeFileSync(io.env.REPART_TS_STATS, JSON.stringify({
+        passes: outcomes.reduce((a, r) => a + r.passes, 0),
+        partitions: order.map((p, i) => ({ label: p.label, format: p.def.format, passes: outcomes[i]?.passes })),
+      }) + '\n');
+    }
   }
 
   if (o.json !== 'off') emitJson(o, io, rows);
-  else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend));
+  else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend, 80, io.isTTY));
   return 0;
 }
 

@@ -37,6 +37,7 @@ export interface CliOptions {
   version: boolean;
   quiet: boolean;
   progress: boolean;
+  layoutSvg?: string;
   warnings: string[];
 }
 
@@ -45,7 +46,7 @@ const WITH_ARG = new Set([
   'architecture', 'offline', 'root', 'image', 'copy-source', 'include-partitions', 'exclude-partitions',
   'defer-partitions', 'discard', 'compat', 'copy-from', 'make-ddi', 'private-key', 'certificate', 'key-file',
   'tpm2-device', 'tpm2-pcrs', 'tpm2-public-key', 'tpm2-public-key-pcrs', 'generate-fstab', 'generate-crypttab',
-  'factory-reset', 'cow', 'append-fstab', 'join-signature',
+  'factory-reset', 'cow', 'append-fstab', 'join-signature', 'layout-svg',
 ]);
 const FLAGS = new Set(['help', 'version', 'no-pager', 'no-legend', 'quiet', 'no-progress', 'can-factory-reset', 'list-devices']);
 /** options repart has that repart-ts refuses clearly instead of ignoring */
@@ -189,6 +190,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
         o.exclude = [...(o.exclude ?? []), ...typeList(n, v!, o.architecture)];
         break;
       case 'defer-partitions': o.defer.push(...typeList(n, v!, o.architecture)); break;
+      case 'layout-svg': o.layoutSvg = path.resolve(v!); break;
       case 'compat': {
         const c = Number(v);
         if (c !== 257 && c !== 262) throw new UsageError(`--compat= must be 257 or 262, got ${v}`);

@@ -42,6 +42,18 @@ export interface FormatJob {
   compressionLevel?: string;
   /** the definition file, for error messages. */
   definitionFile: string;
+  /**
+   * Behave like this systemd-repart version where mkfs arguments differ (ext: hash_seed= and
+   * E2FSPROGS_FAKE_TIME from v260; btrfs: --compress without a root dir before v259).
+   * Default: 262.
+   */
+  systemdVersion?: number;
+  /**
+   * The caller guarantees the window reads as zeros (a freshly created sparse image). Lets the
+   * drivers skip writing zeros where nothing was written, keeping the image sparse; discard
+   * (punch) then costs nothing.
+   */
+  windowZeroed?: boolean;
 }
 
 export interface FormatOutcome {
@@ -60,4 +72,11 @@ export interface FormatProgress {
 export interface FsDriver {
   readonly formats: readonly string[];
   format(job: FormatJob, progress?: (p: FormatProgress) => void): Promise<FormatOutcome>;
+}
+
+/** What the formatter reports per job (index into the jobs array) while it runs. */
+export interface FormatEvents {
+  start?(index: number): void;
+  progress?(index: number, p: FormatProgress): void;
+  done?(index: number, outcome: FormatOutcome): void;
 }

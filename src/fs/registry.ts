@@ -1,10 +1,15 @@
 /**
  * Format= → driver module. Drivers are loaded lazily so a worker only pays for the tool it runs.
  */
-import type { FormatJob, FormatOutcome, FsDriver } from './driver.js';
+import type { FormatEvents, FormatJob, FormatOutcome, FsDriver } from './driver.js';
 
 const DRIVERS: Record<string, () => Promise<FsDriver>> = {
   swap: async () => (await import('./swap.js')).swapDriver,
+  vfat: async () => (await import('./vfat/index.js')).vfatDriver,
+  ext2: async () => (await import('./ext4/index.js')).ext4Driver,
+  ext3: async () => (await import('./ext4/index.js')).ext4Driver,
+  ext4: async () => (await import('./ext4/index.js')).ext4Driver,
+  btrfs: async () => (await import('./btrfs/index.js')).btrfsDriver,
 };
 
 export const SUPPORTED_FORMATS: ReadonlySet<string> = new Set(Object.keys(DRIVERS));
@@ -16,8 +21,13 @@ export async function driverFor(format: string): Promise<FsDriver> {
 }
 
 /** Formats jobs one after another in this thread (the worker pool replaces this for heavy formats). */
-export async function formatInProcess(jobs: FormatJob[]): Promise<FormatOutcome[]> {
+export async function formatInProcess(jobs: FormatJob[], events: FormatEvents = {}): Promise<FormatOutcome[]> {
   const out: FormatOutcome[] = [];
-  for (const j of jobs) out.push(await (await driverFor(j.format)).format(j));
+  for (const [i, j] of jobs.entries()) {
+    events.start?.(i);
+    const r = await (await driverFor(j.format)).format(j, (p) => events.progress?.(i, p));
+    events.done?.(i, r);
+    out.push(r);
+  }
   return out;
 }

@@ -7,12 +7,12 @@ import { copyFileSync, constants, existsSync, fsyncSync, linkSync, openSync, clo
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
-import type { FormatJob, FormatOutcome } from '../fs/driver.js';
+import type { FormatEvents, FormatJob, FormatOutcome } from '../fs/driver.js';
 import { encodeGpt } from '../gpt/table.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { copySparse, ImageFile } from './file.js';
 
-export type Formatter = (jobs: FormatJob[]) => Promise<FormatOutcome[]>;
+export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>;
 
 export interface WriteOptions {
   target: string;
@@ -24,6 +24,7 @@ export interface WriteOptions {
   /** the format jobs, one per partition with Format= (built by the caller, windows filled in here) */
   jobs: Map<PlannedPartition, Omit<FormatJob, 'window'>>;
   formatter: Formatter;
+  events?: FormatEvents;
   /** CopyBlocks= sources by partition */
   copyBlocks: Map<PlannedPartition, string>;
   /** split file path per partition, when --split=yes */
@@ -88,7 +89,7 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
       const j = o.jobs.get(p);
       if (j) jobs.push({ ...j, window: { path: tmp, offset: Number(p.offset), size: Number(p.size) } });
     }
-    const outcomes = jobs.length ? await o.formatter(jobs) : [];
+    const outcomes = jobs.length ? await o.formatter(jobs, o.events) : [];
 
     const gpt = encodeGpt({
       diskGuid: o.plan.diskGuid,

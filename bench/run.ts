@@ -1,0 +1,150 @@
+/**
+ * Side-by-side image-build benchmark: repart-ts vs the real systemd-repart (reference-repart)
+ * and optional other builders, alternating A B A B after a warm-up, each run measured by
+ * /usr/bin/time (wall, CPU, peak RSS of the whole process tree's largest member).
+ *
+ *   npm run bench -- [--quick] [--runs N] [--scenario a,b] [--other NAME=COMMAND] [--out DIR] [--no-reference]
+ *
+ * COMMAND for --other gets the repart command line appended (like systemd-repart's).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SCENARIOS } from './scenarios.js';
+import { renderReportHtml } from './report.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(REPO, 'dist/src/cli/main.js');
+const REFERENCE = path.resolve(REPO, '../shared/tools/reference-repart');
+const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
+
+export interface RunSample { wall: number; user: number; sys: number; maxRssKiB: number; imageBytes: number; allocatedBytes: number; status: number; passes?: number; stderrTail?: string }
+export interface BuilderResult { builder: string; samples: RunSample[]; error?: string }
+export interface ScenarioResult { scenario: string; description: string; sourceBytes: number; builders: BuilderResult[]; floor?: { readSeconds: number; writeSeconds: number } }
+export interface BenchReport { date: string; machine: Record<string, string | number>; quick: boolean; runs: number; scenarios: ScenarioResult[] }
+
+interface Builder { name: string; cmd: (args: string[]) => { argv: string[]; env?: NodeJS.ProcessEnv } }
+
+function timed(argv: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { sample: Omit<RunSample, 'imageBytes' | 'allocatedBytes'>; stderr: string } {
+  const tf = path.join(os.tmpdir(), `repart-bench-time-${process.pid}`);
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', tf, ...argv], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const [e, u, s, m] = readFileSync(tf, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  rmSync(tf, { force: true });
+  return { sample: { wall: e!, user: u!, sys: s!, maxRssKiB: m!, status: r.status ?? -1 }, stderr: r.stderr ?? '' };
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+}
+
+export function summarize(b: BuilderResult) {
+  const ok = b.samples.filter((s) => s.status === 0);
+  const walls = ok.map((s) => s.wall);
+  return {
+    runs: ok.length,
+    wallMedian: median(walls), wallMin: Math.min(...walls), wallMax: Math.max(...walls),
+    cpuMedian: median(ok.map((s) => s.user + s.sys)),
+    maxRssMiB: Math.max(...ok.map((s) => s.maxRssKiB)) / 1024,
+    imageBytes: ok[0]?.imageBytes ?? 0, allocatedBytes: ok[0]?.allocatedBytes ?? 0,
+    coreUtilisation: median(ok.map((s) => (s.user + s.sys) / Math.max(s.wall, 1e-3) / os.cpus().length)),
+    passes: ok[0]?.passes,
+  };
+}
+
+function machine(): Record<string, string | number> {
+  const ref = existsSync(REFERENCE) && process.getuid?.() === 0
+    ? spawnSync(REFERENCE, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '' : 'unavailable';
+  return { cpu: os.cpus()[0]?.model ?? '?', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kernel: os.release(), host: os.hostname(), reference: ref };
+}
+
+export async function main(): Promise<void> {
+  const a = process.argv.slice(2);
+  const flag = (n: string) => a.includes(`--${n}`);
+  const opt = (n: string) => { const i = a.findIndex((x) => x === `--${n}` || x.startsWith(`--${n}=`)); if (i < 0) return undefined; return a[i]!.includes('=') ? a[i]!.slice(n.length + 3) : a[i + 1]; };
+  const quick = flag('quick');
+  const runs = Number(opt('runs') ?? (quick ? 1 : 3));
+  const warmup = Number(opt('warmup') ?? 1);
+  const outDir = path.resolve(opt('out') ?? path.join(REPO, 'bench-results'));
+  const names = opt('scenario')?.split(',') ?? (quick ? ['gpt-only', 'appliance', 'store-partition', 'tiny-files'] : SCENARIOS.map((s) => s.name));
+  const work = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'repart-ts-bench');
+
+  const builders: Builder[] = [{ name: 'repart-ts', cmd: (args) => ({ argv: [process.execPath, CLI, '--quiet', ...args] }) }];
+  const useRef = !flag('no-reference') && existsSync(REFERENCE) && process.getuid?.() === 0;
+  const others = a.filter((x, i) => a[i - 1] === '--other' || x.startsWith('--other=')).map((x) => x.replace(/^--other=/, ''));
+  for (const o of others) {
+    const eq = o.indexOf('=');
+    const name = o.slice(0, eq), cmd = o.slice(eq + 1).split(' ').filter(Boolean);
+    builders.push({ name, cmd: (args) => ({ argv: [...cmd, ...args] }) });
+  }
+  const report: BenchReport = { date: new Date().toISOString(), machine: machine(), quick, runs, scenarios: [] };
+  mkdirSync(outDir, { recursive: true });
+
+  for (const sc of names.map((n) => SCENARIOS.find((s) => s.name === n) ?? (() => { throw new Error(`unknown scenario ${n}`); })())) {
+    const dir = path.join(work, sc.name + (quick ? '-quick' : ''));
+    rmSync(path.join(dir, 'repart.d'), { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    process.stderr.write(`\n== ${sc.name}: preparing…\n`);
+    const prep = sc.prepare(dir, quick);
+    const all: Builder[] = [...builders];
+    if (useRef) all.splice(1, 0, { name: `systemd-repart (${sc.suite ?? 'trixie'})`, cmd: (args) => ({ argv: [REFERENCE, ...args], env: { REFERENCE_BIND: dir, REFERENCE_SUITE: sc.suite ?? 'trixie' } }) });
+    const res: ScenarioResult = { scenario: sc.name, description: sc.description, sourceBytes: prep.sourceBytes, builders: all.map((b) => ({ builder: b.name, samples: [] })) };
+    const once = (bi: number, record: boolean) => {
+      const b = all[bi]!;
+      const img = path.join(dir, `out-${bi}.raw`);
+      rmSync(img, { force: true });
+      const statsFile = path.join(dir, `stats-${bi}.json`);
+      rmSync(statsFile, { force: true });
+      const { argv, env } = b.cmd(['--offline=yes', '--definitions=repart.d', '--empty=create', `--seed=${SEED}`, '--json=off', '--dry-run=no', ...prep.args, img]);
+      const t = timed(argv, dir, { ...env, SOURCE_DATE_EPOCH: '1700000000', REPART_TS_STATS: statsFile });
+      let imageBytes = 0, allocatedBytes = 0;
+      if (existsSync(img)) { const st = statSync(img); imageBytes = st.size; allocatedBytes = st.blocks * 512; }
+      const passes = existsSync(statsFile) ? (JSON.parse(readFileSync(statsFile, 'utf8')) as { passes: number }).passes : undefined;
+      const s: RunSample = { ...t.sample, imageBytes, allocatedBytes, passes, stderrTail: t.sample.status ? t.stderr.trim().split('\n').slice(-3).join(' | ') : undefined };
+      process.stderr.write(`   ${b.name.padEnd(26)} ${record ? '' : '(warm-up) '}${s.status === 0 ? `${s.wall.toFixed(2)} s, ${(s.maxRssKiB / 1024).toFixed(0)} MiB` : `FAILED: ${s.stderrTail}`}\n`);
+      if (record) res.builders[bi]!.samples.push(s);
+      return img;
+    };
+    for (let w = 0; w < warmup; w++) all.forEach((_, i) => once(i, false));
+    let lastOurs = '';
+    for (let r = 0; r < runs; r++) all.forEach((_, i) => { const img = once(i, true); if (i === 0) lastOurs = img; });
+    // The floor: read every source byte once, write the image's allocated bytes once.
+    const src = prep.sourceBytes > 0 ? timed(['sh', '-c', `tar -C '${prep.sourceDir}' -cf - --exclude='out-*.raw' . | cat > /dev/null`], dir) : null;
+    const wr = existsSync(lastOurs) ? timed(['cp', '--sparse=always', lastOurs, path.join(dir, 'floor-copy.raw')], dir) : null;
+    rmSync(path.join(dir, 'floor-copy.raw'), { force: true });
+    res.floor = { readSeconds: src?.sample.wall ?? 0, writeSeconds: wr?.sample.wall ?? 0 };
+    for (const f of readdirSync(dir)) if (/^out-\d+\.raw$/.test(f)) rmSync(path.join(dir, f), { force: true });
+    report.scenarios.push(res);
+  }
+
+  writeFileSync(path.join(outDir, 'bench.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(path.join(outDir, 'bench.html'), renderReportHtml(report));
+  process.stdout.write(renderReportText(report));
+  process.stdout.write(`\nwrote ${path.join(outDir, 'bench.json')} and bench.html\n`);
+}
+
+export function renderReportText(r: BenchReport): string {
+  const lines: string[] = [`machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, node ${r.machine.node}; ${r.runs} run(s) per builder${r.quick ? ' (quick)' : ''}`];
+  const head = ['scenario', 'builder', 'wall med', 'min', 'max', 'CPU s', 'RSS MiB', 'image', 'allocated', 'ratio', 'vs floor'];
+  const rows: string[][] = [head];
+  for (const s of r.scenarios) {
+    const base = s.builders[0] ? summarize(s.builders[0]) : undefined;
+    const floor = (s.floor?.readSeconds ?? 0) + (s.floor?.writeSeconds ?? 0);
+    for (const b of s.builders) {
+      if (b.samples.every((x) => x.status !== 0)) { rows.push([s.scenario, b.builder, 'failed: ' + (b.samples[0]?.stderrTail ?? '').slice(0, 60)]); continue; }
+      const m = summarize(b);
+      const ratio = base && b !== s.builders[0] && base.runs ? (base.wallMedian / m.wallMedian).toFixed(2) + 'x' : '';
+      rows.push([s.scenario, b.builder, m.wallMedian.toFixed(2), m.wallMin.toFixed(2), m.wallMax.toFixed(2), m.cpuMedian.toFixed(2), m.maxRssMiB.toFixed(0),
+        (m.imageBytes / 2 ** 20).toFixed(0) + 'M', (m.allocatedBytes / 2 ** 20).toFixed(0) + 'M', ratio, floor > 0 ? (m.wallMedian / floor).toFixed(1) + 'x' : '']);
+    }
+    if (floor > 0) rows.push([s.scenario, 'floor (read src + write image)', floor.toFixed(2)]);
+  }
+  const w = head.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
+  lines.push(...rows.map((row) => row.map((x, c) => (x ?? '').padEnd(w[c]!)).join('  ').trimEnd()));
+  lines.push('ratio = repart-ts median wall / this builder\'s (below 1 means repart-ts is faster); vs floor = median wall / floor');
+  return lines.join('\n') + '\n';
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -1,0 +1,110 @@
+/**
+ * Benchmark scenarios: each prepares a deterministic source tree (test-images/gen-tree) and a
+ * repart.d directory that both builders (repart-ts and the reference systemd-repart) run on.
+ */
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { generate } from '../test-images/gen-tree.js';
+
+export interface Scenario {
+  name: string;
+  description: string;
+  /** creates tree(s) and definitions under dir; returns extra CLI args */
+  prepare(dir: string, quick: boolean): { args: string[]; sourceBytes: number; sourceDir: string };
+  /** systemd-repart suite needed (sid for offline btrfs subvolumes) */
+  suite?: 'trixie' | 'sid';
+}
+
+const MiB = 1024 * 1024;
+
+function closure(dir: string, bytes: number, files: number, seed = 7): { storePaths: string[]; bytes: number; root: string } {
+  const root = path.join(dir, 'tree');
+  const stamp = path.join(root, '.generated');
+  const want = `${bytes}/${files}/${seed}`;
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
+    generate('closure', root, seed, bytes, files);
+    writeFileSync(stamp, want);
+  }
+  const storePaths = readFileSync(path.join(root, 'store-paths'), 'utf8').trim().split('\n');
+  const du = storePaths.length; void du;
+  return { storePaths, bytes, root };
+}
+
+function conf(dir: string, name: string, lines: string[]): void {
+  mkdirSync(path.join(dir, 'repart.d'), { recursive: true });
+  writeFileSync(path.join(dir, 'repart.d', name), ['[Partition]', ...lines, ''].join('\n'));
+}
+
+function sizeFor(bytes: number, factor = 1.35): string {
+  return `${Math.ceil((bytes * factor + 96 * MiB) / MiB)}M`;
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'appliance',
+    description: "the seed's appliance image: ESP (vfat) + ext4 root holding a store closure",
+    prepare(dir, quick) {
+      const c = closure(dir, quick ? 120 * MiB : 400 * MiB, quick ? 3000 : 12000);
+      const esp = path.join(dir, 'esp');
+      mkdirSync(path.join(esp, 'EFI/BOOT'), { recursive: true });
+      mkdirSync(path.join(esp, 'EFI/Linux'), { recursive: true });
+      writeFileSync(path.join(esp, 'EFI/BOOT/BOOTX64.EFI'), Buffer.alloc(120 * 1024, 0x4d));
+      writeFileSync(path.join(esp, 'EFI/Linux/nixos.efi'), Buffer.alloc(40 * MiB, 0x5a));
+      conf(dir, '00-esp.conf', ['Type=esp', 'Format=vfat', 'SizeMinBytes=96M', `CopyFiles=${esp}:/`]);
+      conf(dir, '10-root.conf', ['Type=root', 'Format=ext4', 'Label=nixos', `SizeMinBytes=${sizeFor(c.bytes)}`,
+        ...c.storePaths.map((p) => `CopyFiles=${p}:/nix/store/${path.basename(p)}`)]);
+      return { args: ['--size=auto'], sourceBytes: c.bytes + 40 * MiB, sourceDir: dir };
+    },
+  },
+  {
+    name: 'store-partition',
+    description: 'a store-only ext4 partition (nixStorePrefix = "/")',
+    prepare(dir, quick) {
+      const c = closure(dir, quick ? 120 * MiB : 400 * MiB, quick ? 3000 : 12000);
+      conf(dir, '10-store.conf', ['Type=linux-generic', 'Format=ext4', 'Label=nix-store', `SizeMinBytes=${sizeFor(c.bytes)}`,
+        ...c.storePaths.map((p) => `CopyFiles=${p}:/${path.basename(p)}`)]);
+      return { args: ['--size=auto'], sourceBytes: c.bytes, sourceDir: dir };
+    },
+  },
+  {
+    name: 'btrfs-subvolumes',
+    description: 'btrfs root with Subvolumes=/@ /@nix-store, store nested under /@nix-store',
+    suite: 'sid',
+    prepare(dir, quick) {
+      const c = closure(dir, quick ? 120 * MiB : 400 * MiB, quick ? 3000 : 12000);
+      conf(dir, '10-root.conf', ['Type=root', 'Format=btrfs', 'Label=root', 'Subvolumes=/@ /@nix-store', 'MakeDirectories=/@ /@nix-store',
+        `SizeMinBytes=${sizeFor(c.bytes, 1.5)}`, ...c.storePaths.map((p) => `CopyFiles=${p}:/@nix-store/${path.basename(p)}`)]);
+      return { args: ['--size=auto'], sourceBytes: c.bytes, sourceDir: dir };
+    },
+  },
+  {
+    name: 'closure-2g',
+    description: 'a large synthetic Nix closure (2 GB, 60,000 files) on ext4',
+    prepare(dir, quick) {
+      const c = closure(dir, quick ? 300 * MiB : 2048 * MiB, quick ? 8000 : 60000);
+      conf(dir, '10-root.conf', ['Type=root', 'Format=ext4', `SizeMinBytes=${sizeFor(c.bytes)}`,
+        ...c.storePaths.map((p) => `CopyFiles=${p}:/nix/store/${path.basename(p)}`)]);
+      return { args: ['--size=auto'], sourceBytes: c.bytes, sourceDir: dir };
+    },
+  },
+  {
+    name: 'tiny-files',
+    description: '50,000 tiny files on ext4',
+    prepare(dir, quick) {
+      const n = quick ? 10000 : 50000;
+      const root = path.join(dir, 'tree');
+      const stamp = path.join(dir, '.generated');
+      if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== String(n)) { generate('tiny', root, 3, 0, n); writeFileSync(stamp, String(n)); }
+      conf(dir, '10-root.conf', ['Type=root', 'Format=ext4', `SizeMinBytes=${sizeFor(n * 4096)}`, `CopyFiles=${root}:/`]);
+      return { args: ['--size=auto'], sourceBytes: n * 150, sourceDir: dir };
+    },
+  },
+  {
+    name: 'gpt-only',
+    description: 'partition table only (no file systems): the fixed cost of each builder',
+    prepare(dir) {
+      for (let i = 0; i < 8; i++) conf(dir, `${i}.conf`, [`Type=${['root', 'home', 'srv', 'var'][i % 4]}`, `SizeMinBytes=${16 + i}M`]);
+      return { args: ['--size=auto'], sourceBytes: 0, sourceDir: dir };
+    },
+  },
+];

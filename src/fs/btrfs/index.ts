@@ -1,0 +1,63 @@
+/**
+ * Format=btrfs: the real mkfs.btrfs (btrfs-progs, WebAssembly build in wasm/) with the
+ * arguments systemd-repart passes (formatting.md §3, §2.5), filling the top-level subvolume
+ * from the virtual source tree (--rootdir) and Subvolumes=/DefaultSubvolume= via --subvol,
+ * writing straight into the partition window.
+ */
+import { FsError } from '../../errors.js';
+import type { FormatJob, FormatOutcome, FsDriver } from '../driver.js';
+import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
+
+/** Compression algorithms our build has (zstd and lzo need libraries not built for wasm yet). */
+const COMPRESSION = new Set(['zlib', 'no', 'none']);
+
+/** `--subvol`/`--inode-flags` words (§2.5), in configuration order. */
+export function subvolumeArgs(job: FormatJob): string[] {
+  const version = job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION;
+  if (!job.tree || version < 258) return [];
+  const out: string[] = [];
+  for (const sv of job.subvolumes) {
+    const isDefault = job.defaultSubvolume !== undefined && sv.path === job.defaultSubvolume;
+    const prefix = isDefault ? (sv.readOnly ? 'default-ro' : 'default') : sv.readOnly ? 'ro' : '';
+    out.push('--subvol', prefix ? `${prefix}:${sv.path}` : sv.path);
+  }
+  if (version >= 259) {
+    for (const sv of job.subvolumes) if (sv.nodatacow) out.push('--inode-flags', `nodatacow:${sv.path}`);
+  }
+  return out;
+}
+
+/** mkfs.btrfs argv (without argv[0]) exactly as systemd-repart builds it. */
+export function mkfsBtrfsArgs(job: FormatJob): string[] {
+  const version = job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION;
+  const args = ['-L', job.label, '-U', job.fsUuid];
+  if (!job.discard) args.push('--nodiscard');
+  if (job.tree) args.push('-r', TREE_MOUNT);
+  if (job.compression && (job.tree || version < 259)) {
+    args.push('--compress', job.compressionLevel ? `${job.compression}:${job.compressionLevel}` : job.compression);
+  }
+  args.push(`--sectorsize=${Math.max(job.sectorSize, 4096)}`);
+  args.push(DEVICE_PATH, ...job.extraOptions, ...subvolumeArgs(job));
+  return args;
+}
+
+export const btrfsDriver: FsDriver = {
+  formats: ['btrfs'],
+  async format(job: FormatJob): Promise<FormatOutcome> {
+    if (job.format !== 'btrfs') {
+      throw new FsError('E_FS', `btrfs driver cannot make Format=${job.format}`, { file: job.definitionFile, key: 'Format' });
+    }
+    if (job.compression && !COMPRESSION.has(job.compression)) {
+      throw new FsError('E_FS', `Compression=${job.compression} is not available in the WebAssembly mkfs.btrfs (zlib is)`, {
+        file: job.definitionFile, key: 'Compression',
+      });
+    }
+    if (job.tree && job.subvolumes.some((s) => s.nodatacow) && (job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION) >= 259) {
+      throw new FsError('E_FS', 'Subvolumes= with nodatacow needs mkfs.btrfs --inode-flags (btrfs-progs >= 6.15); the bundled build is 6.14', {
+        file: job.definitionFile, key: 'Subvolumes',
+      });
+    }
+    const { outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', mkfsBtrfsArgs(job), toolEnv(job, ['BTRFS_']));
+    return outcome;
+  },
+};

@@ -1,0 +1,126 @@
+/**
+ * Formatting in worker threads: one job per worker, jobs in parallel, the pool sized to the
+ * machine. This module is both the pool (main thread) and the worker entry (its default
+ * export runs one job through the registry's driver). A WebAssembly tool is compiled once per
+ * worker and reused by later jobs on that worker (src/fs/wasm/host.ts).
+ *
+ * Jobs travel by structured clone, which keeps hard links (the same FileNode object twice)
+ * intact within one message. Errors come back as data and are rebuilt as the same typed
+ * error (code, file, message): an Error thrown across the thread boundary would lose them.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { FsError, RepartError, type ErrorCode, type ErrorWhere } from '../errors.js';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { FormatEvents, FormatJob, FormatOutcome, FormatProgress } from './driver.js';
+import { driverFor } from './registry.js';
+
+type Reply =
+  | { ok: true; outcome: FormatOutcome }
+  | { ok: false; error: { name: string; code?: ErrorCode; where?: ErrorWhere; exitCode?: number; message: string; stack?: string } };
+
+interface Task {
+  job: FormatJob;
+  /** progress messages go back to the main thread over this port */
+  port?: MessagePort;
+}
+
+/** Worker side: format one job. */
+export default async function formatJob({ job, port }: Task): Promise<Reply> {
+  try {
+    const driver = await driverFor(job.format);
+    let last = 0;
+    const progress = port ? (p: FormatProgress) => {
+      // at most ~20 messages a second; the main thread only redraws at 10 Hz anyway
+      const now = Date.now();
+      if (now - last < 50 && p.files < p.totalFiles) return;
+      last = now;
+      port.postMessage(p);
+    } : undefined;
+    try {
+      return { ok: true, outcome: await driver.format(job, progress) };
+    } finally {
+      port?.close();
+    }
+  } catch (e) {
+    const err = e as Error & { code?: ErrorCode; where?: ErrorWhere; exitCode?: number };
+    return {
+      ok: false,
+      error: {
+        name: err?.name ?? 'Error',
+        code: e instanceof RepartError ? err.code : undefined,
+        where: e instanceof RepartError ? err.where : undefined,
+        exitCode: e instanceof RepartError ? err.exitCode : undefined,
+        message: err?.message ?? String(e),
+        stack: err?.stack,
+      },
+    };
+  }
+}
+
+function rebuild(r: Extract<Reply, { ok: false }>['error'], job: FormatJob): Error {
+  if (r.code) {
+    const e = r.name === 'FsError' ? new FsError(r.code as 'E_FS', '', r.where) : new RepartError(r.code, '', r.where, r.exitCode);
+    e.message = r.message;
+    return e;
+  }
+  const e = new FsError('E_FS', `formatting ${job.format} failed: ${r.message}`, { file: job.definitionFile });
+  if (r.stack) e.stack = r.stack;
+  return e;
+}
+
+let pool: Piscina | null = null;
+
+function getPool(): Piscina {
+  pool ??= new Piscina({
+    filename: import.meta.url,
+    minThreads: 0,
+    maxThreads: Math.max(1, availableParallelism()),
+    // one job per worker at a time: each job is one tool run, CPU-bound
+    concurrentTasksPerWorker: 1,
+    // idle workers go away soon, so a finished build does not keep the process alive
+    idleTimeout: 500,
+  });
+  return pool;
+}
+
+/**
+ * Format every job, in parallel. Resolves with one outcome per job, in order; if any job fails,
+ * waits for all of them (no worker may still be writing into the image) and then throws the
+ * first failure.
+ */
+export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = {}): Promise<FormatOutcome[]> {
+  if (jobs.length === 0) return [];
+  const p = getPool();
+  const replies = await Promise.allSettled(jobs.map(async (job, i) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (m: FormatProgress) => events.progress?.(i, m));
+    events.start?.(i);
+    try {
+      const r = (await p.run({ job, port: port2 } satisfies Task, { transferList: [port2] })) as Reply;
+      if (r.ok) events.done?.(i, r.outcome);
+      return r;
+    } finally {
+      port1.close();
+    }
+  }));
+  const out: FormatOutcome[] = [];
+  let first: Error | null = null;
+  replies.forEach((r, i) => {
+    const job = jobs[i]!;
+    if (r.status === 'rejected') {
+      first ??= new FsError('E_FS', `formatting ${job.format} failed in its worker: ${String((r.reason as Error)?.message ?? r.reason)}`, { file: job.definitionFile });
+    } else if (!r.value.ok) {
+      first ??= rebuild(r.value.error, job);
+    } else out.push(r.value.outcome);
+  });
+  if (first) throw first;
+  return out;
+}
+
+/** Stop the pool's workers (tests and the CLI call this when done). */
+export async function closeWorkerPool(): Promise<void> {
+  const p = pool;
+  pool = null;
+  if (p) await p.destroy();
+}

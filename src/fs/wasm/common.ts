@@ -1,0 +1,89 @@
+/**
+ * What the ext and btrfs drivers share: running a tool for a FormatJob, the environment
+ * systemd-repart gives it, label mangling, and turning a failed run into an FsError.
+ */
+import { FsError } from '../../errors.js';
+import type { FormatJob, FormatOutcome } from '../driver.js';
+import { runTool, type ToolName, type ToolResult } from './host.js';
+
+/** Where the source tree and the partition appear inside the tool (as they show in messages). */
+export const TREE_MOUNT = '/repart-root';
+export const DEVICE_PATH = '/dev/repart-partition';
+
+/** systemd-repart version whose mkfs arguments are reproduced when a job does not say. */
+export const DEFAULT_SYSTEMD_VERSION = 262;
+
+/** Cut a label to at most `max` UTF-8 bytes at a character boundary (mangle_linux_fs_label). */
+export function mangleLinuxLabel(label: string, max: number, job: FormatJob): string {
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(label)) {
+    throw new FsError('E_FS', `label "${label}" is not valid UTF-8`, { file: job.definitionFile, key: 'Label' });
+  }
+  let out = '';
+  let bytes = 0;
+  for (const ch of label) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > max) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/**
+ * The tool's environment. systemd-repart's mkfs child inherits repart's environment; of that,
+ * only what the tools read is passed on (their own knobs), so unrelated host variables cannot
+ * change an image. SOURCE_DATE_EPOCH comes from the job.
+ */
+export function toolEnv(job: FormatJob, prefixes: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && prefixes.some((p) => k.startsWith(p))) env[k] = v;
+  }
+  delete env.SOURCE_DATE_EPOCH;
+  if (job.sourceDateEpoch !== undefined) env.SOURCE_DATE_EPOCH = String(job.sourceDateEpoch);
+  return env;
+}
+
+const NO_SPACE = [
+  /No space left on device/i,
+  /Could not allocate block/i,
+  /Not enough space/i,
+  /not enough free space/i,
+  /device is too small/i,
+  /is too small/i,
+  /too small to hold/i,
+  /ENOSPC/,
+  /Inode table too small|Could not allocate inode|inodes? .*exhausted/i,
+];
+
+export async function runForJob(
+  job: FormatJob,
+  tool: ToolName,
+  argv0: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ result: ToolResult; outcome: FormatOutcome }> {
+  const result = await runTool({
+    tool,
+    argv0,
+    args,
+    env,
+    tree: job.tree ? { mountPoint: TREE_MOUNT, tree: job.tree } : undefined,
+    device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false },
+  });
+  if (result.status !== 0) {
+    const text = (result.stderr + result.stdout).trim();
+    const lines = text.split('\n').filter((l) => l.trim() !== '');
+    const tail = lines.slice(-6).join('\n');
+    const what = result.crash ? `${argv0} crashed (${result.crash})` : `${argv0} failed with exit status ${result.status}`;
+    const overflow = result.device?.overflow ?? 0;
+    const code = overflow > 0 || NO_SPACE.some((re) => re.test(text)) ? 'E_FS_NO_SPACE' : 'E_FS';
+    const fit = overflow > 0 ? ` (the content needs at least ${overflow} bytes, the partition has ${job.window.size})` : '';
+    throw new FsError(code, `${what}${fit}${tail ? ':\n' + tail : ''}`, { file: job.definitionFile });
+  }
+  const warnings = (result.stderr || '')
+    .split('\n')
+    .filter((l) => /warning/i.test(l))
+    .map((l) => `${argv0}: ${l.trim()}`);
+  return { result, outcome: { warnings, passes: 1 } };
+}

@@ -1,0 +1,189 @@
+/**
+ * The partition window [offset, offset+size) of the image file, presented to a tool as a
+ * regular file of `size` bytes. Reads and writes are translated and clipped; nothing outside
+ * the window is ever read or written. fallocate(PUNCH_HOLE/ZERO_RANGE) is honoured by making
+ * the range read as zeros, which is what mke2fs relies on after a successful discard.
+ *
+ * Keeping the image sparse: the tools zero large areas (journal, discard, btrfs' first and
+ * last MiBs, sparse source files in --rootdir). When the caller says the window is still all
+ * zeros (a freshly created image), writes of zeros to never-written areas are dropped and
+ * zeroing such areas is free. A bitmap of written 64 KiB chunks keeps that exact.
+ */
+import * as fs from 'node:fs';
+import type { PartitionWindow } from '../driver.js';
+import {
+  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, S_IFREG,
+  type EmStat, type EmStream, type StreamHandler,
+} from './emscripten.js';
+import type { Fail } from './vtree.js';
+
+const CHUNK = 64 * 1024;
+const ZERO_IO = 1024 * 1024;
+const ZEROS = Buffer.alloc(ZERO_IO);
+
+function isZero(buf: Uint8Array, off: number, len: number): boolean {
+  let p = off;
+  const end = off + len;
+  while (p < end) {
+    const n = Math.min(ZERO_IO, end - p);
+    if (Buffer.compare(Buffer.from(buf.buffer, buf.byteOffset + p, n), ZEROS.subarray(0, n)) !== 0) return false;
+    p += n;
+  }
+  return true;
+}
+
+export interface DeviceStats {
+  writes: number;
+  bytesWritten: number;
+  zeroWritesSkipped: number;
+  reads: number;
+  /** the largest size the tool tried to grow the device to (0: it never tried). */
+  overflow: number;
+}
+
+export class WindowDevice {
+  readonly stats: DeviceStats = { writes: 0, bytesWritten: 0, zeroWritesSkipped: 0, reads: 0, overflow: 0 };
+  /** chunks that may hold non-zero bytes (only tracked when the window started zeroed). */
+  private readonly dirty: Uint8Array | null;
+  private nfd = -1;
+  private opens = 0;
+
+  constructor(
+    readonly window: PartitionWindow,
+    private readonly fail: Fail,
+    /** the caller guarantees the window reads as zeros before the tool runs. */
+    zeroed: boolean,
+  ) {
+    this.dirty = zeroed ? new Uint8Array(Math.ceil(window.size / CHUNK)) : null;
+  }
+
+  stat(): EmStat {
+    const st = fs.statSync(this.window.path);
+    return {
+      dev: Number(st.dev), ino: Number(st.ino), mode: S_IFREG | 0o644, nlink: 1, uid: st.uid, gid: st.gid, rdev: 0,
+      size: this.window.size, blocks: Math.ceil(this.window.size / 512), atime: st.atime, mtime: st.mtime, ctime: st.ctime,
+    };
+  }
+
+  open(): StreamHandler {
+    if (this.opens++ === 0) this.nfd = fs.openSync(this.window.path, fs.constants.O_RDWR);
+    let closed = false;
+    return {
+      read: (_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number) => this.read(buf, off, len, pos),
+      write: (_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number) => this.write(buf, off, len, pos),
+      size: () => this.window.size,
+      close: () => {
+        if (closed) return;
+        closed = true;
+        if (--this.opens === 0) {
+          fs.closeSync(this.nfd);
+          this.nfd = -1;
+        }
+      },
+      truncate: (_s: EmStream, len: number) => this.truncate(len),
+      allocate: (_s: EmStream, off: number, len: number, mode: number) => this.allocate(off, len, mode),
+      sync: () => {},
+    };
+  }
+
+  /** truncate on a window: it cannot move. Growing it is "does not fit". */
+  truncate(len: number): void {
+    if (len > this.window.size) {
+      this.stats.overflow = Math.max(this.stats.overflow, len);
+      throw this.fail('ENOSPC');
+    }
+  }
+
+  read(buf: Uint8Array, off: number, len: number, pos: number): number {
+    const n = Math.max(0, Math.min(len, this.window.size - pos));
+    if (n === 0) return 0;
+    this.stats.reads++;
+    let done = 0;
+    while (done < n) {
+      const got = fs.readSync(this.nfd, buf, off + done, n - done, this.window.offset + pos + done);
+      if (got === 0) {
+        // past the end of the (sparse, not yet extended) image file: the window reads as zeros
+        buf.fill(0, off + done, off + n);
+        break;
+      }
+      done += got;
+    }
+    return n;
+  }
+
+  write(buf: Uint8Array, off: number, len: number, pos: number): number {
+    if (len === 0) return 0;
+    if (pos >= this.window.size) {
+      this.stats.overflow = Math.max(this.stats.overflow, pos + len);
+      throw this.fail('ENOSPC');
+    }
+    const n = Math.min(len, this.window.size - pos);
+    if (this.dirty && n >= 4096 && this.allClean(pos, n) && isZero(buf, off, n)) {
+      this.stats.zeroWritesSkipped++;
+      return n;
+    }
+    this.markDirty(pos, n);
+    this.stats.writes++;
+    this.stats.bytesWritten += n;
+    let done = 0;
+    while (done < n) done += fs.writeSync(this.nfd, buf, off + done, n - done, this.window.offset + pos + done);
+    return n;
+  }
+
+  allocate(off: number, len: number, mode: number): void {
+    if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+      if (mode & ~(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) throw this.fail('EOPNOTSUPP');
+      if (off < 0 || len <= 0) throw this.fail('EINVAL');
+      const end = Math.min(off + len, this.window.size);
+      if (off < end) this.zeroRange(off, end - off);
+      return;
+    }
+    if (mode !== 0) throw this.fail('EOPNOTSUPP');
+    if (off + len > this.window.size) {
+      this.stats.overflow = Math.max(this.stats.overflow, off + len);
+      throw this.fail('ENOSPC');
+    }
+  }
+
+  /** Make [pos, pos+len) read as zeros, writing only where something non-zero may be. */
+  private zeroRange(pos: number, len: number): void {
+    const scratch = Buffer.allocUnsafe(ZERO_IO);
+    let p = pos;
+    const end = pos + len;
+    while (p < end) {
+      const n = Math.min(ZERO_IO - (p % ZERO_IO), end - p);
+      if (this.dirty && this.allClean(p, n)) {
+        p += n;
+        continue;
+      }
+      const got = this.read(scratch, 0, n, p);
+      if (!isZero(scratch, 0, got)) {
+        let done = 0;
+        while (done < n) done += fs.writeSync(this.nfd, ZEROS, 0, n - done, this.window.offset + p + done);
+        this.stats.writes++;
+        this.stats.bytesWritten += n;
+      }
+      this.markClean(p, n);
+      p += n;
+    }
+  }
+
+  private allClean(pos: number, len: number): boolean {
+    const d = this.dirty!;
+    for (let c = Math.floor(pos / CHUNK), last = Math.floor((pos + len - 1) / CHUNK); c <= last; c++) if (d[c]) return false;
+    return true;
+  }
+
+  private markDirty(pos: number, len: number): void {
+    const d = this.dirty;
+    if (!d) return;
+    for (let c = Math.floor(pos / CHUNK), last = Math.floor((pos + len - 1) / CHUNK); c <= last; c++) d[c] = 1;
+  }
+
+  /** only chunks wholly inside the range become clean again. */
+  private markClean(pos: number, len: number): void {
+    const d = this.dirty;
+    if (!d) return;
+    for (let c = Math.ceil(pos / CHUNK), last = Math.floor((pos + len) / CHUNK) - 1; c <= last; c++) d[c] = 0;
+  }
+}

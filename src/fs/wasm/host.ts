@@ -1,0 +1,384 @@
+/**
+ * Runs one of the committed WebAssembly tools (wasm/*.cjs + .wasm) in the current thread, with
+ * a virtual source tree mounted at a path and the partition window as the device. Each run is
+ * a fresh module instance (fresh C globals) from a WebAssembly.Module compiled once per thread.
+ *
+ * What the host changes on the instance's FS (NODERAWFS, i.e. node:fs underneath):
+ * - paths: resolved against a per-run virtual cwd (process.chdir is not allowed in workers,
+ *   and mke2fs -d walks the tree with chdir + relative names);
+ * - the mount point: answered from the SourceTree (vtree.ts), read-only;
+ * - the device path: the partition window (device.ts);
+ * - stdio: stdout/stderr captured (never the process's fds: closing them at exit would kill
+ *   the host's output), stdin is empty.
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PartitionWindow } from '../driver.js';
+import type { SourceTree } from '../../tree/model.js';
+import { WindowDevice, type DeviceStats } from './device.js';
+import {
+  O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC, S_IFDIR,
+  type EmFactory, type EmFS, type EmModule, type EmNode, type EmStat, type EmStream, type StreamHandler,
+} from './emscripten.js';
+import { normalizeAbs, VirtualTree, type TreeReadStats } from './vtree.js';
+
+export type ToolName = 'mke2fs' | 'mkfs.btrfs';
+
+/** Where the committed artifacts live: <package>/wasm (this file is dist/src/fs/wasm/host.js). */
+export const WASM_DIR = fileURLToPath(new URL('../../../../wasm/', import.meta.url));
+
+const FACTORY_EXPORT: Record<ToolName, string> = { mke2fs: 'mke2fs', 'mkfs.btrfs': 'mkfs.btrfs' };
+
+const compiled = new Map<ToolName, Promise<WebAssembly.Module>>();
+const factories = new Map<ToolName, EmFactory>();
+
+/** Compile a tool's .wasm once per thread; every run instantiates from the same module. */
+export function compileTool(tool: ToolName): Promise<WebAssembly.Module> {
+  let p = compiled.get(tool);
+  if (!p) {
+    p = fs.promises.readFile(WASM_DIR + FACTORY_EXPORT[tool] + '.wasm').then((bytes) => WebAssembly.compile(bytes));
+    compiled.set(tool, p);
+  }
+  return p;
+}
+
+function factory(tool: ToolName): EmFactory {
+  let f = factories.get(tool);
+  if (!f) {
+    const req = createRequire(import.meta.url);
+    f = req(WASM_DIR + FACTORY_EXPORT[tool] + '.cjs') as EmFactory;
+    factories.set(tool, f);
+  }
+  return f;
+}
+
+export interface ToolRun {
+  tool: ToolName;
+  /** argv[0]: mke2fs picks ext2/3/4 from it (mkfs.ext4 ...). */
+  argv0: string;
+  args: string[];
+  env: Record<string, string>;
+  tree?: { mountPoint: string; tree: SourceTree };
+  device?: { path: string; window: PartitionWindow; zeroed: boolean };
+}
+
+export interface ToolResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+  /** set when the tool did not exit but crashed (wasm trap, abort()). */
+  crash?: string;
+  tree?: TreeReadStats;
+  device?: DeviceStats;
+}
+
+class HostError extends Error {
+  constructor(readonly hostErrno: string) {
+    super(hostErrno);
+  }
+}
+
+export async function runTool(run: ToolRun): Promise<ToolResult> {
+  const wasmModule = await compileTool(run.tool);
+  const out: string[] = [];
+  const err: string[] = [];
+  const mod: EmModule = await factory(run.tool)({
+    thisProgram: run.argv0,
+    env: run.env,
+    noInitialRun: true,
+    print: (s) => out.push(s + '\n'),
+    printErr: (s) => err.push(s + '\n'),
+    // exit() must not end the thread: throw the ExitStatus up to callMain, which returns it.
+    quit: (_status, toThrow) => {
+      throw toThrow;
+    },
+    instantiateWasm: (imports, done) => {
+      WebAssembly.instantiate(wasmModule, imports).then(
+        (instance) => done(instance, wasmModule),
+        (e) => err.push(String(e)),
+      );
+      return {};
+    },
+  });
+  const ctx = install(mod, run, out, err);
+  let status: number;
+  let crash: string | undefined;
+  try {
+    status = mod.callMain(run.args);
+  } catch (e) {
+    if (e instanceof mod.ExitStatus) status = (e as { status: number }).status;
+    else {
+      status = -1;
+      crash = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    }
+  } finally {
+    ctx.closeAll();
+  }
+  return { status, stdout: out.join(''), stderr: err.join(''), crash, tree: ctx.vtree?.stats, device: ctx.device?.stats };
+}
+
+/** Fill in the module's FS overrides; returns what the run needs afterwards. */
+function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
+  const FS: EmFS = mod.FS;
+  const codes = mod.ERRNO_CODES;
+  const fail = (name: string): Error => {
+    const n = codes[name];
+    if (n === undefined) return new HostError(name);
+    return new FS.ErrnoError(n);
+  };
+  const nodeErr = (e: unknown): Error => {
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (code && codes[code] !== undefined) return new FS.ErrnoError(codes[code]!);
+    return e as Error;
+  };
+  const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail) : null;
+  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed) : null;
+  const devicePath = run.device ? normalizeAbs(run.device.path) : null;
+  const hostStreams = new Set<EmStream>();
+  let vcwd = '/';
+  const abs = (p: string): string => normalizeAbs(p.startsWith('/') ? p : posix.join(vcwd, p));
+  const isVirtual = (a: string): boolean => vtree !== null && vtree.contains(a);
+
+  const vnode = (path: string, st: EmStat): EmNode => ({
+    id: st.ino,
+    mode: st.mode,
+    path,
+    node_ops: { lookup: (parent: EmNode, name: string) => FS.lookupPath(parent.path + '/' + name).node },
+  });
+
+  const orig = {
+    lookupPath: FS.lookupPath, stat: FS.stat, lstat: FS.lstat, readdir: FS.readdir, readlink: FS.readlink,
+    open: FS.open, close: FS.close, read: FS.read, write: FS.write, llseek: FS.llseek,
+    ftruncate: FS.ftruncate, truncate: FS.truncate, allocate: FS.allocate,
+  };
+
+  // --- paths -------------------------------------------------------------------------------
+  FS.cwd = () => vcwd;
+  FS.chdir = (p: string) => {
+    const a = abs(p);
+    let st: EmStat;
+    if (isVirtual(a)) st = vtree!.stat(vtree!.resolve(a, true));
+    else {
+      try {
+        st = fs.statSync(a) as unknown as EmStat;
+      } catch (e) {
+        throw nodeErr(e);
+      }
+    }
+    if ((st.mode & 0o170000) !== S_IFDIR) throw fail('ENOTDIR');
+    vcwd = a;
+  };
+  FS.lookupPath = (p: string, opts?: { parent?: boolean; follow?: boolean }) => {
+    let a = abs(p);
+    if (opts?.parent) a = posix.dirname(a);
+    if (isVirtual(a)) return { path: a, node: vnode(a, vtree!.stat(vtree!.resolve(a, !!opts?.follow))) };
+    if (a === devicePath) return { path: a, node: vnode(a, device!.stat()) };
+    return orig.lookupPath(a, opts?.parent ? { ...opts, parent: false } : opts);
+  };
+  FS.stat = (p: string) => {
+    const a = abs(p);
+    if (isVirtual(a)) return vtree!.stat(vtree!.resolve(a, true));
+    if (a === devicePath) return device!.stat();
+    return fixTimes(orig.stat(a));
+  };
+  FS.lstat = (p: string) => {
+    const a = abs(p);
+    if (isVirtual(a)) return vtree!.stat(vtree!.resolve(a, false));
+    if (a === devicePath) return device!.stat();
+    return fixTimes(orig.lstat(a));
+  };
+  FS.readdir = (p: string) => {
+    const a = abs(p);
+    if (isVirtual(a)) return vtree!.readdir(vtree!.resolve(a, true));
+    return orig.readdir(a);
+  };
+  FS.readlink = (p: string) => {
+    const a = abs(p);
+    if (isVirtual(a)) return vtree!.readlink(vtree!.resolve(a, false));
+    if (a === devicePath) throw fail('EINVAL');
+    return orig.readlink(a);
+  };
+  for (const k of ['mknod', 'mkdir', 'rmdir', 'unlink', 'chmod', 'chown', 'lchown', 'utime', 'symlink', 'rename'] as const) {
+    const o = FS[k] as (...a: unknown[]) => unknown;
+    // symlink(target, path): the path is the second argument
+    const at = k === 'symlink' ? 1 : 0;
+    FS[k] = (...args: unknown[]) => {
+      const a = abs(String(args[at]));
+      if (isVirtual(a)) throw fail('EROFS');
+      if (a === devicePath) throw fail('EPERM');
+      args[at] = a;
+      if (k === 'rename') args[1] = abs(String(args[1]));
+      return o.apply(FS, args);
+    };
+  }
+  FS.truncate = (p: string, len: number) => {
+    const a = abs(p);
+    if (isVirtual(a)) throw fail('EROFS');
+    if (a === devicePath) return device!.truncate(len);
+    return orig.truncate(a, len);
+  };
+
+  const newStream = (path: string, flags: number, st: EmStat, handler: StreamHandler, suggestFD?: number): EmStream => {
+    const fd = suggestFD != null ? suggestFD : FS.nextfd();
+    const stream: EmStream = { fd, position: 0, path, flags, node: vnode(path, st), seekable: true, host: handler };
+    FS.streams[fd] = stream;
+    hostStreams.add(stream);
+    return stream;
+  };
+  const dirHandler: StreamHandler = {
+    read: () => {
+      throw fail('EISDIR');
+    },
+    write: () => {
+      throw fail('EISDIR');
+    },
+    size: () => 0,
+    close: () => {},
+  };
+  FS.open = (p: string, flags: number | string, mode?: number, suggestFD?: number) => {
+    const a = abs(p);
+    if (typeof flags === 'string') return orig.open(a, flags, mode, suggestFD);
+    if (isVirtual(a)) {
+      if ((flags & O_ACCMODE) !== 0 || flags & (O_CREAT | O_TRUNC)) throw fail('EROFS');
+      const node = vtree!.resolve(a, true);
+      const st = vtree!.stat(node);
+      if (node.kind === 'dir') return newStream(a, flags, st, dirHandler, suggestFD);
+      if (flags & O_DIRECTORY) throw fail('ENOTDIR');
+      if (node.kind !== 'file') throw fail('ENXIO');
+      let h;
+      try {
+        h = vtree!.openFile(node);
+      } catch (e) {
+        throw nodeErr(e);
+      }
+      return newStream(a, flags, st, h.handler, suggestFD);
+    }
+    if (a === devicePath) {
+      if (flags & O_DIRECTORY) throw fail('ENOTDIR');
+      const h = device!.open();
+      return newStream(a, flags & ~(O_CREAT | O_TRUNC | O_EXCL), device!.stat(), h, suggestFD);
+    }
+    return orig.open(a, flags, mode, suggestFD);
+  };
+
+  // --- streams -----------------------------------------------------------------------------
+  // the syscall layer passes HEAP8 (an Int8Array); Uint8Array views make copies and compares plain bytes
+  const u8 = (b: ArrayBufferView): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+  const isStdio = (s: EmStream): boolean => !s.host && !s.stream_ops && s.nfd !== undefined && s.nfd <= 2;
+  FS.close = (s: EmStream) => {
+    if (s.host) {
+      hostStreams.delete(s);
+      try {
+        s.host.close(s);
+      } finally {
+        FS.closeStream(s.fd);
+      }
+      return;
+    }
+    if (isStdio(s)) return FS.closeStream(s.fd);
+    return orig.close(s);
+  };
+  FS.read = (s: EmStream, buf: Uint8Array, off: number, len: number, pos?: number) => {
+    if (s.host) {
+      const seeking = pos !== undefined;
+      const p = seeking ? pos : s.position;
+      let n: number;
+      try {
+        n = s.host.read(s, u8(buf), off, len, p);
+      } catch (e) {
+        throw nodeErr(e);
+      }
+      if (!seeking) s.position += n;
+      return n;
+    }
+    if (isStdio(s)) return 0; // stdin is empty: no question is ever answered "yes"
+    return orig.read(s, buf, off, len, pos);
+  };
+  const decoder = new TextDecoder();
+  FS.write = (s: EmStream, buf: Uint8Array, off: number, len: number, pos?: number) => {
+    if (s.host) {
+      const seeking = pos !== undefined;
+      const p = seeking ? pos : s.position;
+      let n: number;
+      try {
+        n = s.host.write(s, u8(buf), off, len, p);
+      } catch (e) {
+        throw nodeErr(e);
+      }
+      if (!seeking) s.position += n;
+      return n;
+    }
+    if (isStdio(s)) {
+      (s.nfd === 2 ? err : out).push(decoder.decode(u8(buf).subarray(off, off + len)));
+      return len;
+    }
+    return orig.write(s, buf, off, len, pos);
+  };
+  FS.llseek = (s: EmStream, offset: number, whence: number) => {
+    if (!s.host) return orig.llseek(s, offset, whence);
+    let p: number;
+    const size = s.host.size(s);
+    switch (whence) {
+      case 0: p = offset; break;
+      case 1: p = s.position + offset; break;
+      case 2: p = size + offset; break;
+      // SEEK_DATA/SEEK_HOLE as on a file system without holes: data everywhere, one hole at EOF
+      case 3:
+      case 4:
+        if (s.path === devicePath) throw fail('EINVAL');
+        if (offset >= size) throw fail('ENXIO');
+        p = whence === 3 ? offset : size;
+        break;
+      default: throw fail('EINVAL');
+    }
+    if (p < 0) throw fail('EINVAL');
+    s.position = p;
+    return p;
+  };
+  FS.ftruncate = (fd: number, len: number) => {
+    const s = FS.getStream(fd);
+    if (s?.host) {
+      if (!s.host.truncate) throw fail('EINVAL');
+      return s.host.truncate(s, len);
+    }
+    return orig.ftruncate(fd, len);
+  };
+  FS.allocate = (s: EmStream, off: number, len: number, mode = 0) => {
+    if (s.host) {
+      if (!s.host.allocate) throw fail('EOPNOTSUPP');
+      return s.host.allocate(s, off, len, mode);
+    }
+    return orig.allocate(s, off, len, mode);
+  };
+  FS.fsync = (s: EmStream) => {
+    s.host?.sync?.(s);
+  };
+
+  return {
+    vtree,
+    device,
+    closeAll(): void {
+      for (const s of hostStreams) {
+        try {
+          s.host!.close(s);
+        } catch {
+          /* already failing */
+        }
+      }
+      hostStreams.clear();
+    },
+  };
+}
+
+/** emscripten turns Node's Date (built with Math.round(ms)) into seconds; a file modified at
+ * :33.9996 would show :34. Rebuild the Dates from the floored *Ms fields, as native stat does. */
+function fixTimes(s: EmStat & { atimeMs?: number; mtimeMs?: number; ctimeMs?: number }): EmStat {
+  if (typeof s.mtimeMs === 'number') {
+    s.atime = new Date(Math.floor(s.atimeMs!));
+    s.mtime = new Date(Math.floor(s.mtimeMs));
+    s.ctime = new Date(Math.floor(s.ctimeMs!));
+  }
+  return s;
+}

@@ -1,0 +1,201 @@
+/**
+ * A SourceTree seen by a C tool as an ordinary read-only directory (mke2fs -d, mkfs.btrfs
+ * --rootdir): stat/lstat/readdir/readlink/open answered from the tree, file bytes read in
+ * place from their host path (or from the node's bytes). Nothing is copied or staged.
+ */
+import * as fs from 'node:fs';
+import { posix } from 'node:path';
+import type { DirNode, FileNode, SourceTree, TreeNode } from '../../tree/model.js';
+import {
+  S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
+  type EmStat, type EmStream, type StreamHandler,
+} from './emscripten.js';
+
+/** An errno by its name (ENOENT, ...) as the module numbers it, thrown as FS.ErrnoError. */
+export type Fail = (name: string) => Error;
+
+/** st_dev of every virtual entry: different from any host device, the same for the whole tree. */
+export const VTREE_DEV = 0x7e57;
+const MAX_SYMLINK_HOPS = 40;
+
+const TYPE_BITS: Record<TreeNode['kind'], number> = {
+  dir: S_IFDIR, file: S_IFREG, symlink: S_IFLNK, fifo: S_IFIFO, socket: S_IFSOCK, char: S_IFCHR, block: S_IFBLK,
+};
+
+export interface TreeReadStats {
+  files: number;
+  bytes: number;
+}
+
+/** UTF-8 byte order, which is what the C tools' strcmp-based sorting sees. */
+export function byteOrder(names: string[]): string[] {
+  return names
+    .map((n) => [n, Buffer.from(n, 'utf8')] as const)
+    .sort((a, b) => Buffer.compare(a[1], b[1]))
+    .map((e) => e[0]);
+}
+
+export class VirtualTree {
+  readonly stats: TreeReadStats = { files: 0, bytes: 0 };
+  private links: Map<TreeNode, number> | null = null;
+  private sorted = new Map<DirNode, string[]>();
+
+  constructor(
+    readonly tree: SourceTree,
+    /** absolute, normalised, no trailing slash (e.g. "/run/repart-root"). */
+    readonly mountPoint: string,
+    private readonly fail: Fail,
+  ) {}
+
+  contains(abs: string): boolean {
+    return abs === this.mountPoint || abs.startsWith(this.mountPoint + '/');
+  }
+
+  /** Resolve an absolute path inside the mount; symlinks in directory position are always
+   * followed (as the kernel does), the last component only when `follow`. Absolute link
+   * targets resolve inside the tree, as they would in the finished image. */
+  resolve(abs: string, follow: boolean): TreeNode {
+    const rel = abs.slice(this.mountPoint.length);
+    return this.walk([this.tree.root], rel.split('/'), follow, { hops: 0 });
+  }
+
+  /** `stack` is the chain of directories from the root to the current one, so that ".."
+   * after a symlink goes where the kernel would take it. */
+  private walk(stack: DirNode[], parts: string[], followLast: boolean, hops: { hops: number }): TreeNode {
+    let node: TreeNode = stack[stack.length - 1]!;
+    const names = parts.filter((p) => p !== '' && p !== '.');
+    for (let i = 0; i < names.length; i++) {
+      const part = names[i]!;
+      if (node.kind !== 'dir') throw this.fail('ENOTDIR');
+      if (part === '..') {
+        if (stack.length > 1) stack.pop();
+        node = stack[stack.length - 1]!;
+        continue;
+      }
+      const next: TreeNode | undefined = node.entries.get(part);
+      if (!next) throw this.fail('ENOENT');
+      if (next.kind === 'symlink' && (i < names.length - 1 || followLast)) {
+        if (++hops.hops > MAX_SYMLINK_HOPS) throw this.fail('ELOOP');
+        if (next.target.startsWith('/')) stack.splice(1);
+        node = this.walk(stack, next.target.split('/'), true, hops);
+        continue;
+      }
+      node = next;
+      if (node.kind === 'dir') stack.push(node);
+    }
+    return node;
+  }
+
+  /** st_nlink: references to a file node (hard links are the same object), 2 + subdirectories for a directory. */
+  nlink(node: TreeNode): number {
+    if (!this.links) {
+      const links = new Map<TreeNode, number>();
+      const visit = (dir: DirNode): void => {
+        let subdirs = 0;
+        for (const child of dir.entries.values()) {
+          if (child.kind === 'dir') {
+            subdirs++;
+            visit(child);
+          } else {
+            links.set(child, (links.get(child) ?? 0) + 1);
+          }
+        }
+        links.set(dir, 2 + subdirs);
+      };
+      visit(this.tree.root);
+      this.links = links;
+    }
+    return this.links.get(node) ?? 1;
+  }
+
+  stat(node: TreeNode): EmStat {
+    const m = node.meta;
+    const size = node.kind === 'file' ? node.size : node.kind === 'symlink' ? Buffer.byteLength(node.target) : node.kind === 'dir' ? 4096 : 0;
+    return {
+      dev: VTREE_DEV,
+      ino: node.ino,
+      mode: TYPE_BITS[node.kind] | (m.perm & 0o7777),
+      nlink: this.nlink(node),
+      uid: m.uid,
+      gid: m.gid,
+      rdev: node.kind === 'char' || node.kind === 'block' || node.kind === 'fifo' || node.kind === 'socket' ? node.rdev : 0,
+      size,
+      blocks: Math.ceil(size / 512),
+      // doStat keeps whole seconds only (tv_nsec is written as 0), as both tools store them.
+      atime: new Date(m.atime.sec * 1000),
+      mtime: new Date(m.mtime.sec * 1000),
+      ctime: new Date(m.ctime.sec * 1000),
+    };
+  }
+
+  readdir(node: TreeNode): string[] {
+    if (node.kind !== 'dir') throw this.fail('ENOTDIR');
+    let names = this.sorted.get(node);
+    if (!names) {
+      names = byteOrder([...node.entries.keys()]);
+      this.sorted.set(node, names);
+    }
+    return ['.', '..', ...names];
+  }
+
+  readlink(node: TreeNode): string {
+    if (node.kind !== 'symlink') throw this.fail('EINVAL');
+    return node.target;
+  }
+
+  /** A stream handler for reading a file node; host files are opened here and read in place. */
+  openFile(node: FileNode): { handler: StreamHandler; nfd?: number } {
+    this.stats.files++;
+    const stats = this.stats;
+    const fail = this.fail;
+    if (node.source.kind === 'bytes') {
+      const data = node.source.data;
+      return {
+        handler: {
+          read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
+            const n = Math.max(0, Math.min(len, data.length - pos));
+            if (n > 0) buf.set(data.subarray(pos, pos + n), off);
+            stats.bytes += n;
+            return n;
+          },
+          write(): number {
+            throw fail('EBADF');
+          },
+          size: () => data.length,
+          close() {},
+        },
+      };
+    }
+    let nfd: number;
+    try {
+      nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY | fs.constants.O_NOATIME);
+    } catch (e) {
+      // O_NOATIME is refused for files we do not own (EPERM): open without it.
+      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+      nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY);
+    }
+    const fd = nfd;
+    return {
+      nfd,
+      handler: {
+        read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
+          const n = fs.readSync(fd, buf, off, len, pos);
+          stats.bytes += n;
+          return n;
+        },
+        write(): number {
+          throw fail('EBADF');
+        },
+        size: () => node.size,
+        close() {
+          fs.closeSync(fd);
+        },
+      },
+    };
+  }
+}
+
+export function normalizeAbs(p: string): string {
+  const n = posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}

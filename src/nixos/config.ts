@@ -1,0 +1,191 @@
+/**
+ * The NixOS `image.repart` description as a JSON file (what `repart-ts build CONFIG.json` reads),
+ * turned into exactly what nixpkgs' builder hands systemd-repart: one `<name>.conf` per
+ * partition (repartConfig keys, then a CopyFiles= line per `contents` entry and per store path),
+ * and the builder's command line.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { RepartError } from '../errors.js';
+import { parseUuid } from '../gpt/guid.js';
+
+export interface NixosPartition {
+  contents: { target: string; source: string }[];
+  storePaths: string[];
+  /** a closureInfo `store-paths` file */
+  closure?: string;
+  nixStorePrefix: string;
+  repartConfig: [string, string][];
+}
+
+export interface NixosImageConfig {
+  name: string;
+  version?: string;
+  seed: string;
+  split: boolean;
+  sectorSize?: number;
+  imageSize: string;
+  architecture?: string;
+  compression: { enable: boolean; algorithm: 'zstd' | 'xz'; level: number };
+  mkfsOptions: Record<string, string[]>;
+  /** where store paths live on this machine (closure paths are made relative to it) */
+  storeDir: string;
+  /** the nixpkgs builder runs repart under `unshare --map-root-user fakeroot`: every owner is root */
+  mapOwnersToRoot: boolean;
+  partitions: [string, NixosPartition][];
+  /** the config file, for messages */
+  file: string;
+}
+
+function fail(file: string, where: string, msg: string): never {
+  throw new RepartError('E_CONFIG_VALUE', `${where}: ${msg}`, { file });
+}
+
+function str(file: string, where: string, v: unknown, dflt?: string): string {
+  if (v === undefined && dflt !== undefined) return dflt;
+  if (typeof v !== 'string') fail(file, where, `expected a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function obj(file: string, where: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(file, where, 'expected an object');
+  return v as Record<string, unknown>;
+}
+
+/** repartConfig values: strings, numbers, booleans (as the module renders them) or lists (repeated keys). */
+function repartValue(file: string, where: string, v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  if (typeof v === 'number') return [String(v)];
+  if (typeof v === 'boolean') return [v ? 'yes' : 'no'];
+  if (Array.isArray(v)) return v.flatMap((x, i) => repartValue(file, `${where}[${i}]`, x));
+  fail(file, where, `unsupported value ${JSON.stringify(v)}`);
+}
+
+function absolute(file: string, where: string, p: string, base: string): string {
+  return path.isAbsolute(p) ? p : path.resolve(base, p);
+}
+
+export function parseNixosConfig(file: string): NixosImageConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new RepartError('E_CONFIG_SYNTAX', `cannot read configuration: ${(e as Error).message}`, { file });
+  }
+  const base = path.dirname(path.resolve(file));
+  const c = obj(file, '$', raw);
+  const name = str(file, 'name', c.name, 'image');
+  if (!/^[A-Za-z0-9._+-]+$/.test(name)) fail(file, 'name', `not a valid file name: ${name}`);
+  const seed = str(file, 'seed', c.seed, '0867da16-f251-457d-a9e8-c31f9a3c220b');
+  if (!parseUuid(seed)) fail(file, 'seed', `not a UUID: ${seed}`);
+  const comp = c.compression === undefined ? {} : obj(file, 'compression', c.compression);
+  const algorithm = str(file, 'compression.algorithm', comp.algorithm, 'zstd');
+  if (algorithm !== 'zstd' && algorithm !== 'xz') fail(file, 'compression.algorithm', `must be zstd or xz, got ${algorithm}`);
+  const level = comp.level === undefined ? (algorithm === 'zstd' ? 3 : 3) : Number(comp.level);
+  if (!Number.isInteger(level) || level < 0 || level > (algorithm === 'zstd' ? 19 : 9)) fail(file, 'compression.level', `invalid level ${String(comp.level)}`);
+  const mk: Record<string, string[]> = {};
+  if (c.mkfsOptions !== undefined) {
+    for (const [fs, v] of Object.entries(obj(file, 'mkfsOptions', c.mkfsOptions))) {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail(file, `mkfsOptions.${fs}`, 'expected a list of strings');
+      mk[fs] = v as string[];
+    }
+  }
+  const storeDir = absolute(file, 'storeDir', str(file, 'storeDir', c.storeDir, '/nix/store'), base).replace(/\/+$/, '');
+  const parts = obj(file, 'partitions', c.partitions ?? {});
+  const partitions: [string, NixosPartition][] = Object.keys(parts).sort().map((pname) => {
+    if (!/^[A-Za-z0-9._+-]+$/.test(pname)) fail(file, `partitions.${pname}`, 'partition names become file names and must be plain');
+    const p = obj(file, `partitions.${pname}`, parts[pname]);
+    const where = `partitions.${pname}`;
+    const prefix = str(file, `${where}.nixStorePrefix`, p.nixStorePrefix, '/nix/store');
+    if (!prefix.startsWith('/')) fail(file, `${where}.nixStorePrefix`, `must be an absolute path, got ${prefix}`);
+    if (prefix.split('/').includes('..')) fail(file, `${where}.nixStorePrefix`, `must not contain '..': ${prefix}`);
+    const contents = Object.entries(p.contents === undefined ? {} : obj(file, `${where}.contents`, p.contents)).map(([target, v]) => {
+      const src = str(file, `${where}.contents."${target}".source`, obj(file, `${where}.contents."${target}"`, v).source);
+      if (!target.startsWith('/')) fail(file, `${where}.contents."${target}"`, 'targets must be absolute paths');
+      if (target.split('/').includes('..')) fail(file, `${where}.contents."${target}"`, `target escapes the file system with '..'`);
+      return { target, source: absolute(file, where, src, base) };
+    });
+    const storePaths = p.storePaths === undefined ? [] : (() => {
+      if (!Array.isArray(p.storePaths)) fail(file, `${where}.storePaths`, 'expected a list of paths');
+      return (p.storePaths as unknown[]).map((x, i) => absolute(file, `${where}.storePaths[${i}]`, str(file, `${where}.storePaths[${i}]`, x), base));
+    })();
+    const closure = p.closure === undefined ? undefined : absolute(file, `${where}.closure`, str(file, `${where}.closure`, p.closure), base);
+    const rc = obj(file, `${where}.repartConfig`, p.repartConfig ?? {});
+    const repartConfig: [string, string][] = Object.entries(rc).flatMap(([k, v]) => repartValue(file, `${where}.repartConfig.${k}`, v).map((x): [string, string] => [k, x]));
+    if (!repartConfig.some(([k]) => k === 'Type')) fail(file, `${where}.repartConfig`, 'Type is required');
+    return [pname, { contents, storePaths, closure, nixStorePrefix: prefix, repartConfig }];
+  });
+  const sectorSize = c.sectorSize === undefined || c.sectorSize === null ? undefined : Number(c.sectorSize);
+  if (sectorSize !== undefined && ![512, 1024, 2048, 4096].includes(sectorSize)) fail(file, 'sectorSize', `invalid sector size ${String(c.sectorSize)}`);
+  return {
+    name,
+    version: c.version === undefined || c.version === null ? undefined : str(file, 'version', c.version),
+    seed,
+    split: c.split === true,
+    sectorSize,
+    imageSize: c.imageSize === undefined ? 'auto' : str(file, 'imageSize', String(c.imageSize)),
+    architecture: c.architecture === undefined ? undefined : str(file, 'architecture', c.architecture),
+    compression: { enable: comp.enable === true, algorithm, level },
+    mkfsOptions: mk,
+    storeDir,
+    mapOwnersToRoot: c.mapOwnersToRoot !== false,
+    partitions,
+    file,
+  };
+}
+
+/** Store paths of a partition: storePaths plus the closure file's lines, each checked. */
+export function closurePaths(cfg: NixosImageConfig, pname: string, p: NixosPartition): string[] {
+  const out = new Set<string>(p.storePaths);
+  if (p.closure) {
+    let text: string;
+    try { text = readFileSync(p.closure, 'utf8'); } catch (e) {
+      throw new RepartError('E_SOURCE', `partitions.${pname}.closure: cannot read ${p.closure}: ${(e as Error).message}`, { file: cfg.file });
+    }
+    text.split('\n').forEach((line, i) => {
+      const l = line.trim();
+      if (l === '') return;
+      if (!l.startsWith(cfg.storeDir + '/') || l.slice(cfg.storeDir.length + 1).includes('/') || l.includes('\0'))
+        throw new RepartError('E_SOURCE', `partitions.${pname}.closure: line ${i + 1} is not a store path under ${cfg.storeDir}: ${JSON.stringify(l)}`, { file: p.closure });
+      out.add(l);
+    });
+  }
+  for (const sp of out) {
+    if (!sp.startsWith(cfg.storeDir + '/'))
+      throw new RepartError('E_SOURCE', `partitions.${pname}: ${sp} is not in the store ${cfg.storeDir}`, { file: cfg.file });
+    // systemd-repart only logs a notice for a missing CopyFiles= source; a store path the
+    // closure names but the store lacks is a broken build, so the native configuration refuses it.
+    if (!existsSync(sp)) throw new RepartError('E_SOURCE', `partitions.${pname}: store path ${sp} does not exist`, { file: p.closure ?? cfg.file });
+  }
+  return [...out];
+}
+
+/** C-escape what repart's CopyFiles= parser would split or unescape. */
+function escapeCopyFilesPath(p: string): string {
+  return p.replace(/\\/g, '\\\\').replace(/:/g, '\\x3a');
+}
+
+/** The `<name>.conf` text for one partition, as nixpkgs writes and amends it. */
+export function definitionText(cfg: NixosImageConfig, pname: string, p: NixosPartition): string {
+  const lines = ['[Partition]', ...p.repartConfig.map(([k, v]) => `${k}=${v}`)];
+  for (const c of p.contents) lines.push(`CopyFiles=${escapeCopyFilesPath(c.source)}:${escapeCopyFilesPath(c.target)}`);
+  const prefix = p.nixStorePrefix.replace(/\/+$/, '');
+  for (const sp of closurePaths(cfg, pname, p)) {
+    const rel = sp.slice(cfg.storeDir.length + 1);
+    lines.push(`CopyFiles=${escapeCopyFilesPath(sp)}:${escapeCopyFilesPath(`${prefix}/${rel}`)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function imageBaseName(cfg: NixosImageConfig): string {
+  return cfg.version ? `${cfg.name}_${cfg.version}` : cfg.name;
+}
+
+/** The systemd-repart flags nixpkgs' repart-image.nix uses. */
+export function builderArgs(cfg: NixosImageConfig, definitions: string, image: string, architecture: string): string[] {
+  return [
+    `--architecture=${architecture}`, '--dry-run=no', `--size=${cfg.imageSize}`, `--seed=${cfg.seed}`,
+    `--definitions=${definitions}`, `--split=${cfg.split ? 'true' : 'false'}`, '--json=pretty', '--empty=create',
+    ...(cfg.sectorSize ? [`--sector-size=${cfg.sectorSize}`] : []), image,
+  ];
+}

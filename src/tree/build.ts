@@ -1,0 +1,376 @@
+/**
+ * Builds the virtual source tree the way repart populates its offline temporary directory
+ * (formatting.md §5.3–5.5, §6.1): CopyFiles= lines in order (merge into existing directories,
+ * single files, per-line hard links by dev:ino), exclusions keyed by inode, then
+ * MakeDirectories=, MakeSymlinks=, Subvolumes=. Sources are only lstat'ed, never read.
+ */
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { posix } from 'node:path';
+import { FsError, type ErrorWhere } from '../errors.js';
+import { newTree, type DirNode, type NodeMeta, type SourceTree, type Timespec, type TreeNode } from './model.js';
+
+export interface CopyFilesLine {
+  source: string;
+  target: string;
+  where?: ErrorWhere;
+}
+
+export interface TreeSpec {
+  copySource: string;
+  copyFiles: CopyFilesLine[];
+  excludeFiles: string[];
+  excludeFilesTarget: string[];
+  makeDirectories: string[];
+  makeSymlinks: { path: string; target: string }[];
+  subvolumes: { path: string; readOnly: boolean; nodatacow: boolean }[];
+  defaultSubvolume?: string;
+  sourceDateEpoch?: number;
+  owner: { uid: number; gid: number };
+  mapOwnersToRoot?: boolean;
+  now: Timespec;
+  excludeMountPointContents?: string[];
+  /** notices (missing sources, skipped lines); default: ignored. */
+  log?: (message: string) => void;
+}
+
+const ALWAYS_EXCLUDED = ['proc', 'sys', 'dev', 'tmp', 'run', 'var/tmp'];
+type Deny = 'inode' | 'contents';
+
+const key = (st: Stats): string => `${st.dev}:${st.ino}`;
+const ts = (ms: number, ns?: bigint): Timespec => ({ sec: Math.floor(ms / 1000), nsec: ns !== undefined ? Number(ns % 1000000000n) : Math.round((ms % 1000) * 1e6) });
+
+/** Split an absolute path into components, refusing '..' that would leave the root. */
+function components(path: string, what: string, where?: ErrorWhere): string[] {
+  if (!path.startsWith('/')) throw new FsError('E_SOURCE', `${what} "${path}" is not absolute`, where);
+  const out: string[] = [];
+  for (const c of path.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (out.length === 0) throw new FsError('E_SOURCE', `${what} "${path}" escapes the root with ".."`, where);
+      out.pop();
+    } else out.push(c);
+  }
+  return out;
+}
+
+export async function buildTree(spec: TreeSpec): Promise<SourceTree> {
+  const b = new Builder(spec);
+  await b.run();
+  return b.tree;
+}
+
+class Builder {
+  readonly tree: SourceTree;
+  private readonly root: string;
+  private readonly statCache = new Map<string, Stats | null>();
+
+  constructor(private readonly spec: TreeSpec) {
+    this.root = posix.resolve(spec.copySource || '/');
+    this.tree = newTree(this.meta(0o755, spec.owner, spec.now));
+  }
+
+  private owner(uid: number, gid: number): { uid: number; gid: number } {
+    return this.spec.mapOwnersToRoot ? { uid: 0, gid: 0 } : { uid, gid };
+  }
+
+  private meta(perm: number, o: { uid: number; gid: number }, t: Timespec, m: Timespec = t): NodeMeta {
+    const { uid, gid } = this.owner(o.uid, o.gid);
+    return { perm, uid, gid, atime: { ...t }, mtime: { ...m }, ctime: { ...this.spec.now } };
+  }
+
+  private metaFrom(st: Stats, owner?: { uid: number; gid: number }): NodeMeta {
+    const big = st as unknown as { atimeNs?: bigint; mtimeNs?: bigint };
+    const o = this.owner(owner?.uid ?? st.uid, owner?.gid ?? st.gid);
+    return { perm: st.mode & 0o7777, uid: o.uid, gid: o.gid, atime: ts(st.atimeMs, big.atimeNs), mtime: ts(st.mtimeMs, big.mtimeNs), ctime: { ...this.spec.now } };
+  }
+
+  private ino(): number {
+    return this.tree.nextIno++;
+  }
+
+  /** Resolve `path` inside the copy source, following symlinks with the copy source as root. */
+  private async chase(path: string, where?: ErrorWhere): Promise<string> {
+    let todo = components(path, 'source', where);
+    const done: string[] = [];
+    let hops = 0;
+    while (todo.length) {
+      const c = todo.shift()!;
+      const p = posix.join(this.root, ...done, c);
+      let st: Stats;
+      try {
+        st = await lstat(p);
+      } catch {
+        done.push(c, ...todo);
+        break;
+      }
+      if (st.isSymbolicLink()) {
+        if (++hops > 40) throw new FsError('E_SOURCE', `${path}: too many levels of symbolic links`, where);
+        const t = await readlink(p);
+        const rest = components(t.startsWith('/') ? t : '/' + [...done, t].join('/'), 'link', where);
+        todo = [...rest, ...todo];
+        done.length = 0;
+      } else done.push(c);
+    }
+    return posix.join(this.root, ...done);
+  }
+
+  private async statHost(p: string): Promise<Stats | null> {
+    if (this.statCache.has(p)) return this.statCache.get(p)!;
+    let st: Stats | null = null;
+    try {
+      st = await stat(p);
+    } catch {
+      st = null;
+    }
+    this.statCache.set(p, st);
+    return st;
+  }
+
+  private async addDeny(deny: Map<string, Deny>, hostPath: string, kind: Deny): Promise<void> {
+    const st = await this.statHost(hostPath);
+    if (st && !(deny.get(key(st)) === 'inode')) deny.set(key(st), kind);
+  }
+
+  private lookupDir(parts: string[]): TreeNode | undefined {
+    let n: TreeNode = this.tree.root;
+    for (const p of parts) {
+      if (n.kind !== 'dir') return undefined;
+      const next: TreeNode | undefined = n.entries.get(p);
+      if (!next) return undefined;
+      n = next;
+    }
+    return n;
+  }
+
+  private touch(dir: DirNode): void {
+    dir.meta.mtime = { ...this.spec.now };
+    dir.meta.ctime = { ...this.spec.now };
+  }
+
+  /** mkdir_p_root_full: create missing components 0755, owned by the repart user, time = now. */
+  private mkdirP(parts: string[], where?: ErrorWhere): DirNode {
+    let dir = this.tree.root;
+    for (const p of parts) {
+      const next = dir.entries.get(p);
+      if (next) {
+        if (next.kind !== 'dir') throw new FsError('E_SOURCE', `/${parts.join('/')}: "${p}" exists and is not a directory`, where);
+        dir = next;
+        continue;
+      }
+      const d: DirNode = { kind: 'dir', ino: this.ino(), meta: this.meta(0o755, this.spec.owner, this.spec.now), entries: new Map() };
+      dir.entries.set(p, d);
+      this.touch(dir);
+      dir = d;
+    }
+    return dir;
+  }
+
+  async run(): Promise<void> {
+    const spec = this.spec;
+    const log = spec.log ?? (() => {});
+    // the always-excluded and ExcludeFiles= inodes are the same for every line
+    const base = new Map<string, Deny>();
+    for (const p of ALWAYS_EXCLUDED) await this.addDeny(base, posix.join(this.root, p), 'contents');
+    const excl: { path: string; contents: boolean }[] = [];
+    for (const e of spec.excludeFiles) {
+      const contents = e.endsWith('/');
+      const parts = components(e, 'ExcludeFiles= path');
+      excl.push({ path: '/' + parts.join('/'), contents });
+      await this.addDeny(base, await this.chase('/' + parts.join('/')), contents ? 'contents' : 'inode');
+    }
+    const exclT = spec.excludeFilesTarget.map((e) => ({ path: '/' + components(e, 'ExcludeFilesTarget= path').join('/'), contents: e.endsWith('/') }));
+    const under = (p: string, dir: string): boolean => dir === '/' || p === dir || p.startsWith(dir + '/');
+
+    // root directory metadata: first '/' line whose source is a directory (owner not copied)
+    for (const line of spec.copyFiles) {
+      if (components(line.target, 'target', line.where).length !== 0) continue;
+      const src = await this.chase(line.source, line.where);
+      const st = await this.statHost(src);
+      if (st?.isDirectory()) {
+        this.tree.root.meta = this.metaFrom(st, spec.owner);
+        this.tree.root.hostPath = src;
+        break;
+      }
+    }
+
+    for (const line of spec.copyFiles) {
+      const srcParts = components(line.source, 'CopyFiles= source', line.where);
+      const tgtParts = components(line.target, 'CopyFiles= target', line.where);
+      const srcNorm = '/' + srcParts.join('/');
+      const tgtNorm = '/' + tgtParts.join('/');
+      if (excl.some((e) => under(srcNorm, e.path))) {
+        log(`${srcNorm}: excluded by ExcludeFiles=, skipping CopyFiles= line`);
+        continue;
+      }
+      if (exclT.some((e) => under(tgtNorm, e.path))) {
+        log(`${tgtNorm}: excluded by ExcludeFilesTarget=, skipping CopyFiles= line`);
+        continue;
+      }
+      const src = await this.chase(srcNorm, line.where);
+      let st: Stats;
+      try {
+        st = await stat(src, { bigint: false });
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (err.code === 'ENOENT') {
+          log(`${srcNorm}: CopyFiles= source does not exist, skipping`);
+          continue;
+        }
+        throw new FsError('E_SOURCE', `${src}: cannot access CopyFiles= source: ${err.code ?? err.message}`, line.where);
+      }
+      const deny = new Map(base);
+      for (const e of exclT) {
+        if (under(e.path, tgtNorm) && e.path !== tgtNorm) {
+          const rel = posix.relative(tgtNorm, e.path);
+          await this.addDeny(deny, posix.join(src, rel), e.contents ? 'contents' : 'inode');
+        }
+      }
+      if (tgtNorm === '/' && spec.excludeMountPointContents) {
+        for (const mp of [...spec.excludeMountPointContents, ...ALWAYS_EXCLUDED.map((p) => '/' + p)]) {
+          await this.addDeny(deny, posix.join(src, mp), 'contents');
+        }
+      }
+      if (st.isDirectory()) {
+        const existing = this.lookupDir(tgtParts);
+        if (existing) {
+          if (existing.kind !== 'dir') throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target exists and is not a directory`, line.where);
+          const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
+          await this.copyChildren(src, existing, deny, new Map(), line.where);
+          existing.meta.atime = saved.a;
+          existing.meta.mtime = saved.m;
+        } else {
+          const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
+          const name = tgtParts[tgtParts.length - 1]!;
+          const lst = await lstat(src);
+          const node = await this.copyEntry(src, lst, deny, new Map(), line.where);
+          if (node) {
+            parent.entries.set(name, node);
+            this.touch(parent);
+          }
+        }
+      } else if (st.isFile()) {
+        if (line.target.endsWith('/') || tgtParts.length === 0) {
+          throw new FsError('E_SOURCE', `${line.target}: CopyFiles= target refers to a directory but source ${srcNorm} is a file`, line.where);
+        }
+        if (await this.ancestorDenied(src, deny)) {
+          log(`${srcNorm}: excluded, skipping`);
+          continue;
+        }
+        const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
+        const name = tgtParts[tgtParts.length - 1]!;
+        if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target already exists`, line.where);
+        parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, spec.owner), size: st.size, source: { kind: 'host', path: src } });
+        this.touch(parent);
+      } else {
+        throw new FsError('E_SOURCE', `${src}: CopyFiles= source is neither a regular file nor a directory`, line.where);
+      }
+    }
+
+    for (const d of spec.makeDirectories) this.mkdirP(components(d, 'MakeDirectories= path'));
+
+    for (const l of spec.makeSymlinks) {
+      const parts = components(l.path, 'MakeSymlinks= path');
+      if (parts.length === 0) throw new FsError('E_SOURCE', `MakeSymlinks=: cannot replace the root directory`);
+      const parent = this.lookupDir(parts.slice(0, -1));
+      if (!parent || parent.kind !== 'dir') throw new FsError('E_SOURCE', `MakeSymlinks=: parent directory of ${l.path} does not exist`);
+      const name = parts[parts.length - 1]!;
+      if (parent.entries.has(name)) throw new FsError('E_SOURCE', `MakeSymlinks=: ${l.path} already exists`);
+      parent.entries.set(name, { kind: 'symlink', ino: this.ino(), meta: this.meta(0o777, spec.owner, spec.now), target: l.target });
+      this.touch(parent);
+    }
+
+    for (const sv of spec.subvolumes) {
+      const n = this.lookupDir(components(sv.path, 'Subvolumes= path'));
+      if (n?.kind === 'dir') {
+        const isDefault = spec.defaultSubvolume !== undefined && posix.normalize(spec.defaultSubvolume) === posix.normalize(sv.path);
+        n.subvolume = { readOnly: sv.readOnly, nodatacow: sv.nodatacow, isDefault };
+      }
+    }
+  }
+
+  private async ancestorDenied(src: string, deny: Map<string, Deny>): Promise<boolean> {
+    let p = src;
+    for (;;) {
+      const st = await this.statHost(p);
+      if (st && deny.has(key(st))) return true;
+      if (p === this.root || p === '/') return false;
+      const up = posix.dirname(p);
+      if (!under(up, this.root)) return false;
+      p = up;
+    }
+    function under(a: string, r: string): boolean {
+      return r === '/' || a === r || a.startsWith(r + '/');
+    }
+  }
+
+  /** copy_tree_at for one entry (metadata of directories applied after their children). */
+  private async copyEntry(path: string, st: Stats, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): Promise<TreeNode | null> {
+    const k = key(st);
+    const d = deny.get(k);
+    if (d === 'inode') return null;
+    if (st.isDirectory()) {
+      const dir: DirNode = { kind: 'dir', ino: this.ino(), meta: this.metaFrom(st), entries: new Map(), hostPath: path };
+      if (d !== 'contents') await this.copyChildren(path, dir, deny, links, where);
+      return dir;
+    }
+    if (st.nlink > 1) {
+      const prev = links.get(k);
+      if (prev) return prev;
+    }
+    let node: TreeNode;
+    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: { kind: 'host', path } };
+    else if (st.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = await readlink(path);
+      } catch (e) {
+        throw new FsError('E_SOURCE', `${path}: cannot read symlink: ${(e as NodeJS.ErrnoException).code}`, where);
+      }
+      node = { kind: 'symlink', ino: this.ino(), meta: this.metaFrom(st), target, hostPath: path };
+    } else {
+      const kind = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'char' : 'block';
+      node = { kind, ino: this.ino(), meta: this.metaFrom(st), rdev: st.rdev, hostPath: path };
+    }
+    if (st.nlink > 1) links.set(k, node);
+    return node;
+  }
+
+  private async copyChildren(path: string, dir: DirNode, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(path);
+    } catch (e) {
+      throw new FsError('E_SOURCE', `${path}: cannot read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, where);
+    }
+    names.sort();
+    const stats = await Promise.all(
+      names.map((n) =>
+        lstat(posix.join(path, n)).catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return null;
+          throw new FsError('E_SOURCE', `${posix.join(path, n)}: cannot stat: ${e.code}`, where);
+        }),
+      ),
+    );
+    let changed = false;
+    for (let i = 0; i < names.length; i++) {
+      const st = stats[i];
+      if (!st) continue;
+      const name = names[i]!;
+      const existing = dir.entries.get(name);
+      if (existing && existing.kind === 'dir' && st.isDirectory()) {
+        if (deny.get(key(st)) === 'inode') continue;
+        const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
+        if (deny.get(key(st)) !== 'contents') await this.copyChildren(posix.join(path, name), existing, deny, links, where);
+        existing.meta.atime = saved.a;
+        existing.meta.mtime = saved.m;
+        continue;
+      }
+      const node = await this.copyEntry(posix.join(path, name), st, deny, links, where);
+      if (!node) continue;
+      dir.entries.set(name, node);
+      changed = true;
+    }
+    void changed;
+  }
+}

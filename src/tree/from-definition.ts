@@ -1,0 +1,51 @@
+/**
+ * From a partition definition (and the run's context) to the TreeSpec the tree builder takes:
+ * where sources are read, who owns what repart itself creates, what "now" is, and the root
+ * partition's exclusion of other partitions' mount points (formatting.md §5.3.1 item 4).
+ */
+import type { PartitionDefinition } from '../config/definition.js';
+import { mountPointsOf, sameType } from '../gpt/types.js';
+import type { Timespec } from './model.js';
+import type { TreeSpec } from './build.js';
+
+export interface TreeContext {
+  /** --copy-source=, else --root=, else '/' */
+  copySource: string;
+  sourceDateEpoch?: number;
+  /** every definition of the run (other partitions' mount points are excluded from a root '/') */
+  all: PartitionDefinition[];
+  mapOwnersToRoot?: boolean;
+  log?: (m: string) => void;
+}
+
+export function nowFor(sourceDateEpoch: number | undefined): Timespec {
+  if (sourceDateEpoch !== undefined) return { sec: sourceDateEpoch, nsec: 0 };
+  const ms = Date.now();
+  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 };
+}
+
+export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec {
+  const excludeMountPointContents: string[] = [];
+  if (d.type.role === 'root') {
+    for (const other of ctx.all) {
+      if (other === d || sameType(other.type, d.type)) continue;
+      for (const mp of mountPointsOf(other.type)) if (!excludeMountPointContents.includes(mp)) excludeMountPointContents.push(mp);
+    }
+  }
+  return {
+    copySource: ctx.copySource,
+    copyFiles: d.copyFiles.map((c) => ({ source: c.source, target: c.target, where: c.where })),
+    excludeFiles: d.excludeFiles,
+    excludeFilesTarget: d.excludeFilesTarget,
+    makeDirectories: d.makeDirectories,
+    makeSymlinks: d.makeSymlinks,
+    subvolumes: d.subvolumes,
+    defaultSubvolume: d.defaultSubvolume,
+    sourceDateEpoch: ctx.sourceDateEpoch,
+    owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+    mapOwnersToRoot: ctx.mapOwnersToRoot,
+    now: nowFor(ctx.sourceDateEpoch),
+    excludeMountPointContents,
+    log: ctx.log,
+  };
+}

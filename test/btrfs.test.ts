@@ -1,0 +1,137 @@
+/**
+ * Format=btrfs through the WebAssembly mkfs.btrfs, judged by btrfs check and by reading the
+ * trees back (dump-tree + btrfs restore); against trixie's native mkfs.btrfs when possible.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FormatJob } from '../src/fs/driver.js';
+import { btrfsDriver, mkfsBtrfsArgs } from '../src/fs/btrfs/index.js';
+import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
+import { FsError } from '../src/errors.js';
+import { copyWindow, describeBtrfs, describeTree, diffDescriptions, hostTree, isRoot, makeFixture } from './wasm-helpers.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const UUID = '7d0b9c3e-54a1-4c2f-8e6d-1b2a3c4d5e6f';
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'btrfs-test-'));
+after(async () => {
+  await closeWorkerPool();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+function job(over: Partial<FormatJob> & Pick<FormatJob, 'window'>): FormatJob {
+  return {
+    format: 'btrfs', label: 'home', fsUuid: UUID, sectorSize: 512, tree: null, sourceDateEpoch: 1700000000,
+    extraOptions: [], discard: true, subvolumes: [], definitionFile: '/etc/repart.d/20-home.conf', windowZeroed: true, ...over,
+  };
+}
+
+function sparseImage(name: string, size: number): string {
+  const p = path.join(work, name);
+  fs.rmSync(p, { force: true });
+  fs.writeFileSync(p, '');
+  fs.truncateSync(p, size);
+  return p;
+}
+
+function rootTree(dev: string): string {
+  return execFileSync('btrfs', ['inspect-internal', 'dump-tree', '-t', 'root', dev], { encoding: 'utf8' });
+}
+
+const SUBVOLS = [
+  { path: '/usr', readOnly: false, nodatacow: false },
+  { path: '/private', readOnly: true, nodatacow: false },
+];
+
+test('mkfs.btrfs argv is systemd-repart\'s, --subvol from Subvolumes=/DefaultSubvolume=', () => {
+  const tree = { root: { kind: 'dir', ino: 1, meta: { perm: 0o755, uid: 0, gid: 0, atime: { sec: 0, nsec: 0 }, mtime: { sec: 0, nsec: 0 }, ctime: { sec: 0, nsec: 0 } }, entries: new Map() }, nextIno: 2 } as const;
+  const j = job({ window: { path: '/x', offset: 0, size: GiB }, tree: tree as never, subvolumes: SUBVOLS, defaultSubvolume: '/usr', extraOptions: ['--nodesize', '16384'] });
+  assert.deepEqual(mkfsBtrfsArgs(j), [
+    '-L', 'home', '-U', UUID, '-r', '/repart-root', '--sectorsize=4096', '/dev/repart-partition',
+    '--nodesize', '16384', '--subvol', 'default:/usr', '--subvol', 'ro:/private',
+  ]);
+  const unpopulated = job({ window: { path: '/x', offset: 0, size: GiB }, discard: false, compression: 'zlib', compressionLevel: '3', subvolumes: SUBVOLS });
+  assert.deepEqual(mkfsBtrfsArgs(unpopulated), ['-L', 'home', '-U', UUID, '--nodiscard', '--sectorsize=4096', '/dev/repart-partition']);
+  assert.deepEqual(mkfsBtrfsArgs({ ...unpopulated, systemdVersion: 257 }).slice(5, 7), ['--compress', 'zlib:3'], 'v257 passes --compress without a root');
+});
+
+test('btrfs beyond 4 GiB and at 1 MiB in parallel: check clean, subvolumes, tree read back exactly', async () => {
+  const src = path.join(work, 'tree');
+  makeFixture(src);
+  const tree = hostTree(src);
+  const img = sparseImage('two.img', 6 * GiB);
+  const a = { path: img, offset: 4.5 * GiB, size: 512 * MiB };
+  const b = { path: img, offset: MiB, size: 256 * MiB };
+  await formatInWorkers([
+    job({ window: a, tree, subvolumes: SUBVOLS, defaultSubvolume: '/usr' }),
+    job({ window: b, tree, fsUuid: '01234567-89ab-4cde-8f01-23456789abcd', label: 'plain', compression: 'zlib' }),
+  ]);
+  const want = describeTree(tree);
+  for (const [w, subvols] of [[a, true], [b, false]] as const) {
+    const part = path.join(work, `part-${w.offset}.img`);
+    copyWindow(img, w.offset, w.size, part);
+    const check = spawnSync('btrfs', ['check', '--check-data-csum', part], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    const got = describeBtrfs(part, path.join(work, 'scratch'));
+    // btrfs cannot hard-link across a subvolume boundary: mkfs makes two inodes (documented)
+    const expect = subvols ? { ...want, links: want.links.filter((g) => !g.some((p) => p.startsWith('/usr/')) || g.every((p) => p.startsWith('/usr/'))) } : want;
+    assert.deepEqual(diffDescriptions(expect, got), []);
+    if (subvols) {
+      assert.deepEqual([...got.subvolumes.keys()].sort(), ['/private', '/usr']);
+      const rt = rootTree(part);
+      const ids = Object.fromEntries([...got.subvolumes].map(([p, id]) => [p, id]));
+      assert.match(rt, new RegExp(`key \\(${ids['/private']} ROOT_ITEM 0\\)[^\\n]*\\n[^\\n]*\\n[^\\n]*flags 0x1\\(RDONLY\\)`), '/private is read-only');
+      assert.match(rt, new RegExp(`key \\(${ids['/usr']} ROOT_ITEM 0\\)[^\\n]*\\n[^\\n]*\\n[^\\n]*flags 0x0\\(none\\)`), '/usr is writable');
+      assert.match(rt, new RegExp(`location key \\(${ids['/usr']} ROOT_ITEM 0\\) type DIR\\n[^\\n]*\\n\\s*name: default`), '/usr is the default subvolume');
+    }
+    const sb = execFileSync('btrfs', ['inspect-internal', 'dump-super', part], { encoding: 'utf8' });
+    assert.match(sb, /sectorsize\s+4096\n/);
+    assert.match(sb, subvols ? /label\s+home\n/ : /label\s+plain\n/);
+    assert.match(sb, subvols ? new RegExp(`fsid\\s+${UUID}`) : /fsid\s+01234567-89ab-4cde-8f01-23456789abcd/);
+  }
+});
+
+test('a window too small for the content fails as E_FS_NO_SPACE naming the definition', async () => {
+  const src = path.join(work, 'toobig');
+  fs.mkdirSync(src, { recursive: true });
+  fs.writeFileSync(path.join(src, 'blob'), Buffer.alloc(200 * MiB, 1));
+  const img = sparseImage('small.img', 256 * MiB);
+  await assert.rejects(
+    btrfsDriver.format(job({ window: { path: img, offset: 0, size: 128 * MiB }, tree: hostTree(src) })),
+    (e: unknown) => e instanceof FsError && e.code === 'E_FS_NO_SPACE' && /20-home\.conf/.test(e.message),
+  );
+  await assert.rejects(
+    btrfsDriver.format(job({ window: { path: img, offset: 0, size: 128 * MiB }, compression: 'zstd' })),
+    (e: unknown) => e instanceof FsError && /zstd/.test(e.message),
+  );
+});
+
+const REF = '/work/shared/tools/reference-repart';
+const oracle = isRoot && fs.existsSync(REF);
+
+test('same fs UUID, label, features and trees as trixie\'s native mkfs.btrfs 6.14', { skip: oracle ? false : 'needs root and /work/shared/tools/reference-repart (the oracle)' }, async () => {
+  const src = path.join(work, 'otree');
+  makeFixture(src);
+  const tree = hostTree(src);
+  const size = 256 * MiB;
+  const img = sparseImage('mine.img', size);
+  const j = job({ window: { path: img, offset: 0, size }, tree, subvolumes: SUBVOLS, defaultSubvolume: '/usr' });
+  await btrfsDriver.format(j);
+  const ref = sparseImage('ref.img', size);
+  const args = mkfsBtrfsArgs(j).map((a) => (a === '/repart-root' ? src : a === '/dev/repart-partition' ? ref : a));
+  execFileSync(REF, ['--exec', 'mkfs.btrfs', ...args], { env: { ...process.env, REFERENCE_BIND: work }, cwd: work, stdio: 'pipe' });
+  const superOf = (p: string) =>
+    execFileSync('btrfs', ['inspect-internal', 'dump-super', p], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => /^(fsid|label|sectorsize|nodesize|stripesize|flags|magic|incompat_flags|compat_flags|compat_ro_flags|csum_type|num_devices|root_level|chunk_root_level|metadata_uuid)\s/.test(l))
+      .join('\n');
+  assert.equal(superOf(img), superOf(ref));
+  const mine = describeBtrfs(img, path.join(work, 's1'));
+  const theirs = describeBtrfs(ref, path.join(work, 's2'));
+  assert.deepEqual(diffDescriptions(theirs, mine), []);
+  assert.deepEqual([...mine.subvolumes.keys()].sort(), [...theirs.subvolumes.keys()].sort());
+});

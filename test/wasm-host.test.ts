@@ -1,0 +1,98 @@
+/**
+ * The JS host's own pieces: the partition window device and the virtual tree, without a tool.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { WindowDevice } from '../src/fs/wasm/device.js';
+import { VirtualTree, byteOrder } from '../src/fs/wasm/vtree.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../src/fs/wasm/emscripten.js';
+import { emptyMeta, newTree, type DirNode, type FileNode } from '../src/tree/model.js';
+
+class Errno extends Error {}
+const fail = (name: string) => new Errno(name);
+const MiB = 1024 * 1024;
+
+function image(size: number, fill: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-host-'));
+  const p = path.join(dir, 'img');
+  fs.writeFileSync(p, Buffer.alloc(size, fill));
+  return p;
+}
+
+test('window device: I/O is translated, clipped, and never leaves the window', () => {
+  const img = image(4 * MiB, 0xaa);
+  const dev = new WindowDevice({ path: img, offset: MiB, size: 2 * MiB }, fail, false);
+  const h = dev.open();
+  const s = {} as never;
+  assert.equal(h.write(s, Buffer.alloc(4096, 1), 0, 4096, 0), 4096);
+  // a write running past the end is cut at the window's end; one starting there is ENOSPC
+  assert.equal(h.write(s, Buffer.alloc(8192, 2), 0, 8192, 2 * MiB - 4096), 4096);
+  assert.throws(() => h.write(s, Buffer.alloc(1, 3), 0, 1, 2 * MiB), /ENOSPC/);
+  const r = Buffer.alloc(8192);
+  assert.equal(h.read(s, r, 0, 8192, 2 * MiB - 4096), 4096, 'reads stop at the window end');
+  assert.throws(() => h.truncate!(s, 2 * MiB + 1), /ENOSPC/);
+  h.truncate!(s, MiB); // shrinking a window is a no-op
+  h.allocate!(s, MiB, 4096, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+  h.close(s);
+  const b = fs.readFileSync(img);
+  assert.ok(b.subarray(0, MiB).every((x) => x === 0xaa), 'bytes before the window untouched');
+  assert.ok(b.subarray(3 * MiB).every((x) => x === 0xaa), 'bytes after the window untouched');
+  assert.ok(b.subarray(MiB, MiB + 4096).every((x) => x === 1));
+  assert.ok(b.subarray(2 * MiB, 2 * MiB + 4096).every((x) => x === 0), 'punched range reads zero');
+  assert.ok(b.subarray(3 * MiB - 4096, 3 * MiB).every((x) => x === 2));
+  assert.equal(b.length, 4 * MiB);
+});
+
+test('window device on a zeroed window: zero writes are dropped, later zeroing stays exact', () => {
+  const img = image(0, 0);
+  fs.truncateSync(img, 8 * MiB);
+  const dev = new WindowDevice({ path: img, offset: 2 * MiB, size: 4 * MiB }, fail, true);
+  const h = dev.open();
+  const s = {} as never;
+  h.write(s, Buffer.alloc(MiB), 0, MiB, 0); // zeros over never-written space: skipped
+  assert.equal(dev.stats.zeroWritesSkipped, 1);
+  assert.equal(dev.stats.writes, 0);
+  h.write(s, Buffer.alloc(4096, 7), 0, 4096, 65536 + 100);
+  h.allocate!(s, 65536, 3 * 65536, FALLOC_FL_ZERO_RANGE); // must really zero the written chunk
+  const r = Buffer.alloc(4096);
+  h.read(s, r, 0, 4096, 65536 + 100);
+  assert.ok(r.every((x) => x === 0));
+  h.close(s);
+  assert.ok(fs.readFileSync(img).every((x) => x === 0));
+});
+
+test('virtual tree: lookups, symlinks, link counts and byte-order listing', () => {
+  const t = newTree();
+  const file: FileNode = { kind: 'file', ino: 2, meta: emptyMeta(0o4755), size: 3, source: { kind: 'bytes', data: Buffer.from('abc') } };
+  const sub: DirNode = { kind: 'dir', ino: 3, meta: emptyMeta(0o1777), entries: new Map() };
+  t.root.entries.set('b', sub);
+  t.root.entries.set('a', file);
+  sub.entries.set('hard', file);
+  sub.entries.set('up', { kind: 'symlink', ino: 4, meta: emptyMeta(0o777), target: '../a' });
+  sub.entries.set('abs', { kind: 'symlink', ino: 5, meta: emptyMeta(0o777), target: '/b/up' });
+  sub.entries.set('loop', { kind: 'symlink', ino: 6, meta: emptyMeta(0o777), target: 'loop' });
+  t.nextIno = 7;
+  const v = new VirtualTree(t, '/m', fail);
+  assert.ok(v.contains('/m') && v.contains('/m/b') && !v.contains('/mx'));
+  assert.equal(v.resolve('/m/b/up', true), file);
+  assert.equal(v.resolve('/m/b/abs', true), file, 'absolute targets resolve inside the tree');
+  assert.equal(v.resolve('/m/b/up', false).kind, 'symlink');
+  assert.equal(v.resolve('/m/b/../a', false), file);
+  assert.throws(() => v.resolve('/m/b/loop', true), /ELOOP/);
+  assert.throws(() => v.resolve('/m/a/x', false), /ENOTDIR/);
+  assert.throws(() => v.resolve('/m/nope', false), /ENOENT/);
+  const st = v.stat(file);
+  assert.equal(st.nlink, 2, 'a hard link is the same node twice');
+  assert.equal(st.mode, 0o104755);
+  assert.equal(v.stat(t.root).nlink, 3);
+  assert.equal(v.stat(sub).mode, 0o41777);
+  assert.deepEqual(v.readdir(sub), ['.', '..', 'abs', 'hard', 'loop', 'up']);
+  assert.deepEqual(byteOrder(['\u00e9', 'z', '\u{1F600}', 'A', '\uFFFD']), ['A', 'z', '\u00e9', '\uFFFD', '\u{1F600}']);
+  const h = v.openFile(file).handler;
+  const buf = Buffer.alloc(8);
+  assert.equal(h.read({} as never, buf, 1, 8, 1), 2);
+  assert.equal(buf.subarray(1, 3).toString(), 'bc');
+});
