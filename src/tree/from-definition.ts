@@ -25,8 +25,9 @@ export function nowFor(sourceDateEpoch: number | undefined): Timespec {
 }
 
 export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec {
-  const excludeMountPointContents: string[] = [];
+  let excludeMountPointContents: string[] | undefined;
   if (d.type.role === 'root') {
+    excludeMountPointContents = [];
     for (const other of ctx.all) {
       if (other === d || sameType(other.type, d.type)) continue;
       for (const mp of mountPointsOf(other.type)) if (!excludeMountPointContents.includes(mp)) excludeMountPointContents.push(mp);
