@@ -17,14 +17,8 @@ export const NEWC_CRC_MAGIC = '070702';
 export const HEADER_SIZE = 110;
 export const TRAILER_NAME = 'TRAILER!!!';
 
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
+// The file type bits of `mode` are Linux's, as the WASM tools' host already names them.
+export { S_IFMT, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO } from '../fs/wasm/emscripten.js';
 
 export class CpioError extends RepartError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -82,22 +76,12 @@ export function decodeHeader(buf: Uint8Array, offset = 0): NewcHeader {
   return h as NewcHeader;
 }
 
-/** One archive member as stored: `mode` includes the file type bits. */
-export interface CpioEntry {
+/** One archive member as stored: `mode` includes the file type bits; sizes follow from the strings. */
+export type CpioEntry = Omit<NewcHeader, 'magic' | 'filesize' | 'namesize' | 'check'> & {
   name: string;
-  ino: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  nlink: number;
-  mtime: number;
-  devmajor: number;
-  devminor: number;
-  rdevmajor: number;
-  rdevminor: number;
   /** file contents, or a symlink's target; empty for everything else. */
   data: Uint8Array;
-}
+};
 
 /** The newc checksum (070702): the sum of all data bytes, modulo 2^32. */
 export function newcChecksum(data: Uint8Array): number {
