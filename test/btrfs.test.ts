@@ -13,6 +13,7 @@ import { btrfsDriver, mkfsBtrfsArgs } from '../src/fs/btrfs/index.js';
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
 import { copyWindow, describeBtrfs, describeTree, diffDescriptions, hostTree, isRoot, makeFixture } from './wasm-helpers.js';
+import { REFERENCE } from './helpers/reference.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -110,10 +111,10 @@ test('a window too small for the content fails as E_FS_NO_SPACE naming the defin
   );
 });
 
-const REF = '/work/shared/tools/reference-repart';
+const REF = REFERENCE;
 const oracle = isRoot && fs.existsSync(REF);
 
-test('same fs UUID, label, features and trees as trixie\'s native mkfs.btrfs 6.14', { skip: oracle ? false : 'needs root and /work/shared/tools/reference-repart (the oracle)' }, async () => {
+test('same fs UUID, label, features and trees as trixie\'s native mkfs.btrfs 6.14', { skip: oracle ? false : 'needs root and ../shared/tools/reference-repart (the oracle)' }, async () => {
   const src = path.join(work, 'otree');
   makeFixture(src);
   const tree = hostTree(src);

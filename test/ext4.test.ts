@@ -13,6 +13,7 @@ import { ext4Driver, gnuPermute, mke2fsArgs, mke2fsEnv } from '../src/fs/ext4/in
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
 import { describeExt4, describeTree, diffDescriptions, hostTree, isRoot, makeFixture } from './wasm-helpers.js';
+import { REFERENCE } from './helpers/reference.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -127,10 +128,10 @@ test('content that does not fit, and bad options, fail as typed errors naming th
   );
 });
 
-const REF = '/work/shared/tools/reference-repart';
+const REF = REFERENCE;
 const oracle = isRoot && fs.existsSync(REF);
 
-test('byte-identical to trixie\'s native mkfs.ext4 1.47.2 (262 and 257 arguments)', { skip: oracle ? false : 'needs root and /work/shared/tools/reference-repart (the oracle)' }, async () => {
+test('byte-identical to trixie\'s native mkfs.ext4 1.47.2 (262 and 257 arguments)', { skip: oracle ? false : 'needs root and ../shared/tools/reference-repart (the oracle)' }, async () => {
   const src = path.join(work, 'otree');
   makeFixture(src);
   describeTree(hostTree(src));
