@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './tree/model.js';
 export type * from './fs/driver.js';
+export * from './compress/index.js';

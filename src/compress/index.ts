@@ -1,0 +1,15 @@
+export {
+  compressFile,
+  decompressFile,
+  compressedName,
+  planCompression,
+  DEFAULT_LEVEL,
+  DEFAULT_MEMORY_LIMIT,
+  LEVEL_RANGE,
+  EXTENSION,
+  type CompressionAlgorithm,
+  type CompressOptions,
+  type CompressResult,
+  type DecompressOptions,
+  type DecompressResult,
+} from './compress.js';
