@@ -191,8 +191,9 @@ export function zstdDecoder(m: EmModule, windowLogMax = ZSTD_DEFAULT_WINDOW_LOG_
         off += a.consumed();
         const full = a.produced() === IO_SIZE;
         a.emit(sink);
-        // a full output area may hold back more output even when all input is consumed
-        if (off < n || full) continue;
+        // a full output area may hold back more output even when all input is consumed,
+        // unless the frame just ended (another call would start waiting for the next one)
+        if (off < n || (full && last !== 0)) continue;
         break;
       }
       if (end && last !== 0) throw new CodecError('zstd: truncated input (the last frame is incomplete)');
