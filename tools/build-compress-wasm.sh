@@ -37,7 +37,8 @@ ZSRC=$W/zstd
 XSRC=$W/xz
 OUT=$W/out
 API=$REPO/tools/compress
-CFLAGS_COMMON="-O3 -ffile-prefix-map=$W/=/build/ -fdebug-prefix-map=$W/=/build/ -ffile-prefix-map=$REPO/=/repart-ts/"
+# -msimd128: wasm SIMD (Node >= 16.4); lets clang vectorise loops, ~5% on zstd -3.
+CFLAGS_COMMON="-O3 -msimd128 -ffile-prefix-map=$W/=/build/ -fdebug-prefix-map=$W/=/build/ -ffile-prefix-map=$REPO/=/repart-ts/"
 log() { printf '\n== %s\n' "$*" >&2; }
 
 step_setup() {
