@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { COMPRESS_WASM_DIR } from '../src/compress/codec.js';
 import {
   compressFile,
+  compressOutputs,
   compressedName,
   decompressFile,
   planCompression,
@@ -376,6 +377,24 @@ test('the output gets the input mode and mtime; removeSource deletes the input o
     const st = fs.statSync(r.dst);
     assert.equal(st.mode & 0o777, 0o640);
     assert.equal(st.mtime.getTime(), t.getTime());
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('compressOutputs: every output file becomes <file>.zst, the originals go (nixpkgs compression.enable)', { skip: toolSkip }, async () => {
+  const dir = scratch();
+  try {
+    const files = ['image.raw', 'image.root.raw', 'image.usr.raw'].map((n, i) => {
+      const f = path.join(dir, n);
+      fs.writeFileSync(f, wordsData(200000 + i, i));
+      return f;
+    });
+    const want = files.map(sha256File);
+    const r = await compressOutputs(files, { algorithm: 'zstd', threads: 2 });
+    assert.deepEqual(r.map((x) => path.basename(x.dst)), ['image.raw.zst', 'image.root.raw.zst', 'image.usr.raw.zst']);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['image.raw.zst', 'image.root.raw.zst', 'image.usr.raw.zst']);
+    for (let i = 0; i < files.length; i++) assert.equal(await sha256Of('zstd', ['-d', '-c', r[i]!.dst]), want[i]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

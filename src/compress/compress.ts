@@ -307,3 +307,16 @@ export async function decompressFile(src: string, dst: string, opts: DecompressO
     await pool.destroy().catch(() => {});
   }
 }
+
+/**
+ * What nixpkgs' repart-image.nix does with `compression.enable`: each output file (the image
+ * and every split file) becomes `<file>.zst` / `<file>.xz`, and the original is deleted once its
+ * compressed form is complete. One file at a time: each already uses every thread allowed.
+ */
+export async function compressOutputs(files: string[], opts: CompressOptions): Promise<CompressResult[]> {
+  const algorithm = checkAlgorithm(opts?.algorithm);
+  checkLevel(algorithm, opts.level ?? DEFAULT_LEVEL[algorithm]);
+  const out: CompressResult[] = [];
+  for (const f of files) out.push(await compressFile(f, compressedName(f, algorithm), { removeSource: true, ...opts }));
+  return out;
+}

@@ -1,5 +1,6 @@
 export {
   compressFile,
+  compressOutputs,
   decompressFile,
   compressedName,
   planCompression,
