@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { workerData } from 'node:worker_threads';
 
 export type Algorithm = 'zstd' | 'xz';
 export const ALGORITHMS: readonly Algorithm[] = ['zstd', 'xz'];
@@ -38,6 +39,22 @@ type Factory = (opts: Record<string, unknown>) => Promise<EmModule>;
 const require = createRequire(import.meta.url);
 const instances = new Map<Algorithm, EmModule>();
 const pending = new Map<Algorithm, Promise<EmModule>>();
+const compiled = new Map<Algorithm, WebAssembly.Module>();
+
+/**
+ * The compiled module for a codec, once per process: workers receive it through workerData
+ * (a WebAssembly.Module crosses threads without being compiled again), so a pool of N
+ * workers compiles and tiers up the code once, not N times.
+ */
+export function compiledCodec(algorithm: Algorithm): WebAssembly.Module {
+  let m = compiled.get(algorithm);
+  if (!m) {
+    const shared = (workerData as { compressModules?: Partial<Record<Algorithm, WebAssembly.Module>> } | null)?.compressModules?.[algorithm];
+    m = shared ?? new WebAssembly.Module(readFileSync(`${COMPRESS_WASM_DIR}${algorithm}/${algorithm}.wasm`));
+    compiled.set(algorithm, m);
+  }
+  return m;
+}
 
 /** Load (once per thread) the module for a codec. */
 export async function loadCodec(algorithm: Algorithm): Promise<EmModule> {
@@ -46,9 +63,8 @@ export async function loadCodec(algorithm: Algorithm): Promise<EmModule> {
   let p = pending.get(algorithm);
   if (!p) {
     p = (async () => {
-      const dir = `${COMPRESS_WASM_DIR}${algorithm}/`;
-      const wasm = new WebAssembly.Module(readFileSync(`${dir}${algorithm}.wasm`));
-      const factory = require(`${dir}${algorithm}.cjs`) as Factory;
+      const wasm = compiledCodec(algorithm);
+      const factory = require(`${COMPRESS_WASM_DIR}${algorithm}/${algorithm}.cjs`) as Factory;
       const m = await factory({
         instantiateWasm(imports: WebAssembly.Imports, done: (i: WebAssembly.Instance) => void) {
           done(new WebAssembly.Instance(wasm, imports));

@@ -21,7 +21,7 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { Piscina } from 'piscina';
 import { RepartError } from '../errors.js';
-import { ALGORITHMS, IO_SIZE, loadCodec, xzEncoderMemory, zstdEncoderMemory, zstdMaxLevel, type Algorithm } from './codec.js';
+import { ALGORITHMS, IO_SIZE, compiledCodec, loadCodec, xzEncoderMemory, zstdEncoderMemory, zstdMaxLevel, type Algorithm } from './codec.js';
 import type { CompressReply, CompressTask, DecompressReply, DecompressTask, TaskError } from './worker.js';
 
 export type CompressionAlgorithm = Algorithm;
@@ -236,6 +236,7 @@ export async function compressFile(src: string, dst: string, opts: CompressOptio
       maxThreads: plan.threads,
       concurrentTasksPerWorker: 1,
       idleTimeout: 100,
+      workerData: { compressModules: { [algorithm]: compiledCodec(algorithm) } },
     });
     const inflight: Promise<CompressReply>[] = [];
     let next = 0;
