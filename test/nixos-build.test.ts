@@ -118,6 +118,17 @@ describe('NixOS image.repart examples (repart-ts build)', () => {
     assert.deepEqual(diffDescriptions(want, got, (p) => p === '/nix' || p === '/nix/store').filter((l) => !/^extra \/nix(\/store)?$/.test(l)), []);
   });
 
+  it('compression.enable: outputs become .zst (decoded by host zstd), originals removed', { skip: spawnSync('sh', ['-c', 'command -v zstd']).status === 0 ? false : 'host zstd not installed' }, () => {
+    const { out } = build('compressed', {
+      name: 'small', version: '1', storeDir: store, split: true, compression: { enable: true, algorithm: 'zstd', level: 3 },
+      partitions: { store: { closure: path.join(dir, 'store-root/store-paths'), nixStorePrefix: '/', repartConfig: { Type: 'linux-generic', Format: 'ext4', SizeMinBytes: '40M' } } },
+    });
+    assert.deepEqual(readdirSync(out).sort(), ['repart-output.json', 'small_1.linux-generic.raw.zst', 'small_1.raw.zst']);
+    const d = spawnSync('zstd', ['-d', '-q', path.join(out, 'small_1.linux-generic.raw.zst'), '-o', path.join(out, 'part.raw')], { encoding: 'utf8' });
+    assert.equal(d.status, 0, d.stderr);
+    fsckExt4(path.join(out, 'part.raw'));
+  });
+
   for (const suite of ['trixie', 'sid'] as const) {
     it(`the nixpkgs invocation (drop-in) matches systemd-repart (${suite})`, { skip: referenceSkipReason(suite) ?? false }, () => {
       // 257 refuses Subvolumes= offline, so the trixie run uses the store partition example.

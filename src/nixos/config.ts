@@ -83,8 +83,8 @@ export function parseNixosConfig(file: string): NixosImageConfig {
   const comp = c.compression === undefined ? {} : obj(file, 'compression', c.compression);
   const algorithm = str(file, 'compression.algorithm', comp.algorithm, 'zstd');
   if (algorithm !== 'zstd' && algorithm !== 'xz') fail(file, 'compression.algorithm', `must be zstd or xz, got ${algorithm}`);
-  const level = comp.level === undefined ? (algorithm === 'zstd' ? 3 : 3) : Number(comp.level);
-  if (!Number.isInteger(level) || level < 0 || level > (algorithm === 'zstd' ? 19 : 9)) fail(file, 'compression.level', `invalid level ${String(comp.level)}`);
+  const level = comp.level === undefined ? 3 : Number(comp.level);
+  if (!Number.isInteger(level) || level < (algorithm === 'zstd' ? 1 : 0) || level > (algorithm === 'zstd' ? 22 : 9)) fail(file, 'compression.level', `invalid level ${String(comp.level)} (zstd: 1–22, xz: 0–9)`);
   const mk: Record<string, string[]> = {};
   if (c.mkfsOptions !== undefined) {
     for (const [fs, v] of Object.entries(obj(file, 'mkfsOptions', c.mkfsOptions))) {
