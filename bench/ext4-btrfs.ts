@@ -13,6 +13,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FormatJob } from '../src/fs/driver.js';
 import { mke2fsArgs, mke2fsEnv } from '../src/fs/ext4/index.js';
 import { mkfsBtrfsArgs } from '../src/fs/btrfs/index.js';
@@ -22,7 +23,7 @@ import { hostTree } from '../test/wasm-helpers.js';
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const W = process.env.BENCH_DIR ?? '/var/tmp/repart-ts-bench';
-const REF = '/work/shared/tools/reference-repart';
+const REF = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/tools/reference-repart');
 const REF_USR = path.join(process.env.HOME ?? '/root', '.cache/repart-reference/trixie/usr');
 const EPOCH = 1700000000;
 

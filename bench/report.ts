@@ -37,3 +37,27 @@ export function renderReportHtml(r: BenchReport): string {
 ${sections}</body></html>
 `;
 }
+
+/** The README's "Performance" section, generated from a report (bench-results/bench.md). */
+export function renderReportMarkdown(r: BenchReport): string {
+  const m = r.machine;
+  const out: string[] = [
+    `Measured ${r.date.slice(0, 10)} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, kernel ${m.kernel}; reference: ${m.reference}.`,
+    `${r.runs} run(s) per builder after a warm-up, alternating${r.quick ? ' (`--quick`: smaller trees)' : ''}. Wall times are medians (min–max).`,
+    '',
+    '| scenario | builder | wall s | CPU s | peak RSS MiB | image MiB (allocated) | repart-ts / this | × floor |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const s of r.scenarios) {
+    const base = s.builders[0] && s.builders[0].samples.some((x) => x.status === 0) ? summarize(s.builders[0]) : undefined;
+    const floor = (s.floor?.readSeconds ?? 0) + (s.floor?.writeSeconds ?? 0);
+    for (const b of s.builders) {
+      if (!b.samples.some((x) => x.status === 0)) { out.push(`| ${s.scenario} | ${b.builder} | failed | | | | | |`); continue; }
+      const x = summarize(b);
+      const ratio = base && b !== s.builders[0] ? (base.wallMedian / x.wallMedian).toFixed(2) : '';
+      out.push(`| ${s.scenario} | ${b.builder} | ${x.wallMedian.toFixed(2)} (${x.wallMin.toFixed(2)}–${x.wallMax.toFixed(2)}) | ${x.cpuMedian.toFixed(2)} | ${x.maxRssMiB.toFixed(0)} | ${(x.imageBytes / 2 ** 20).toFixed(0)} (${(x.allocatedBytes / 2 ** 20).toFixed(0)}) | ${ratio} | ${floor > 0 ? (x.wallMedian / floor).toFixed(1) : ''} |`);
+    }
+    if (floor > 0) out.push(`| ${s.scenario} | floor: read sources + write image | ${floor.toFixed(2)} | | | | | |`);
+  }
+  return out.join('\n') + '\n';
+}

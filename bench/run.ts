@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCENARIOS } from './scenarios.js';
-import { renderReportHtml } from './report.js';
+import { renderReportHtml, renderReportMarkdown } from './report.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(REPO, 'dist/src/cli/main.js');
@@ -121,8 +121,9 @@ export async function main(): Promise<void> {
 
   writeFileSync(path.join(outDir, 'bench.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(path.join(outDir, 'bench.html'), renderReportHtml(report));
+  writeFileSync(path.join(outDir, 'bench.md'), renderReportMarkdown(report));
   process.stdout.write(renderReportText(report));
-  process.stdout.write(`\nwrote ${path.join(outDir, 'bench.json')} and bench.html\n`);
+  process.stdout.write(`\nwrote ${path.join(outDir, 'bench.json')} , bench.html and bench.md\n`);
 }
 
 export function renderReportText(r: BenchReport): string {

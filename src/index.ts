@@ -8,3 +8,4 @@ export type { VfatOptions, NameMode } from './fs/vfat/index.js';
 export { ext4Driver } from './fs/ext4/index.js';
 export { btrfsDriver } from './fs/btrfs/index.js';
 export { formatInWorkers, closeWorkerPool } from './fs/pool.js';
+export * from './compress/index.js';

@@ -16,6 +16,7 @@ import { btrfsDriver, mkfsBtrfsArgs } from '../src/fs/btrfs/index.js';
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
 import { assertProgress, btrfsXattrs, copyWindow, describeBtrfs, describeTree, diffDescriptions, hostTree, isRoot, makeFixture, ROOT_XATTRS, FILE_XATTRS, setHostXattrs, xattrView } from './wasm-helpers.js';
+import { REFERENCE } from './helpers/reference.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -152,11 +153,11 @@ test('the check-block speed patch leaves the image byte-identical (BTRFS_MKFS_CH
   assert.ok(fast.equals(checked), 'same bytes with and without the per-search block checks');
 });
 
-const REF = '/work/shared/tools/reference-repart';
+const REF = REFERENCE;
 // setfattr (package attr) puts the xattrs on the host tree for the native tool
 const oracle = isRoot && fs.existsSync(REF) && spawnSync('setfattr', ['--version']).status === 0;
 
-test('same fs UUID, label, features and trees as trixie\'s native mkfs.btrfs 6.14', { skip: oracle ? false : 'needs root, /work/shared/tools/reference-repart (the oracle) and setfattr' }, async () => {
+test('same fs UUID, label, features and trees as trixie\'s native mkfs.btrfs 6.14', { skip: oracle ? false : 'needs root, ../shared/tools/reference-repart (the oracle) and setfattr' }, async () => {
   const src = path.join(work, 'otree');
   makeFixture(src);
   // the same xattrs on the host tree (native mkfs reads them there) and in ours

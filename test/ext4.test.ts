@@ -14,6 +14,7 @@ import { ext4Driver, gnuPermute, mke2fsArgs, mke2fsEnv } from '../src/fs/ext4/in
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
 import { assertProgress, describeExt4, describeTree, diffDescriptions, hostTree, isRoot, makeFixture, ROOT_XATTRS, FILE_XATTRS, setHostXattrs } from './wasm-helpers.js';
+import { REFERENCE } from './helpers/reference.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -132,11 +133,11 @@ test('content that does not fit, and bad options, fail as typed errors naming th
   );
 });
 
-const REF = '/work/shared/tools/reference-repart';
+const REF = REFERENCE;
 // setfattr (package attr) puts the xattrs on the host tree for the native tool
 const oracle = isRoot && fs.existsSync(REF) && spawnSync('setfattr', ['--version']).status === 0;
 
-test('byte-identical to trixie\'s native mkfs.ext4 1.47.2 (262 and 257 arguments)', { skip: oracle ? false : 'needs root, /work/shared/tools/reference-repart (the oracle) and setfattr' }, async () => {
+test('byte-identical to trixie\'s native mkfs.ext4 1.47.2 (262 and 257 arguments)', { skip: oracle ? false : 'needs root, ../shared/tools/reference-repart (the oracle) and setfattr' }, async () => {
   const src = path.join(work, 'otree');
   makeFixture(src);
   // the same xattrs on the host tree (native mkfs reads them there) and in ours

@@ -5,8 +5,9 @@ import { decodeBootSector } from '../src/fs/vfat/boot-sector.js';
 import { decodeDirEntry, type DirEntry } from '../src/fs/vfat/dirent.js';
 import { decodeFat, type FatBits } from '../src/fs/vfat/fat-table.js';
 import { decodeLfnEntry, longNameFrom, type LfnEntry } from '../src/fs/vfat/lfn.js';
+import { REFERENCE } from './helpers/reference.js';
 
-export const ORACLE = '/work/shared/tools/reference-repart';
+export const ORACLE = REFERENCE;
 
 export function oracleSkipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'reference-repart needs root';

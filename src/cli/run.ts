@@ -22,7 +22,9 @@ import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '..
 import { roundDown, roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
 import { buildTree } from '../tree/build.js';
-import { treeSpecFor, type TreeContext } from '../tree/from-definition.js';
+import { clampTimes, treeSpecFor, type TreeContext } from '../tree/from-definition.js';
+import { dedupeTree } from '../tree/dedupe.js';
+import { fmtBytes } from '../plan/allocate.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
 import { ProgressReporter } from '../report/progress.js';
 
@@ -41,6 +43,8 @@ export interface RunHooks {
   formatter?: Formatter;
   /** every owner in the file systems becomes root (what `unshare --map-root-user fakeroot` gives nixpkgs) */
   mapOwnersToRoot?: boolean;
+  /** files with equal bytes and metadata become hard links (opt-in, src/tree/dedupe.ts) */
+  dedupe?: boolean;
 }
 
 const HELP = `repart-ts [OPTIONS...] [DEVICE]
@@ -255,6 +259,13 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       if (d.format === undefined || p.dropped || deferred(p)) continue;
       // The virtual source tree: sources are lstat'ed here and read in place by the driver.
       const tree = needsPopulate(d) ? await buildTree(treeSpecFor(d, treeCtx)) : null;
+      // The 262 stack's mkfs tools all clamp times to SOURCE_DATE_EPOCH (btrfs-progs 7.x too;
+      // our btrfs-progs 6.14 does not), so the tree is clamped once for every format.
+      if (tree && o.compat >= 262 && treeCtx.sourceDateEpoch !== undefined) clampTimes(tree, treeCtx.sourceDateEpoch);
+      if (tree && hooks.dedupe) {
+        const st = await dedupeTree(tree);
+        if (st.merged) warn(`${p.label}: de-duplicated ${st.merged} of ${st.files} files (${fmtBytes(BigInt(st.bytesSaved))} saved)`);
+      }
       jobs.set(p, {
         format: d.format,
         label: fsLabelFor(d.format, p.label),

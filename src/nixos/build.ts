@@ -11,15 +11,14 @@ import { RepartError } from '../errors.js';
 import { nativeArchitecture } from '../gpt/types.js';
 import { run, type Io, type RunHooks } from '../cli/run.js';
 import { builderArgs, definitionText, imageBaseName, parseNixosConfig } from './config.js';
+import { compressOutputs } from '../compress/index.js';
 
 export interface BuildOptions {
   config: string;
   outDir: string;
 }
 
-export type Compressor = (files: string[], algorithm: 'zstd' | 'xz', level: number) => Promise<void>;
-
-export async function buildNixosImage(o: BuildOptions, io: Io, hooks: RunHooks & { compress?: Compressor } = {}): Promise<number> {
+export async function buildNixosImage(o: BuildOptions, io: Io, hooks: RunHooks = {}): Promise<number> {
   const cfg = parseNixosConfig(o.config);
   const outDir = path.resolve(o.outDir);
   try {
@@ -37,13 +36,13 @@ export async function buildNixosImage(o: BuildOptions, io: Io, hooks: RunHooks &
     let json = '';
     const code = await run(builderArgs(cfg, defs, image, cfg.architecture ?? nativeArchitecture()), {
       ...io, env, stdout: (s) => { json += s; io.stdout(s); },
-    }, { ...hooks, mapOwnersToRoot: cfg.mapOwnersToRoot });
+    }, { ...hooks, mapOwnersToRoot: cfg.mapOwnersToRoot, dedupe: cfg.dedupe });
     if (code !== 0) return code;
     writeFileSync(path.join(outDir, 'repart-output.json'), json);
     if (cfg.compression.enable) {
-      if (!hooks.compress) throw new RepartError('E_NOT_IMPLEMENTED', 'compression is not available in this build', { file: cfg.file });
+      // as nixpkgs does: every image file becomes FILE.zst / FILE.xz, the original is removed
       const outputs = readdirSync(outDir).filter((f) => f === `${base}.raw` || (f.startsWith(`${base}.`) && f.endsWith('.raw'))).map((f) => path.join(outDir, f));
-      await hooks.compress(outputs, cfg.compression.algorithm, cfg.compression.level);
+      await compressOutputs(outputs, { algorithm: cfg.compression.algorithm, level: cfg.compression.level });
     }
     return 0;
   } finally {

@@ -32,6 +32,8 @@ export interface NixosImageConfig {
   storeDir: string;
   /** the nixpkgs builder runs repart under `unshare --map-root-user fakeroot`: every owner is root */
   mapOwnersToRoot: boolean;
+  /** opt-in: identical files (bytes and metadata) become hard links, optimised store or not */
+  dedupe: boolean;
   partitions: [string, NixosPartition][];
   /** the config file, for messages */
   file: string;
@@ -81,8 +83,8 @@ export function parseNixosConfig(file: string): NixosImageConfig {
   const comp = c.compression === undefined ? {} : obj(file, 'compression', c.compression);
   const algorithm = str(file, 'compression.algorithm', comp.algorithm, 'zstd');
   if (algorithm !== 'zstd' && algorithm !== 'xz') fail(file, 'compression.algorithm', `must be zstd or xz, got ${algorithm}`);
-  const level = comp.level === undefined ? (algorithm === 'zstd' ? 3 : 3) : Number(comp.level);
-  if (!Number.isInteger(level) || level < 0 || level > (algorithm === 'zstd' ? 19 : 9)) fail(file, 'compression.level', `invalid level ${String(comp.level)}`);
+  const level = comp.level === undefined ? 3 : Number(comp.level);
+  if (!Number.isInteger(level) || level < (algorithm === 'zstd' ? 1 : 0) || level > (algorithm === 'zstd' ? 22 : 9)) fail(file, 'compression.level', `invalid level ${String(comp.level)} (zstd: 1–22, xz: 0–9)`);
   const mk: Record<string, string[]> = {};
   if (c.mkfsOptions !== undefined) {
     for (const [fs, v] of Object.entries(obj(file, 'mkfsOptions', c.mkfsOptions))) {
@@ -129,6 +131,7 @@ export function parseNixosConfig(file: string): NixosImageConfig {
     mkfsOptions: mk,
     storeDir,
     mapOwnersToRoot: c.mapOwnersToRoot !== false,
+    dedupe: c.dedupe === true,
     partitions,
     file,
   };

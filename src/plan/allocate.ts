@@ -80,31 +80,22 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
   const OVERCHARGE = 1, UNDERCHARGE = 2, DISTRIBUTE = 3;
   for (let phase = OVERCHARGE; phase <= DISTRIBUTE;) {
     let retry = false;
+    // Size first, then padding, for each partition in list order; charges apply at once.
+    const step = (into: Map<number, bigint>, i: number, weight: bigint, min: bigint, max: bigint | null) => {
+      if (into.has(i)) return;
+      const share = scaleByWeight(span, weight, weightSum);
+      let v: bigint | null = null;
+      if (phase === OVERCHARGE && min > share) { v = min; retry = true; }
+      else if (phase === UNDERCHARGE && max !== null && max < share) { v = max; retry = true; }
+      else if (phase === DISTRIBUTE) v = clamp(roundDown(share, grain), min, max);
+      if (v === null) return;
+      into.set(i, v);
+      charge(v);
+      weightSum -= weight;
+    };
     for (const { it, i } of live) {
-      if (!newSize.has(i)) {
-        const share = scaleByWeight(span, BigInt(it.weight), weightSum);
-        let v: bigint | null = null;
-        if (phase === OVERCHARGE && it.minSize > share) { v = it.minSize; retry = true; }
-        else if (phase === UNDERCHARGE && it.maxSize !== null && it.maxSize < share) { v = it.maxSize; retry = true; }
-        else if (phase === DISTRIBUTE) v = clamp(roundDown(share, grain), it.minSize, it.maxSize);
-        if (v !== null) {
-          newSize.set(i, v);
-          charge(v);
-          weightSum -= BigInt(it.weight);
-        }
-      }
-      if (!newPadding.has(i)) {
-        const share = scaleByWeight(span, BigInt(it.paddingWeight), weightSum);
-        let v: bigint | null = null;
-        if (phase === OVERCHARGE && it.minPadding > share) { v = it.minPadding; retry = true; }
-        else if (phase === UNDERCHARGE && it.maxPadding !== null && it.maxPadding < share) { v = it.maxPadding; retry = true; }
-        else if (phase === DISTRIBUTE) v = clamp(roundDown(share, grain), it.minPadding, it.maxPadding);
-        if (v !== null) {
-          newPadding.set(i, v);
-          charge(v);
-          weightSum -= BigInt(it.paddingWeight);
-        }
-      }
+      step(newSize, i, BigInt(it.weight), it.minSize, it.maxSize);
+      step(newPadding, i, BigInt(it.paddingWeight), it.minPadding, it.maxPadding);
     }
     if (!retry) phase++;
   }

@@ -169,9 +169,10 @@ class Builder {
   async run(): Promise<void> {
     const spec = this.spec;
     const log = spec.log ?? (() => {});
-    // the always-excluded and ExcludeFiles= inodes are the same for every line
+    // ExcludeFiles= inodes are the same for every line. The API VFS and temporary directories are
+    // excluded below each directory line's source (see below), not at the copy source root:
+    // systemd-repart 257 and 262 both copy a single file that lives under /tmp (measured).
     const base = new Map<string, Deny>();
-    for (const p of ALWAYS_EXCLUDED) await this.addDeny(base, posix.join(this.root, p), 'contents');
     const excl: { path: string; contents: boolean }[] = [];
     for (const e of spec.excludeFiles) {
       const contents = e.endsWith('/');
@@ -226,10 +227,9 @@ class Builder {
           await this.addDeny(deny, posix.join(src, rel), e.contents ? 'contents' : 'inode');
         }
       }
+      if (st.isDirectory()) for (const p of ALWAYS_EXCLUDED) await this.addDeny(deny, posix.join(src, p), 'contents');
       if (tgtNorm === '/' && spec.excludeMountPointContents) {
-        for (const mp of [...spec.excludeMountPointContents, ...ALWAYS_EXCLUDED.map((p) => '/' + p)]) {
-          await this.addDeny(deny, posix.join(src, mp), 'contents');
-        }
+        for (const mp of spec.excludeMountPointContents) await this.addDeny(deny, posix.join(src, mp), 'contents');
       }
       if (st.isDirectory()) {
         const existing = this.lookupDir(tgtParts);

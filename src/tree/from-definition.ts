@@ -5,7 +5,7 @@
  */
 import type { PartitionDefinition } from '../config/definition.js';
 import { mountPointsOf, sameType } from '../gpt/types.js';
-import type { Timespec } from './model.js';
+import type { SourceTree, Timespec, TreeNode } from './model.js';
 import type { TreeSpec } from './build.js';
 
 export interface TreeContext {
@@ -25,8 +25,9 @@ export function nowFor(sourceDateEpoch: number | undefined): Timespec {
 }
 
 export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec {
-  const excludeMountPointContents: string[] = [];
+  let excludeMountPointContents: string[] | undefined;
   if (d.type.role === 'root') {
+    excludeMountPointContents = [];
     for (const other of ctx.all) {
       if (other === d || sameType(other.type, d.type)) continue;
       for (const mp of mountPointsOf(other.type)) if (!excludeMountPointContents.includes(mp)) excludeMountPointContents.push(mp);
@@ -48,4 +49,17 @@ export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec 
     excludeMountPointContents,
     log: ctx.log,
   };
+}
+
+/** Every time in the tree becomes at most `epoch` (SOURCE_DATE_EPOCH clamping). */
+export function clampTimes(tree: SourceTree, epoch: number): void {
+  const seen = new Set<TreeNode>();
+  const clamp = (t: Timespec) => { if (t.sec > epoch || (t.sec === epoch && t.nsec > 0)) { t.sec = epoch; t.nsec = 0; } };
+  const visit = (n: TreeNode) => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    clamp(n.meta.atime); clamp(n.meta.mtime); clamp(n.meta.ctime);
+    if (n.kind === 'dir') for (const c of n.entries.values()) visit(c);
+  };
+  visit(tree.root);
 }

@@ -36,6 +36,11 @@ export interface VfatOptions {
    * sid's mcopy 4.0.49 run by repart 262; measured). repart 257 with mtools 4.0.48 does not.
    */
   clampToEpoch?: boolean;
+  /**
+   * Copy what symlinks to files point to, as mcopy 4.0.48 under repart 257 does (default). The
+   * 262 stack (sid: mcopy 4.0.49) skips symlinks below the top level instead (measured).
+   */
+  followSymlinks?: boolean;
   /** 'mcopy-c' (what repart produces, the default) or 'utf8'. See names.ts. */
   nameMode?: NameMode;
   /** for error messages. */
@@ -56,7 +61,7 @@ function byteOrder(a: string, b: string): number {
 
 /** The tree as mcopy sees it: top level = regular files and directories only (repart filters
  * by d_type); below, symlinks to files are followed, everything else is skipped. */
-async function toPlan(tree: SourceTree, warnings: string[], clamp?: number): Promise<PlanNode[]> {
+async function toPlan(tree: SourceTree, warnings: string[], clamp?: number, followSymlinks = true): Promise<PlanNode[]> {
   const t = (sec: number) => (clamp !== undefined && sec > clamp ? clamp : sec);
   const conv = async (node: TreeNode, name: string, path: string, parent: DirNode, top: boolean): Promise<PlanNode | null> => {
     switch (node.kind) {
@@ -73,6 +78,10 @@ async function toPlan(tree: SourceTree, warnings: string[], clamp?: number): Pro
       case 'symlink': {
         if (top) {
           warnings.push(`${path}: symlink at the top level skipped (repart only passes files and directories to mcopy)`);
+          return null;
+        }
+        if (!followSymlinks) {
+          warnings.push(`${path}: symlink skipped (FAT has no symlinks; the systemd 262 stack skips them)`);
           return null;
         }
         if (node.hostPath) {
@@ -169,7 +178,7 @@ export async function formatVfat(opts: VfatOptions): Promise<FormatOutcome> {
     throw e;
   }
   for (const w of img.geometry.warnings) warnings.push(`mkfs.fat: ${w}`);
-  const top = opts.tree ? await toPlan(opts.tree, warnings, opts.clampToEpoch ? opts.sourceDateEpoch : undefined) : [];
+  const top = opts.tree ? await toPlan(opts.tree, warnings, opts.clampToEpoch ? opts.sourceDateEpoch : undefined, opts.followSymlinks ?? true) : [];
   let layout = null;
   if (opts.tree) {
     try {
@@ -211,6 +220,7 @@ export const vfatDriver: FsDriver = {
       tree: job.tree,
       sourceDateEpoch: job.sourceDateEpoch,
       clampToEpoch: (job.systemdVersion ?? 262) >= 262,
+      followSymlinks: (job.systemdVersion ?? 262) < 262,
       where,
       progress,
     });

@@ -1,0 +1,16 @@
+export {
+  compressFile,
+  compressOutputs,
+  decompressFile,
+  compressedName,
+  planCompression,
+  DEFAULT_LEVEL,
+  DEFAULT_MEMORY_LIMIT,
+  LEVEL_RANGE,
+  EXTENSION,
+  type CompressionAlgorithm,
+  type CompressOptions,
+  type CompressResult,
+  type DecompressOptions,
+  type DecompressResult,
+} from './compress.js';

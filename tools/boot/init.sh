@@ -1,0 +1,128 @@
+#!/bin/sh
+# /init of the boot-test initramfs (busybox sh). It proves the image is what a user needs: the
+# kernel finds the partitions by their GPT labels, mounts them with its own file system drivers,
+# and the files, modes, links and programs the definitions put there are all as expected.
+# Ends with exactly one line "BOOTTEST-OK variant=..." or "BOOTTEST-FAIL: ..." and powers off.
+export PATH=/bin
+/bin/busybox mkdir -p /proc /sys /dev /sysroot /esp /tmp
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+
+fail() {
+  echo "BOOTTEST-FAIL: $*"
+  dmesg | tail -n 30
+  poweroff -f
+  sleep 30
+}
+step() { echo "boottest: $*"; }
+
+# Parameters come from the boot loader entry: boottest.KEY=VALUE → BT_KEY.
+for a in $(cat /proc/cmdline); do
+  case "$a" in
+    boottest.*=*)
+      k=${a%%=*}; k=${k#boottest.}; v=${a#*=}
+      case "$k" in *[!a-z0-9_]*) fail "bad parameter $a" ;; esac
+      eval "BT_$k=\$v" ;;
+  esac
+done
+[ -n "$BT_variant" ] || fail "no boottest.variant= on the kernel command line"
+step "variant $BT_variant, kernel $(uname -r)"
+
+while read -r m; do
+  case "$m" in
+    '') ;;
+    -*) insmod "/lib/modules/$(uname -r)/${m#-}" 2>/dev/null || step "optional module ${m#-} not loaded" ;;
+    *) insmod "/lib/modules/$(uname -r)/$m" || fail "insmod $m" ;;
+  esac
+done </etc/boottest/modules
+
+# The device of the partition whose GPT partition name is $1 (udev's PARTNAME= in sysfs).
+find_part() {
+  i=0
+  while [ $i -lt 200 ]; do
+    for u in /sys/class/block/*/uevent; do
+      if grep -qx "PARTNAME=$1" "$u"; then
+        echo "/dev/$(sed -n 's/^DEVNAME=//p' "$u")"
+        return 0
+      fi
+    done
+    sleep 0.1
+    i=$((i + 1))
+  done
+  return 1
+}
+
+# A partition's GPT type UUID, read from the disk (sysfs does not expose it): entry N of the
+# array the primary header points to.
+part_type() {
+  dev=$1
+  part=$(cat "/sys/class/block/${dev#/dev/}/partition")
+  disk=$(basename "$(readlink -f "/sys/class/block/${dev#/dev/}/..")")
+  ss=$(cat "/sys/class/block/$disk/queue/logical_block_size")
+  lba=$(dd if="/dev/$disk" bs=1 skip=$((ss + 72)) count=8 2>/dev/null | od -An -tu8 | tr -d ' ')
+  esz=$(dd if="/dev/$disk" bs=1 skip=$((ss + 84)) count=4 2>/dev/null | od -An -tu4 | tr -d ' ')
+  g=$(dd if="/dev/$disk" bs=1 skip=$((lba * ss + (part - 1) * esz)) count=16 2>/dev/null | od -An -tx1 | tr -d ' \n')
+  # GUIDs store their first three fields little-endian.
+  b() { echo "$g" | cut -c"$1"-"$2"; }
+  echo "$(b 7 8)$(b 5 6)$(b 3 4)$(b 1 2)-$(b 11 12)$(b 9 10)-$(b 15 16)$(b 13 14)-$(b 17 20)-$(b 21 32)"
+}
+
+mount_part() { # label fstype flags mountpoint
+  dev=$(find_part "$1") || fail "no partition labelled $1 (block devices: $(ls /sys/class/block | tr '\n' ' '))"
+  mount -t "$2" ${3:+-o "$3"} "$dev" "$4" || fail "mount -t $2 ${3:+-o $3 }$dev $4"
+  step "mounted $dev ($1, $2${3:+, $3}) on $4"
+}
+
+expect() { # what actual wanted
+  [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
+}
+
+# Root partition: found by label, and its type must be the x86-64 root type.
+rootdev=$(find_part "$BT_root") || fail "no partition labelled $BT_root"
+expect "type of the root partition $rootdev" "$(part_type "$rootdev")" 4f68bce3-e8cd-4db1-96e7-fbcaf984b709
+mount_part "$BT_root" "$BT_rootfstype" "$BT_rootflags" /sysroot
+if [ -n "$BT_store" ]; then
+  [ -d /sysroot/nix/store ] || fail "/nix/store is missing in the root file system"
+  mount_part "$BT_store" "$BT_storefstype" "$BT_storeflags" /sysroot/nix/store
+fi
+if [ "$BT_rootfstype" = btrfs ]; then
+  # The root of a subvolume is inode 256: proves subvol= selected a subvolume, not a directory.
+  expect "inode of the root subvolume" "$(stat -c %i /sysroot)" 256
+  [ -z "$BT_store" ] || expect "inode of the store subvolume" "$(stat -c %i /sysroot/nix/store)" 256
+fi
+
+cd /sysroot || fail "cd /sysroot"
+sha256sum -c -s /etc/boottest/root.sha256 || { sha256sum -c /etc/boottest/root.sha256; fail "root file contents differ"; }
+expect "mode of /bin/busybox" "$(stat -c %a bin/busybox)" 755
+expect "mode of /etc/boottest/private" "$(stat -c %a etc/boottest/private)" 600
+expect "owner of /bin/busybox" "$(stat -c %u:%g bin/busybox)" 0:0
+expect "symlink /bin/sh" "$(readlink bin/sh)" busybox
+expect "symlink /etc/boottest/marker-link" "$(readlink etc/boottest/marker-link)" ../../usr/share/boottest/hardlink-a
+expect "hard links share an inode" "$(stat -c %i usr/share/boottest/hardlink-a)" "$(stat -c %i usr/share/boottest/hardlink-b)"
+expect "link count of the hard link" "$(stat -c %h usr/share/boottest/hardlink-a)" 2
+expect "program in the root file system" "$(chroot /sysroot /bin/sh -c 'echo userland-ok')" userland-ok
+expect "program in the Nix store" "$(chroot /sysroot "$(cat /etc/boottest/store-program)")" store-ok
+expect "mode of the store program" "$(stat -c %a "/sysroot$(cat /etc/boottest/store-program)")" 555
+# Write through the kernel's driver: a bad allocation bitmap or tree shows up here, not in fsck.
+echo written-at-boot >var/boottest-written || fail "cannot write to the root file system"
+sync
+expect "file written at boot" "$(cat var/boottest-written)" written-at-boot
+cd /
+
+mount_part "$BT_esp" vfat ro /esp
+cd /esp || fail "cd /esp"
+sha256sum -c -s /etc/boottest/esp.sha256 || { sha256sum -c /etc/boottest/esp.sha256; fail "ESP file contents differ"; }
+[ -f /esp/loader/entries/appliance.conf ] || fail "loader entry missing on the ESP"
+cd /
+
+umount /esp /sysroot/nix/store 2>/dev/null
+umount /sysroot || fail "umount /sysroot"
+if dmesg | grep -E 'EXT4-fs error|BTRFS error|BTRFS critical|FAT-fs \(.*\): (error|Invalid|corrupted)|Buffer I/O error'; then
+  fail "the kernel reported file system errors"
+fi
+echo "BOOTTEST-OK variant=$BT_variant"
+poweroff -f
+sleep 30
