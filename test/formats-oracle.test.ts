@@ -111,6 +111,10 @@ for (const suite of ['trixie', 'sid'] as Suite[]) {
         assert.equal(e.status, 0, e.stdout + e.stderr);
         const ls = (img: string) => tool('debugfs', ['-R', 'ls -l /usr/bin', `${img}?offset=${root.offset}`]).replace(/^debugfs.*\n/, '');
         assert.equal(ls(ours), ls(ref), 'the same /usr/bin (inodes, modes, owners, sizes, times)');
+        // 258+ puts user.validatefs.* on the root directory; 257 does not
+        const ea = (img: string) => tool('debugfs', ['-R', 'ea_list /', `${img}?offset=${root.offset}`]).replace(/^debugfs.*\n/, '');
+        assert.equal(ea(ours), ea(ref), 'root directory xattrs');
+        if (suite === 'sid') assert.match(ea(ours), /user\.validatefs\.gpt_label \(6\) = 6e 69 78 6f 73 00/);
         if (suite === 'trixie') {
           // Same e2fsprogs (1.47.2) and arguments: only the random directory hash seed (257 passes
           // no hash_seed=) and the superblock checksums covering it may differ.

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCommandLine, type CliOptions } from '../config/cli.js';
-import { readDefinitions, DEFAULT_DEFINITION_DIRS, needsPopulate } from '../config/load.js';
+import { readDefinitions, DEFAULT_DEFINITION_DIRS } from '../config/load.js';
 import { expandSpecifiers } from '../config/specifiers.js';
 import { RepartError } from '../errors.js';
 import type { FormatJob } from '../fs/driver.js';
@@ -21,10 +21,7 @@ import { ImageFile } from '../image/file.js';
 import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '../report/json.js';
 import { roundDown, roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
-import { buildTree } from '../tree/build.js';
-import { clampTimes, treeSpecFor, type TreeContext } from '../tree/from-definition.js';
-import { dedupeTree } from '../tree/dedupe.js';
-import { fmtBytes } from '../plan/allocate.js';
+import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
 import { ProgressReporter } from '../report/progress.js';
 
@@ -257,15 +254,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       if (cb !== undefined) copyBlocks.set(p, cb);
       const d = p.def;
       if (d.format === undefined || p.dropped || deferred(p)) continue;
-      // The virtual source tree: sources are lstat'ed here and read in place by the driver.
-      const tree = needsPopulate(d) ? await buildTree(treeSpecFor(d, treeCtx)) : null;
-      // The 262 stack's mkfs tools all clamp times to SOURCE_DATE_EPOCH (btrfs-progs 7.x too;
-      // our btrfs-progs 6.14 does not), so the tree is clamped once for every format.
-      if (tree && o.compat >= 262 && treeCtx.sourceDateEpoch !== undefined) clampTimes(tree, treeCtx.sourceDateEpoch);
-      if (tree && hooks.dedupe) {
-        const st = await dedupeTree(tree);
-        if (st.merged) warn(`${p.label}: de-duplicated ${st.merged} of ${st.files} files (${fmtBytes(BigInt(st.bytesSaved))} saved)`);
-      }
+      const tree = await partitionTree(d, p.label, treeCtx, { compat: o.compat, dedupe: hooks.dedupe });
       jobs.set(p, {
         format: d.format,
         label: fsLabelFor(d.format, p.label),

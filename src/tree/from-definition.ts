@@ -6,7 +6,11 @@
 import type { PartitionDefinition } from '../config/definition.js';
 import { mountPointsOf, sameType } from '../gpt/types.js';
 import type { SourceTree, Timespec, TreeNode } from './model.js';
-import type { TreeSpec } from './build.js';
+import { buildTree, type TreeSpec } from './build.js';
+import { dedupeTree } from './dedupe.js';
+import { validateFsXattrs, wantsValidateFs } from './validatefs.js';
+import { needsPopulate } from '../config/load.js';
+import { fmtBytes } from '../plan/allocate.js';
 
 export interface TreeContext {
   /** --copy-source=, else --root=, else '/' */
@@ -62,4 +66,25 @@ export function clampTimes(tree: SourceTree, epoch: number): void {
     if (n.kind === 'dir') for (const c of n.entries.values()) visit(c);
   };
   visit(tree.root);
+}
+
+/**
+ * The tree a partition's file system is made from, or null for an empty file system: the
+ * populated content (CopyFiles=, MakeDirectories=, MakeSymlinks=), the validatefs xattrs on its
+ * root (v258+, which makes every ext4/btrfs partition populated), times clamped for the 262
+ * stack, and the opt-in de-duplication.
+ */
+export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext, o: { compat: number; dedupe?: boolean }): Promise<SourceTree | null> {
+  const validate = wantsValidateFs(d, o.compat);
+  if (!needsPopulate(d) && !validate) return null;
+  const tree = await buildTree(treeSpecFor(d, ctx));
+  if (validate) tree.root.meta.xattrs = validateFsXattrs(d, label, d.type);
+  // The 262 stack's mkfs tools all clamp times to SOURCE_DATE_EPOCH (btrfs-progs 7.x too; our
+  // btrfs-progs 6.14 does not), so the tree is clamped once for every format.
+  if (o.compat >= 262 && ctx.sourceDateEpoch !== undefined) clampTimes(tree, ctx.sourceDateEpoch);
+  if (o.dedupe) {
+    const st = await dedupeTree(tree);
+    if (st.merged) ctx.log?.(`${label}: de-duplicated ${st.merged} of ${st.files} files (${fmtBytes(BigInt(st.bytesSaved))} saved)`);
+  }
+  return tree;
 }
