@@ -24,6 +24,8 @@ export interface TreeStats {
   specials: number;
   /** directory entries that point at an already counted file (extra hard links). */
   extraLinks: number;
+  /** sizes of the files behind those extra links (tools that walk paths count them again). */
+  extraLinkSizes: number[];
   /** distinct inodes other than the root directory. */
   inodes: number;
   /** sum of distinct file sizes. */
@@ -34,7 +36,7 @@ export interface TreeStats {
 const utf8Len = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 export function treeStats(tree: SourceTree): TreeStats {
-  const st: TreeStats = { dirs: [], fileSizes: [], symlinkLengths: [], specials: 0, extraLinks: 0, inodes: 0, bytes: 0, subvolumes: 0 };
+  const st: TreeStats = { dirs: [], fileSizes: [], symlinkLengths: [], specials: 0, extraLinks: 0, extraLinkSizes: [], inodes: 0, bytes: 0, subvolumes: 0 };
   const seen = new Set<TreeNode>();
   const visit = (dir: DirNode): void => {
     const names: number[] = [];
@@ -48,6 +50,7 @@ export function treeStats(tree: SourceTree): TreeStats {
       const node = dir.entries.get(name)!;
       if (seen.has(node)) {
         st.extraLinks++;
+        if (node.kind === 'file') st.extraLinkSizes.push(node.size);
         continue;
       }
       seen.add(node);
