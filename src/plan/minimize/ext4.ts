@@ -224,15 +224,16 @@ export interface ExtMinimal {
 }
 
 /** Smallest size (multiple of 4096) where the content fits, searching block counts. */
-export function extMinimalSize(st: TreeStats, type: ExtType = 'ext4', opts: { slackBlocks?: number; pageSize?: number } = {}): ExtMinimal {
+export function extMinimalSize(st: TreeStats, type: ExtType = 'ext4', opts: { slackBlocks?: number; slackInodes?: number; pageSize?: number } = {}): ExtMinimal {
   const content = extContent(st, type);
   const needBlocks = content.blocks + (opts.slackBlocks ?? 0);
+  const needInodes = content.inodes + (opts.slackInodes ?? 0);
   const pageSize = opts.pageSize ?? WASM_PAGE_SIZE;
   const perPage = Math.max(1, pageSize / BS);
   const fits = (b: number): ExtGeometry | null => {
     if (b % perPage) return null;
     const g = extGeometry(b * BS, type, pageSize);
-    return g && g.freeBlocks >= needBlocks && g.freeInodes >= content.inodes ? g : null;
+    return g && g.freeBlocks >= needBlocks && g.freeInodes >= needInodes ? g : null;
   };
   // lower bound: every block of content plus the fixed minimum; free blocks and inodes grow
   // (nearly) monotonically with size, so bisect, then step past non-monotone group edges.
@@ -253,6 +254,6 @@ export function extMinimalSize(st: TreeStats, type: ExtType = 'ext4', opts: { sl
   const bytes = best * perPage * BS;
   const prev = extGeometry(bytes - pageSize, type, pageSize);
   const limitedBy = content.blocks === 0 && content.inodes === 0 ? 'tool-minimum'
-    : prev && prev.freeBlocks >= needBlocks && prev.freeInodes < content.inodes ? 'inodes' : 'blocks';
+    : prev && prev.freeBlocks >= needBlocks && prev.freeInodes < needInodes ? 'inodes' : 'blocks';
   return { bytes, geometry: g, content, limitedBy };
 }

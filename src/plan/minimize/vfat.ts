@@ -26,6 +26,8 @@ export interface VfatModelOptions {
   /** as the vfat driver: below 262 symlinks to files are copied (mcopy 4.0.48), from 262 on skipped. */
   systemdVersion?: number;
   nameMode?: NameMode;
+  /** clusters to keep free beyond the content (Minimize=guess headroom), as a fraction of it. */
+  headroom?: number;
 }
 
 const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -131,8 +133,9 @@ export function vfatMinimalSize(tree: SourceTree, opts: VfatModelOptions = {}): 
     const lo = Math.floor(prevMax * ss / UNIT) + 1;
     const hi = Math.floor(Math.min(maxSectors * ss, 2 ** 44) / UNIT);
     prevMax = maxSectors;
-    const need = needed(spc);
-    if (!Number.isFinite(need)) continue;
+    const content = needed(spc);
+    if (!Number.isFinite(content)) continue;
+    const need = content + Math.ceil(content * (opts.headroom ?? 0));
     const geo = (u: number) => {
       try {
         return computeGeometry({ size: u * UNIT, sectorSize: ss, fatBits: 32 });
