@@ -6,6 +6,7 @@
  *   guessSize(format, tree, opts)    minimal + headroom, never above repart 257's guess
  *   formatMinimized(job, model)      format once at the model's size; grow and retry on no space
  */
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { FsError, RepartError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../../fs/driver.js';
 import { driverFor } from '../../fs/registry.js';
@@ -162,6 +163,17 @@ export interface MinimizedOutcome extends FormatOutcome {
   tried: number[];
 }
 
+function wipeSignatures(window: FormatJob['window'], size: number): void {
+  const fd = openSync(window.path, 'r+');
+  try {
+    const zero = Buffer.alloc(MiB);
+    writeSync(fd, zero, 0, Math.min(MiB, size), window.offset);
+    if (size >= 64 * MiB + 4096) writeSync(fd, zero, 0, 4096, window.offset + 64 * MiB);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const defaultStep = (size: number): number => roundUp(Math.max(MiB, size * 0.02), 65536);
 
 /**
@@ -198,8 +210,11 @@ export async function formatMinimized(job: FormatJob, model: SizeModel | number,
       const msg = `Minimize: ${job.format} does not fit in ${size} bytes, retrying with ${next} (pass ${passes + 1})`;
       warnings.push(msg);
       opts.log?.(msg);
-      // a failed pass may have left a half-written file system: the retry overwrites the same
-      // window from its start, so the window is no longer known to be zeroed
+      // The failed pass left a half-written file system. mke2fs (and mkfs.btrfs) refuse to
+      // overwrite one without -F/-f, which repart never passes: wipe the signatures they probe
+      // (first MiB: ext/vfat superblock, btrfs primary at 64 KiB; btrfs mirror at 64 MiB), inside
+      // the window only. The window is no longer known to be all zeros after this.
+      wipeSignatures(job.window, size);
       job = { ...job, windowZeroed: false };
       size = next;
     }
