@@ -87,12 +87,13 @@ const trees: [string, () => SourceTree][] = [
   ['mixed in-memory', mixedTree],
 ];
 
-const cases: { format: string; trees: string[] }[] = [
+const cases: { format: string; trees: string[]; sectorSize?: number }[] = [
   { format: 'ext4', trees: trees.map(([n]) => n) },
   { format: 'btrfs', trees: trees.map(([n]) => n) },
   { format: 'vfat', trees: trees.map(([n]) => n) },
   { format: 'ext2', trees: ['store closure'] },
   { format: 'ext3', trees: ['large (4 big files)', 'mixed in-memory'] },
+  { format: 'vfat', trees: ['store closure', 'long names'], sectorSize: 4096 },
 ];
 
 const built = new Map<string, SourceTree>();
@@ -107,17 +108,18 @@ const treeFor = (name: string): SourceTree => {
 
 for (const c of cases) {
   for (const name of c.trees) {
-    test(`${c.format}, ${name}: the model's size formats, fsck is clean, the tool refuses model − max(2%, 1 MiB)`, { skip }, async () => {
+    const ss = c.sectorSize ?? 512;
+    test(`${c.format}${c.sectorSize ? ` (${ss}-byte sectors)` : ''}, ${name}: the model's size formats, fsck is clean, the tool refuses model − max(2%, 1 MiB)`, { skip }, async () => {
       const tree = treeFor(name);
       const label = c.format === 'vfat' ? 'ROOT' : undefined;
-      const m = minimalSize(c.format, tree, { sectorSize: 512, label });
+      const m = minimalSize(c.format, tree, { sectorSize: ss, label });
       assert.equal(m.bytes % 4096, 0);
-      const opts = { scratchDir: work, label: 'root' };
+      const opts = { scratchDir: work, label: 'root', sectorSize: ss };
       assert.ok(await fitsWithTool(c.format, tree, m.bytes, { ...opts, check: (img) => fsck(c.format, img) }), `${c.format} refused the model's ${m.bytes} bytes`);
       const tol = Math.max(Math.ceil(m.bytes * 0.02), MiB);
       const below = Math.floor((m.bytes - tol) / 4096) * 4096;
       assert.equal(await fitsWithTool(c.format, tree, below, opts), false, `${c.format} also fits in ${below} bytes: the model (${m.bytes}) is more than ${tol} bytes too large`);
-      const g = guessSize(c.format, tree, { sectorSize: 512, label });
+      const g = guessSize(c.format, tree, { sectorSize: ss, label });
       assert.ok(g.bytes >= m.bytes);
       if (g.repartLowerBound >= m.bytes) assert.ok(g.bytes <= g.repartLowerBound, `guess ${g.bytes} above repart's lower bound ${g.repartLowerBound}`);
     });
