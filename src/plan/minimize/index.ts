@@ -13,7 +13,7 @@ import { driverFor } from '../../fs/registry.js';
 import type { SourceTree } from '../../tree/model.js';
 import { newTree } from '../../tree/model.js';
 import { btrfsMinimalSize, type BtrfsProfile } from './btrfs.js';
-import { extContent, extMinimalSize, type ExtType } from './ext4.js';
+import { extContent, extMinimalSize, WASM_PAGE_SIZE, type ExtType } from './ext4.js';
 import { treeStats, type TreeStats } from './stats.js';
 import { vfatMinimalSize } from './vfat.js';
 
@@ -113,8 +113,9 @@ export interface GuessModel extends SizeModel {
  * (at least the content's blocks), then uses max(32 MiB for ext4, W × 1.5). Our guess is capped
  * at that lower bound (max(floor, 1.5 × content blocks)), never below the minimum. Where even
  * that bound cannot hold the content (e.g. thousands of tiny files exhaust ext4's inodes:
- * repart 257's second pass then fails, measured), the headroom is kept. For btrfs repart's final mkfs enlarges its file
- * to the same estimate whenever its guess is smaller, so ours is never larger.
+ * repart 257's second pass then fails, measured), the headroom is kept. For btrfs, repart's
+ * final mkfs enlarges its file to the same estimate whenever its guess is smaller, so ours is
+ * never larger.
  */
 export function guessSize(format: string, tree: SourceTree | null, opts: MinimizeOptions = {}): GuessModel {
   const min = minimalSize(format, tree, opts);
@@ -128,15 +129,16 @@ export function guessSize(format: string, tree: SourceTree | null, opts: Minimiz
       const target = Math.max(g.bytes, GUESS_EXT_FLOOR);
       // repart 257: max(minimal_size_by_fs_name, 1.5 × written); ext2/ext3 have no fs minimum there
       const lower = Math.max(format === 'ext4' ? 32 * MiB : 0, roundUp(1.5 * c.blocks * UNIT, UNIT));
-      const bytes = capAtRepart(min.bytes, target, lower);
-      return { format, bytes: roundUp(bytes, 65536), minimal: min.bytes, repartLowerBound: lower, detail: { ...min.detail, headroomBlocks: g.bytes - min.bytes } };
+      // ext sizes come in whole pages (64 KiB, see ext4.ts): cap at the last page below the bound
+      const bytes = capAtRepart(min.bytes, roundUp(target, WASM_PAGE_SIZE), Math.floor(lower / WASM_PAGE_SIZE) * WASM_PAGE_SIZE);
+      return { format, bytes, minimal: min.bytes, repartLowerBound: lower, detail: { ...min.detail, headroomBytes: bytes - min.bytes } };
     }
     case 'vfat': {
       const st = statsOf(tree);
       const g = vfatMinimalSize(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, systemdVersion: opts.systemdVersion, headroom: GUESS_HEADROOM });
       const lower = roundUp(1.5 * st.bytes, UNIT);
       const bytes = capAtRepart(min.bytes, g.bytes, lower);
-      return { format, bytes, minimal: min.bytes, repartLowerBound: lower, detail: { ...min.detail, guess: g.detail } };
+      return { format, bytes, minimal: min.bytes, repartLowerBound: lower, detail: { ...min.detail, headroomBytes: bytes - min.bytes, guess: g.detail } };
     }
     case 'btrfs':
       return { ...min, minimal: min.bytes, repartLowerBound: min.bytes };
