@@ -197,3 +197,12 @@ test('minimalSize: swap is SizeMin, unknown formats are a clear error, an empty 
   const e = minimalSize('ext4', null);
   assert.ok(e.bytes > 0 && e.bytes < MiB, `empty ext4 minimum ${e.bytes}`);
 });
+
+test('btrfs with Subvolumes= (--subvol): the model still is the floor, check is clean', { skip }, async () => {
+  const tree = treeFor('store closure');
+  const m = minimalSize('btrfs', tree);
+  const subvolumes = [{ path: '/nix', readOnly: false, nodatacow: false }, { path: '/nix/store', readOnly: true, nodatacow: false }];
+  const opts = { scratchDir: work, subvolumes };
+  assert.ok(await fitsWithTool('btrfs', tree, m.bytes, { ...opts, check: (img) => fsck('btrfs', img) }));
+  assert.equal(await fitsWithTool('btrfs', tree, m.bytes - 4096, opts), false);
+});
