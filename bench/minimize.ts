@@ -1,7 +1,8 @@
 /**
  * Minimize= models vs the real tools (not a test; slow; run by hand, as root for the oracle):
  *
- *   npx tsc -p . && node dist/bench/minimize.js [--formats ext4,btrfs,vfat] [--shapes a,b] [--no-reference] [--out f.json]
+ *   npx tsc -p . && node dist/bench/minimize.js [--formats ext4,btrfs,vfat] [--shapes a,b] [--sector-size 4096]
+ *       [--no-reference] [--out f.json]
  *
  * For 10 tree shapes (test-images/gen-tree.ts, cached under $BENCH_DIR/minimize-trees) and each
  * file system: the model's minimal size; the true minimum by bisection with the real tool (our
@@ -45,6 +46,8 @@ const opt = (n: string): string | undefined => {
 };
 const formats = (opt('formats') ?? 'ext4,btrfs,vfat').split(',');
 const only = opt('shapes')?.split(',');
+/** repart 257 formats image files with 4096-byte file system sectors (formatting.md §2.3). */
+const sectorSize = Number(opt('sector-size') ?? 4096);
 const useRef = !args.includes('--no-reference') && process.getuid?.() === 0 && fs.existsSync(REF);
 
 function treeDir(s: (typeof SHAPES)[number]): string {
@@ -76,24 +79,25 @@ function reference(dir: string, format: string): number | string {
 
 const mib = (b: number): string => (b / MiB).toFixed(1);
 
-async function trueMinimum(format: string, tree: SourceTree, model: number, scratchDir: string): Promise<{ bytes: number; runs: number }> {
+async function trueMinimum(format: string, tree: SourceTree, model: number, dir: string): Promise<{ bytes: number; runs: number }> {
+  const probe = { scratchDir: dir, sectorSize };
   let runs = 1;
-  if (await fitsWithTool(format, tree, model, { scratchDir })) {
+  if (await fitsWithTool(format, tree, model, probe)) {
     const lo = Math.max(0, Math.floor(model * 0.9 / 4096) * 4096 - MiB);
     runs++;
-    if (await fitsWithTool(format, tree, lo, { scratchDir })) {
-      const r = await bisectWithTool(format, tree, 0, lo, 4096, { scratchDir });
+    if (await fitsWithTool(format, tree, lo, probe)) {
+      const r = await bisectWithTool(format, tree, 0, lo, 4096, probe);
       return { bytes: r.bytes, runs: runs + r.runs };
     }
-    const r = await bisectWithTool(format, tree, lo, model, 4096, { scratchDir });
+    const r = await bisectWithTool(format, tree, lo, model, 4096, probe);
     return { bytes: r.bytes, runs: runs + r.runs };
   }
   let hi = Math.ceil(model * 1.1) + MiB;
-  while (!(await fitsWithTool(format, tree, hi, { scratchDir }))) {
+  while (!(await fitsWithTool(format, tree, hi, probe))) {
     runs++;
     hi *= 2;
   }
-  const r = await bisectWithTool(format, tree, model, hi, 4096, { scratchDir });
+  const r = await bisectWithTool(format, tree, model, hi, 4096, probe);
   return { bytes: r.bytes, runs: runs + r.runs };
 }
 
@@ -105,16 +109,16 @@ for (const s of SHAPES) {
   const tree = hostTree(dir);
   for (const format of formats) {
     const t0 = Date.now();
-    const model = minimalSize(format, tree, { sectorSize: 512 });
+    const model = minimalSize(format, tree, { sectorSize });
     const modelMs = Date.now() - t0;
     const truth = await trueMinimum(format, tree, model.bytes, W);
     const img = path.join(W, 'minimize-best.img');
     fs.rmSync(img, { force: true });
     fs.writeFileSync(img, '');
     fs.truncateSync(img, model.bytes + 64 * MiB);
-    const best = await formatMinimized(probeJob(format, tree, { path: img, offset: 0, size: model.bytes + 64 * MiB }), model);
+    const best = await formatMinimized(probeJob(format, tree, { path: img, offset: 0, size: model.bytes + 64 * MiB }, { sectorSize }), model);
     fs.rmSync(img, { force: true });
-    const guess = guessSize(format, tree, { sectorSize: 512 });
+    const guess = guessSize(format, tree, { sectorSize });
     const ref = useRef ? reference(dir, format) : 'skipped (needs root and reference-repart)';
     const diff = model.bytes - truth.bytes;
     const row = {
