@@ -31,7 +31,8 @@ export const MINIMIZABLE_FORMATS: ReadonlySet<string> = new Set(['ext2', 'ext3',
 export interface MinimizeOptions {
   /** file system sector size (formatting.md §2.3): mkfs.fat -S, mkfs.btrfs --sectorsize. */
   sectorSize?: number;
-  /** vfat: the label as mkfs.fat gets it (a label takes one root directory slot). Default ''. */
+  /** vfat: the label as mkfs.fat gets it (a label takes one root directory slot). Default: one
+   * is assumed (repart always passes the partition label). */
   label?: string;
   /** vfat: which systemd stack to mirror (symlinks copied below 262). Default 262. */
   systemdVersion?: number;

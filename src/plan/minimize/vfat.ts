@@ -21,7 +21,8 @@ import type { NameMode } from '../../fs/vfat/names.js';
 export interface VfatModelOptions {
   /** logical sector size (mkfs.fat -S); repart passes the fs sector size. */
   sectorSize?: number;
-  /** label as mkfs.fat gets it: a non-empty label takes one root directory slot. */
+  /** label as mkfs.fat gets it (mangleFatLabel of the partition label): a non-empty label takes
+   * one root directory slot. Default: some label is assumed, as repart always passes one. */
   label?: string;
   /** as the vfat driver: below 262 symlinks to files are copied (mcopy 4.0.48), from 262 on skipped. */
   systemdVersion?: number;
@@ -97,7 +98,8 @@ const REGIMES: [spc: number, maxSectors: number][] = [
 
 export function vfatMinimalSize(tree: SourceTree, opts: VfatModelOptions = {}): VfatMinimal {
   const ss = opts.sectorSize ?? 512;
-  const label = opts.label ?? '';
+  // a placeholder no real name maps to, so it takes its slot without changing any alias
+  const label = opts.label ?? '~~~~~~~~~~~';
   const top = vfatPlanNodes(tree, (opts.systemdVersion ?? 262) < 262);
   let planRuns = 0;
   const image = (size: number, spc?: number) => mkfs({ size, sectorSize: ss, fatBits: 32, sectorsPerCluster: spc, volumeId: 0, label, labelTime: 0 });
