@@ -1,0 +1,225 @@
+/**
+ * Minimize=best and Minimize=guess without formatting twice: the size a file system needs is
+ * computed from the virtual source tree (see README.md for the rules and measurements).
+ *
+ *   minimalSize(format, tree, opts)  the smallest size the tool accepts for that content
+ *   guessSize(format, tree, opts)    minimal + headroom, never above repart 257's guess
+ *   formatMinimized(job, model)      format once at the model's size; grow and retry on no space
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { FsError, RepartError } from '../../errors.js';
+import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../../fs/driver.js';
+import { driverFor } from '../../fs/registry.js';
+import type { SourceTree } from '../../tree/model.js';
+import { newTree } from '../../tree/model.js';
+import { btrfsMinimalSize, type BtrfsProfile } from './btrfs.js';
+import { extContent, extMinimalSize, WASM_PAGE_SIZE, type ExtType } from './ext4.js';
+import { treeStats, type TreeStats } from './stats.js';
+import { vfatMinimalSize } from './vfat.js';
+
+export { btrfsMinimalSize, btrfsMinDevSize } from './btrfs.js';
+export { extGeometry, extMinimalSize, extContent } from './ext4.js';
+export { vfatMinimalSize } from './vfat.js';
+export { treeStats } from './stats.js';
+
+const MiB = 1024 * 1024;
+const UNIT = 4096;
+const roundUp = (v: number, p: number): number => Math.ceil(v / p) * p;
+
+export const MINIMIZABLE_FORMATS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'btrfs', 'vfat', 'swap']);
+
+export interface MinimizeOptions {
+  /** file system sector size (formatting.md §2.3): mkfs.fat -S, mkfs.btrfs --sectorsize. */
+  sectorSize?: number;
+  /** vfat: the label as mkfs.fat gets it (a label takes one root directory slot). Default: one
+   * is assumed (repart always passes the partition label). */
+  label?: string;
+  /** vfat: which systemd stack to mirror (symlinks copied below 262). Default 262. */
+  systemdVersion?: number;
+  /** btrfs profiles when SYSTEMD_REPART_MKFS_OPTIONS_BTRFS changes them (default dup/single). */
+  btrfsMetadataProfile?: BtrfsProfile;
+  btrfsDataProfile?: BtrfsProfile;
+  /** swap: SizeMinBytes= (swap has no content; its size is what the user asked for). */
+  sizeMin?: number;
+}
+
+export interface SizeModel {
+  format: string;
+  /** bytes, a multiple of 4096. */
+  bytes: number;
+  /** what decided the size (per file system: counts, geometry, the estimate's terms). */
+  detail: Record<string, unknown>;
+}
+
+function statsOf(tree: SourceTree | null): TreeStats {
+  return treeStats(tree ?? newTree());
+}
+
+function unsupported(format: string): never {
+  throw new FsError('E_FS', `Minimize= cannot size Format=${format} (supported: ${[...MINIMIZABLE_FORMATS].join(', ')})`);
+}
+
+/** The smallest file system (bytes, multiple of 4096) the tool accepts for this content. */
+export function minimalSize(format: string, tree: SourceTree | null, opts: MinimizeOptions = {}): SizeModel {
+  switch (format) {
+    case 'ext2':
+    case 'ext3':
+    case 'ext4': {
+      const m = extMinimalSize(statsOf(tree), format as ExtType);
+      return { format, bytes: m.bytes, detail: { limitedBy: m.limitedBy, content: m.content, geometry: m.geometry } };
+    }
+    case 'btrfs': {
+      const m = btrfsMinimalSize(statsOf(tree), { sectorSize: opts.sectorSize, metadataProfile: opts.btrfsMetadataProfile, dataProfile: opts.btrfsDataProfile });
+      return { format, bytes: m.bytes, detail: { ...m.detail, limitedBy: 'mkfs.btrfs --rootdir size estimate' } };
+    }
+    case 'vfat': {
+      const m = vfatMinimalSize(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, systemdVersion: opts.systemdVersion });
+      return { format, bytes: m.bytes, detail: m.detail };
+    }
+    case 'swap':
+      // mkswap needs at least 10 pages; beyond that, the size is the user's
+      return { format, bytes: roundUp(Math.max(opts.sizeMin ?? 10 * MiB, 10 * 4096), UNIT), detail: { limitedBy: 'SizeMinBytes' } };
+    default:
+      return unsupported(format);
+  }
+}
+
+/** Free space Minimize=guess leaves beyond the content: 15% of the content's blocks/inodes/clusters. */
+export const GUESS_HEADROOM = 0.15;
+/** ext: a guessed file system is at least 16 MiB, so it always has a journal (mke2fs drops it below 8 MiB). */
+export const GUESS_EXT_FLOOR = 16 * MiB;
+
+/** The guess, capped at repart's — unless repart's guess cannot even hold the content (it fails
+ * there), in which case there is nothing to stay below and the headroom is kept. */
+function capAtRepart(minimal: number, target: number, repartLower: number): number {
+  if (repartLower < minimal) return target;
+  return Math.max(minimal, Math.min(target, repartLower));
+}
+
+export interface GuessModel extends SizeModel {
+  minimal: number;
+  /** lower bound of what systemd-repart 257's two-pass guess gives for this content. */
+  repartLowerBound: number;
+}
+
+/**
+ * Minimize=guess: a writable file system with room to spare, formatted once.
+ *
+ * Rule: the smallest size with GUESS_HEADROOM (15%) of the content's size free again — for ext
+ * 15% more free blocks *and* free inodes than the content takes (at least 16 MiB, so there is a
+ * journal), for vfat 15% more free clusters; btrfs' minimum already is mkfs.btrfs' own generous
+ * estimate (every entry charged 16 KiB of metadata, plus data/8), so the guess is that minimum.
+ *
+ * Never larger than repart 257's guess: repart formats in 1 TiB, measures the bytes written W
+ * (at least the content's blocks), then uses max(32 MiB for ext4, W × 1.5). Our guess is capped
+ * at that lower bound (max(floor, 1.5 × content blocks)), never below the minimum. Where even
+ * that bound cannot hold the content (e.g. thousands of tiny files exhaust ext4's inodes:
+ * repart 257's second pass then fails, measured), the headroom is kept. For btrfs, repart's
+ * final mkfs enlarges its file to the same estimate whenever its guess is smaller, so ours is
+ * never larger.
+ */
+export function guessSize(format: string, tree: SourceTree | null, opts: MinimizeOptions = {}): GuessModel {
+  const min = minimalSize(format, tree, opts);
+  switch (format) {
+    case 'ext2':
+    case 'ext3':
+    case 'ext4': {
+      const st = statsOf(tree);
+      const c = extContent(st, format as ExtType);
+      const g = extMinimalSize(st, format as ExtType, { slackBlocks: Math.ceil(c.blocks * GUESS_HEADROOM), slackInodes: Math.ceil(c.inodes * GUESS_HEADROOM) });
+      const target = Math.max(g.bytes, GUESS_EXT_FLOOR);
+      // repart 257: max(minimal_size_by_fs_name, 1.5 × written); ext2/ext3 have no fs minimum there
+      const lower = Math.max(format === 'ext4' ? 32 * MiB : 0, roundUp(1.5 * c.blocks * UNIT, UNIT));
+      // ext sizes come in whole pages (64 KiB, see ext4.ts): cap at the last page below the bound
+      const bytes = capAtRepart(min.bytes, roundUp(target, WASM_PAGE_SIZE), Math.floor(lower / WASM_PAGE_SIZE) * WASM_PAGE_SIZE);
+      return { format, bytes, minimal: min.bytes, repartLowerBound: lower, detail: { ...min.detail, headroomBytes: bytes - min.bytes } };
+    }
+    case 'vfat': {
+      const st = statsOf(tree);
+      const g = vfatMinimalSize(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, systemdVersion: opts.systemdVersion, headroom: GUESS_HEADROOM });
+      const lower = roundUp(1.5 * st.bytes, UNIT);
+      const bytes = capAtRepart(min.bytes, g.bytes, lower);
+      return { format, bytes, minimal: min.bytes, repartLowerBound: lower, detail: { ...min.detail, headroomBytes: bytes - min.bytes, guess: g.detail } };
+    }
+    case 'btrfs':
+      return { ...min, minimal: min.bytes, repartLowerBound: min.bytes };
+    default:
+      return { ...min, minimal: min.bytes, repartLowerBound: min.bytes };
+  }
+}
+
+export interface FormatMinimizedOptions {
+  /** retries after the first pass (default 4). */
+  maxRetries?: number;
+  /** growth per retry: max(1 MiB, 2% of the current size), rounded to 64 KiB (default). */
+  step?: (size: number) => number;
+  log?: (message: string) => void;
+  progress?: (p: FormatProgress) => void;
+  /** the driver to use (default: the registry's for job.format). */
+  driver?: FsDriver;
+}
+
+export interface MinimizedOutcome extends FormatOutcome {
+  /** the file system size finally formatted (the partition needs this many bytes). */
+  bytes: number;
+  /** sizes tried, in order. */
+  tried: number[];
+}
+
+function wipeSignatures(window: FormatJob['window'], size: number): void {
+  const fd = openSync(window.path, 'r+');
+  try {
+    const zero = Buffer.alloc(MiB);
+    writeSync(fd, zero, 0, Math.min(MiB, size), window.offset);
+    if (size >= 64 * MiB + 4096) writeSync(fd, zero, 0, 4096, window.offset + 64 * MiB);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const defaultStep = (size: number): number => roundUp(Math.max(MiB, size * 0.02), 65536);
+
+/**
+ * Minimize=best in one pass: format `job.window` cut down to the model's size. If the tool says
+ * there is no space (FsError E_FS_NO_SPACE) — the model was short — grow by a small step and
+ * format again, at most `maxRetries` times, never past the window. Every retry is logged and
+ * counted in `passes`.
+ */
+export async function formatMinimized(job: FormatJob, model: SizeModel | number, opts: FormatMinimizedOptions = {}): Promise<MinimizedOutcome> {
+  const driver = opts.driver ?? (await driverFor(job.format));
+  const maxRetries = opts.maxRetries ?? 4;
+  const step = opts.step ?? defaultStep;
+  const where = { file: job.definitionFile };
+  let size = roundUp(typeof model === 'number' ? model : model.bytes, UNIT);
+  if (size > job.window.size) {
+    throw new FsError('E_FS_NO_SPACE', `Minimize: ${job.format} needs ${size} bytes, the partition has ${job.window.size}`, where);
+  }
+  const tried: number[] = [];
+  let passes = 0;
+  const warnings: string[] = [];
+  for (;;) {
+    tried.push(size);
+    passes++;
+    try {
+      const out = await driver.format({ ...job, window: { ...job.window, size } }, opts.progress);
+      warnings.push(...out.warnings);
+      return { warnings, passes, bytes: size, tried };
+    } catch (e) {
+      if (!(e instanceof RepartError && e.code === 'E_FS_NO_SPACE')) throw e;
+      const next = Math.min(job.window.size, size + step(size));
+      if (passes > maxRetries || next <= size) {
+        throw new FsError('E_FS_NO_SPACE', `Minimize: ${job.format} did not fit after ${passes} passes (tried ${tried.join(', ')} bytes): ${e.message}`, where);
+      }
+      const msg = `Minimize: ${job.format} does not fit in ${size} bytes, retrying with ${next} (pass ${passes + 1})`;
+      warnings.push(msg);
+      opts.log?.(msg);
+      // The failed pass left a half-written file system. mke2fs (and mkfs.btrfs) refuse to
+      // overwrite one without -F/-f, which repart never passes: wipe the signatures they probe
+      // (first MiB: ext/vfat superblock, btrfs primary at 64 KiB; btrfs mirror at 64 MiB), inside
+      // the window only. The window is no longer known to be all zeros after this.
+      wipeSignatures(job.window, size);
+      job = { ...job, windowZeroed: false };
+      size = next;
+    }
+  }
+}

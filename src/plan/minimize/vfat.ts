@@ -1,0 +1,169 @@
+/**
+ * Smallest FAT32 volume our vfat writer (mkfs.fat 4.2 geometry + mcopy layout) fills with a tree.
+ *
+ * No separate model: the writer's own planner knows exactly how many clusters the content takes
+ * (short and long-name slots, `~N` aliases, directory growth one cluster at a time, file
+ * clusters). The cluster size depends on the volume size (FAT32: 1 sector up to 532480 sectors,
+ * then 8, 16, 32, 64 sectors per cluster), so per cluster-size regime, smallest first:
+ *   1. plan the content once on a roomy volume with that cluster size → clusters needed N;
+ *   2. bisect the sizes of the regime for the smallest whose geometry has N + 1 clusters
+ *      (FAT32's root directory is cluster 2) — geometry alone, cheap;
+ *   3. confirm with a full plan at that size (and step up if a boundary quirk says otherwise).
+ */
+import { statSync } from 'node:fs';
+import { posix } from 'node:path';
+import { lookup, type DirNode, type SourceTree, type TreeNode } from '../../tree/model.js';
+import { computeGeometry, GeometryError } from '../../fs/vfat/geometry.js';
+import { LayoutError, planLayout, type PlanNode } from '../../fs/vfat/layout.js';
+import { mkfs } from '../../fs/vfat/mkfs.js';
+import type { NameMode } from '../../fs/vfat/names.js';
+
+export interface VfatModelOptions {
+  /** logical sector size (mkfs.fat -S); repart passes the fs sector size. */
+  sectorSize?: number;
+  /** label as mkfs.fat gets it (mangleFatLabel of the partition label): a non-empty label takes
+   * one root directory slot. Default: some label is assumed, as repart always passes one. */
+  label?: string;
+  /** as the vfat driver: below 262 symlinks to files are copied (mcopy 4.0.48), from 262 on skipped. */
+  systemdVersion?: number;
+  nameMode?: NameMode;
+  /** clusters to keep free beyond the content (Minimize=guess headroom), as a fraction of it. */
+  headroom?: number;
+}
+
+const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+/**
+ * The tree as mcopy gets it (what src/fs/vfat/index.ts feeds the planner): top level files and
+ * directories only, below that symlinks to files followed (when asked), everything else skipped.
+ */
+export function vfatPlanNodes(tree: SourceTree, followSymlinks = true): PlanNode[] {
+  const conv = (node: TreeNode, name: string, path: string, top: boolean): PlanNode | null => {
+    switch (node.kind) {
+      case 'dir': {
+        const children: PlanNode[] = [];
+        for (const n of [...node.entries.keys()].sort(byteOrder)) {
+          const c = conv(node.entries.get(n)!, n, path + '/' + n, false);
+          if (c) children.push(c);
+        }
+        return { kind: 'dir', name, path, mtime: 0, children };
+      }
+      case 'file':
+        return { kind: 'file', name, path, mtime: 0, size: node.size, source: node.source };
+      case 'symlink': {
+        if (top || !followSymlinks) return null;
+        if (node.hostPath) {
+          try {
+            const st = statSync(node.hostPath);
+            return st.isFile() ? { kind: 'file', name, path, mtime: 0, size: st.size, source: { kind: 'host', path: node.hostPath } } : null;
+          } catch {
+            return null;
+          }
+        }
+        let target: TreeNode | undefined = node;
+        let at = path;
+        for (let hops = 0; hops < 40 && target?.kind === 'symlink'; hops++) {
+          at = posix.resolve(posix.dirname(at), target.target);
+          target = lookup(tree, at);
+        }
+        return target?.kind === 'file' ? { kind: 'file', name, path, mtime: 0, size: target.size, source: target.source } : null;
+      }
+      default:
+        return null;
+    }
+  };
+  const root: DirNode = tree.root;
+  const out: PlanNode[] = [];
+  for (const n of [...root.entries.keys()].sort(byteOrder)) {
+    const c = conv(root.entries.get(n)!, n, '/' + n, true);
+    if (c) out.push(c);
+  }
+  return out;
+}
+
+export interface VfatMinimal {
+  bytes: number;
+  detail: { sectorsPerCluster: number; clusterBytes: number; clustersNeeded: number; clusterCount: number; fatLength: number; planRuns: number };
+}
+
+const UNIT = 4096;
+/** mkfs.fat's FAT32 cluster-size steps, by sector count (geometry.ts). */
+const REGIMES: [spc: number, maxSectors: number][] = [
+  [1, 260 * 1024 * 2],
+  [8, 8 * 1024 * 1024 * 2],
+  [16, 16 * 1024 * 1024 * 2],
+  [32, 32 * 1024 * 1024 * 2],
+  [64, 0xffffffff],
+];
+
+export function vfatMinimalSize(tree: SourceTree, opts: VfatModelOptions = {}): VfatMinimal {
+  const ss = opts.sectorSize ?? 512;
+  // a placeholder no real name maps to, so it takes its slot without changing any alias
+  const label = opts.label ?? '~~~~~~~~~~~';
+  const top = vfatPlanNodes(tree, (opts.systemdVersion ?? 262) < 262);
+  let planRuns = 0;
+  const image = (size: number, spc?: number) => mkfs({ size, sectorSize: ss, fatBits: 32, sectorsPerCluster: spc, volumeId: 0, label, labelTime: 0 });
+  /** clusters the content takes (without the root's first cluster) at this cluster size. */
+  const needed = (spc: number): number => {
+    let bytes = 64 * 1024 * 1024;
+    for (;;) {
+      planRuns++;
+      try {
+        return planLayout(image(bytes, spc), top, { nameMode: opts.nameMode }).allocatedClusters;
+      } catch (e) {
+        // e.g. a long name needing more slots than one cluster has: not at this cluster size
+        if (e instanceof LayoutError && e.code === 'E_FS') return Infinity;
+        if (!(e instanceof LayoutError && e.code === 'E_FS_NO_SPACE') && !(e instanceof GeometryError)) throw e;
+        const hint = e instanceof LayoutError && e.neededClusters ? e.neededClusters * spc * ss * 1.1 : 0;
+        bytes = Math.max(bytes * 2, Math.ceil(hint));
+        if (bytes > 2 ** 44) throw e;
+      }
+    }
+  };
+  const fitsExactly = (size: number): boolean => {
+    planRuns++;
+    try {
+      planLayout(image(size), top, { nameMode: opts.nameMode });
+      return true;
+    } catch (e) {
+      if ((e instanceof LayoutError && e.code === 'E_FS_NO_SPACE') || e instanceof GeometryError) return false;
+      throw e;
+    }
+  };
+  let prevMax = 0;
+  for (const [spc, maxSectors] of REGIMES) {
+    const lo = Math.floor(prevMax * ss / UNIT) + 1;
+    const hi = Math.floor(Math.min(maxSectors * ss, 2 ** 44) / UNIT);
+    prevMax = maxSectors;
+    const content = needed(spc);
+    if (!Number.isFinite(content)) continue;
+    const need = content + Math.ceil(content * (opts.headroom ?? 0));
+    const geo = (u: number) => {
+      try {
+        return computeGeometry({ size: u * UNIT, sectorSize: ss, fatBits: 32 });
+      } catch {
+        return null;
+      }
+    };
+    const ok = (u: number): boolean => {
+      const g = geo(u);
+      return !!g && g.sectorsPerCluster === spc && g.clusterCount >= need + 1;
+    };
+    if (!ok(hi)) continue;
+    let a = lo;
+    let b = hi;
+    while (a < b) {
+      const mid = Math.floor((a + b) / 2);
+      if (ok(mid)) b = mid;
+      else a = mid + 1;
+    }
+    // the full planner is the judge; a few steps up cover any boundary quirk
+    for (let u = b; u <= Math.min(hi, b + 64); u++) {
+      if (fitsExactly(u * UNIT)) {
+        const g = geo(u)!;
+        return { bytes: u * UNIT, detail: { sectorsPerCluster: g.sectorsPerCluster, clusterBytes: g.sectorsPerCluster * ss, clustersNeeded: need, clusterCount: g.clusterCount, fatLength: g.fatLength, planRuns } };
+      }
+    }
+  }
+  throw new LayoutError('the content does not fit any FAT32 volume our writer can make', 'E_FS');
+}
