@@ -14,7 +14,12 @@ import { mangleLinuxLabel } from '../fs/swap.js';
 import { formatUuid, parseUuid, uuidHex, type Uuid } from '../gpt/guid.js';
 import { readGpt, gptGeometry } from '../gpt/table.js';
 import { typeFromUuid, sameType } from '../gpt/types.js';
-import { makePlan, type Plan, type PlannedPartition } from '../plan/plan.js';
+import { deriveLabels, makePlan, type Plan, type PlannedPartition } from '../plan/plan.js';
+import { fsMinimum, minSize } from '../plan/sizes.js';
+import { guessSize, MINIMIZABLE_FORMATS, minimalSize } from '../plan/minimize/index.js';
+import { fmtBytes } from '../plan/allocate.js';
+import type { PartitionDefinition } from '../config/definition.js';
+import type { SourceTree } from '../tree/model.js';
 import { randomUuid } from '../plan/ids.js';
 import { writeImage, type Formatter } from '../image/build.js';
 import { ImageFile } from '../image/file.js';
@@ -147,6 +152,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     specifiers: { root: o.root },
     warn,
     supportedFormats: SUPPORTED_FORMATS,
+    minimizable: MINIMIZABLE_FORMATS,
     filter: o.include ? { mode: 'include', types: o.include } : o.exclude ? { mode: 'exclude', types: o.exclude } : undefined,
   });
 
@@ -209,10 +215,145 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   else size = existingSize;
   if (size !== 'auto' && size === 0n) throw new RepartError('E_IMAGE_IO', 'image file is empty; use --size= to grow it', { file: device });
 
-  const plan = makePlan(defs, { compat: o.compat, seed, sectorSize, grain: o.grainSize, fsSectorSize, size, copyBlocksSizes, warn });
-  const deferred = (p: PlannedPartition) => o.defer.some((t) => sameType(t, p.type));
+  const deferredType = (t: PartitionDefinition['type']) => o.defer.some((x) => sameType(x, t));
+  const deferred = (p: PlannedPartition) => deferredType(p.type);
+  const grain = BigInt(Math.max(o.grainSize ?? 4096, sectorSize));
+  const fsSectorOf = (d: PartitionDefinition) => Math.max(d.fsSectorSize ?? fsSectorSize, sectorSize);
+
+  // The virtual source trees, built before planning when Minimize= needs them to size the file
+  // systems (sources are only lstat'ed here; drivers read them in place later).
+  const treeCtx: TreeContext = {
+    copySource: o.copySource ?? o.root ?? '/',
+    sourceDateEpoch: sourceDateEpoch(io.env),
+    all: defs,
+    mapOwnersToRoot: hooks.mapOwnersToRoot,
+    log: warn,
+  };
+  const labels = deriveLabels(defs);
+  const trees = new Map<number, SourceTree | null>();
+  for (const [i, d] of defs.entries()) {
+    if (d.format === undefined || deferredType(d.type)) continue;
+    if (!o.dryRun || d.minimize !== 'off') trees.set(i, await partitionTree(d, labels[i]!, treeCtx, { compat: o.compat, dedupe: hooks.dedupe }));
+  }
+
+  // Minimize=: the file system size comes from the model (one formatting pass, not two); the
+  // partition is planned around it like a CopyBlocks= source of that size.
+  const fsSizes = new Map<number, bigint>();
+  const sc = { compat: o.compat, grain, fsSectorSize };
+  for (const [i, d] of defs.entries()) {
+    if (d.minimize === 'off' || d.format === undefined || !trees.has(i)) continue;
+    const mo = { sectorSize: fsSectorOf(d), label: labels[i], systemdVersion: o.compat, sizeMin: d.sizeMin === undefined ? undefined : Number(d.sizeMin) };
+    let model;
+    try {
+      model = d.minimize === 'best' ? minimalSize(d.format, trees.get(i)!, mo) : guessSize(d.format, trees.get(i)!, mo);
+    } catch (e) {
+      if (e instanceof RepartError) throw new RepartError(e.code, e.message, d.where.Minimize ?? { file: d.file });
+      throw e;
+    }
+    let fsz = roundUp(BigInt(model.bytes), grain);
+    // 258+ never makes the file system smaller than the partition's own minimum; 257 only
+    // applies the file system type's minimum (ext4 32 MiB, btrfs 256 MiB, …).
+    const floor = o.compat >= 258 ? minSize(d, sc) : fsMinimum(d, sc) ?? 0n;
+    if (floor > fsz) fsz = floor;
+    fsSizes.set(i, fsz);
+  }
+  const checkMax = () => {
+    for (const [i, fsz] of fsSizes) {
+      const d = defs[i]!;
+      if (d.sizeMax !== undefined && fsz > d.sizeMax)
+        throw new RepartError('E_NO_SPACE', `the content needs a ${fmtBytes(fsz)} (${fsz} bytes) file system, more than SizeMaxBytes=${d.sizeMax} allows`, d.where.SizeMaxBytes ?? { file: d.file });
+    }
+  };
+  checkMax();
+
+  const planFor = () => makePlan(defs, {
+    compat: o.compat, seed, sectorSize, grain: o.grainSize, fsSectorSize, size, warn,
+    copyBlocksSizes: new Map([...copyBlocksSizes, ...fsSizes]),
+  });
+  let plan = planFor();
   const splitPaths = new Map<PlannedPartition, string>();
   if (o.split) computeSplitPaths(plan, device, deferred, splitPaths, o);
+
+  if (o.layoutSvg) {
+    try {
+      writeFileSync(o.layoutSvg, renderLayoutSvg(plan, path.basename(device)));
+    } catch (e) {
+      throw new RepartError('E_IMAGE_IO', `cannot write layout picture: ${(e as Error).message}`, { file: o.layoutSvg });
+    }
+  }
+
+  if (!o.dryRun) {
+    const progress = new ProgressReporter(io.stderr, io.stderrIsTTY ?? false, o.progress);
+    const extraPasses = new Map<number, number>();
+    for (let attempt = 1; ; attempt++) {
+      const jobs = new Map<PlannedPartition, Omit<FormatJob, 'window'>>();
+      const copyBlocks = new Map<PlannedPartition, string>();
+      const windows = new Map<PlannedPartition, bigint>();
+      for (const [i, p] of plan.partitions.entries()) {
+        const cb = copyBlocksPaths.get(i);
+        if (cb !== undefined) copyBlocks.set(p, cb);
+        const d = p.def;
+        if (d.format === undefined || p.dropped || deferred(p)) continue;
+        const fsz = fsSizes.get(i);
+        if (fsz !== undefined) windows.set(p, fsz);
+        jobs.set(p, {
+          format: d.format,
+          label: fsLabelFor(d.format, p.label),
+          fsUuid: formatUuid(p.fsUuid),
+          sectorSize: fsSectorOf(d),
+          tree: trees.get(i) ?? null,
+          sourceDateEpoch: treeCtx.sourceDateEpoch,
+          extraOptions: mkfsOptionsFromEnv(io.env, d.format),
+          discard: o.discard,
+          subvolumes: d.subvolumes,
+          defaultSubvolume: d.defaultSubvolume,
+          compression: d.compression,
+          compressionLevel: d.compressionLevel,
+          definitionFile: d.file,
+          systemdVersion: o.compat,
+          windowZeroed: true,
+        });
+      }
+      const order = [...jobs.keys()];
+      const name = (i: number) => order[i]!.label || order[i]!.type.name;
+      try {
+        const outcomes = await writeImage({
+          target: device,
+          mode: o.empty === 'create' ? 'create' : 'replace',
+          plan, deferred, jobs, copyBlocks, splitPaths, windows,
+          formatter: hooks.formatter ?? formatInProcess,
+          events: {
+            start: (i) => progress.start(String(i), name(i)),
+            progress: (i, p) => progress.update(String(i), p),
+            done: (i, r) => { progress.finish(String(i)); r.warnings.forEach((w) => warn(`${name(i)}: ${w}`)); },
+          },
+        });
+        if (io.env.REPART_TS_STATS) {
+          // machine-readable facts for bench/: formatting passes per partition
+          const passes = order.map((p, i) => (outcomes[i]?.passes ?? 0) + (extraPasses.get(plan.partitions.indexOf(p)) ?? 0));
+          writeFileSync(io.env.REPART_TS_STATS, JSON.stringify({
+            passes: passes.reduce((a, b) => a + b, 0),
+            partitions: order.map((p, i) => ({ label: p.label, format: p.def.format, minimize: p.def.minimize, passes: passes[i], fsBytes: Number(windows.get(p) ?? p.size) })),
+          }) + '\n');
+        }
+        break;
+      } catch (e) {
+        // The model was short for a minimized file system: grow it by a small step and build
+        // again (bounded; every retry is reported and counted as a formatting pass).
+        const i = e instanceof RepartError && e.code === 'E_FS_NO_SPACE' ? defs.findIndex((d) => d.file === e.where.file) : -1;
+        if (i < 0 || !fsSizes.has(i) || attempt >= 4) throw e;
+        const old = fsSizes.get(i)!;
+        const step = old / 50n > 1048576n ? old / 50n : 1048576n;
+        fsSizes.set(i, roundUp(old + step, grain));
+        extraPasses.set(i, (extraPasses.get(i) ?? 0) + 1);
+        warn(`${labels[i]}: Minimize= model was ${fmtBytes(old)}, too small for the content; retrying at ${fmtBytes(fsSizes.get(i)!)}`);
+        checkMax();
+        plan = planFor();
+        splitPaths.clear();
+        if (o.split) computeSplitPaths(plan, device, deferred, splitPaths, o);
+      }
+    }
+  }
 
   const rows = plan.partitions.filter((p) => !p.dropped).map((p): PartitionRow => ({
     type: p.type.name,
@@ -230,71 +371,6 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     dropIns: p.def.dropIns,
     splitPath: o.split ? splitPaths.get(p) ?? '-' : undefined,
   }));
-
-  if (o.layoutSvg) {
-    try {
-      writeFileSync(o.layoutSvg, renderLayoutSvg(plan, path.basename(device)));
-    } catch (e) {
-      throw new RepartError('E_IMAGE_IO', `cannot write layout picture: ${(e as Error).message}`, { file: o.layoutSvg });
-    }
-  }
-
-  if (!o.dryRun) {
-    const jobs = new Map<PlannedPartition, Omit<FormatJob, 'window'>>();
-    const copyBlocks = new Map<PlannedPartition, string>();
-    const treeCtx: TreeContext = {
-      copySource: o.copySource ?? o.root ?? '/',
-      sourceDateEpoch: sourceDateEpoch(io.env),
-      all: defs,
-      mapOwnersToRoot: hooks.mapOwnersToRoot,
-      log: warn,
-    };
-    for (const [i, p] of plan.partitions.entries()) {
-      const cb = copyBlocksPaths.get(i);
-      if (cb !== undefined) copyBlocks.set(p, cb);
-      const d = p.def;
-      if (d.format === undefined || p.dropped || deferred(p)) continue;
-      const tree = await partitionTree(d, p.label, treeCtx, { compat: o.compat, dedupe: hooks.dedupe });
-      jobs.set(p, {
-        format: d.format,
-        label: fsLabelFor(d.format, p.label),
-        fsUuid: formatUuid(p.fsUuid),
-        sectorSize: Math.max(d.fsSectorSize ?? fsSectorSize, sectorSize),
-        tree,
-        sourceDateEpoch: treeCtx.sourceDateEpoch,
-        extraOptions: mkfsOptionsFromEnv(io.env, d.format),
-        discard: o.discard,
-        subvolumes: d.subvolumes,
-        defaultSubvolume: d.defaultSubvolume,
-        compression: d.compression,
-        compressionLevel: d.compressionLevel,
-        definitionFile: d.file,
-        systemdVersion: o.compat,
-        windowZeroed: true,
-      });
-    }
-    const progress = new ProgressReporter(io.stderr, io.stderrIsTTY ?? false, o.progress);
-    const order = [...jobs.keys()].filter((p) => !p.dropped && !deferred(p));
-    const name = (i: number) => order[i]!.label || order[i]!.type.name;
-    const outcomes = await writeImage({
-      target: device,
-      mode: o.empty === 'create' ? 'create' : 'replace',
-      plan, deferred, jobs, copyBlocks, splitPaths,
-      formatter: hooks.formatter ?? formatInProcess,
-      events: {
-        start: (i) => progress.start(String(i), name(i)),
-        progress: (i, p) => progress.update(String(i), p),
-        done: (i, r) => { progress.finish(String(i)); r.warnings.forEach((w) => warn(`${name(i)}: ${w}`)); },
-      },
-    });
-    if (io.env.REPART_TS_STATS) {
-      // machine-readable facts for bench/: formatting passes per partition
-      writeFileSync(io.env.REPART_TS_STATS, JSON.stringify({
-        passes: outcomes.reduce((a, r) => a + r.passes, 0),
-        partitions: order.map((p, i) => ({ label: p.label, format: p.def.format, passes: outcomes[i]?.passes })),
-      }) + '\n');
-    }
-  }
 
   if (o.json !== 'off') emitJson(o, io, rows);
   else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend, 80, io.isTTY));

@@ -17,6 +17,8 @@ export const fstypeIsRo = (f: string | undefined): boolean => f !== undefined &&
 export interface LoadOptions extends ParseOptions {
   /** file systems repart-ts can create (others are refused clearly) */
   supportedFormats: ReadonlySet<string>;
+  /** file systems repart-ts can size for Minimize= */
+  minimizable: ReadonlySet<string>;
   /** --include-partitions / --exclude-partitions filter (after --architecture rewriting) */
   filter?: { mode: 'include' | 'exclude'; types: PartitionType[] };
 }
@@ -137,7 +139,9 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
 
   if (d.minimize !== 'off' && d.format === undefined && d.verity !== 'hash')
     refuse(d, 'Minimize= can only be enabled if Format= or Verity=hash are set', 'Minimize');
-  if (d.minimize === 'best' && d.format !== undefined && !fstypeIsRo(d.format) && d.verity !== 'hash' && !(o.compat >= 262 && d.format === 'btrfs'))
+  // systemd-repart allows Minimize=best only for read-only file systems (and btrfs in 262);
+  // repart-ts sizes ext2/3/4, btrfs, vfat and swap from the tree, so it allows best for them too.
+  if (d.minimize === 'best' && d.format !== undefined && !fstypeIsRo(d.format) && d.verity !== 'hash' && !o.minimizable.has(d.format))
     refuse(d, 'Minimize=best can only be used with read-only filesystems or Verity=hash', 'Minimize');
   if (d.format !== undefined && fstypeIsRo(d.format) && !populate)
     refuse(d, `Cannot format ${d.format} filesystem without source files, refusing`, 'Format');
@@ -163,7 +167,8 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
   if (d.encrypt !== 'off') unsupported(d, 'Encrypt= is not supported by repart-ts yet (LUKS2 needs cryptsetup)', 'Encrypt');
   if (d.verity !== 'off') unsupported(d, 'Verity= is not supported by repart-ts yet', 'Verity');
   if (d.supplementFor !== undefined) unsupported(d, 'SupplementFor= is not supported by repart-ts yet', 'SupplementFor');
-  if (d.minimize !== 'off') unsupported(d, 'Minimize= is not supported by repart-ts yet', 'Minimize');
+  if (d.minimize !== 'off' && d.format !== undefined && !o.minimizable.has(d.format))
+    unsupported(d, `Minimize= for Format=${d.format} is not supported by repart-ts yet (supported: ${[...o.minimizable].sort().join(', ')})`, 'Minimize');
   if (d.copyBlocks === 'auto') unsupported(d, 'CopyBlocks=auto needs the running system\'s block devices; repart-ts only builds images offline', 'CopyBlocks');
   if (d.copyFiles.some((c) => c.options.includes('fsverity=copy'))) unsupported(d, 'CopyFiles= option fsverity=copy is not supported by repart-ts yet', 'CopyFiles');
   if (d.format !== undefined && !o.supportedFormats.has(d.format))

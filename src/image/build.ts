@@ -29,6 +29,8 @@ export interface WriteOptions {
   copyBlocks: Map<PlannedPartition, string>;
   /** split file path per partition, when --split=yes */
   splitPaths: Map<PlannedPartition, string>;
+  /** file system size where it is smaller than the partition (Minimize=) */
+  windows?: Map<PlannedPartition, bigint>;
 }
 
 /** Temporary files registered here are removed on failure and on SIGINT/SIGTERM. */
@@ -87,7 +89,7 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
     const jobs: FormatJob[] = [];
     for (const p of live) {
       const j = o.jobs.get(p);
-      if (j) jobs.push({ ...j, window: { path: tmp, offset: Number(p.offset), size: Number(p.size) } });
+      if (j) jobs.push({ ...j, window: { path: tmp, offset: Number(p.offset), size: Number(o.windows?.get(p) ?? p.size) } });
     }
     const outcomes = jobs.length ? await o.formatter(jobs, o.events) : [];
 

@@ -72,6 +72,19 @@ function mergeFlags(d: PartitionDefinition, compat: number, warn: (m: string) =>
   return f;
 }
 
+/** Labels: Label=, else the type's name, then name-2, -3, … avoiding labels of earlier partitions only. */
+export function deriveLabels(defs: PartitionDefinition[]): string[] {
+  const labels: string[] = [];
+  for (const d of defs) {
+    if (d.label !== undefined) { labels.push(d.label); continue; }
+    const prefix = defaultLabelPrefix(d.type);
+    let cand = prefix;
+    for (let n = 2; labels.includes(cand); n++) cand = `${prefix}-${n}`;
+    labels.push(cand);
+  }
+  return labels;
+}
+
 export function autoSize(sumMin: bigint, sectorSize: number, grain: bigint, compat: number): bigint {
   if (compat >= 262) return roundUp(1024n * 1024n, grain) + 16384n + BigInt(sectorSize) + sumMin;
   return 1069056n + sumMin;
@@ -99,15 +112,7 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
     }
   });
 
-  // Labels: default prefix, then prefix-2, -3, … avoiding labels of earlier partitions only.
-  const labels: string[] = [];
-  defs.forEach((d) => {
-    if (d.label !== undefined) { labels.push(d.label); return; }
-    const prefix = defaultLabelPrefix(d.type);
-    let cand = prefix;
-    for (let n = 2; labels.includes(cand); n++) cand = `${prefix}-${n}`;
-    labels.push(cand);
-  });
+  const labels = deriveLabels(defs);
 
   let imageSize: bigint;
   if (o.size === 'auto') {
