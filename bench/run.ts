@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, r
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SCENARIOS } from './scenarios.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
 import { renderReportHtml, renderReportMarkdown } from './report.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -71,7 +71,10 @@ export async function main(): Promise<void> {
   const names = opt('scenario')?.split(',') ?? (quick ? ['gpt-only', 'appliance', 'store-partition', 'tiny-files'] : SCENARIOS.map((s) => s.name));
   const work = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'repart-ts-bench');
 
-  const builders: Builder[] = [{ name: 'repart-ts', cmd: (args) => ({ argv: [process.execPath, CLI, '--quiet', ...args] }) }];
+  // repart-ts behaves like the systemd-repart it is compared with (--compat=257 against trixie's)
+  const compat = (sc: Scenario) => ((sc.suite ?? 'trixie') === 'trixie' ? ['--compat=257'] : []);
+  let current: Scenario | undefined;
+  const builders: Builder[] = [{ name: 'repart-ts', cmd: (args) => ({ argv: [process.execPath, CLI, '--quiet', ...(current ? compat(current) : []), ...args] }) }];
   const useRef = !flag('no-reference') && existsSync(REFERENCE) && process.getuid?.() === 0;
   const others = a.filter((x, i) => a[i - 1] === '--other' || x.startsWith('--other=')).map((x) => x.replace(/^--other=/, ''));
   for (const o of others) {
@@ -83,6 +86,7 @@ export async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
 
   for (const sc of names.map((n) => SCENARIOS.find((s) => s.name === n) ?? (() => { throw new Error(`unknown scenario ${n}`); })())) {
+    current = sc;
     const dir = path.join(work, sc.name + (quick ? '-quick' : ''));
     rmSync(path.join(dir, 'repart.d'), { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
@@ -128,23 +132,25 @@ export async function main(): Promise<void> {
 
 export function renderReportText(r: BenchReport): string {
   const lines: string[] = [`machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, node ${r.machine.node}; ${r.runs} run(s) per builder${r.quick ? ' (quick)' : ''}`];
-  const head = ['scenario', 'builder', 'wall med', 'min', 'max', 'CPU s', 'RSS MiB', 'image', 'allocated', 'ratio', 'vs floor'];
+  const head = ['scenario', 'builder', 'wall med', 'min', 'max', 'CPU s', 'cores', 'RSS MiB', 'image', 'allocated', 'ratio', 'vs floor'];
   const rows: string[][] = [head];
+  const failures: string[] = [];
   for (const s of r.scenarios) {
     const base = s.builders[0] ? summarize(s.builders[0]) : undefined;
     const floor = (s.floor?.readSeconds ?? 0) + (s.floor?.writeSeconds ?? 0);
     for (const b of s.builders) {
-      if (b.samples.every((x) => x.status !== 0)) { rows.push([s.scenario, b.builder, 'failed: ' + (b.samples[0]?.stderrTail ?? '').slice(0, 60)]); continue; }
+      if (b.samples.every((x) => x.status !== 0)) { rows.push([s.scenario, b.builder, 'FAILED']); failures.push(`${s.scenario} / ${b.builder}: ${b.samples[0]?.stderrTail ?? ''}`); continue; }
       const m = summarize(b);
       const ratio = base && b !== s.builders[0] && base.runs ? (base.wallMedian / m.wallMedian).toFixed(2) + 'x' : '';
-      rows.push([s.scenario, b.builder, m.wallMedian.toFixed(2), m.wallMin.toFixed(2), m.wallMax.toFixed(2), m.cpuMedian.toFixed(2), m.maxRssMiB.toFixed(0),
+      rows.push([s.scenario, b.builder, m.wallMedian.toFixed(2), m.wallMin.toFixed(2), m.wallMax.toFixed(2), m.cpuMedian.toFixed(2), `${(m.coreUtilisation * 100).toFixed(0)}%`, m.maxRssMiB.toFixed(0),
         (m.imageBytes / 2 ** 20).toFixed(0) + 'M', (m.allocatedBytes / 2 ** 20).toFixed(0) + 'M', ratio, floor > 0 ? (m.wallMedian / floor).toFixed(1) + 'x' : '']);
     }
     if (floor > 0) rows.push([s.scenario, 'floor (read src + write image)', floor.toFixed(2)]);
   }
   const w = head.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
   lines.push(...rows.map((row) => row.map((x, c) => (x ?? '').padEnd(w[c]!)).join('  ').trimEnd()));
-  lines.push('ratio = repart-ts median wall / this builder\'s (below 1 means repart-ts is faster); vs floor = median wall / floor');
+  lines.push('ratio = repart-ts median wall / this builder\'s (below 1 means repart-ts is faster); vs floor = median wall / floor; cores = CPU / wall / cores');
+  lines.push(...failures.map((f) => `failed: ${f}`));
   return lines.join('\n') + '\n';
 }
 

@@ -95,7 +95,8 @@ export const SCENARIOS: Scenario[] = [
       const root = path.join(dir, 'tree');
       const stamp = path.join(dir, '.generated');
       if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== String(n)) { generate('tiny', root, 3, 0, n); writeFileSync(stamp, String(n)); }
-      conf(dir, '10-root.conf', ['Type=root', 'Format=ext4', `SizeMinBytes=${sizeFor(n * 4096)}`, `CopyFiles=${root}:/`]);
+      // ext4's default inode ratio is one inode per 16 KiB: size for the inodes, not the bytes
+      conf(dir, '10-root.conf', ['Type=root', 'Format=ext4', `SizeMinBytes=${sizeFor(n * 16384 * 1.2, 1)}`, `CopyFiles=${root}:/`]);
       return { args: ['--size=auto'], sourceBytes: n * 150, sourceDir: dir };
     },
   },
