@@ -4,7 +4,7 @@
  * single files, per-line hard links by dev:ino), exclusions keyed by inode, then
  * MakeDirectories=, MakeSymlinks=, Subvolumes=. Sources are only lstat'ed, never read.
  */
-import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { lstatSync as lstat, readdirSync as readdir, readlinkSync as readlink, statSync as stat } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../errors.js';
@@ -56,7 +56,7 @@ function components(path: string, what: string, where?: ErrorWhere): string[] {
 
 export async function buildTree(spec: TreeSpec): Promise<SourceTree> {
   const b = new Builder(spec);
-  await b.run();
+  b.run();
   return b.tree;
 }
 
@@ -90,7 +90,7 @@ class Builder {
   }
 
   /** Resolve `path` inside the copy source, following symlinks with the copy source as root. */
-  private async chase(path: string, where?: ErrorWhere): Promise<string> {
+  private chase(path: string, where?: ErrorWhere): string {
     let todo = components(path, 'source', where);
     const done: string[] = [];
     let hops = 0;
@@ -99,14 +99,14 @@ class Builder {
       const p = posix.join(this.root, ...done, c);
       let st: Stats;
       try {
-        st = await lstat(p);
+        st = lstat(p);
       } catch {
         done.push(c, ...todo);
         break;
       }
       if (st.isSymbolicLink()) {
         if (++hops > 40) throw new FsError('E_SOURCE', `${path}: too many levels of symbolic links`, where);
-        const t = await readlink(p);
+        const t = readlink(p);
         const rest = components(t.startsWith('/') ? t : '/' + [...done, t].join('/'), 'link', where);
         todo = [...rest, ...todo];
         done.length = 0;
@@ -115,11 +115,11 @@ class Builder {
     return posix.join(this.root, ...done);
   }
 
-  private async statHost(p: string): Promise<Stats | null> {
+  private statHost(p: string): Stats | null {
     if (this.statCache.has(p)) return this.statCache.get(p)!;
     let st: Stats | null = null;
     try {
-      st = await stat(p);
+      st = stat(p);
     } catch {
       st = null;
     }
@@ -127,8 +127,8 @@ class Builder {
     return st;
   }
 
-  private async addDeny(deny: Map<string, Deny>, hostPath: string, kind: Deny): Promise<void> {
-    const st = await this.statHost(hostPath);
+  private addDeny(deny: Map<string, Deny>, hostPath: string, kind: Deny): void {
+    const st = this.statHost(hostPath);
     if (st && !(deny.get(key(st)) === 'inode')) deny.set(key(st), kind);
   }
 
@@ -166,7 +166,7 @@ class Builder {
     return dir;
   }
 
-  async run(): Promise<void> {
+  run(): void {
     const spec = this.spec;
     const log = spec.log ?? (() => {});
     // ExcludeFiles= inodes are the same for every line. The API VFS and temporary directories are
@@ -178,7 +178,7 @@ class Builder {
       const contents = e.endsWith('/');
       const parts = components(e, 'ExcludeFiles= path');
       excl.push({ path: '/' + parts.join('/'), contents });
-      await this.addDeny(base, await this.chase('/' + parts.join('/')), contents ? 'contents' : 'inode');
+      this.addDeny(base, this.chase('/' + parts.join('/')), contents ? 'contents' : 'inode');
     }
     const exclT = spec.excludeFilesTarget.map((e) => ({ path: '/' + components(e, 'ExcludeFilesTarget= path').join('/'), contents: e.endsWith('/') }));
     const under = (p: string, dir: string): boolean => dir === '/' || p === dir || p.startsWith(dir + '/');
@@ -186,8 +186,8 @@ class Builder {
     // root directory metadata: first '/' line whose source is a directory (owner not copied)
     for (const line of spec.copyFiles) {
       if (components(line.target, 'target', line.where).length !== 0) continue;
-      const src = await this.chase(line.source, line.where);
-      const st = await this.statHost(src);
+      const src = this.chase(line.source, line.where);
+      const st = this.statHost(src);
       if (st?.isDirectory()) {
         this.tree.root.meta = this.metaFrom(st, spec.owner);
         this.tree.root.hostPath = src;
@@ -208,10 +208,10 @@ class Builder {
         log(`${tgtNorm}: excluded by ExcludeFilesTarget=, skipping CopyFiles= line`);
         continue;
       }
-      const src = await this.chase(srcNorm, line.where);
+      const src = this.chase(srcNorm, line.where);
       let st: Stats;
       try {
-        st = await stat(src, { bigint: false });
+        st = stat(src, { bigint: false });
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         if (err.code === 'ENOENT') {
@@ -224,26 +224,26 @@ class Builder {
       for (const e of exclT) {
         if (under(e.path, tgtNorm) && e.path !== tgtNorm) {
           const rel = posix.relative(tgtNorm, e.path);
-          await this.addDeny(deny, posix.join(src, rel), e.contents ? 'contents' : 'inode');
+          this.addDeny(deny, posix.join(src, rel), e.contents ? 'contents' : 'inode');
         }
       }
-      if (st.isDirectory()) for (const p of ALWAYS_EXCLUDED) await this.addDeny(deny, posix.join(src, p), 'contents');
+      if (st.isDirectory()) for (const p of ALWAYS_EXCLUDED) this.addDeny(deny, posix.join(src, p), 'contents');
       if (tgtNorm === '/' && spec.excludeMountPointContents) {
-        for (const mp of spec.excludeMountPointContents) await this.addDeny(deny, posix.join(src, mp), 'contents');
+        for (const mp of spec.excludeMountPointContents) this.addDeny(deny, posix.join(src, mp), 'contents');
       }
       if (st.isDirectory()) {
         const existing = this.lookupDir(tgtParts);
         if (existing) {
           if (existing.kind !== 'dir') throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target exists and is not a directory`, line.where);
           const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
-          await this.copyChildren(src, existing, deny, new Map(), line.where);
+          this.copyChildren(src, existing, deny, new Map(), line.where);
           existing.meta.atime = saved.a;
           existing.meta.mtime = saved.m;
         } else {
           const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
           const name = tgtParts[tgtParts.length - 1]!;
-          const lst = await lstat(src);
-          const node = await this.copyEntry(src, lst, deny, new Map(), line.where);
+          const lst = lstat(src);
+          const node = this.copyEntry(src, lst, deny, new Map(), line.where);
           if (node) {
             parent.entries.set(name, node);
             this.touch(parent);
@@ -253,7 +253,7 @@ class Builder {
         if (line.target.endsWith('/') || tgtParts.length === 0) {
           throw new FsError('E_SOURCE', `${line.target}: CopyFiles= target refers to a directory but source ${srcNorm} is a file`, line.where);
         }
-        if (await this.ancestorDenied(src, deny)) {
+        if (this.ancestorDenied(src, deny)) {
           log(`${srcNorm}: excluded, skipping`);
           continue;
         }
@@ -289,10 +289,10 @@ class Builder {
     }
   }
 
-  private async ancestorDenied(src: string, deny: Map<string, Deny>): Promise<boolean> {
+  private ancestorDenied(src: string, deny: Map<string, Deny>): boolean {
     let p = src;
     for (;;) {
-      const st = await this.statHost(p);
+      const st = this.statHost(p);
       if (st && deny.has(key(st))) return true;
       if (p === this.root || p === '/') return false;
       const up = posix.dirname(p);
@@ -305,13 +305,13 @@ class Builder {
   }
 
   /** copy_tree_at for one entry (metadata of directories applied after their children). */
-  private async copyEntry(path: string, st: Stats, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): Promise<TreeNode | null> {
+  private copyEntry(path: string, st: Stats, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): TreeNode | null {
     const k = key(st);
     const d = deny.get(k);
     if (d === 'inode') return null;
     if (st.isDirectory()) {
       const dir: DirNode = { kind: 'dir', ino: this.ino(), meta: this.metaFrom(st), entries: new Map(), hostPath: path };
-      if (d !== 'contents') await this.copyChildren(path, dir, deny, links, where);
+      if (d !== 'contents') this.copyChildren(path, dir, deny, links, where);
       return dir;
     }
     if (st.nlink > 1) {
@@ -323,7 +323,7 @@ class Builder {
     else if (st.isSymbolicLink()) {
       let target: string;
       try {
-        target = await readlink(path);
+        target = readlink(path);
       } catch (e) {
         throw new FsError('E_SOURCE', `${path}: cannot read symlink: ${(e as NodeJS.ErrnoException).code}`, where);
       }
@@ -336,22 +336,23 @@ class Builder {
     return node;
   }
 
-  private async copyChildren(path: string, dir: DirNode, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): Promise<void> {
+  private copyChildren(path: string, dir: DirNode, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): void {
     let names: string[];
     try {
-      names = await readdir(path);
+      names = readdir(path);
     } catch (e) {
       throw new FsError('E_SOURCE', `${path}: cannot read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, where);
     }
     names.sort();
-    const stats = await Promise.all(
-      names.map((n) =>
-        lstat(posix.join(path, n)).catch((e: NodeJS.ErrnoException) => {
-          if (e.code === 'ENOENT') return null;
-          throw new FsError('E_SOURCE', `${posix.join(path, n)}: cannot stat: ${e.code}`, where);
-        }),
-      ),
-    );
+    const stats = names.map((n) => {
+      try {
+        return lstat(posix.join(path, n));
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (err.code === 'ENOENT') return null;
+        throw new FsError('E_SOURCE', `${posix.join(path, n)}: cannot stat: ${err.code}`, where);
+      }
+    });
     let changed = false;
     for (let i = 0; i < names.length; i++) {
       const st = stats[i];
@@ -361,12 +362,12 @@ class Builder {
       if (existing && existing.kind === 'dir' && st.isDirectory()) {
         if (deny.get(key(st)) === 'inode') continue;
         const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
-        if (deny.get(key(st)) !== 'contents') await this.copyChildren(posix.join(path, name), existing, deny, links, where);
+        if (deny.get(key(st)) !== 'contents') this.copyChildren(posix.join(path, name), existing, deny, links, where);
         existing.meta.atime = saved.a;
         existing.meta.mtime = saved.m;
         continue;
       }
-      const node = await this.copyEntry(posix.join(path, name), st, deny, links, where);
+      const node = this.copyEntry(posix.join(path, name), st, deny, links, where);
       if (!node) continue;
       dir.entries.set(name, node);
       changed = true;

@@ -20,6 +20,7 @@ import type { Fail } from './vtree.js';
 const CHUNK = 64 * 1024;
 const ZERO_IO = 1024 * 1024;
 const ZEROS = Buffer.alloc(ZERO_IO);
+const PEND_SIZE = 1024 * 1024;
 
 function isZero(buf: Uint8Array, off: number, len: number): boolean {
   let p = off;
@@ -47,6 +48,9 @@ export class WindowDevice {
   private readonly dirty: Uint8Array | null;
   private nfd = -1;
   private opens = 0;
+  private readonly pend = Buffer.allocUnsafe(PEND_SIZE);
+  private pendPos = 0;
+  private pendLen = 0;
 
   constructor(
     readonly window: PartitionWindow,
@@ -76,13 +80,14 @@ export class WindowDevice {
         if (closed) return;
         closed = true;
         if (--this.opens === 0) {
+          this.flush();
           fs.closeSync(this.nfd);
           this.nfd = -1;
         }
       },
       truncate: (_s: EmStream, len: number) => this.truncate(len),
       allocate: (_s: EmStream, off: number, len: number, mode: number) => this.allocate(off, len, mode),
-      sync: () => {},
+      sync: () => this.flush(),
     };
   }
 
@@ -97,6 +102,7 @@ export class WindowDevice {
   read(buf: Uint8Array, off: number, len: number, pos: number): number {
     const n = Math.max(0, Math.min(len, this.window.size - pos));
     if (n === 0) return 0;
+    if (this.pendLen > 0 && pos < this.pendPos + this.pendLen && pos + n > this.pendPos) this.flush();
     this.stats.reads++;
     let done = 0;
     while (done < n) {
@@ -123,11 +129,34 @@ export class WindowDevice {
       return n;
     }
     this.markDirty(pos, n);
-    this.stats.writes++;
     this.stats.bytesWritten += n;
-    let done = 0;
-    while (done < n) done += fs.writeSync(this.nfd, buf, off + done, n - done, this.window.offset + pos + done);
+    // The tools write mostly block by block, in order: contiguous writes are gathered into one
+    // pwrite of up to PEND_SIZE (a read of a pending range flushes it first).
+    if (this.pendLen > 0 && pos === this.pendPos + this.pendLen && this.pendLen + n <= PEND_SIZE) {
+      this.pend.set(buf.subarray(off, off + n), this.pendLen);
+      this.pendLen += n;
+      return n;
+    }
+    this.flush();
+    if (n >= PEND_SIZE) {
+      this.stats.writes++;
+      let done = 0;
+      while (done < n) done += fs.writeSync(this.nfd, buf, off + done, n - done, this.window.offset + pos + done);
+      return n;
+    }
+    this.pend.set(buf.subarray(off, off + n), 0);
+    this.pendPos = pos;
+    this.pendLen = n;
     return n;
+  }
+
+  /** Writes the gathered bytes out. */
+  flush(): void {
+    if (this.pendLen === 0) return;
+    this.stats.writes++;
+    let done = 0;
+    while (done < this.pendLen) done += fs.writeSync(this.nfd, this.pend, done, this.pendLen - done, this.window.offset + this.pendPos + done);
+    this.pendLen = 0;
   }
 
   allocate(off: number, len: number, mode: number): void {
@@ -147,6 +176,7 @@ export class WindowDevice {
 
   /** Make [pos, pos+len) read as zeros, writing only where something non-zero may be. */
   private zeroRange(pos: number, len: number): void {
+    this.flush();
     const scratch = Buffer.allocUnsafe(ZERO_IO);
     let p = pos;
     const end = pos + len;
