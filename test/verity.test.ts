@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   decodeVeritySuperblock, deriveVeritySalt, deriveVerityUuid, encodeVeritySuperblock, formatVerityHash,
-  repartVerityHashSize, verityHashBytes, verityLayout, verityPartitionUuids, VERITY_SB_SIZE, type VeritySuperblock,
+  repartVerityHashSize, verityHashBytes, verityLayout, verityPartitionUuids, VERITY_SB_SIZE, VerityTreeBuilder,
+  type HashBlockRun, type VeritySuperblock,
 } from '../src/verity/index.js';
 import { formatUuid, parseUuid } from '../src/gpt/guid.js';
 import { RepartError } from '../src/errors.js';
@@ -227,5 +228,28 @@ test('root hash of a single block is sha256(salt ‖ block); errors are typed', 
       (e: RepartError) => e.code === 'E_FS');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tree builder: output independent of read chunking and write-run size', () => {
+  for (const [blocks, bs] of [[4097, 512], [16385, 4096], [129, 4096]] as const) {
+    const data = Buffer.alloc(blocks * bs);
+    for (let i = 0; i < blocks; i++) data.writeUInt32LE(i * 2654435761 >>> 0, i * bs);
+    const layout = verityLayout(blocks, bs, bs);
+    const render = (chunkBlocks: number, runBytes: number) => {
+      const b = new VerityTreeBuilder(layout, SALT, 1, runBytes);
+      const dev = Buffer.alloc(layout.hashBytes);
+      const put = (runs: HashBlockRun[]) => { for (const r of runs) dev.set(r.bytes, r.block * bs); };
+      for (let o = 0; o < data.length; o += chunkBlocks * bs) put(b.pushData(data.subarray(o, Math.min(data.length, o + chunkBlocks * bs))));
+      const f = b.finish();
+      put(f.runs);
+      return { dev, root: Buffer.from(f.rootHash).toString('hex') };
+    };
+    const a = render(1024, 1 << 20);
+    for (const [c, r] of [[1, bs], [3, 3 * bs], [7, 5 * bs]] as const) {
+      const x = render(c, r);
+      assert.equal(x.root, a.root, `${blocks}x${bs} chunk ${c} run ${r}`);
+      assert.ok(x.dev.equals(a.dev), `${blocks}x${bs} chunk ${c} run ${r}`);
+    }
   }
 });
