@@ -222,6 +222,40 @@ export const CASES: DiffCase[] = [
     jsonOnly: true,
   },
   {
+    name: 'Verity=data (CopyBlocks=) + Verity=hash with SizeMinBytes=',
+    files: {
+      'blob.bin': Array.from({ length: 20480 }, (_, i) => `verity data line ${String(i).padStart(6, '0')}\n`).join(''),
+      'defs/10-root.conf': P('Type=root\nCopyBlocks=%CWD%/blob.bin\nVerity=data\nVerityMatchKey=root'),
+      'defs/20-root-verity.conf': P('Type=root-verity\nVerity=hash\nVerityMatchKey=root\nSizeMinBytes=64K'),
+    },
+    args: [...create, '--size=auto'],
+  },
+  {
+    name: 'Verity=hash sized from the data partition SizeMaxBytes=, 512-byte sectors',
+    files: {
+      'blob.bin': Array.from({ length: 8192 }, (_, i) => `usr line ${String(i).padStart(6, '0')}....\n`).join(''),
+      'defs/10-usr.conf': P('Type=usr\nCopyBlocks=%CWD%/blob.bin\nVerity=data\nVerityMatchKey=usr\nSizeMaxBytes=16M'),
+      'defs/20-usr-verity.conf': P('Type=usr-verity\nVerity=hash\nVerityMatchKey=usr'),
+      'defs/30-home.conf': P('Type=home'),
+    },
+    args: [...create, '--size=auto', '--sector-size=512'],
+  },
+  {
+    name: 'Verity=hash with Minimize=best hashes the CopyBlocks= source',
+    files: {
+      'blob.bin': Array.from({ length: 4096 }, (_, i) => `minimize ${String(i).padStart(5, '0')}\n`).join('') + 'x'.repeat(2560),
+      'defs/10-root.conf': P('Type=root\nCopyBlocks=%CWD%/blob.bin\nVerity=data\nVerityMatchKey=r'),
+      'defs/20-root-verity.conf': P('Type=root-verity\nVerity=hash\nVerityMatchKey=r\nMinimize=best'),
+    },
+    args: [...create, '--size=auto'],
+  },
+  {
+    name: 'Verity=hash without a data partition is refused',
+    files: { 'defs/20-root-verity.conf': P('Type=root-verity\nVerity=hash\nVerityMatchKey=r\nSizeMinBytes=1M') },
+    args: [...create, '--size=auto'],
+    jsonOnly: true,
+  },
+  {
     name: '--include-partitions',
     files: { 'defs/a.conf': P('Type=root'), 'defs/b.conf': P('Type=home'), 'defs/c.conf': P('Type=srv') },
     args: [...create, '--size=100M', '--include-partitions=home,root'],

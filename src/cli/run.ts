@@ -5,7 +5,8 @@
 import { existsSync, readFileSync, statSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCommandLine, type CliOptions } from '../config/cli.js';
-import { readDefinitions, DEFAULT_DEFINITION_DIRS } from '../config/load.js';
+import { readDefinitions, DEFAULT_DEFINITION_DIRS, veritySibling } from '../config/load.js';
+import { deriveVeritySalt, deriveVerityUuid, formatVerityHash, repartVerityHashSize, verityHashBytes, verityPartitionUuids } from '../verity/index.js';
 import { expandSpecifiers } from '../config/specifiers.js';
 import { RepartError } from '../errors.js';
 import type { FormatJob } from '../fs/driver.js';
@@ -266,6 +267,32 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   };
   checkMax();
 
+  // Verity: the hash partition's size comes from its data sibling (context_update_verity_size()
+  // for SizeMaxBytes=, or Minimize= on the hash partition); block sizes from the hash partition.
+  const verityBlocks = (h: PartitionDefinition) => ({
+    dbs: Number(h.verityDataBlockSize ?? BigInt(fsSectorOf(h))),
+    hbs: Number(h.verityHashBlockSize ?? BigInt(fsSectorOf(h))),
+  });
+  const verityPairs = new Map<number, { data: number; hashedBytes?: bigint }>();
+  for (const [i, h] of defs.entries()) {
+    if (h.verity !== 'hash') continue;
+    const data = veritySibling(defs, h, 'data')!;
+    const di = defs.indexOf(data);
+    const { dbs, hbs } = verityBlocks(h);
+    if (h.minimize !== 'off') {
+      // repart hashes the data partition's source (CopyBlocks= file or minimized file system)
+      const src = copyBlocksSizes.get(di) ?? fsSizes.get(di);
+      if (src === undefined)
+        throw new RepartError('E_CONFIG_CONFLICT', 'Minimize= on a Verity=hash partition needs CopyBlocks= or Minimize= on its Verity=data partition', h.where.Minimize ?? { file: h.file });
+      copyBlocksSizes.set(i, BigInt(verityHashBytes(Number(src), dbs, hbs)));
+      verityPairs.set(i, { data: di, hashedBytes: src });
+    } else {
+      if (h.sizeMin === undefined && data.sizeMax !== undefined) h.sizeMin = repartVerityHashSize(data.sizeMax, BigInt(hbs), BigInt(dbs));
+      verityPairs.set(i, { data: di });
+    }
+  }
+  const rootHashes = new Map<number, string>();
+
   const planFor = () => makePlan(defs, {
     compat: o.compat, seed, sectorSize, grain: o.grainSize, fsSectorSize, size, warn,
     copyBlocksSizes: new Map([...copyBlocksSizes, ...fsSizes]),
@@ -281,6 +308,32 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       throw new RepartError('E_IMAGE_IO', `cannot write layout picture: ${(e as Error).message}`, { file: o.layoutSvg });
     }
   }
+
+  // After the data partitions are written: hash trees, root hashes, and the partition UUIDs
+  // that come from them (data: first 16 bytes, hash: last 16), before the GPT is written.
+  const writeVerity = async (tmp: string) => {
+    for (const [hi, v] of verityPairs) {
+      const hp = plan.partitions[hi]!, dp = plan.partitions[v.data]!;
+      if (hp.dropped || dp.dropped || deferred(hp) || deferred(dp)) continue;
+      const { dbs, hbs } = verityBlocks(hp.def);
+      let r;
+      try {
+        r = await formatVerityHash(
+          { path: tmp, offset: dp.offset, length: v.hashedBytes ?? dp.size },
+          { path: tmp, offset: hp.offset, length: hp.size },
+          { dataBlockSize: dbs, hashBlockSize: hbs, salt: deriveVeritySalt(seed), uuid: deriveVerityUuid(seed), zeroRest: false },
+        );
+      } catch (e) {
+        if (e instanceof RepartError) throw new RepartError(e.code, `Verity hash data does not fit in the partition: ${e.message}`, { file: hp.def.file });
+        throw e;
+      }
+      rootHashes.set(hi, r.rootHashHex);
+      rootHashes.set(v.data, r.rootHashHex);
+      const u = verityPartitionUuids(r.rootHash);
+      if (!dp.def.uuid) dp.uuid = u.data;
+      if (!hp.def.uuid) hp.uuid = u.hash;
+    }
+  };
 
   if (!o.dryRun) {
     const progress = new ProgressReporter(io.stderr, io.stderrIsTTY ?? false, o.progress);
@@ -322,6 +375,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
           mode: o.empty === 'create' ? 'create' : 'replace',
           plan, deferred, jobs, copyBlocks, splitPaths, windows,
           formatter: hooks.formatter ?? formatInProcess,
+          postFormat: (tmp) => writeVerity(tmp),
           events: {
             start: (i) => progress.start(String(i), name(i)),
             progress: (i, p) => progress.update(String(i), p),
@@ -355,10 +409,12 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     }
   }
 
+  const anyVerity = defs.some((d) => d.verity !== 'off');
   const rows = plan.partitions.filter((p) => !p.dropped).map((p): PartitionRow => ({
     type: p.type.name,
     label: p.label,
-    uuid: formatUuid(p.uuid),
+    // verity partitions get their UUIDs from the root hash: unknown until it is computed
+    uuid: p.def.verity !== 'off' && p.def.verity !== 'signature' && !p.def.uuid && !rootHashes.has(plan.partitions.indexOf(p)) ? formatUuid(new Uint8Array(16)) : formatUuid(p.uuid),
     partno: p.partno,
     file: p.def.file,
     node: partitionNode(device, p.partno),
@@ -370,6 +426,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     activity: 'create',
     dropIns: p.def.dropIns,
     splitPath: o.split ? splitPaths.get(p) ?? '-' : undefined,
+    roothash: anyVerity ? (p.def.verity === 'off' ? null : rootHashes.get(plan.partitions.indexOf(p)) ?? 'TBD') : undefined,
   }));
 
   if (o.json !== 'off') emitJson(o, io, rows);

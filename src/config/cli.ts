@@ -93,7 +93,6 @@ export function parseCommandLine(argv: string[]): CliOptions {
     discard: true, noPager: false, noLegend: false, compat: 262, help: false, version: false, quiet: false,
     progress: true, warnings: [],
   };
-  let dryRunSet = false;
   const positional: string[] = [];
   const raw: [string, string | undefined][] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -147,7 +146,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
         o.size = r;
         break;
       }
-      case 'dry-run': o.dryRun = bool(n, v!); dryRunSet = true; break;
+      case 'dry-run': o.dryRun = bool(n, v!); break;
       case 'seed': {
         if (v === '') { o.seed = 'machine-id'; break; }
         if (v === 'random') { o.seed = 'random'; break; }
@@ -202,7 +201,8 @@ export function parseCommandLine(argv: string[]): CliOptions {
   if (positional.length > 1) throw new UsageError('Expected at most one argument, the path to the block device or image file.');
   o.device = positional[0];
   if (o.empty === 'create') {
-    if (!dryRunSet) o.dryRun = false;
+    // systemd-repart writes the new image even with an explicit --dry-run=yes (measured, 257/262)
+    o.dryRun = false;
     if (o.size === undefined) throw new UsageError('If --empty=create is specified, --size= must be specified, too.');
     if (o.device === undefined) throw new UsageError('A path to an image file must be specified when --empty=create is used.');
   }

@@ -84,6 +84,7 @@ export function readDefinitions(dirs: string[], o: LoadOptions): PartitionDefini
     validate(d, o);
     defs.push(d);
   }
+  matchVeritySiblings(defs);
   return defs;
 }
 
@@ -165,7 +166,7 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
 
   // What repart-ts cannot honour yet: say so, naming the key (never silently ignore it).
   if (d.encrypt !== 'off') unsupported(d, 'Encrypt= is not supported by repart-ts yet (LUKS2 needs cryptsetup)', 'Encrypt');
-  if (d.verity !== 'off') unsupported(d, 'Verity= is not supported by repart-ts yet', 'Verity');
+  if (d.verity === 'signature') unsupported(d, 'Verity=signature is not supported by repart-ts (it needs a private key to sign the root hash)', 'Verity');
   if (d.supplementFor !== undefined) unsupported(d, 'SupplementFor= is not supported by repart-ts yet', 'SupplementFor');
   if (d.minimize !== 'off' && d.format !== undefined && !o.minimizable.has(d.format))
     unsupported(d, `Minimize= for Format=${d.format} is not supported by repart-ts yet (supported: ${[...o.minimizable].sort().join(', ')})`, 'Minimize');
@@ -175,4 +176,22 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
     unsupported(d, `Format=${d.format} is not supported by repart-ts yet (supported: ${[...o.supportedFormats].sort().join(', ') || 'none'})`, 'Format', 'CopyFiles', 'MakeDirectories', 'MakeSymlinks');
 
   if (d.splitName === '-') d.splitName = '';
+}
+
+/** Verity=data and Verity=hash partitions pair up by VerityMatchKey= (one of each). */
+export function matchVeritySiblings(defs: PartitionDefinition[]): void {
+  const byKey = new Map<string, PartitionDefinition[]>();
+  for (const d of defs) if (d.verity !== 'off') byKey.set(d.verityMatchKey!, [...(byKey.get(d.verityMatchKey!) ?? []), d]);
+  for (const [key, group] of byKey) {
+    for (const mode of ['data', 'hash'] as const) {
+      const of = group.filter((d) => d.verity === mode);
+      if (of.length > 1) refuse(of[1]!, `Multiple verity ${mode} partitions with VerityMatchKey=${key}`, 'VerityMatchKey');
+      if (of.length === 0) refuse(group[0]!, `Missing verity ${mode} partition for VerityMatchKey=${key}`, 'VerityMatchKey');
+    }
+  }
+}
+
+/** The Verity=data sibling of a Verity=hash partition (and vice versa). */
+export function veritySibling(defs: PartitionDefinition[], d: PartitionDefinition, mode: 'data' | 'hash'): PartitionDefinition | undefined {
+  return defs.find((x) => x !== d && x.verity === mode && x.verityMatchKey === d.verityMatchKey);
 }

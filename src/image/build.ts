@@ -25,6 +25,8 @@ export interface WriteOptions {
   jobs: Map<PlannedPartition, Omit<FormatJob, 'window'>>;
   formatter: Formatter;
   events?: FormatEvents;
+  /** runs after the contents are written and before the GPT (verity hashes, UUIDs from them) */
+  postFormat?: (tmpPath: string) => Promise<void>;
   /** CopyBlocks= sources by partition */
   copyBlocks: Map<PlannedPartition, string>;
   /** split file path per partition, when --split=yes */
@@ -92,6 +94,7 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
       if (j) jobs.push({ ...j, window: { path: tmp, offset: Number(p.offset), size: Number(o.windows?.get(p) ?? p.size) } });
     }
     const outcomes = jobs.length ? await o.formatter(jobs, o.events) : [];
+    await o.postFormat?.(tmp);
 
     const gpt = encodeGpt({
       diskGuid: o.plan.diskGuid,
