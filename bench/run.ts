@@ -68,7 +68,7 @@ export async function main(): Promise<void> {
   const runs = Number(opt('runs') ?? (quick ? 1 : 3));
   const warmup = Number(opt('warmup') ?? 1);
   const outDir = path.resolve(opt('out') ?? path.join(REPO, 'bench-results'));
-  const names = opt('scenario')?.split(',') ?? (quick ? ['gpt-only', 'appliance', 'store-partition', 'tiny-files'] : SCENARIOS.map((s) => s.name));
+  const names = opt('scenario')?.split(',') ?? (quick ? ['gpt-only', 'appliance', 'store-partition', 'minimize-guess', 'tiny-files'] : SCENARIOS.map((s) => s.name));
   const work = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'repart-ts-bench');
 
   // repart-ts behaves like the systemd-repart it is compared with (--compat=257 against trixie's)
