@@ -3,7 +3,7 @@
  * `mcopy -s -p -Q -m <sorted top-level entries> ::` (formatting.md §3 vfat, §11.3, §11.4),
  * written straight into the partition window.
  */
-import { stat } from 'node:fs/promises';
+import { statSync as stat } from 'node:fs';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver, PartitionWindow } from '../driver.js';
@@ -61,14 +61,14 @@ function byteOrder(a: string, b: string): number {
 
 /** The tree as mcopy sees it: top level = regular files and directories only (repart filters
  * by d_type); below, symlinks to files are followed, everything else is skipped. */
-async function toPlan(tree: SourceTree, warnings: string[], clamp?: number, followSymlinks = true): Promise<PlanNode[]> {
+export function toPlan(tree: SourceTree, warnings: string[] = [], clamp?: number, followSymlinks = true): PlanNode[] {
   const t = (sec: number) => (clamp !== undefined && sec > clamp ? clamp : sec);
-  const conv = async (node: TreeNode, name: string, path: string, parent: DirNode, top: boolean): Promise<PlanNode | null> => {
+  const conv = (node: TreeNode, name: string, path: string, parent: DirNode, top: boolean): PlanNode | null => {
     switch (node.kind) {
       case 'dir': {
         const children: PlanNode[] = [];
         for (const n of [...node.entries.keys()].sort(byteOrder)) {
-          const c = await conv(node.entries.get(n)!, n, path + '/' + n, node, false);
+          const c = conv(node.entries.get(n)!, n, path + '/' + n, node, false);
           if (c) children.push(c);
         }
         return { kind: 'dir', name, path, mtime: t(node.meta.mtime.sec), children };
@@ -86,7 +86,7 @@ async function toPlan(tree: SourceTree, warnings: string[], clamp?: number, foll
         }
         if (node.hostPath) {
           try {
-            const st = await stat(node.hostPath);
+            const st = stat(node.hostPath);
             if (st.isFile()) return { kind: 'file', name, path, mtime: t(Math.floor(st.mtimeMs / 1000)), size: st.size, source: { kind: 'host', path: node.hostPath } };
             warnings.push(`${path}: symlink to a ${st.isDirectory() ? 'directory' : 'special file'} skipped`);
           } catch {
@@ -112,7 +112,7 @@ async function toPlan(tree: SourceTree, warnings: string[], clamp?: number, foll
   };
   const out: PlanNode[] = [];
   for (const n of [...tree.root.entries.keys()].sort(byteOrder)) {
-    const c = await conv(tree.root.entries.get(n)!, n, '/' + n, tree.root, true);
+    const c = conv(tree.root.entries.get(n)!, n, '/' + n, tree.root, true);
     if (c) out.push(c);
   }
   return out;
@@ -178,7 +178,7 @@ export async function formatVfat(opts: VfatOptions): Promise<FormatOutcome> {
     throw e;
   }
   for (const w of img.geometry.warnings) warnings.push(`mkfs.fat: ${w}`);
-  const top = opts.tree ? await toPlan(opts.tree, warnings, opts.clampToEpoch ? opts.sourceDateEpoch : undefined, opts.followSymlinks ?? true) : [];
+  const top = opts.tree ? toPlan(opts.tree, warnings, opts.clampToEpoch ? opts.sourceDateEpoch : undefined, opts.followSymlinks ?? true) : [];
   let layout = null;
   if (opts.tree) {
     try {

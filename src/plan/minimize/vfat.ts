@@ -10,9 +10,8 @@
  *      (FAT32's root directory is cluster 2) — geometry alone, cheap;
  *   3. confirm with a full plan at that size (and step up if a boundary quirk says otherwise).
  */
-import { statSync } from 'node:fs';
-import { posix } from 'node:path';
-import { lookup, type DirNode, type SourceTree, type TreeNode } from '../../tree/model.js';
+import type { SourceTree } from '../../tree/model.js';
+import { toPlan } from '../../fs/vfat/index.js';
 import { computeGeometry, GeometryError } from '../../fs/vfat/geometry.js';
 import { LayoutError, planLayout, type PlanNode } from '../../fs/vfat/layout.js';
 import { mkfs } from '../../fs/vfat/mkfs.js';
@@ -31,54 +30,9 @@ export interface VfatModelOptions {
   headroom?: number;
 }
 
-const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-
-/**
- * The tree as mcopy gets it (what src/fs/vfat/index.ts feeds the planner): top level files and
- * directories only, below that symlinks to files followed (when asked), everything else skipped.
- */
+/** The tree as mcopy gets it: the writer's own view (times do not matter for sizes). */
 export function vfatPlanNodes(tree: SourceTree, followSymlinks = true): PlanNode[] {
-  const conv = (node: TreeNode, name: string, path: string, top: boolean): PlanNode | null => {
-    switch (node.kind) {
-      case 'dir': {
-        const children: PlanNode[] = [];
-        for (const n of [...node.entries.keys()].sort(byteOrder)) {
-          const c = conv(node.entries.get(n)!, n, path + '/' + n, false);
-          if (c) children.push(c);
-        }
-        return { kind: 'dir', name, path, mtime: 0, children };
-      }
-      case 'file':
-        return { kind: 'file', name, path, mtime: 0, size: node.size, source: node.source };
-      case 'symlink': {
-        if (top || !followSymlinks) return null;
-        if (node.hostPath) {
-          try {
-            const st = statSync(node.hostPath);
-            return st.isFile() ? { kind: 'file', name, path, mtime: 0, size: st.size, source: { kind: 'host', path: node.hostPath } } : null;
-          } catch {
-            return null;
-          }
-        }
-        let target: TreeNode | undefined = node;
-        let at = path;
-        for (let hops = 0; hops < 40 && target?.kind === 'symlink'; hops++) {
-          at = posix.resolve(posix.dirname(at), target.target);
-          target = lookup(tree, at);
-        }
-        return target?.kind === 'file' ? { kind: 'file', name, path, mtime: 0, size: target.size, source: target.source } : null;
-      }
-      default:
-        return null;
-    }
-  };
-  const root: DirNode = tree.root;
-  const out: PlanNode[] = [];
-  for (const n of [...root.entries.keys()].sort(byteOrder)) {
-    const c = conv(root.entries.get(n)!, n, '/' + n, true);
-    if (c) out.push(c);
-  }
-  return out;
+  return toPlan(tree, [], undefined, followSymlinks);
 }
 
 export interface VfatMinimal {
