@@ -26,7 +26,6 @@ function closure(dir: string, bytes: number, files: number, seed = 7): { storePa
     writeFileSync(stamp, want);
   }
   const storePaths = readFileSync(path.join(root, 'store-paths'), 'utf8').trim().split('\n');
-  const du = storePaths.length; void du;
   return { storePaths, bytes, root };
 }
 

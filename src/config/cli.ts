@@ -112,10 +112,9 @@ export function parseCommandLine(argv: string[]): CliOptions {
       if (eq >= 0) throw new UsageError(`option '--${name}' doesn't allow an argument`);
       raw.push([name, undefined]);
     } else if (WITH_ARG.has(name)) {
-      let v = eq < 0 ? argv[++i] : a.slice(eq + 1);
+      const v = eq < 0 ? argv[++i] : a.slice(eq + 1);
       if (v === undefined) throw new UsageError(`option '--${name}' requires an argument`);
       raw.push([name, v]);
-      void v;
     } else throw new UsageError(`unrecognized option '${a}'`);
   }
   // --architecture rewrites the type lists, wherever it appears on the line.

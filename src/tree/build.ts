@@ -353,7 +353,6 @@ class Builder {
         throw new FsError('E_SOURCE', `${posix.join(path, n)}: cannot stat: ${err.code}`, where);
       }
     });
-    let changed = false;
     for (let i = 0; i < names.length; i++) {
       const st = stats[i];
       if (!st) continue;
@@ -370,8 +369,6 @@ class Builder {
       const node = this.copyEntry(posix.join(path, name), st, deny, links, where);
       if (!node) continue;
       dir.entries.set(name, node);
-      changed = true;
     }
-    void changed;
   }
 }

@@ -7,7 +7,7 @@ import { statSync as stat } from 'node:fs';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver, PartitionWindow } from '../driver.js';
-import { lookup, type DirNode, type SourceTree, type TreeNode } from '../../tree/model.js';
+import { lookup, type SourceTree, type TreeNode } from '../../tree/model.js';
 import type { FatBits } from './fat-table.js';
 import { computeGeometry, GeometryError } from './geometry.js';
 import { LayoutError, planLayout, type PlanNode } from './layout.js';
@@ -63,12 +63,12 @@ function byteOrder(a: string, b: string): number {
  * by d_type); below, symlinks to files are followed, everything else is skipped. */
 export function toPlan(tree: SourceTree, warnings: string[] = [], clamp?: number, followSymlinks = true): PlanNode[] {
   const t = (sec: number) => (clamp !== undefined && sec > clamp ? clamp : sec);
-  const conv = (node: TreeNode, name: string, path: string, parent: DirNode, top: boolean): PlanNode | null => {
+  const conv = (node: TreeNode, name: string, path: string, top: boolean): PlanNode | null => {
     switch (node.kind) {
       case 'dir': {
         const children: PlanNode[] = [];
         for (const n of [...node.entries.keys()].sort(byteOrder)) {
-          const c = conv(node.entries.get(n)!, n, path + '/' + n, node, false);
+          const c = conv(node.entries.get(n)!, n, path + '/' + n, false);
           if (c) children.push(c);
         }
         return { kind: 'dir', name, path, mtime: t(node.meta.mtime.sec), children };
@@ -106,13 +106,12 @@ export function toPlan(tree: SourceTree, warnings: string[] = [], clamp?: number
       }
       default:
         warnings.push(`${path}: ${node.kind} skipped (FAT cannot store special files)`);
-        void parent;
         return null;
     }
   };
   const out: PlanNode[] = [];
   for (const n of [...tree.root.entries.keys()].sort(byteOrder)) {
-    const c = conv(tree.root.entries.get(n)!, n, '/' + n, tree.root, true);
+    const c = conv(tree.root.entries.get(n)!, n, '/' + n, true);
     if (c) out.push(c);
   }
   return out;
