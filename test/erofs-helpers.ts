@@ -4,10 +4,12 @@
  * describeTree() describes the source; the native tools of the oracle's Debian trixie tree.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SourceTree, DirNode } from '../src/tree/model.js';
 import { REFERENCE, referenceSkipReason } from './helpers/reference.js';
+import { WASM_DIR } from '../src/fs/wasm/host.js';
 import { type Xattr, describeTree, FILE_XATTRS, hostTree, isRoot, makeFixture, ROOT_XATTRS, setHostXattrs, sha256File, xattrView, type Entry } from './wasm-helpers.js';
 
 export const MiB = 1024 * 1024;
@@ -15,8 +17,12 @@ export const EPOCH = 1700000000;
 export const UUID = '5e0c3a41-8e0f-4a8b-9d52-3f6a1c2b7e90';
 
 /** The wasm fixture plus xattrs on the root and one file (on the host too, when we can set them). */
-export function fixture(dir: string): { tree: SourceTree; hostXattrs: boolean } {
+export function fixture(dir: string, opts: { noSparse?: boolean } = {}): { tree: SourceTree; hostXattrs: boolean } {
   makeFixture(dir);
+  // mksquashfs marks a file sparse (an extended inode with a `sparse` count) only when the
+  // source's st_blocks says it is; the virtual tree reports st_blocks = size/512 (it does not
+  // know the allocation), so for such a file the wasm image is 24 bytes of inode smaller.
+  if (opts.noSparse) fs.rmSync(path.join(dir, 'sparse.img'));
   describeTree(hostTree(dir)); // read every file once, so atimes are settled before the tree is taken
   let hostXattrs = false;
   if (isRoot && spawnSync('setfattr', ['--version']).status === 0) {
@@ -91,3 +97,29 @@ export function native(tool: string, args: string[], dirs: string[], env: Record
 }
 
 export { xattrView, describeTree, execFileSync };
+
+/** wasm/<dir>/SHA256SUMS matches the committed files, SOURCES pins the Debian versions, the
+ * license texts are there, our patches explain themselves; and package.json never builds. */
+export function checkArtifacts(dir: string, files: string[], versions: RegExp[], licenses: string[]): void {
+  const base = path.resolve(WASM_DIR, dir);
+  const sums = fs.readFileSync(path.join(base, 'SHA256SUMS'), 'utf8').trim().split('\n');
+  const names = new Set<string>();
+  for (const line of sums) {
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    if (!m) throw new Error(`bad SHA256SUMS line: ${line}`);
+    names.add(m[2]!);
+    const actual = crypto.createHash('sha256').update(fs.readFileSync(path.join(base, m[2]!))).digest('hex');
+    if (actual !== m[1]) throw new Error(`wasm/${dir}/${m[2]} does not match SHA256SUMS (rebuild: tools/build-rofs-wasm.sh)`);
+  }
+  for (const f of files) if (!names.has(f)) throw new Error(`${f} missing from wasm/${dir}/SHA256SUMS`);
+  const src = fs.readFileSync(path.join(base, 'SOURCES'), 'utf8');
+  for (const v of versions) if (!v.test(src)) throw new Error(`wasm/${dir}/SOURCES lacks ${v}`);
+  for (const f of licenses) if (!(fs.statSync(path.join(base, 'licenses', f)).size > 500)) throw new Error(`license ${f}`);
+  const patches = path.resolve(WASM_DIR, 'rofs/patches');
+  for (const p of fs.existsSync(patches) ? fs.readdirSync(patches) : []) {
+    if (!/^Subject: /.test(fs.readFileSync(path.join(patches, p), 'utf8'))) throw new Error(`${p} does not explain itself`);
+    if (!src.includes(`rofs/patches/${p}`)) throw new Error(`SOURCES does not record ${p}`);
+  }
+  const pkg = fs.readFileSync(path.resolve(WASM_DIR, '../package.json'), 'utf8');
+  if (pkg.includes('build-rofs-wasm')) throw new Error('package.json must not run the wasm build');
+}

@@ -15,7 +15,7 @@ import { erofsDriver, mkfsErofsArgs } from '../src/fs/erofs/index.js';
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
 import { copyWindow, diffDescriptions } from './wasm-helpers.js';
-import { describeDir, describeTree, EPOCH, fixture, hostXattrView, MiB, native, nativeSkipReason, UUID, xattrView } from './erofs-helpers.js';
+import { checkArtifacts, describeDir, describeTree, EPOCH, fixture, hostXattrView, MiB, native, nativeSkipReason, UUID, xattrView } from './erofs-helpers.js';
 
 const same = (a: string[], b: string[]): boolean => JSON.stringify(a) === JSON.stringify(b);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'erofs-test-'));
@@ -55,6 +55,12 @@ test('mkfs.erofs argv is systemd-repart\'s', () => {
   assert.deepEqual(mkfsErofsArgs(job({ window: w, compression: 'lz4hc', compressionLevel: '12', extraOptions: ['-Eztailpacking'] })),
     ['-U', UUID, '--quiet', '-zlz4hc,level=12', '/dev/repart-partition', '/repart-root', '-Eztailpacking']);
   assert.deepEqual(mkfsErofsArgs(job({ window: w, compression: 'zstd' })).slice(3, 4), ['-zzstd']);
+});
+
+test('wasm/erofs: checksums, sources, licenses', () => {
+  checkArtifacts('erofs', ['mkfs.erofs.cjs', 'mkfs.erofs.wasm'],
+    [/^erofs-utils: 1\.8\.6-1$/m, /^lz4: 1\.10\.0-4$/m, /^libzstd: 1\.5\.7\+dfsg-1$/m, /^emscripten: 3\.1\.6/m],
+    ['erofs-utils-COPYING', 'lz4-lib-LICENSE', 'zstd-LICENSE', 'xz-COPYING.0BSD', 'zlib-LICENSE']);
 });
 
 const src = path.join(work, 'tree');
