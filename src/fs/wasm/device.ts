@@ -92,14 +92,13 @@ export class WindowDevice {
     };
   }
 
-  /** truncate on a window: it cannot move. Growing it is "does not fit"; shrinking it makes
-   * what the tool wrote past the new end read as zeros again, as in a file. */
+  /** truncate on a window: it cannot move. Growing it is "does not fit"; shrinking leaves the
+   * bytes alone (only the recorded end moves). */
   truncate(len: number): void {
     if (len > this.window.size) {
       this.stats.overflow = Math.max(this.stats.overflow, len);
       throw this.fail('ENOSPC');
     }
-    if (len < this.stats.end && this.nfd >= 0) this.zeroRange(len, this.stats.end - len);
     this.stats.end = len;
   }
 
