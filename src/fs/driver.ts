@@ -60,6 +60,11 @@ export interface FormatOutcome {
   warnings: string[];
   /** how many times the tool formatted the window (1 normally; Minimize=best retries add). */
   passes: number;
+  /**
+   * Bytes of the window the file system occupies, from its start, for file systems that size
+   * themselves (erofs, squashfs); the rest of the window is unused. Absent: the whole window.
+   */
+  usedBytes?: number;
 }
 
 export interface FormatProgress {

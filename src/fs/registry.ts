@@ -10,6 +10,8 @@ const DRIVERS: Record<string, () => Promise<FsDriver>> = {
   ext3: async () => (await import('./ext4/index.js')).ext4Driver,
   ext4: async () => (await import('./ext4/index.js')).ext4Driver,
   btrfs: async () => (await import('./btrfs/index.js')).btrfsDriver,
+  erofs: async () => (await import('./erofs/index.js')).erofsDriver,
+  squashfs: async () => (await import('./squashfs/index.js')).squashfsDriver,
 };
 
 export const SUPPORTED_FORMATS: ReadonlySet<string> = new Set(Object.keys(DRIVERS));

@@ -40,10 +40,16 @@ export interface DeviceStats {
   reads: number;
   /** the largest size the tool tried to grow the device to (0: it never tried). */
   overflow: number;
+  /**
+   * The device's size as the tool left it, as for a file it created: the end of its furthest
+   * write, or the length it last truncated to (mkfs.erofs, mksquashfs size their output this
+   * way; the read-only file system drivers report it as the space used).
+   */
+  end: number;
 }
 
 export class WindowDevice {
-  readonly stats: DeviceStats = { writes: 0, bytesWritten: 0, zeroWritesSkipped: 0, reads: 0, overflow: 0 };
+  readonly stats: DeviceStats = { writes: 0, bytesWritten: 0, zeroWritesSkipped: 0, reads: 0, overflow: 0, end: 0 };
   /** chunks that may hold non-zero bytes (only tracked when the window started zeroed). */
   private readonly dirty: Uint8Array | null;
   private nfd = -1;
@@ -91,12 +97,14 @@ export class WindowDevice {
     };
   }
 
-  /** truncate on a window: it cannot move. Growing it is "does not fit". */
+  /** truncate on a window: it cannot move. Growing it is "does not fit"; shrinking leaves the
+   * bytes alone (only the recorded end moves). */
   truncate(len: number): void {
     if (len > this.window.size) {
       this.stats.overflow = Math.max(this.stats.overflow, len);
       throw this.fail('ENOSPC');
     }
+    this.stats.end = len;
   }
 
   read(buf: Uint8Array, off: number, len: number, pos: number): number {
@@ -124,6 +132,7 @@ export class WindowDevice {
       throw this.fail('ENOSPC');
     }
     const n = Math.min(len, this.window.size - pos);
+    this.stats.end = Math.max(this.stats.end, pos + n);
     if (this.dirty && n >= 4096 && this.allClean(pos, n) && isZero(buf, off, n)) {
       this.stats.zeroWritesSkipped++;
       return n;

@@ -24,12 +24,15 @@ import {
 } from './emscripten.js';
 import { normalizeAbs, VirtualTree, type TreeProgress, type TreeReadStats } from './vtree.js';
 
-export type ToolName = 'mke2fs' | 'mkfs.btrfs';
+export type ToolName = 'mke2fs' | 'mkfs.btrfs' | 'mkfs.erofs' | 'mksquashfs';
 
 /** Where the committed artifacts live: <package>/wasm (this file is dist/src/fs/wasm/host.js). */
 export const WASM_DIR = fileURLToPath(new URL('../../../../wasm/', import.meta.url));
 
-const FACTORY_EXPORT: Record<ToolName, string> = { mke2fs: 'mke2fs', 'mkfs.btrfs': 'mkfs.btrfs' };
+/** artifact path under wasm/, without .cjs/.wasm */
+const FACTORY_EXPORT: Record<ToolName, string> = {
+  mke2fs: 'mke2fs', 'mkfs.btrfs': 'mkfs.btrfs', 'mkfs.erofs': 'erofs/mkfs.erofs', mksquashfs: 'squashfs/mksquashfs',
+};
 
 const compiled = new Map<ToolName, Promise<WebAssembly.Module>>();
 const factories = new Map<ToolName, EmFactory>();

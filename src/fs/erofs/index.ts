@@ -1,0 +1,53 @@
+/**
+ * Format=erofs: the real mkfs.erofs (erofs-utils 1.8.6, WebAssembly build in wasm/erofs/) with
+ * the arguments systemd-repart passes (formatting.md §3), reading the virtual source tree in
+ * place and writing the image straight into the partition window. erofs sizes itself: the
+ * outcome's usedBytes is the image size.
+ */
+import { FsError } from '../../errors.js';
+import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
+import { DEVICE_PATH, toolEnv, TREE_MOUNT } from '../wasm/common.js';
+import { formatSelfSized } from './self-sized.js';
+
+/** The compressors of our build (`mkfs.erofs -V`). deflate is erofs-utils' built-in encoder:
+ * Debian links libdeflate, whose output differs (both are valid deflate). */
+export const EROFS_COMPRESSORS = new Set(['lz4', 'lz4hc', 'lzma', 'deflate', 'zstd']);
+
+/** mkfs.erofs argv (without argv[0]) as systemd-repart builds it:
+ * `-U <uuid> [--quiet] [-z<alg>[,level=<n>]] <node> <root> <extra>`. repart passes --quiet
+ * unless it logs at debug level or stderr is a TTY; a worker's stderr never is. No label. */
+export function mkfsErofsArgs(job: FormatJob): string[] {
+  const args = ['-U', job.fsUuid, '--quiet'];
+  if (job.compression) args.push(`-z${job.compression}${job.compressionLevel ? `,level=${job.compressionLevel}` : ''}`);
+  args.push(DEVICE_PATH, TREE_MOUNT, ...job.extraOptions);
+  return args;
+}
+
+export const erofsDriver: FsDriver = {
+  formats: ['erofs'],
+  async format(job: FormatJob, progress?: (p: FormatProgress) => void): Promise<FormatOutcome> {
+    if (job.format !== 'erofs') {
+      throw new FsError('E_FS', `erofs driver cannot make Format=${job.format}`, { file: job.definitionFile, key: 'Format' });
+    }
+    if (job.compression && !EROFS_COMPRESSORS.has(job.compression)) {
+      throw new FsError('E_FS', `Compression=${job.compression} is not an erofs compressor (${[...EROFS_COMPRESSORS].join(', ')})`, {
+        file: job.definitionFile, key: 'Compression',
+      });
+    }
+    return formatSelfSized(withRoot(job), 'mkfs.erofs', mkfsErofsArgs(job), toolEnv(job, []), progress);
+  },
+};
+
+/** The tree the tool reads. These tools always need a source directory; an unpopulated
+ * partition gets an empty one (0755 root:root, SOURCE_DATE_EPOCH or now). */
+export function withRoot(job: FormatJob): FormatJob {
+  if (job.tree) return job;
+  const now = { sec: job.sourceDateEpoch ?? Math.floor(Date.now() / 1000), nsec: 0 };
+  return {
+    ...job,
+    tree: {
+      root: { kind: 'dir', ino: 1, meta: { perm: 0o755, uid: 0, gid: 0, atime: now, mtime: now, ctime: now }, entries: new Map() },
+      nextIno: 2,
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * What the erofs and squashfs drivers share: those tools create their image file themselves and
+ * size it to the content (systemd-repart runs them on a temporary file and copies that into the
+ * partition). Here the file they create is the partition window (no temporary file): the
+ * tool's output size is read off the window device and reported as `usedBytes`; output that
+ * does not fit fails with E_FS_NO_SPACE.
+ */
+import { FsError } from '../../errors.js';
+import type { FormatJob, FormatOutcome, FormatProgress } from '../driver.js';
+import { runForJob } from '../wasm/common.js';
+import { WindowDevice } from '../wasm/device.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../wasm/emscripten.js';
+import type { ToolName } from '../wasm/host.js';
+
+/** Make the window read as zeros, as the fresh file the tool expects would. Only for windows
+ * the caller does not already know to be zero; reads the window once, writes where non-zero. */
+function zeroWindow(job: FormatJob): void {
+  const dev = new WindowDevice(job.window, (name) => new FsError('E_FS', `zeroing the partition failed: ${name}`, { file: job.definitionFile }), false);
+  const h = dev.open();
+  try {
+    dev.allocate(0, job.window.size, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+  } finally {
+    h.close(undefined as never);
+  }
+}
+
+export async function formatSelfSized(
+  job: FormatJob,
+  tool: ToolName,
+  args: string[],
+  env: Record<string, string>,
+  progress?: (p: FormatProgress) => void,
+): Promise<FormatOutcome> {
+  if (!job.windowZeroed) zeroWindow(job);
+  const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, tool, tool, args, env, progress);
+  const used = result.device?.end ?? 0;
+  if (used <= 0 || used > job.window.size) {
+    throw new FsError('E_FS', `${tool} finished but its output size (${used} bytes) is not within the partition (${job.window.size} bytes)`, {
+      file: job.definitionFile,
+    });
+  }
+  return { ...outcome, usedBytes: used };
+}
