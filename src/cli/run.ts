@@ -20,7 +20,7 @@ import { fsMinimum, minSize } from '../plan/sizes.js';
 import { guessSize, MINIMIZABLE_FORMATS, minimalSize } from '../plan/minimize/index.js';
 import { fmtBytes } from '../plan/allocate.js';
 import type { PartitionDefinition } from '../config/definition.js';
-import type { SourceTree } from '../tree/model.js';
+import type { SourceTree, TreeNode } from '../tree/model.js';
 import { randomUuid } from '../plan/ids.js';
 import { writeImage, type Formatter } from '../image/build.js';
 import { ImageFile } from '../image/file.js';
@@ -32,6 +32,28 @@ import { renderLayoutSvg } from '../report/layout-svg.js';
 import { ProgressReporter } from '../report/progress.js';
 
 export const VERSION = '0.1.0';
+
+/** File systems whose tools size the image themselves (Minimize= measures what they used). */
+const SELF_SIZED: ReadonlySet<string> = new Set(['erofs', 'squashfs']);
+
+/** Thrown when self-sized partitions would have to move: build again with the known sizes. */
+class RelayoutNeeded extends Error {}
+
+/** More than erofs or squashfs can need for a tree (uncompressed, every file block-aligned). */
+function provisionalSize(tree: SourceTree | null): bigint {
+  let bytes = 16n << 20n;
+  const seen = new Set<TreeNode>();
+  const visit = (n: TreeNode) => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    bytes += 4096n;
+    if (n.kind === 'file') bytes += roundUp(BigInt(n.size), 4096n) + BigInt(Math.ceil(n.size / 4096)) * 8n;
+    if (n.kind === 'symlink') bytes += BigInt(n.target.length);
+    if (n.kind === 'dir') for (const c of n.entries.values()) visit(c);
+  };
+  if (tree) visit(tree.root);
+  return bytes;
+}
 
 export interface Io {
   stdout: (s: string) => void;
@@ -153,7 +175,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     specifiers: { root: o.root },
     warn,
     supportedFormats: SUPPORTED_FORMATS,
-    minimizable: MINIMIZABLE_FORMATS,
+    minimizable: new Set([...MINIMIZABLE_FORMATS, ...SELF_SIZED]),
     filter: o.include ? { mode: 'include', types: o.include } : o.exclude ? { mode: 'exclude', types: o.exclude } : undefined,
   });
 
@@ -240,9 +262,17 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   // Minimize=: the file system size comes from the model (one formatting pass, not two); the
   // partition is planned around it like a CopyBlocks= source of that size.
   const fsSizes = new Map<number, bigint>();
+  // erofs/squashfs size themselves: formatted first in a provisional window, then the table is
+  // laid out around what they used (selfSized: definition index → still provisional?)
+  const selfSized = new Map<number, boolean>();
   const sc = { compat: o.compat, grain, fsSectorSize };
   for (const [i, d] of defs.entries()) {
     if (d.minimize === 'off' || d.format === undefined || !trees.has(i)) continue;
+    if (SELF_SIZED.has(d.format)) {
+      fsSizes.set(i, roundUp(provisionalSize(trees.get(i) ?? null), grain));
+      selfSized.set(i, true);
+      continue;
+    }
     const mo = { sectorSize: fsSectorOf(d), label: labels[i], systemdVersion: o.compat, sizeMin: d.sizeMin === undefined ? undefined : Number(d.sizeMin) };
     let model;
     try {
@@ -260,6 +290,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   }
   const checkMax = () => {
     for (const [i, fsz] of fsSizes) {
+      if (selfSized.get(i)) continue; // provisional
       const d = defs[i]!;
       if (d.sizeMax !== undefined && fsz > d.sizeMax)
         throw new RepartError('E_NO_SPACE', `the content needs a ${fmtBytes(fsz)} (${fsz} bytes) file system, more than SizeMaxBytes=${d.sizeMax} allows`, d.where.SizeMaxBytes ?? { file: d.file });
@@ -376,6 +407,30 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
           plan, deferred, jobs, copyBlocks, splitPaths, windows,
           formatter: hooks.formatter ?? formatInProcess,
           postFormat: (tmp) => writeVerity(tmp),
+          first: (p) => selfSized.has(plan.partitions.indexOf(p)),
+          afterFirst: (done) => {
+            for (const [p, r] of done) {
+              const i = plan.partitions.indexOf(p);
+              if (r.usedBytes === undefined) continue;
+              let fsz = roundUp(BigInt(r.usedBytes), grain);
+              const floor = o.compat >= 258 ? minSize(p.def, sc) : 0n;
+              if (floor > fsz) fsz = floor;
+              fsSizes.set(i, fsz);
+              selfSized.set(i, false);
+              windows.set(p, fsz);
+            }
+            checkMax();
+            const next = planFor();
+            // Partitions already written must stay where they are; if one would move (a fixed
+            // --size shares space by weight), everything is built again with the sizes now known.
+            for (const p of done.keys()) {
+              const q = next.partitions[plan.partitions.indexOf(p)]!;
+              if (q.offset !== p.offset) throw new RelayoutNeeded();
+            }
+            plan.imageSize = next.imageSize;
+            plan.geometry = next.geometry;
+            next.partitions.forEach((q, k) => Object.assign(plan.partitions[k]!, { offset: q.offset, size: q.size, padding: q.padding }));
+          },
           events: {
             start: (i) => progress.start(String(i), name(i)),
             progress: (i, p) => progress.update(String(i), p),
@@ -392,6 +447,13 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         }
         break;
       } catch (e) {
+        if (e instanceof RelayoutNeeded && attempt < 4) {
+          for (const i of selfSized.keys()) extraPasses.set(i, (extraPasses.get(i) ?? 0) + 1);
+          plan = planFor();
+          splitPaths.clear();
+          if (o.split) computeSplitPaths(plan, device, deferred, splitPaths, o);
+          continue;
+        }
         // The model was short for a minimized file system: grow it by a small step and build
         // again (bounded; every retry is reported and counted as a formatting pass).
         const i = e instanceof RepartError && e.code === 'E_FS_NO_SPACE' ? defs.findIndex((d) => d.file === e.where.file) : -1;

@@ -25,6 +25,10 @@ export interface WriteOptions {
   jobs: Map<PlannedPartition, Omit<FormatJob, 'window'>>;
   formatter: Formatter;
   events?: FormatEvents;
+  /** formatted before the others: file systems that size themselves (erofs, squashfs) */
+  first?: (p: PlannedPartition) => boolean;
+  /** after `first`: may re-place the partitions in o.plan, in place, from what they used */
+  afterFirst?: (outcomes: Map<PlannedPartition, FormatOutcome>) => void;
   /** runs after the contents are written and before the GPT (verity hashes, UUIDs from them) */
   postFormat?: (tmpPath: string) => Promise<void>;
   /** CopyBlocks= sources by partition */
@@ -88,12 +92,29 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
       }
     }
 
-    const jobs: FormatJob[] = [];
-    for (const p of live) {
-      const j = o.jobs.get(p);
-      if (j) jobs.push({ ...j, window: { path: tmp, offset: Number(p.offset), size: Number(o.windows?.get(p) ?? p.size) } });
+    // Jobs are made when they run: a self-sizing first phase may move the windows of the rest.
+    const order = live.filter((p) => o.jobs.has(p));
+    const results = new Map<PlannedPartition, FormatOutcome>();
+    const format = async (parts: PlannedPartition[]) => {
+      if (parts.length === 0) return;
+      const jobs = parts.map((p): FormatJob => ({ ...o.jobs.get(p)!, window: { path: tmp, offset: Number(p.offset), size: Number(o.windows?.get(p) ?? p.size) } }));
+      const at = (i: number) => order.indexOf(parts[i]!);
+      const ev = o.events;
+      const out = await o.formatter(jobs, ev && {
+        start: ev.start && ((i) => ev.start!(at(i))),
+        progress: ev.progress && ((i, pr) => ev.progress!(at(i), pr)),
+        done: ev.done && ((i, r) => ev.done!(at(i), r)),
+      });
+      parts.forEach((p, i) => results.set(p, out[i]!));
+    };
+    const first = order.filter((p) => o.first?.(p) ?? false);
+    await format(first);
+    if (first.length && o.afterFirst) {
+      o.afterFirst(results);
+      img.truncate(o.plan.imageSize);
     }
-    const outcomes = jobs.length ? await o.formatter(jobs, o.events) : [];
+    await format(order.filter((p) => !first.includes(p)));
+    const outcomes = order.map((p) => results.get(p)!);
     await o.postFormat?.(tmp);
 
     const gpt = encodeGpt({
