@@ -420,6 +420,14 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
               windows.set(p, fsz);
             }
             checkMax();
+            // a Verity=hash partition minimized from a self-sized data partition follows its size
+            for (const [hi, v] of verityPairs) {
+              if (v.hashedBytes === undefined || !done.has(plan.partitions[v.data]!)) continue;
+              const src = fsSizes.get(v.data)!;
+              const { dbs, hbs } = verityBlocks(defs[hi]!);
+              v.hashedBytes = src;
+              copyBlocksSizes.set(hi, BigInt(verityHashBytes(Number(src), dbs, hbs)));
+            }
             const next = planFor();
             // Partitions already written must stay where they are; if one would move (a fixed
             // --size shares space by weight), everything is built again with the sizes now known.
