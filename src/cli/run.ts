@@ -16,6 +16,7 @@ import { formatUuid, parseUuid, uuidHex, type Uuid } from '../gpt/guid.js';
 import { readGpt, gptGeometry } from '../gpt/table.js';
 import { typeFromUuid, sameType } from '../gpt/types.js';
 import { deriveLabels, makePlan, type Plan, type PlannedPartition } from '../plan/plan.js';
+import { bindExisting, existingFromGpt, type ExistingTable } from '../plan/existing.js';
 import { fsMinimum, minSize } from '../plan/sizes.js';
 import { guessSize, MINIMIZABLE_FORMATS, minimalSize } from '../plan/minimize/index.js';
 import { fmtBytes } from '../plan/allocate.js';
@@ -198,17 +199,27 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     }
   }
 
+  // Incremental mode: the partitions already there stay where they are, with their contents;
+  // definitions without one get new partitions in the free space.
+  let table: ExistingTable | undefined;
   if (existing) {
     if (o.empty === 'require') throw new RepartError('E_IMAGE_LABEL', 'Disk has a partition table, but --empty=require was specified, refusing.', { file: device }, 77);
-    if (defs.length > 0)
-      throw new RepartError('E_NOT_IMPLEMENTED', 'changing an existing partition table (incremental mode) is not supported yet; use --empty=force or --empty=create', { file: device });
-    emitJson(o, io, listExisting(existing, existingSize, device, o));
-    return 0;
+    if (defs.length === 0) {
+      emitJson(o, io, listExisting(existing, existingSize, device, o));
+      return 0;
+    }
+    if (o.sectorSize !== undefined && o.sectorSize !== existing.sectorSize)
+      throw new RepartError('E_IMAGE_LABEL', `Disk has a GPT for ${existing.sectorSize}-byte sectors, not --sector-size=${o.sectorSize}, not repartitioning.`, { file: device }, 77);
+    if (existing.header.numEntries !== 128)
+      throw new RepartError('E_NOT_IMPLEMENTED', `the existing GPT has ${existing.header.numEntries} entries; repart-ts only rewrites tables of 128`, { file: device });
+    table = existingFromGpt(existing, existingSize);
   }
-  if (exists && o.empty === 'refuse')
+  const binding = bindExisting(defs, table);
+  const isOld = (i: number) => binding.bound[i] !== undefined;
+  if (exists && !table && o.empty === 'refuse')
     throw new RepartError('E_IMAGE_LABEL', 'Disk does not have a partition table, refusing (use --empty=allow, force or create).', { file: device }, 77);
 
-  const sectorSize = o.sectorSize ?? 512;
+  const sectorSize = table?.sectorSize ?? o.sectorSize ?? 512;
   const fsSectorSize = o.sectorSize ?? 4096;
   let seed: Uuid;
   if (o.seed === 'random') seed = randomUuid();
@@ -221,7 +232,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   const copyBlocksSizes = new Map<number, bigint>();
   const copyBlocksPaths = new Map<number, string>();
   defs.forEach((d, i) => {
-    if (d.copyBlocks === undefined) return;
+    if (d.copyBlocks === undefined || isOld(i)) return;
     const p = o.root && !o.copySource ? path.join(o.root, d.copyBlocks) : d.copyBlocks;
     let st;
     try { st = statSync(p); } catch (e) { throw new RepartError('E_SOURCE', `cannot open CopyBlocks= source ${p}: ${(e as Error).message}`, d.where.CopyBlocks ?? { file: d.file }); }
@@ -239,7 +250,8 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   if (size !== 'auto' && size === 0n) throw new RepartError('E_IMAGE_IO', 'image file is empty; use --size= to grow it', { file: device });
 
   const deferredType = (t: PartitionDefinition['type']) => o.defer.some((x) => sameType(x, t));
-  const deferred = (p: PlannedPartition) => deferredType(p.type);
+  // only new partitions are deferred; existing ones are kept as they are
+  const deferred = (p: PlannedPartition) => !p.existing && deferredType(p.type);
   const grain = BigInt(Math.max(o.grainSize ?? 4096, sectorSize));
   const fsSectorOf = (d: PartitionDefinition) => Math.max(d.fsSectorSize ?? fsSectorSize, sectorSize);
 
@@ -252,10 +264,10 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     mapOwnersToRoot: hooks.mapOwnersToRoot,
     log: warn,
   };
-  const labels = deriveLabels(defs);
+  const labels = deriveLabels(defs, binding.bound.map((b) => b?.label));
   const trees = new Map<number, SourceTree | null>();
   for (const [i, d] of defs.entries()) {
-    if (d.format === undefined || deferredType(d.type)) continue;
+    if (d.format === undefined || deferredType(d.type) || isOld(i)) continue;
     if (!o.dryRun || d.minimize !== 'off') trees.set(i, await partitionTree(d, labels[i]!, treeCtx, { compat: o.compat, dedupe: hooks.dedupe }));
   }
 
@@ -310,9 +322,10 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     const data = veritySibling(defs, h, 'data')!;
     const di = defs.indexOf(data);
     const { dbs, hbs } = verityBlocks(h);
+    if (isOld(i)) continue; // an existing hash partition is never rewritten (its root hash: "TBD")
     if (h.minimize !== 'off') {
       // repart hashes the data partition's source (CopyBlocks= file or minimized file system)
-      const src = copyBlocksSizes.get(di) ?? fsSizes.get(di);
+      const src = copyBlocksSizes.get(di) ?? fsSizes.get(di) ?? binding.bound[di]?.size;
       if (src === undefined)
         throw new RepartError('E_CONFIG_CONFLICT', 'Minimize= on a Verity=hash partition needs CopyBlocks= or Minimize= on its Verity=data partition', h.where.Minimize ?? { file: h.file });
       copyBlocksSizes.set(i, BigInt(verityHashBytes(Number(src), dbs, hbs)));
@@ -327,6 +340,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   const planFor = () => makePlan(defs, {
     compat: o.compat, seed, sectorSize, grain: o.grainSize, fsSectorSize, size, warn,
     copyBlocksSizes: new Map([...copyBlocksSizes, ...fsSizes]),
+    existing: table,
   });
   let plan = planFor();
   const splitPaths = new Map<PlannedPartition, string>();
@@ -361,12 +375,15 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       rootHashes.set(hi, r.rootHashHex);
       rootHashes.set(v.data, r.rootHashHex);
       const u = verityPartitionUuids(r.rootHash);
-      if (!dp.def.uuid) dp.uuid = u.data;
+      if (!dp.def.uuid && !dp.existing) dp.uuid = u.data;
       if (!hp.def.uuid) hp.uuid = u.hash;
     }
   };
 
-  if (!o.dryRun) {
+  // context_changed(): nothing new and nothing resized leaves the image alone
+  const changed = plan.partitions.some((p) => !p.dropped && (!p.existing || p.size !== p.existing.size));
+  if (!changed) warn('No changes.');
+  if (!o.dryRun && changed) {
     const progress = new ProgressReporter(io.stderr, io.stderrIsTTY ?? false, o.progress);
     const extraPasses = new Map<number, number>();
     for (let attempt = 1; ; attempt++) {
@@ -377,7 +394,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         const cb = copyBlocksPaths.get(i);
         if (cb !== undefined) copyBlocks.set(p, cb);
         const d = p.def;
-        if (d.format === undefined || p.dropped || deferred(p)) continue;
+        if (d.format === undefined || p.dropped || p.existing || deferred(p)) continue;
         const fsz = fsSizes.get(i);
         if (fsz !== undefined) windows.set(p, fsz);
         jobs.set(p, {
@@ -404,6 +421,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         const outcomes = await writeImage({
           target: device,
           mode: o.empty === 'create' ? 'create' : 'replace',
+          base: table && { path: device, keep: keptRanges(plan, table.imageSize, deferred, o.discard) },
           plan, deferred, jobs, copyBlocks, splitPaths, windows,
           formatter: hooks.formatter ?? formatInProcess,
           postFormat: (tmp) => writeVerity(tmp),
@@ -480,20 +498,22 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   }
 
   const anyVerity = defs.some((d) => d.verity !== 'off');
-  const rows = plan.partitions.filter((p) => !p.dropped).map((p): PartitionRow => ({
+  // with --empty=create the device name is used as given, else its absolute path
+  const nodeBase = o.empty === 'create' ? device : path.resolve(device);
+  const rows = plan.listOrder.map((k) => plan.partitions[k]!).filter((p) => !p.dropped).map((p): PartitionRow => ({
     type: p.type.name,
     label: p.label,
     // verity partitions get their UUIDs from the root hash: unknown until it is computed
-    uuid: p.def.verity !== 'off' && p.def.verity !== 'signature' && !p.def.uuid && !rootHashes.has(plan.partitions.indexOf(p)) ? formatUuid(new Uint8Array(16)) : formatUuid(p.uuid),
+    uuid: !p.existing && p.def.verity !== 'off' && p.def.verity !== 'signature' && !p.def.uuid && !rootHashes.has(plan.partitions.indexOf(p)) ? formatUuid(new Uint8Array(16)) : formatUuid(p.uuid),
     partno: p.partno,
-    file: p.def.file,
-    node: partitionNode(device, p.partno),
+    file: p.foreign ? null : p.def.file,
+    node: partitionNode(nodeBase, p.partno),
     offset: p.offset,
-    oldSize: 0n,
+    oldSize: p.existing?.size ?? 0n,
     rawSize: p.size,
-    oldPadding: 0n,
+    oldPadding: p.existing?.padding ?? 0n,
     rawPadding: p.padding,
-    activity: 'create',
+    activity: !p.existing ? 'create' : p.size !== p.existing.size ? 'resize' : 'unchanged',
     dropIns: p.def.dropIns,
     splitPath: o.split ? splitPaths.get(p) ?? '-' : undefined,
     roothash: anyVerity ? (p.def.verity === 'off' ? null : rootHashes.get(plan.partitions.indexOf(p)) ?? 'TBD') : undefined,
@@ -502,6 +522,37 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   if (o.json !== 'off') emitJson(o, io, rows);
   else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend, 80, io.isTTY));
   return 0;
+}
+
+/**
+ * What incremental mode carries over from the image as it is: everything except the new
+ * partitions (they start zeroed) and, with --discard=yes, the gaps repart discards (after each new
+ * partition, and before the first partition).
+ */
+function keptRanges(plan: Plan, oldSize: bigint, deferred: (p: PlannedPartition) => boolean, discard: boolean): [bigint, bigint][] {
+  const live = plan.partitions.filter((p) => !p.dropped);
+  const ss = BigInt(plan.geometry.sectorSize);
+  const usableEnd = (plan.geometry.lastUsableLba + 1n) * ss;
+  const nextStart = (from: bigint) => live.reduce((m, q) => (q.offset >= from && q.offset < m ? q.offset : m), usableEnd);
+  const cleared: [bigint, bigint][] = [];
+  for (const p of live) {
+    if (p.existing || deferred(p)) continue;
+    cleared.push([p.offset, p.offset + p.size]);
+    if (discard) cleared.push([p.offset + p.size, nextStart(p.offset + p.size)]);
+  }
+  if (discard) {
+    const first = plan.geometry.firstUsableLba * ss;
+    cleared.push([first, nextStart(first)]);
+  }
+  cleared.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const keep: [bigint, bigint][] = [];
+  let pos = 0n;
+  for (const [a, b] of cleared) {
+    if (a > pos) keep.push([pos, (a < oldSize ? a : oldSize) - pos]);
+    if (b > pos) pos = b;
+  }
+  if (oldSize > pos) keep.push([pos, oldSize - pos]);
+  return keep.filter(([, len]) => len > 0n);
 }
 
 function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {

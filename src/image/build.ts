@@ -3,7 +3,7 @@
  * windows, the GPT, optional --split files, then an atomic rename. On any failure every
  * temporary file is removed and the target is untouched.
  */
-import { copyFileSync, constants, existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
@@ -16,8 +16,13 @@ export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<Fo
 
 export interface WriteOptions {
   target: string;
-  /** create: target must not exist; replace: build anew and replace; inplace: keep the existing bytes */
-  mode: 'create' | 'replace' | 'inplace';
+  /** create: target must not exist; replace: build anew and replace the target */
+  mode: 'create' | 'replace';
+  /**
+   * incremental mode: byte ranges [offset, length] of this file (the target as it is) carried into
+   * the new image; the rest starts zeroed. The target itself is never written: it is replaced.
+   */
+  base?: { path: string; keep: [bigint, bigint][] };
   plan: Plan;
   /** partitions whose table entry and contents are not written (--defer-partitions) */
   deferred: (p: PlannedPartition) => boolean;
@@ -68,13 +73,19 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
   const splitTemps = new Map<string, string>();
   try {
     try {
-      if (o.mode === 'inplace') {
-        copyFileSync(o.target, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-        img = ImageFile.open(tmp, 'r+');
-      } else img = ImageFile.open(tmp, 'wx+');
-      if (img.size() < o.plan.imageSize) img.truncate(o.plan.imageSize);
+      img = ImageFile.open(tmp, 'wx+');
+      img.truncate(o.plan.imageSize);
     } catch (e) {
       throw ioError('cannot create image file', tmp, e);
+    }
+    if (o.base) {
+      let fd: number;
+      try { fd = openSync(o.base.path, 'r'); } catch (e) { throw ioError('cannot open image', o.base.path, e); }
+      try {
+        for (const [off, len] of o.base.keep) copySparse(fd, off, img, off, len);
+      } finally {
+        closeSync(fd);
+      }
     }
     const live = o.plan.partitions.filter((p) => !p.dropped && !o.deferred(p));
 

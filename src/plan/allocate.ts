@@ -15,11 +15,17 @@ export interface AllocItem {
   priority: number;
   /** file for error messages */
   file: string;
+  /** an existing partition: where it is, and the free space after it (incremental mode) */
+  existing?: { partno: number; offset: bigint; size: bigint; padding: bigint };
+  /** an existing partition without definition: never resized */
+  foreign?: boolean;
 }
 
 export interface Allocation {
   /** per item, in list order; null for dropped items */
   placed: ({ offset: bigint; size: bigint; padding: bigint } | null)[];
+  /** new items in the order they were placed (partition numbers are handed out in this order) */
+  placementOrder: number[];
 }
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -40,94 +46,187 @@ function clamp(v: bigint, lo: bigint, hi: bigint | null): bigint {
   return v < lo ? lo : v;
 }
 
+/** partition_min_size_with_padding(): an existing partition also needs what re-aligns the next one */
 export function minWithPadding(it: AllocItem, grain: bigint): bigint {
-  return roundUp(it.minSize + it.minPadding, grain);
+  const sz = it.minSize + it.minPadding;
+  if (it.existing) return roundUp(it.existing.offset + sz, grain) - it.existing.offset;
+  return roundUp(sz, grain);
 }
 
+interface FreeArea {
+  size: bigint;
+  /** the existing partition (item index) right before it, if any */
+  after: number | null;
+  allocated: bigint;
+}
+
+const less = (a: bigint, b: bigint) => (a > b ? a - b : 0n);
+
 /**
- * @param start,end the free area [start, end), both grain aligned
+ * context_ponder() from free areas: from scratch one area [start, end); in incremental mode one
+ * before the first existing partition and one after every existing partition with space behind it.
+ * @param start,end the usable area, both grain aligned
  */
 export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: bigint, compat: number): Allocation {
-  const areaSize = end > start ? end - start : 0n;
   const dropped = items.map(() => false);
+  // existing partitions whose priority was given up become foreign (fixed size)
+  const foreign = items.map((it) => it.foreign === true);
+  const ex = (i: number) => items[i]!.existing!;
+  const minOf = (i: number) => (foreign[i] ? ex(i).size : items[i]!.minSize);
+  const maxOf = (i: number) => (foreign[i] ? ex(i).size : items[i]!.maxSize);
+  const minWP = (i: number) => (foreign[i] ? minWithPadding({ ...items[i]!, minSize: ex(i).size, minPadding: 0n }, grain) : minWithPadding(items[i]!, grain));
 
-  // Fit, dropping the highest positive priorities until everything fits.
-  for (;;) {
-    let need = 0n;
-    items.forEach((it, i) => { if (!dropped[i]) need += minWithPadding(it, grain); });
-    if (need <= areaSize) break;
+  // Free areas in the order repart adds them: after each existing partition (table order), then
+  // the one before the first partition (or the whole disk when there is none).
+  const areas: FreeArea[] = [];
+  const existing = items.map((it, i) => ({ it, i })).filter(({ it }) => it.existing).sort((a, b) => a.it.existing!.partno - b.it.existing!.partno);
+  for (const { it, i } of existing) if (it.existing!.padding > 0n) areas.push({ size: it.existing!.padding, after: i, allocated: 0n });
+  if (existing.length === 0) {
+    if (end > start) areas.push({ size: end - start, after: null, allocated: 0n });
+  } else {
+    let left = existing[0]!.it.existing!.offset;
+    for (const { it } of existing) if (it.existing!.offset < left) left = it.existing!.offset;
+    left = roundDown(left, grain);
+    if (left > start) areas.push({ size: left - start, after: null, allocated: 0n });
+  }
+  const paddingArea = new Map<number, FreeArea>();
+  for (const a of areas) if (a.after !== null) paddingArea.set(a.after, a);
+  const areaOf = new Map<number, FreeArea>();
+
+  const currentEnd = (a: FreeArea) => (a.after === null ? a.size - a.allocated : roundUp(ex(a.after).offset + ex(a.after).size, grain) + (a.size - a.allocated));
+  const minEnd = (a: FreeArea) => (a.after === null ? 0n : roundUp(ex(a.after).offset + minWP(a.after), grain));
+  const available = (a: FreeArea) => less(currentEnd(a), minEnd(a));
+
+  // context_allocate_partitions(): smallest areas first, first fit
+  const tryAllocate = (): boolean => {
+    for (const a of areas) a.allocated = 0n;
+    areaOf.clear();
+    areas.sort((x, y) => (available(x) < available(y) ? -1 : available(x) > available(y) ? 1 : 0));
+    for (const a of areas) if (currentEnd(a) < minEnd(a)) return false;
+    for (const [i, it] of items.entries()) {
+      if (dropped[i] || foreign[i]) continue;
+      const required = minWP(i);
+      if (it.existing) {
+        if (it.existing.size + it.existing.padding < required) return false;
+        continue;
+      }
+      const a = areas.find((x) => available(x) >= required);
+      if (!a) return false;
+      areaOf.set(i, a);
+      a.allocated += required;
+    }
+    return true;
+  };
+
+  // Fit, dropping the highest positive priorities (or freezing existing partitions) until it fits.
+  while (!tryAllocate()) {
     let P = 0;
     items.forEach((it, i) => { if (!dropped[i] && it.priority > P) P = it.priority; });
     if (P <= 0) {
+      let need = 0n, space = 0n;
+      for (const a of areas) a.allocated = 0n;
+      items.forEach((it, i) => { if (!dropped[i] && !it.existing) need += minWP(i); });
+      for (const a of areas) space += available(a);
       throw new RepartError('E_NO_SPACE',
-        `Can't fit requested partitions into available free space (${fmtBytes(areaSize)}), refusing. ` +
-        `The partitions need ${fmtBytes(need)}; grow the image (--size=) by at least ${fmtBytes(need - areaSize)}.`);
+        `Can't fit requested partitions into available free space (${fmtBytes(space)}), refusing. ` +
+        (need > space
+          ? `The partitions need ${fmtBytes(need)}; grow the image (--size=) by at least ${fmtBytes(need - space)}.`
+          : `The partitions need ${fmtBytes(need)}, but no single free area is large enough; grow the image (--size=).`));
     }
-    items.forEach((it, i) => { if (it.priority >= P) dropped[i] = true; });
+    items.forEach((it, i) => {
+      if (it.priority < P) return;
+      if (it.existing) foreign[i] = true;
+      else dropped[i] = true;
+    });
   }
 
-  const live = items.map((it, i) => ({ it, i })).filter(({ i }) => !dropped[i]);
   const newSize = new Map<number, bigint>();
   const newPadding = new Map<number, bigint>();
-  let span = areaSize;
-  let weightSum = 0n;
-  for (const { it } of live) weightSum += BigInt(it.weight) + BigInt(it.paddingWeight);
-  const charge = (amount: bigint) => {
-    const r = roundUp(amount, grain);
-    span = r >= span ? 0n : span - r;
-  };
+  const FOREIGN = 0, OVERCHARGE = 1, UNDERCHARGE = 2, DISTRIBUTE = 3;
 
-  const OVERCHARGE = 1, UNDERCHARGE = 2, DISTRIBUTE = 3;
-  for (let phase = OVERCHARGE; phase <= DISTRIBUTE;) {
-    let retry = false;
-    // Size first, then padding, for each partition in list order; charges apply at once.
-    const step = (into: Map<number, bigint>, i: number, weight: bigint, min: bigint, max: bigint | null) => {
-      if (into.has(i)) return;
-      const share = scaleByWeight(span, weight, weightSum);
-      let v: bigint | null = null;
-      if (phase === OVERCHARGE && min > share) { v = min; retry = true; }
-      else if (phase === UNDERCHARGE && max !== null && max < share) { v = max; retry = true; }
-      else if (phase === DISTRIBUTE) v = clamp(roundDown(share, grain), min, max);
-      if (v === null) return;
-      into.set(i, v);
-      charge(v);
-      weightSum -= weight;
-    };
-    for (const { it, i } of live) {
-      step(newSize, i, BigInt(it.weight), it.minSize, it.maxSize);
-      step(newPadding, i, BigInt(it.paddingWeight), it.minPadding, it.maxPadding);
+  // context_grow_partitions_on_free_area(), area by area in the sorted order
+  for (const a of areas) {
+    const parts = items.map((it, i) => ({ it, i })).filter(({ i }) => !dropped[i] && (areaOf.get(i) === a || paddingArea.get(i) === a));
+    let weightSum = 0n;
+    for (const { it } of parts) weightSum += BigInt(it.weight) + BigInt(it.paddingWeight);
+    let span = a.size;
+    if (a.after !== null) span += roundUp(ex(a.after).offset + ex(a.after).size, grain) - ex(a.after).offset;
+    const charge = (amount: bigint) => { span = less(span, roundUp(amount, grain)); };
+
+    for (let phase = FOREIGN; phase <= DISTRIBUTE;) {
+      let retry = false;
+      // Size first, then padding, for each partition in list order; charges apply at once.
+      const step = (into: Map<number, bigint>, i: number, weight: bigint, min: bigint, max: bigint | null, isSize: boolean) => {
+        if (into.has(i)) return;
+        const share = scaleByWeight(span, weight, weightSum);
+        let v: bigint | null = null;
+        if (phase === FOREIGN) { if (isSize && foreign[i]) v = ex(i).size; }
+        else if (phase === OVERCHARGE && min > share) { v = min; retry = true; }
+        else if (phase === UNDERCHARGE && max !== null && max < share) { v = max; retry = true; }
+        else if (phase === DISTRIBUTE) v = clamp(roundDown(share, grain), min, max);
+        if (v === null) return;
+        into.set(i, v);
+        charge(v);
+        weightSum -= weight;
+      };
+      for (const { it, i } of parts) {
+        step(newSize, i, BigInt(it.weight), minOf(i), maxOf(i), true);
+        step(newPadding, i, BigInt(it.paddingWeight), it.minPadding, it.maxPadding, false);
+      }
+      if (!retry) phase++;
     }
-    if (!retry) phase++;
-  }
 
-  // Leftover space (everyone hit a maximum): offered to the partitions in list order.
-  if (span > 0n) {
-    for (const { it, i } of live) {
+    // Leftover space (everyone hit a maximum): offered to the partitions in list order.
+    const growOne = (i: number) => {
+      if (span === 0n || foreign[i]) return;
       const cur = newSize.get(i)!;
-      if (it.maxSize !== null && cur >= it.maxSize) continue;
       let m = roundDown(cur + span, grain);
-      if (it.maxSize !== null && m > it.maxSize) m = it.maxSize;
+      if (m < cur) m = cur;
+      const max = maxOf(i);
+      if (max !== null && m > max) m = max;
       charge(m - cur);
       newSize.set(i, m);
-      if (span === 0n) break;
-    }
-    // v262 turns what is still left into padding of the last partition; older versions lose it.
-    if (span > 0n && compat >= 262 && live.length > 0) {
-      const last = live[live.length - 1]!.i;
-      newPadding.set(last, newPadding.get(last)! + roundDown(span, grain));
+    };
+    if (compat >= 262) {
+      // 262 offers it to every participant, then turns what is left into padding of the last one
+      for (const { i } of parts) growOne(i);
+      if (span > 0n && parts.length > 0) {
+        const last = parts[parts.length - 1]!.i;
+        newPadding.set(last, newPadding.get(last)! + roundDown(span, grain));
+      }
+    } else {
+      // 257 only to partitions placed into the area; the rest pads the partition before it
+      for (const { i } of parts) if (areaOf.get(i) === a) growOne(i);
+      if (span > 0n && a.after !== null) newPadding.set(a.after, newPadding.get(a.after)! + span);
     }
   }
 
+  // Existing partitions with no free space after them keep their size.
+  items.forEach((it, i) => {
+    if (dropped[i] || !it.existing || paddingArea.has(i)) return;
+    newSize.set(i, it.existing.size);
+    newPadding.set(i, it.existing.padding);
+  });
+
   const placed: Allocation['placed'] = items.map(() => null);
-  let cursor = start;
-  for (const { i } of live) {
-    const size = newSize.get(i)!;
-    const padding = newPadding.get(i)!;
-    placed[i] = { offset: cursor, size, padding };
-    cursor += size + padding;
-    if (compat >= 262) cursor = roundUp(cursor, grain);
+  const placementOrder: number[] = [];
+  items.forEach((it, i) => {
+    if (!dropped[i] && it.existing) placed[i] = { offset: it.existing.offset, size: newSize.get(i)!, padding: newPadding.get(i)! };
+  });
+  for (const a of areas) {
+    let cursor = a.after === null ? start : ex(a.after).offset + newSize.get(a.after)! + newPadding.get(a.after)!;
+    cursor = roundUp(cursor, grain);
+    items.forEach((_, i) => {
+      if (areaOf.get(i) !== a) return;
+      const size = newSize.get(i)!;
+      const padding = newPadding.get(i)!;
+      placed[i] = { offset: cursor, size, padding };
+      placementOrder.push(i);
+      cursor += size + padding;
+      if (compat >= 262) cursor = roundUp(cursor, grain);
+    });
   }
-  return { placed };
+  return { placed, placementOrder };
 }
 
 export function fmtBytes(n: bigint): string {

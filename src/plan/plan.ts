@@ -2,14 +2,15 @@
  * From definitions to a complete partition table: identifiers, labels, flags, image size,
  * allocation and placement. Pure apart from the warnings it reports.
  */
-import type { PartitionDefinition } from '../config/definition.js';
+import { emptyDefinition, type PartitionDefinition } from '../config/definition.js';
 import { roundDown, roundUp } from '../config/values.js';
 import { uuidEqual, type Uuid } from '../gpt/guid.js';
 import { gptGeometry, type GptGeometry } from '../gpt/table.js';
-import { defaultLabelPrefix, knowsGrowFs, knowsNoAuto, knowsReadOnly, type PartitionType } from '../gpt/types.js';
-import { allocate } from './allocate.js';
+import { defaultLabelPrefix, knowsGrowFs, knowsNoAuto, knowsReadOnly, typeFromUuid, type PartitionType } from '../gpt/types.js';
+import { bindExisting, currentPadding, type ExistingTable } from './existing.js';
+import { allocate, minWithPadding } from './allocate.js';
 import { deriveUuid, derivePartitionUuid, randomUuid } from './ids.js';
-import { maxPadding, maxSize, minPadding, minSize, minSizeWithPadding, type SizeContext } from './sizes.js';
+import { maxPadding, maxSize, minPadding, minSize, type SizeContext } from './sizes.js';
 
 export interface PlanOptions {
   compat: number;
@@ -23,6 +24,8 @@ export interface PlanOptions {
   size: 'auto' | bigint;
   /** CopyBlocks= source sizes, by definition index */
   copyBlocksSizes?: Map<number, bigint>;
+  /** incremental mode: the partition table already in the image */
+  existing?: ExistingTable;
   warn: (msg: string) => void;
 }
 
@@ -41,6 +44,10 @@ export interface PlannedPartition {
   offset: bigint;
   size: bigint;
   padding: bigint;
+  /** incremental mode: the partition was there already (size and padding before this run) */
+  existing?: { size: bigint; padding: bigint; attributes: bigint };
+  /** an existing partition no definition claimed; `def` is a stand-in */
+  foreign: boolean;
 }
 
 export interface Plan {
@@ -48,7 +55,10 @@ export interface Plan {
   geometry: GptGeometry;
   grain: bigint;
   diskGuid: Uuid;
+  /** definitions in order, then foreign partitions */
   partitions: PlannedPartition[];
+  /** the order repart lists them in (262 sorts by offset after allocating) */
+  listOrder: number[];
 }
 
 const BIT_NOAUTO = 1n << 63n;
@@ -72,10 +82,15 @@ function mergeFlags(d: PartitionDefinition, compat: number, warn: (m: string) =>
   return f;
 }
 
-/** Labels: Label=, else the type's name, then name-2, -3, … avoiding labels of earlier partitions only. */
-export function deriveLabels(defs: PartitionDefinition[]): string[] {
+/**
+ * Labels: an existing partition's non-empty label, else Label=, else the type's name, then
+ * name-2, -3, … avoiding labels of earlier partitions only.
+ */
+export function deriveLabels(defs: PartitionDefinition[], current: readonly (string | undefined)[] = []): string[] {
   const labels: string[] = [];
-  for (const d of defs) {
+  for (const [i, d] of defs.entries()) {
+    const c = current[i];
+    if (c !== undefined && c !== '') { labels.push(c); continue; }
     if (d.label !== undefined) { labels.push(d.label); continue; }
     const prefix = defaultLabelPrefix(d.type);
     let cand = prefix;
@@ -93,18 +108,33 @@ export function autoSize(sumMin: bigint, sectorSize: number, grain: bigint, comp
 export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
   const grain = BigInt(Math.max(o.grain ?? 4096, o.sectorSize));
   const sc: SizeContext = { compat: o.compat, grain, fsSectorSize: o.fsSectorSize };
-  const inputs = (i: number) => ({ copyBlocksSize: o.copyBlocksSizes?.get(i) });
+  const ex = o.existing;
+  const { bound, foreign } = bindExisting(defs, ex);
+  // the list: definitions in order, then the partitions no definition claimed
+  const list = [...defs, ...foreign.map((e) => {
+    const d = emptyDefinition('', `foreign-${e.partno}`);
+    d.type = typeFromUuid(e.type);
+    d.splitName = ''; // repart splits only what it has definitions for
+    return d;
+  })];
+  const current = [...bound, ...foreign];
+  const isForeign = (i: number) => i >= defs.length;
+  const inputs = (i: number) => ({ copyBlocksSize: current[i] ? undefined : o.copyBlocksSizes?.get(i), existingSize: current[i]?.size });
 
-  // UUIDs: k counts every earlier definition of the same (final) type.
+  // UUIDs: an existing partition keeps its own; k counts every earlier list entry of the same type.
   const uuids: Uuid[] = [];
-  defs.forEach((d, i) => {
+  const derived = list.map(() => false);
+  list.forEach((d, i) => {
+    const cur = current[i];
+    if (cur && cur.uuid.some((b) => b !== 0)) { uuids.push(cur.uuid); return; }
     if (d.uuid) { uuids.push(d.uuid); return; }
     let k = 0;
-    for (let j = 0; j < i; j++) if (uuidEqual(defs[j]!.type.uuid, d.type.uuid)) k++;
+    for (let j = 0; j < i; j++) if (uuidEqual(list[j]!.type.uuid, d.type.uuid)) k++;
     uuids.push(derivePartitionUuid(o.seed, d.type.uuid, k));
+    derived[i] = true;
   });
-  defs.forEach((d, i) => {
-    if (d.uuid) return;
+  list.forEach((d, i) => {
+    if (!derived[i]) return;
     const clash = uuids.some((u, j) => j !== i && uuidEqual(u, uuids[i]!));
     if (clash) {
       o.warn(`${d.file}: derived partition UUID already in use, using a random one`);
@@ -112,35 +142,68 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
     }
   });
 
-  const labels = deriveLabels(defs);
+  const labels = deriveLabels(list, current.map((c) => c?.label));
+
+  const ss = BigInt(o.sectorSize);
+  // Free space after each existing partition, measured against the table as it is now.
+  const oldGeometry = ex ? gptGeometry(ex.imageSize, o.sectorSize) : null;
+  const oldLastUsable = ex && oldGeometry ? (ex.alternateLba === oldGeometry.totalSectors - 1n ? ex.lastUsableLba : oldGeometry.lastUsableLba) : 0n;
+  const items = list.map((d, i) => {
+    const cur = current[i];
+    return {
+      minSize: isForeign(i) ? cur!.size : minSize(d, sc, inputs(i)),
+      maxSize: isForeign(i) ? cur!.size : maxSize(d, sc, inputs(i)),
+      minPadding: isForeign(i) ? 0n : minPadding(d),
+      maxPadding: isForeign(i) ? null : maxPadding(d),
+      weight: d.weight,
+      paddingWeight: d.paddingWeight,
+      priority: d.priority,
+      file: d.file,
+      foreign: isForeign(i),
+      existing: cur && ex ? { partno: cur.partno, offset: cur.offset, size: cur.size, padding: currentPadding(cur, ex, oldLastUsable, grain) } : undefined,
+    };
+  });
 
   let imageSize: bigint;
   if (o.size === 'auto') {
     let sum = 0n;
-    defs.forEach((d, i) => { sum += minSizeWithPadding(d, sc, inputs(i)); });
+    items.forEach((it) => { sum += minWithPadding(it, grain); });
     imageSize = autoSize(sum, o.sectorSize, grain, o.compat);
+    // an image file is only ever grown
+    if (ex && imageSize < ex.imageSize) imageSize = ex.imageSize;
   } else imageSize = o.size;
 
-  const geometry = gptGeometry(imageSize, o.sectorSize);
-  const ss = BigInt(o.sectorSize);
+  let geometry = gptGeometry(imageSize, o.sectorSize);
+  if (ex) {
+    // libfdisk keeps the table's first usable LBA; the last one moves with a grown file (the backup
+    // header always goes to the end)
+    const moved = geometry.totalSectors - 1n !== ex.alternateLba;
+    geometry = { ...geometry, firstUsableLba: ex.firstUsableLba, lastUsableLba: moved ? geometry.lastUsableLba : ex.lastUsableLba };
+  }
   const start = roundUp(geometry.firstUsableLba * ss, grain);
   const end = roundDown((geometry.lastUsableLba + 1n) * ss, grain);
 
-  const alloc = allocate(defs.map((d, i) => ({
-    minSize: minSize(d, sc, inputs(i)),
-    maxSize: maxSize(d, sc, inputs(i)),
-    minPadding: minPadding(d),
-    maxPadding: maxPadding(d),
-    weight: d.weight,
-    paddingWeight: d.paddingWeight,
-    priority: d.priority,
-    file: d.file,
-  })), start, end, grain, o.compat);
+  const alloc = allocate(items, start, end, grain, o.compat);
 
-  let partno = 0;
-  const partitions = defs.map((d, i): PlannedPartition => {
-    const flags = mergeFlags(d, o.compat, o.warn);
+  // Partition numbers: existing ones keep theirs; new ones in placement order take the lowest free
+  // slot (262: above the last existing partition of the same type, when there is one).
+  const partnos: number[] = list.map((_, i) => current[i]?.partno ?? -1);
+  const used = new Set(partnos.filter((n) => n >= 0));
+  for (const i of alloc.placementOrder) {
+    let from = 0;
+    if (o.compat >= 262) for (const e of ex?.partitions ?? []) if (uuidEqual(e.type, list[i]!.type.uuid) && e.partno + 1 > from) from = e.partno + 1;
+    let n = from;
+    while (used.has(n)) n++;
+    if (n >= 128 && from > 0) for (n = 0; used.has(n);) n++;
+    used.add(n);
+    partnos[i] = n;
+  }
+
+  const partitions = list.map((d, i): PlannedPartition => {
+    const cur = current[i];
+    const flags = isForeign(i) ? cur!.attributes : mergeFlags(d, o.compat, o.warn);
     const p = alloc.placed[i];
+    const it = items[i]!;
     return {
       def: d,
       type: d.type,
@@ -148,14 +211,29 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
       fsUuid: deriveUuid(uuids[i]!, 'file-system-uuid'),
       label: labels[i]!,
       flags,
-      diskAttributes: (flags & LOW48) !== 0n ? 0n : flags,
+      // libfdisk leaves an existing entry's attributes alone
+      diskAttributes: cur ? cur.attributes : (flags & LOW48) !== 0n ? 0n : flags,
       dropped: p === null,
-      partno: p === null ? -1 : partno++,
+      partno: p === null ? -1 : partnos[i]!,
       offset: p?.offset ?? 0n,
       size: p?.size ?? 0n,
       padding: p?.padding ?? 0n,
+      existing: cur && it.existing ? { size: cur.size, padding: it.existing.padding, attributes: cur.attributes } : undefined,
+      foreign: isForeign(i),
     };
   });
 
-  return { imageSize, geometry, grain, diskGuid: deriveUuid(o.seed, 'disk-uuid'), partitions };
+  // 262 re-sorts its list after allocating: by offset, dropped partitions last
+  const listOrder = list.map((_, i) => i);
+  if (o.compat >= 262) {
+    listOrder.sort((a, b) => {
+      const pa = partitions[a]!, pb = partitions[b]!;
+      if (pa.dropped !== pb.dropped) return pa.dropped ? 1 : -1;
+      if (pa.dropped) return a - b;
+      return pa.offset < pb.offset ? -1 : pa.offset > pb.offset ? 1 : a - b;
+    });
+  }
+
+  const diskGuid = ex && ex.diskGuid.some((b) => b !== 0) ? ex.diskGuid : deriveUuid(o.seed, 'disk-uuid');
+  return { imageSize, geometry, grain, diskGuid, partitions, listOrder };
 }

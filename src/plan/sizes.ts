@@ -35,19 +35,24 @@ export function fsMinimum(d: PartitionDefinition, c: SizeContext): bigint | null
 export interface SizeInputs {
   /** byte size of the CopyBlocks= source, when known */
   copyBlocksSize?: bigint;
+  /** incremental mode: the partition exists with this size (it never shrinks) */
+  existingSize?: bigint;
 }
 
 export function minSize(d: PartitionDefinition, c: SizeContext, inp: SizeInputs = {}): bigint {
   if (isVeritySigType(d.type)) return VERITY_SIG_SIZE;
-  let sz = HARD_MIN_SIZE;
-  let add = 0n;
-  if (d.encrypt !== 'off') add += roundUp(32n * MIB, c.grain);
-  if (inp.copyBlocksSize !== undefined) add += roundUp(inp.copyBlocksSize, c.grain);
-  else if (d.format !== undefined || d.encrypt !== 'off') {
-    const f = fsMinimum(d, c);
-    add += f === null ? c.grain : roundUp(f, c.grain);
+  let sz = inp.existingSize ?? HARD_MIN_SIZE;
+  if (inp.existingSize === undefined) {
+    // what a new partition's content needs
+    let add = 0n;
+    if (d.encrypt !== 'off') add += roundUp(32n * MIB, c.grain);
+    if (inp.copyBlocksSize !== undefined) add += roundUp(inp.copyBlocksSize, c.grain);
+    else if (d.format !== undefined || d.encrypt !== 'off') {
+      const f = fsMinimum(d, c);
+      add += f === null ? c.grain : roundUp(f, c.grain);
+    }
+    if (add > sz) sz = add;
   }
-  if (add > sz) sz = add;
   const m = d.sizeMin ?? (fstypeIsRo(d.format) || d.verity !== 'off' ? 1n : 10n * MIB);
   const r = roundUp(m, c.grain);
   return r > sz ? r : sz;
@@ -57,7 +62,8 @@ export function minSize(d: PartitionDefinition, c: SizeContext, inp: SizeInputs 
 export function maxSize(d: PartitionDefinition, c: SizeContext, inp: SizeInputs = {}): bigint | null {
   if (c.compat >= 262 ? isVeritySigType(d.type) : d.verity === 'signature') return VERITY_SIG_SIZE;
   if (d.sizeMax === undefined) return null;
-  const sm = roundDown(d.sizeMax, c.grain);
+  let sm = roundDown(d.sizeMax, c.grain);
+  if (inp.existingSize !== undefined && inp.existingSize > sm) sm = inp.existingSize;
   const mn = minSize(d, c, inp);
   return sm > mn ? sm : mn;
 }
