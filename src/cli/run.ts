@@ -249,6 +249,8 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   else size = existingSize;
   if (size !== 'auto' && size === 0n) throw new RepartError('E_IMAGE_IO', 'image file is empty; use --size= to grow it', { file: device });
 
+  // with --empty=create the device name is used as given, else its absolute path (JSON node, split files)
+  const nodeBase = o.empty === 'create' ? device : path.resolve(device);
   const deferredType = (t: PartitionDefinition['type']) => o.defer.some((x) => sameType(x, t));
   // only new partitions are deferred; existing ones are kept as they are
   const deferred = (p: PlannedPartition) => !p.existing && deferredType(p.type);
@@ -344,7 +346,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   });
   let plan = planFor();
   const splitPaths = new Map<PlannedPartition, string>();
-  if (o.split) computeSplitPaths(plan, device, deferred, splitPaths, o);
+  if (o.split) computeSplitPaths(plan, nodeBase, deferred, splitPaths, o);
 
   if (o.layoutSvg) {
     try {
@@ -380,6 +382,15 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     }
   };
 
+  // repart grows the file even in dry-run mode, and writes the table as it was to the new end
+  if (o.dryRun && table && plan.imageSize > table.imageSize) {
+    const kept = plan.partitions.filter((p) => p.existing && !p.dropped).map((p) => ({ ...p, size: p.existing!.size }));
+    await writeImage({
+      target: device, mode: 'replace', base: { path: device, keep: [[0n, table.imageSize]] },
+      plan: { ...plan, partitions: kept }, deferred: () => false, jobs: new Map(), copyBlocks: new Map(), splitPaths: new Map(),
+      formatter: formatInProcess,
+    });
+  }
   // context_changed(): nothing new and nothing resized leaves the image alone
   const changed = plan.partitions.some((p) => !p.dropped && (!p.existing || p.size !== p.existing.size));
   if (!changed) warn('No changes.');
@@ -477,7 +488,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
           for (const i of selfSized.keys()) extraPasses.set(i, (extraPasses.get(i) ?? 0) + 1);
           plan = planFor();
           splitPaths.clear();
-          if (o.split) computeSplitPaths(plan, device, deferred, splitPaths, o);
+          if (o.split) computeSplitPaths(plan, nodeBase, deferred, splitPaths, o);
           continue;
         }
         // The model was short for a minimized file system: grow it by a small step and build
@@ -492,14 +503,12 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         checkMax();
         plan = planFor();
         splitPaths.clear();
-        if (o.split) computeSplitPaths(plan, device, deferred, splitPaths, o);
+        if (o.split) computeSplitPaths(plan, nodeBase, deferred, splitPaths, o);
       }
     }
   }
 
   const anyVerity = defs.some((d) => d.verity !== 'off');
-  // with --empty=create the device name is used as given, else its absolute path
-  const nodeBase = o.empty === 'create' ? device : path.resolve(device);
   const rows = plan.listOrder.map((k) => plan.partitions[k]!).filter((p) => !p.dropped).map((p): PartitionRow => ({
     type: p.type.name,
     label: p.label,

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { RepartError } from '../errors.js';
 import type { FormatEvents, FormatJob, FormatOutcome } from '../fs/driver.js';
 import { encodeGpt } from '../gpt/table.js';
+import type { GptEntry } from '../gpt/entry.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { copySparse, ImageFile } from './file.js';
 
@@ -128,17 +129,21 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
     const outcomes = order.map((p) => results.get(p)!);
     await o.postFormat?.(tmp);
 
-    const gpt = encodeGpt({
-      diskGuid: o.plan.diskGuid,
-      entries: o.plan.partitions.filter((p) => !p.dropped).map((p) => (o.deferred(p) ? null : {
+    // each entry at its partition number (existing partitions keep theirs; deferred ones stay empty)
+    const entries: (GptEntry | null)[] = [];
+    for (const p of o.plan.partitions) {
+      if (p.dropped || o.deferred(p)) continue;
+      while (entries.length <= p.partno) entries.push(null);
+      entries[p.partno] = {
         typeGuid: p.type.uuid,
         partGuid: p.uuid,
         firstLba: p.offset / BigInt(o.plan.geometry.sectorSize),
         lastLba: (p.offset + p.size) / BigInt(o.plan.geometry.sectorSize) - 1n,
         attributes: p.diskAttributes,
         name: p.label,
-      })),
-    }, o.plan.geometry);
+      };
+    }
+    const gpt = encodeGpt({ diskGuid: o.plan.diskGuid, entries }, o.plan.geometry);
     img.writeAt(0n, gpt.head);
     img.writeAt(gpt.tailOffset, gpt.tail);
 

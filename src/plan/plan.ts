@@ -8,7 +8,7 @@ import { uuidEqual, type Uuid } from '../gpt/guid.js';
 import { gptGeometry, type GptGeometry } from '../gpt/table.js';
 import { defaultLabelPrefix, knowsGrowFs, knowsNoAuto, knowsReadOnly, typeFromUuid, type PartitionType } from '../gpt/types.js';
 import { bindExisting, currentPadding, type ExistingTable } from './existing.js';
-import { allocate, minWithPadding } from './allocate.js';
+import { allocate, minWithPadding, type AllocItem } from './allocate.js';
 import { deriveUuid, derivePartitionUuid, randomUuid } from './ids.js';
 import { maxPadding, maxSize, minPadding, minSize, type SizeContext } from './sizes.js';
 
@@ -145,10 +145,7 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
   const labels = deriveLabels(list, current.map((c) => c?.label));
 
   const ss = BigInt(o.sectorSize);
-  // Free space after each existing partition, measured against the table as it is now.
-  const oldGeometry = ex ? gptGeometry(ex.imageSize, o.sectorSize) : null;
-  const oldLastUsable = ex && oldGeometry ? (ex.alternateLba === oldGeometry.totalSectors - 1n ? ex.lastUsableLba : oldGeometry.lastUsableLba) : 0n;
-  const items = list.map((d, i) => {
+  const items: AllocItem[] = list.map((d, i) => {
     const cur = current[i];
     return {
       minSize: isForeign(i) ? cur!.size : minSize(d, sc, inputs(i)),
@@ -160,7 +157,7 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
       priority: d.priority,
       file: d.file,
       foreign: isForeign(i),
-      existing: cur && ex ? { partno: cur.partno, offset: cur.offset, size: cur.size, padding: currentPadding(cur, ex, oldLastUsable, grain) } : undefined,
+      existing: cur ? { partno: cur.partno, offset: cur.offset, size: cur.size, padding: 0n } : undefined,
     };
   });
 
@@ -175,10 +172,11 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
 
   let geometry = gptGeometry(imageSize, o.sectorSize);
   if (ex) {
-    // libfdisk keeps the table's first usable LBA; the last one moves with a grown file (the backup
-    // header always goes to the end)
+    // The file is grown before the table is read: libfdisk keeps the table's first usable LBA and
+    // moves the last one with the backup header to the (new) end.
     const moved = geometry.totalSectors - 1n !== ex.alternateLba;
     geometry = { ...geometry, firstUsableLba: ex.firstUsableLba, lastUsableLba: moved ? geometry.lastUsableLba : ex.lastUsableLba };
+    items.forEach((it, i) => { if (it.existing) it.existing.padding = currentPadding(current[i]!, ex, geometry.lastUsableLba, grain); });
   }
   const start = roundUp(geometry.firstUsableLba * ss, grain);
   const end = roundDown((geometry.lastUsableLba + 1n) * ss, grain);
