@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'E_FS' // a file system driver failed
   | 'E_FS_NO_SPACE' // content does not fit the file system
   | 'E_FS_NAME' // a name the file system cannot store
+  | 'E_VERITY' // a dm-verity step cannot be done (no root hash where one is needed)
   | 'E_INITRAMFS' // a newc cpio archive is malformed, or an entry cannot be encoded in one
   | 'E_NOT_IMPLEMENTED';
 

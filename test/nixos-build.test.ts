@@ -10,7 +10,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generate } from '../test-images/gen-tree.js';
@@ -49,6 +49,21 @@ function build(name: string, cfg: unknown): { out: string; json: { type: string;
   const json = JSON.parse(readFileSync(path.join(out, 'repart-output.json'), 'utf8'));
   assert.deepEqual(JSON.parse(r.stdout), json, 'stdout is the JSON kept as repart-output.json');
   return { out, json };
+}
+
+/** nixpkgs' verityStore example: an ESP, the store on erofs under dm-verity; the UKI is faked. */
+function verityConfig(efi: string): Record<string, unknown> {
+  return {
+    name: 'image', storeDir: store, split: true, architecture: 'x86-64',
+    // the UKI at the top of the ESP: systemd-repart 257 copies ESP sub-directories in its staging
+    // directory's readdir order (not reproducible), so the oracle test keeps one entry per sub-directory
+    verityStore: { enable: true, ukiPath: '/image.efi', ukiCommand: ['sh', '-c', 'printf "fake UKI usrhash=%s\\n" "$USRHASH" >"$UKI_OUT" && touch -d @1700000000 "$UKI_OUT"'] },
+    partitions: {
+      '00-esp': { contents: { '/EFI/BOOT/BOOTX64.EFI': { source: efi } }, repartConfig: { Type: 'esp', Format: 'vfat', SizeMinBytes: '300M' } },
+      '20-store': { closure: path.join(dir, 'store-root/store-paths'), nixStorePrefix: '/', repartConfig: { Minimize: 'best' } },
+      '10-store-verity': { repartConfig: { Minimize: 'best' } },
+    },
+  };
 }
 
 const fsckExt4 = (dev: string) => {
@@ -118,6 +133,36 @@ describe('NixOS image.repart examples (repart-ts build)', () => {
     assert.deepEqual(diffDescriptions(want, got, (p) => p === '/nix' || p === '/nix/store').filter((l) => !/^extra \/nix(\/store)?$/.test(l)), []);
   });
 
+  it('verityStore: intermediate image without the ESP, the UKI built with usrhash=, the ESP added to the same image', () => {
+    const efi = path.join(dir, 'BOOTX64.EFI');
+    writeFileSync(efi, Buffer.alloc(150_000, 0x4d));
+    const { out, json } = build('verity', verityConfig(efi));
+    const rows = json as unknown as { type: string; uuid: string; roothash: string | null; split_path: string }[];
+    assert.deepEqual(rows.map((r) => r.type), ['esp', 'usr-x86-64-verity', 'usr-x86-64']);
+    const hash = rows[1]!.roothash!;
+    assert.match(hash, /^[0-9a-f]{64}$/);
+    assert.equal(rows[2]!.roothash, hash, 'the merged JSON carries the first run\'s root hash');
+    assert.equal(rows[2]!.uuid.replaceAll('-', ''), hash.slice(0, 32), 'data partition UUID = first half of the root hash');
+    assert.equal(rows[1]!.uuid.replaceAll('-', ''), hash.slice(32), 'hash partition UUID = second half');
+    // the kernel would verify the store against the hash in the UKI's command line
+    const v = spawnSync('veritysetup', ['verify', path.join(out, 'image.usr-x86-64.raw'), path.join(out, 'image.usr-x86-64-verity.raw'), hash], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    const esp = path.join(out, 'image.esp.raw');
+    assert.equal(spawnSync('fsck.fat', ['-n', esp]).status, 0);
+    const m = spawnSync('mcopy', ['-n', '-i', esp, '::/image.efi', path.join(dir, 'uki-back')], { env: { ...env, MTOOLS_SKIP_CHECK: '1' }, encoding: 'utf8' });
+    assert.equal(m.status, 0, m.stderr);
+    assert.equal(readFileSync(path.join(dir, 'uki-back'), 'utf8'), `fake UKI usrhash=${hash}\n`);
+  });
+
+  it('verityStore: a failing ukiCommand is an error, and no image is left behind', () => {
+    const cfgFile = path.join(dir, 'verity-fail.json');
+    writeFileSync(cfgFile, JSON.stringify({ ...verityConfig(path.join(dir, 'BOOTX64.EFI')), verityStore: { enable: true, ukiCommand: ['sh', '-c', 'echo no ukify here >&2; exit 3'] } }));
+    const r = spawnSync(process.execPath, [CLI, 'build', cfgFile, '--out', path.join(dir, 'out-verity-fail')], { env, encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /verityStore\.ukiCommand failed \(exit 3\): no ukify here/);
+    assert.deepEqual(readdirSync(path.join(dir, 'out-verity-fail')), [], 'the intermediate image is removed');
+  });
+
   it('compression.enable: outputs become .zst (decoded by host zstd), originals removed', { skip: spawnSync('sh', ['-c', 'command -v zstd']).status === 0 ? false : 'host zstd not installed' }, () => {
     const { out } = build('compressed', {
       name: 'small', version: '1', storeDir: store, split: true, compression: { enable: true, algorithm: 'zstd', level: 3 },
@@ -127,6 +172,38 @@ describe('NixOS image.repart examples (repart-ts build)', () => {
     const d = spawnSync('zstd', ['-d', '-q', path.join(out, 'small_1.linux-generic.raw.zst'), '-o', path.join(out, 'part.raw')], { encoding: 'utf8' });
     assert.equal(d.status, 0, d.stderr);
     fsckExt4(path.join(out, 'part.raw'));
+  });
+
+  it('verityStore built natively equals nixpkgs\' two systemd-repart runs (257: same erofs-utils)', { skip: referenceSkipReason('trixie') ?? false }, () => {
+    const efi = path.join(dir, 'BOOTX64.EFI');
+    writeFileSync(efi, Buffer.alloc(150_000, 0x4d));
+    const cfgFile = path.join(dir, 'verity-oracle.json');
+    writeFileSync(cfgFile, JSON.stringify(verityConfig(efi)));
+    const ours = spawnSync(process.execPath, [CLI, 'build', cfgFile, '--out', path.join(dir, 'out-verity-oracle'), '--compat=257'], { env, encoding: 'utf8' });
+    assert.equal(ours.status, 0, ours.stderr);
+    // the same by hand, as repart-image.nix and repart-verity-store.nix run systemd-repart
+    const cfg = parseNixosConfig(cfgFile);
+    const work = path.join(dir, 'verity-oracle');
+    mkdirSync(path.join(work, 'repart.d'), { recursive: true });
+    const writeDefs = () => { for (const [n, p] of cfg.partitions) writeFileSync(path.join(work, 'repart.d', `${n}.conf`), definitionText(cfg, n, p)); };
+    writeDefs();
+    const args = builderArgs(cfg, 'repart.d', 'image.raw', 'x86-64');
+    const o = { SOURCE_DATE_EPOCH: String(EPOCH), REFERENCE_BIND: dir };
+    const first = runReference('trixie', ['--offline=yes', ...args.map((a) => (a.startsWith('--split=') ? '--split=false' : a)), '--defer-partitions=esp'], work, o);
+    assert.equal(first.status, 0, first.stderr);
+    const hash = (JSON.parse(first.stdout) as { type: string; roothash: string }[]).find((r) => r.type === 'usr-x86-64-verity')!.roothash;
+    const uki = path.join(work, 'image.efi');
+    writeFileSync(uki, `fake UKI usrhash=${hash}\n`);
+    utimesSync(uki, EPOCH, EPOCH);
+    cfg.partitions.find(([n]) => n === '00-esp')![1].contents.push({ target: '/image.efi', source: uki });
+    writeDefs();
+    const second = runReference('trixie', ['--offline=yes', ...args.filter((a) => a !== '--empty=create')], work, o);
+    assert.equal(second.status, 0, second.stderr);
+    const a = readFileSync(path.join(work, 'image.raw')), b = readFileSync(path.join(dir, 'out-verity-oracle/image.raw'));
+    assert.equal(b.length, a.length, 'image size');
+    const cmp = spawnSync('cmp', ['-l', path.join(work, 'image.raw'), path.join(dir, 'out-verity-oracle/image.raw')], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const diffs = cmp.stdout.split('\n').filter(Boolean);
+    assert.equal(diffs.length, 0, `the whole image differs in ${diffs.length} bytes, from offset ${diffs[0]?.trim().split(/\s+/)[0]}; first rows ${JSON.stringify(JSON.parse(second.stdout).map((r: { offset: number; type: string }) => [r.type, r.offset]))}`);
   });
 
   for (const suite of ['trixie', 'sid'] as const) {

@@ -19,16 +19,21 @@ if (process.argv[2] === 'bench') {
 }
 
 if (process.argv[2] === 'build') {
-  // `repart-ts build CONFIG.json [--out DIR]`: the NixOS image.repart description, natively.
+  // `repart-ts build CONFIG.json [--out DIR] [--compat=257|262] [--quiet] [--no-progress]`: the
+  // NixOS image.repart description, natively.
   const { buildNixosImage } = await import('../nixos/build.js');
   const { RepartError } = await import('../errors.js');
   const args = process.argv.slice(3);
   const outIdx = args.findIndex((a) => a === '--out' || a.startsWith('--out='));
   const outDir = outIdx < 0 ? '.' : args[outIdx]!.startsWith('--out=') ? args[outIdx]!.slice(6) : args[outIdx + 1] ?? '.';
   const config = args.find((a, i) => !a.startsWith('--') && (outIdx < 0 || i !== outIdx + 1));
-  if (!config) { process.stderr.write('usage: repart-ts build CONFIG.json [--out DIR]\n'); process.exit(1); }
+  const usage = 'usage: repart-ts build CONFIG.json [--out DIR] [--compat=257|262] [--quiet] [--no-progress]\n';
+  if (!config) { process.stderr.write(usage); process.exit(1); }
+  const options = args.filter((a) => a.startsWith('--') && a !== '--out' && !a.startsWith('--out='));
+  const unknown = options.find((a) => !/^--(compat=\d+|quiet|no-progress)$/.test(a));
+  if (unknown) { process.stderr.write(`repart-ts build: unrecognized option '${unknown}'\n${usage}`); process.exit(1); }
   try {
-    process.exitCode = await buildNixosImage({ config, outDir }, {
+    process.exitCode = await buildNixosImage({ config, outDir, repartOptions: options }, {
       stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
       isTTY: Boolean(process.stdout.isTTY), stderrIsTTY: Boolean(process.stderr.isTTY), env: process.env,
     }, { formatter: formatInWorkers });

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { parseUuid } from '../gpt/guid.js';
+import { nativeArchitecture } from '../gpt/types.js';
 
 export interface NixosPartition {
   contents: { target: string; source: string }[];
@@ -16,6 +17,17 @@ export interface NixosPartition {
   closure?: string;
   nixStorePrefix: string;
   repartConfig: [string, string][];
+}
+
+/**
+ * nixpkgs' image.repart.verityStore: the store on an erofs usr partition under dm-verity, the UKI
+ * (built between two repart runs, with usrhash=) on the ESP.
+ */
+export interface VerityStore {
+  ukiPath: string;
+  partitionIds: { esp: string; storeVerity: string; store: string };
+  /** builds the UKI: @usrhash@ and @out@ in the arguments (and $USRHASH, $UKI_OUT) are filled in */
+  ukiCommand: string[];
 }
 
 export interface NixosImageConfig {
@@ -35,6 +47,7 @@ export interface NixosImageConfig {
   /** opt-in: identical files (bytes and metadata) become hard links, optimised store or not */
   dedupe: boolean;
   partitions: [string, NixosPartition][];
+  verityStore?: VerityStore;
   /** the config file, for messages */
   file: string;
 }
@@ -114,9 +127,11 @@ export function parseNixosConfig(file: string): NixosImageConfig {
     const closure = p.closure === undefined ? undefined : absolute(file, `${where}.closure`, str(file, `${where}.closure`, p.closure), base);
     const rc = obj(file, `${where}.repartConfig`, p.repartConfig ?? {});
     const repartConfig: [string, string][] = Object.entries(rc).flatMap(([k, v]) => repartValue(file, `${where}.repartConfig.${k}`, v).map((x): [string, string] => [k, x]));
-    if (!repartConfig.some(([k]) => k === 'Type')) fail(file, `${where}.repartConfig`, 'Type is required');
     return [pname, { contents, storePaths, closure, nixStorePrefix: prefix, repartConfig }];
   });
+  const architecture = c.architecture === undefined ? undefined : str(file, 'architecture', c.architecture);
+  const verityStore = c.verityStore === undefined ? undefined : parseVerityStore(file, obj(file, 'verityStore', c.verityStore), name, partitions, architecture ?? nativeArchitecture(), base);
+  for (const [pname, p] of partitions) if (!p.repartConfig.some(([k]) => k === 'Type')) fail(file, `partitions.${pname}.repartConfig`, 'Type is required');
   const sectorSize = c.sectorSize === undefined || c.sectorSize === null ? undefined : Number(c.sectorSize);
   if (sectorSize !== undefined && ![512, 1024, 2048, 4096].includes(sectorSize)) fail(file, 'sectorSize', `invalid sector size ${String(c.sectorSize)}`);
   return {
@@ -126,15 +141,63 @@ export function parseNixosConfig(file: string): NixosImageConfig {
     split: c.split === true,
     sectorSize,
     imageSize: c.imageSize === undefined ? 'auto' : str(file, 'imageSize', String(c.imageSize)),
-    architecture: c.architecture === undefined ? undefined : str(file, 'architecture', c.architecture),
+    architecture,
     compression: { enable: comp.enable === true, algorithm, level },
     mkfsOptions: mk,
     storeDir,
     mapOwnersToRoot: c.mapOwnersToRoot !== false,
     dedupe: c.dedupe === true,
     partitions,
+    verityStore,
     file,
   };
+}
+
+/**
+ * What repart-verity-store.nix adds to the partitions: the hash partition and the store's
+ * verity/erofs settings (Type= and Verity= forced, the rest defaults the user may override).
+ */
+function parseVerityStore(file: string, v: Record<string, unknown>, name: string, partitions: [string, NixosPartition][], arch: string, base: string): VerityStore | undefined {
+  if (v.enable !== true) return undefined;
+  const ids = v.partitionIds === undefined ? {} : obj(file, 'verityStore.partitionIds', v.partitionIds);
+  const partitionIds = {
+    esp: str(file, 'verityStore.partitionIds.esp', ids.esp, '00-esp'),
+    storeVerity: str(file, 'verityStore.partitionIds.store-verity', ids['store-verity'], '10-store-verity'),
+    store: str(file, 'verityStore.partitionIds.store', ids.store, '20-store'),
+  };
+  const ukiPath = str(file, 'verityStore.ukiPath', v.ukiPath, `/EFI/Linux/${name}.efi`);
+  if (!ukiPath.startsWith('/') || ukiPath.split('/').includes('..')) fail(file, 'verityStore.ukiPath', `must be an absolute path inside the ESP, got ${ukiPath}`);
+  if (!Array.isArray(v.ukiCommand) || v.ukiCommand.length === 0 || !v.ukiCommand.every((x) => typeof x === 'string'))
+    fail(file, 'verityStore.ukiCommand', 'a command (list of strings) that builds the UKI with usrhash=@usrhash@ into @out@ is required: the root hash is only known after the first run');
+  const ukiCommand = (v.ukiCommand as string[]).map((a, i) => (i === 0 && a.includes('/') && !path.isAbsolute(a) ? path.resolve(base, a) : a));
+  const find = (id: string) => partitions.find(([n]) => n === id)?.[1];
+  if (!find(partitionIds.esp)) fail(file, `partitions.${partitionIds.esp}`, 'verityStore needs the ESP partition it puts the UKI on');
+  const store = find(partitionIds.store);
+  if (!store || (store.storePaths.length === 0 && store.closure === undefined))
+    fail(file, `partitions.${partitionIds.store}`, 'verityStore needs the store partition with storePaths or closure');
+  let hash = find(partitionIds.storeVerity);
+  if (!hash) {
+    hash = { contents: [], storePaths: [], nixStorePrefix: '/nix/store', repartConfig: [] };
+    partitions.push([partitionIds.storeVerity, hash]);
+    partitions.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+  const force = (p: NixosPartition, where: string, key: string, value: string) => {
+    const have = p.repartConfig.find(([k]) => k === key);
+    if (have && have[1] !== value) fail(file, `${where}.repartConfig.${key}`, `verityStore sets ${key}=${value}, got ${have[1]}`);
+    if (!have) p.repartConfig.push([key, value]);
+  };
+  const dflt = (p: NixosPartition, key: string, value: string) => { if (!p.repartConfig.some(([k]) => k === key)) p.repartConfig.push([key, value]); };
+  const hw = `partitions.${partitionIds.storeVerity}`, sw = `partitions.${partitionIds.store}`;
+  force(hash, hw, 'Type', `usr-${arch}-verity`);
+  force(hash, hw, 'Verity', 'hash');
+  dflt(hash, 'VerityMatchKey', 'store');
+  dflt(hash, 'Label', 'store-verity');
+  force(store, sw, 'Type', `usr-${arch}`);
+  force(store, sw, 'Verity', 'data');
+  dflt(store, 'Format', 'erofs');
+  dflt(store, 'VerityMatchKey', 'store');
+  dflt(store, 'Label', 'store');
+  return { ukiPath, partitionIds, ukiCommand };
 }
 
 /** Store paths of a partition: storePaths plus the closure file's lines, each checked. */
