@@ -7,14 +7,15 @@
  * Each case is built twice: by the real systemd-repart (proving the boot chain itself) and by
  * repart-ts. repart-ts cases skip, naming the reason, while repart-ts refuses the definitions
  * (a Format= or key it does not implement yet). Serial logs of failed boots are kept in
- * test-artifacts/boot/.
+ * test-artifacts/boot/. The verity variant is built in nixpkgs' two steps (the second one
+ * incremental); a failure of the second step fails the test, it is never a skip.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO, VARIANTS, buildImage, prepare, referenceSuite, type Builder } from '../tools/boot/appliance.js';
+import { REPO, STORE_BLOB_LINE, VARIANTS, buildImage, findDmsetup, prepare, referenceSuite, type Builder } from '../tools/boot/appliance.js';
 import { ensureBootParts, type BootParts } from '../tools/boot/debs.js';
 import { boot, qemuSkipReason } from '../tools/boot/qemu.js';
 import { referenceSkipReason } from './helpers/reference.js';
@@ -29,6 +30,8 @@ const CASES: { variant: string; sectorSize: 512 | 4096 }[] = [
   { variant: 'btrfs', sectorSize: 512 },
   { variant: 'store', sectorSize: 512 },
   { variant: 'ext4-minimize', sectorSize: 512 },
+  // nixpkgs' verityStore: two build steps (the second incremental), store read through dm-verity.
+  { variant: 'verity', sectorSize: 512 },
 ];
 
 let parts: BootParts | undefined;
@@ -41,8 +44,9 @@ if (!skipAll) {
   }
 }
 
-function builderSkip(builder: Builder, suite: 'trixie' | 'sid'): string | null {
+function builderSkip(builder: Builder, suite: 'trixie' | 'sid', verity: boolean): string | null {
   if (skipAll) return skipAll;
+  if (verity && !findDmsetup()) return 'the verity variant puts the host\'s dmsetup into the initramfs: install dmsetup';
   if (builder === 'reference') {
     const r = referenceSkipReason(suite);
     return r && `the reference build needs the real systemd-repart: ${r}`;
@@ -51,15 +55,15 @@ function builderSkip(builder: Builder, suite: 'trixie' | 'sid'): string | null {
 }
 
 async function buildAndBoot(t: { skip: (m: string) => void }, variantName: string, builder: Builder, sectorSize: 512 | 4096,
-  tamper?: (image: string) => void): Promise<{ ok: boolean; verdict: string; output: string; log: string } | undefined> {
+  tamper?: (image: string) => void): Promise<{ ok: boolean; verdict: string; output: string; log: string; usrhash?: string } | undefined> {
   const variant = VARIANTS[variantName]!;
-  const skip = builderSkip(builder, referenceSuite(variant, sectorSize));
+  const skip = builderSkip(builder, referenceSuite(variant, sectorSize), !!variant.verity);
   if (skip) { t.skip(skip); return undefined; }
   const work = mkdtempSync(path.join(os.tmpdir(), `repart-boot-${variantName}-`));
   try {
-    prepare(variant, work, parts);
+    const p = prepare(variant, work, parts);
     const image = path.join(work, 'appliance.raw');
-    const b = buildImage(variant, builder, work, image, sectorSize);
+    const b = buildImage(p, builder, image, sectorSize);
     if (!b.ok && b.unsupported) {
       t.skip(`repart-ts cannot build the ${variantName} appliance yet: ${b.unsupported}`);
       return undefined;
@@ -69,8 +73,9 @@ async function buildAndBoot(t: { skip: (m: string) => void }, variantName: strin
     const name = `${variantName}-${sectorSize}-${builder}${tamper ? '-tampered' : ''}`;
     mkdirSync(ARTIFACTS, { recursive: true });
     const r = await boot({ image, sectorSize, log: path.join(ARTIFACTS, `${name}.log`), timeoutSeconds: TIMEOUT_S });
-    console.log(`# boot ${name}: ${r.verdict} in ${r.seconds.toFixed(1)} s (${r.accel}), build ${b.seconds.toFixed(1)} s`);
-    return r;
+    const steps = b.steps ? ` (step 1 ${b.steps[0]!.toFixed(1)} s, step 2 ${b.steps[1]!.toFixed(1)} s)` : '';
+    console.log(`# boot ${name}: ${r.verdict} in ${r.seconds.toFixed(1)} s (${r.accel}), build ${b.seconds.toFixed(1)} s${steps}`);
+    return { ...r, usrhash: b.usrhash };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -85,6 +90,12 @@ for (const c of CASES) {
       assert.match(r.output, new RegExp(`^BOOTTEST-OK variant=${c.variant}\\s*$`, 'm'));
       // The guest must really have seen the sector size the image was built for.
       assert.match(r.output, new RegExp(`\\[vda\\] \\d+ ${c.sectorSize}-byte logical blocks`), 'virtio-blk sector size');
+      if (VARIANTS[c.variant]!.verity) {
+        // The store really went through dm-verity, keyed by the hash step 1 reported.
+        assert.ok(r.usrhash, 'step 1 reported the usr-verity roothash');
+        assert.match(r.output, new RegExp(`dm-verity table: 0 \\d+ verity 1 /dev/vda\\d+ /dev/vda\\d+ \\d+ \\d+ \\d+ 1 sha256 ${r.usrhash} [0-9a-f]+`));
+        assert.match(r.output, new RegExp(`all \\d+ KiB of the store verified against usrhash ${r.usrhash}`));
+      }
       rmSync(r.log, { force: true });
     });
   }
@@ -103,5 +114,24 @@ test('boot: a root file changed after the build is caught (the check can fail)',
   assert.equal(r.ok, false, 'a tampered image must not pass');
   assert.match(r.verdict, /^BOOTTEST-FAIL: root file contents differ/);
   assert.match(r.output, /etc\/boottest\/marker: FAILED/);
+  rmSync(r.log, { force: true });
+});
+
+test('boot: a store block changed after the verity build is refused by dm-verity (the check can fail)', { timeout: (TIMEOUT_S + 120) * 1000 }, async (t) => {
+  // A line in the middle of the 256 KiB blob: a full erofs data block, not inline metadata.
+  const line = STORE_BLOB_LINE(3000);
+  const r = await buildAndBoot(t, 'verity', 'reference', 512, (image) => {
+    const bytes = readFileSync(image);
+    const at = bytes.indexOf(line);
+    assert.ok(at > 0, 'blob line found in the image');
+    assert.equal(bytes.indexOf(line, at + 1), -1, 'the blob line is in the image once (the store partition)');
+    // One byte: dm-verity must notice what erofs (no data checksums) would hand out as is.
+    const fd = openSync(image, 'r+');
+    try { writeSync(fd, Buffer.from('X'), 0, 1, at + line.indexOf('blob')); } finally { closeSync(fd); }
+  });
+  if (!r) return;
+  assert.equal(r.ok, false, 'a tampered store must not pass');
+  assert.match(r.verdict, /^BOOTTEST-FAIL: dm-verity refused a read of the store: .*device-mapper: verity: .*data block \d+ is corrupted/);
+  assert.match(r.output, /nix\/store\/[^ ]*\/share\/boottest\/blob: FAILED/);
   rmSync(r.log, { force: true });
 });

@@ -2,7 +2,8 @@
  * The seed's "Appliance Image", built from test-images/appliance/<variant>/repart.d by repart-ts
  * or by the real systemd-repart: an ESP with systemd-boot, a loader entry, the kernel and our
  * initramfs; a root file system with a small userland and marker files; and a stand-in for a Nix
- * store path, placed as each variant of the seed places it.
+ * store path, placed as each variant of the seed places it — or, in the `verity` variant, in an
+ * erofs checked by dm-verity, built in two steps as nixpkgs' image.repart.verityStore builds it.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -37,6 +38,13 @@ export interface Variant {
   suite: 'trixie' | 'sid';
   /** boottest.* kernel parameters telling /init where things are. */
   params: Record<string, string>;
+  /**
+   * A dm-verity protected store (usr + usr-verity partitions). Built as nixpkgs' verityStore
+   * builds it: step 1 creates the image without the ESP (--defer-partitions=esp) and reports the
+   * store's root hash; the loader entry and initramfs are then written with that hash, and step 2
+   * (incremental: no --empty=create) adds the ESP into the space step 1 reserved for it.
+   */
+  verity?: boolean;
 }
 
 export const VARIANTS: Record<string, Variant> = {
@@ -52,6 +60,13 @@ export const VARIANTS: Record<string, Variant> = {
   // TODO(Minimize=guess): the seed's root uses Minimize=guess; repart-ts refuses it until it is
   // implemented, so the boot test skips this variant for repart-ts and boots the reference build.
   'ext4-minimize': { name: 'ext4-minimize', suite: 'trixie', params: { root: 'nixos', rootfstype: 'ext4', esp: 'esp' } },
+  // nixpkgs' image.repart.verityStore (00-esp, 10-store-verity, 20-store) plus an ext4 root: the
+  // store is an erofs mounted through dm-verity with the root hash from the kernel command line
+  // (boottest.usrhash=, added after the first build step). 257 formats erofs offline.
+  verity: {
+    name: 'verity', suite: 'trixie', verity: true,
+    params: { root: 'nixos', rootfstype: 'ext4', store: 'store', storeverity: 'store-verity', storefstype: 'erofs', esp: 'esp' },
+  },
 };
 
 /** A stand-in store path: a program run from the store, as a NixOS closure would be. */
@@ -61,6 +76,32 @@ const STORE_PATH = '/nix/store/0c6kzph7l0dcbfmjap64f0czdafn3b7x-boottest-1.0';
 const MODULES = ['virtio_pci', 'virtio_blk', 'btrfs', 'vfat', 'nls_cp437', 'nls_ascii', 'nls_iso8859_1', 'nls_utf8'];
 /** Loaded when the kernel has them (the generic kernel: SATA disks; faster crc32c). */
 const OPTIONAL_MODULES = ['ahci', 'sd_mod', 'crc32c_intel', 'ext4'];
+/** The verity variant's store: device mapper, its verity target, erofs (modules in Debian's cloud kernel). */
+const VERITY_MODULES = ['dm_mod', 'dm_verity', 'erofs'];
+
+/**
+ * busybox has no dmsetup: the host's (Debian: dmsetup, pulled in by cryptsetup-bin) goes into the
+ * initramfs with the shared objects ldd names, each at its path.
+ */
+const DMSETUP_CANDIDATES = ['/usr/sbin/dmsetup', '/sbin/dmsetup'];
+
+export function findDmsetup(): string | undefined {
+  return [process.env.BOOT_DMSETUP, ...DMSETUP_CANDIDATES].find((p): p is string => !!p && existsSync(p));
+}
+
+/** The program and every object the dynamic loader maps for it (absolute paths, loader included). */
+function sharedObjects(program: string): string[] {
+  const r = spawnSync('ldd', [program], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new Error(`ldd ${program} failed: ${(r.error?.message ?? r.stderr).trim()}`);
+  const out: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    // "libfoo.so.1 => /lib/…/libfoo.so.1 (0x…)", or the loader alone: "/lib64/ld-linux-x86-64.so.2 (0x…)".
+    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m) out.push(m[1]!);
+  }
+  if (!out.some((p) => /\/ld-linux[^/]*\.so/.test(p))) throw new Error(`ldd ${program} names no dynamic loader:\n${r.stdout}`);
+  return out;
+}
 
 const sha256 = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 
@@ -84,10 +125,16 @@ function makeRootTree(dir: string, parts: BootParts): void {
   mkdirp(dir, 'nix/store');
 }
 
+/** Numbered lines, so any offset in the file is unique in the image (the verity test flips one). */
+export const STORE_BLOB_LINE = (i: number): string => `repart-ts appliance: store blob line ${String(i).padStart(6, '0')}\n`;
+/** 256 KiB: big enough for full data blocks (not inlined by erofs) and a hash tree of several levels. */
+const STORE_BLOB_LINES = 256 * 1024 / STORE_BLOB_LINE(0).length;
+
 function makeStoreTree(dir: string): void {
   const p = path.join(dir, path.basename(STORE_PATH));
   write(path.join(p, 'bin/hello'), '#!/bin/sh\necho store-ok\n', 0o555);
   write(path.join(p, 'share/boottest/marker'), 'repart-ts appliance: store path marker\n', 0o444);
+  write(path.join(p, 'share/boottest/blob'), Array.from({ length: STORE_BLOB_LINES }, (_, i) => STORE_BLOB_LINE(i)).join(''), 0o444);
 }
 
 function mkdirp(...p: string[]): string {
@@ -115,9 +162,16 @@ export interface Initrd {
   modules: string[];
 }
 
-export function buildInitrd(parts: BootParts, rootChecksums: string, espChecksums: string): Initrd {
-  const mods = resolveModules(parts.modulesDir, MODULES, OPTIONAL_MODULES);
+export function buildInitrd(parts: BootParts, rootChecksums: string, espChecksums: string, opts: { verity?: boolean } = {}): Initrd {
+  const mods = resolveModules(parts.modulesDir, [...MODULES, ...(opts.verity ? VERITY_MODULES : [])], OPTIONAL_MODULES);
   const b = new InitramfsBuilder();
+  if (opts.verity) {
+    const dmsetup = findDmsetup();
+    if (!dmsetup) throw new Error(`the verity variant needs the host's dmsetup (${DMSETUP_CANDIDATES.join(', ')}; Debian: dmsetup)`);
+    b.file('usr/sbin/dmsetup', readFileSync(dmsetup), 0o755);
+    // Regular files at the paths ldd printed (readFileSync follows the host's symlinks).
+    for (const so of sharedObjects(dmsetup)) b.file(so, readFileSync(so), 0o755);
+  }
   b.file('bin/busybox', readFileSync(parts.busybox), 0o755);
   b.symlink('bin/sh', 'busybox');
   b.file('init', readFileSync(path.join(REPO, 'tools/boot/init.sh')), 0o755);
@@ -134,13 +188,23 @@ export function buildInitrd(parts: BootParts, rootChecksums: string, espChecksum
 }
 
 export interface Prepared {
+  variant: Variant;
+  work: string;
   /** --root= for the definitions' CopyFiles= sources. */
   sources: string;
   definitions: string;
-  initrd: Initrd;
+  parts: BootParts;
+  /** sha256sum lines of the root (and store) tree, for /init. */
+  rootChecksums: string;
+  /** set once the ESP is complete: at once, or after the first build step of a verity variant. */
+  initrd?: Initrd;
 }
 
-/** Writes the source trees and a copy of the variant's definitions below `work`. */
+/**
+ * Writes the source trees and a copy of the variant's definitions below `work`. The ESP is
+ * completed here, except for verity variants: their loader entry needs the store's root hash,
+ * which only the first build step knows (buildImage calls finishEsp then).
+ */
 export function prepare(variant: Variant, work: string, parts: BootParts = ensureBootParts()): Prepared {
   const sources = mkdirp(work, 'sources');
   const root = path.join(sources, 'rootfs');
@@ -153,17 +217,29 @@ export function prepare(variant: Variant, work: string, parts: BootParts = ensur
   copyFileSync(parts.vmlinuz, path.join(mkdirp(esp, 'appliance'), 'vmlinuz'));
   write(path.join(esp, 'boottest/Long File Name Marker.txt'), 'repart-ts appliance: ESP marker with a long name\n');
   write(path.join(esp, 'loader/loader.conf'), 'timeout 1\ndefault appliance.conf\n');
-  const params = Object.entries({ variant: variant.name, ...variant.params }).map(([k, v]) => `boottest.${k}=${v}`).join(' ');
-  write(path.join(esp, 'loader/entries/appliance.conf'),
-    `title repart-ts appliance (${variant.name})\nlinux /appliance/vmlinuz\ninitrd /appliance/initrd.img\n` +
-    `options console=ttyS0 panic=-1 ${params}\n`);
-  const rootSums = checksums(root, '.') + checksums(store, `./nix/store`);
-  const initrd = buildInitrd(parts, rootSums, checksums(esp, '.'));
-  write(path.join(esp, 'appliance/initrd.img'), initrd.bytes);
   const definitions = path.join(work, 'repart.d');
   rmSync(definitions, { recursive: true, force: true });
   cpSync(path.join(APPLIANCE_DIR, variant.name, 'repart.d'), definitions, { recursive: true });
-  return { sources, definitions, initrd };
+  let rootSums = checksums(root, '.');
+  // With a usr partition in the image, repart copies nothing into the root's /usr (it is that
+  // partition's mount point); /init checks it is empty instead.
+  if (variant.verity) rootSums = rootSums.split('\n').filter((l) => !/^\S+ {2}usr\//.test(l)).join('\n');
+  const p: Prepared = { variant, work, sources, definitions, parts, rootChecksums: rootSums + checksums(store, './nix/store') };
+  if (!variant.verity) finishEsp(p);
+  return p;
+}
+
+/** The loader entry (with `extra` boottest.* parameters) and the initramfs, which checks the ESP as it is now. */
+export function finishEsp(p: Prepared, extra: Record<string, string> = {}): Initrd {
+  const esp = path.join(p.sources, 'esp');
+  const params = Object.entries({ variant: p.variant.name, ...p.variant.params, ...extra }).map(([k, v]) => `boottest.${k}=${v}`).join(' ');
+  write(path.join(esp, 'loader/entries/appliance.conf'),
+    `title repart-ts appliance (${p.variant.name})\nlinux /appliance/vmlinuz\ninitrd /appliance/initrd.img\n` +
+    `options console=ttyS0 panic=-1 ${params}\n`);
+  rmSync(path.join(esp, 'appliance/initrd.img'), { force: true });
+  p.initrd = buildInitrd(p.parts, p.rootChecksums, checksums(esp, '.'), { verity: p.variant.verity });
+  write(path.join(esp, 'appliance/initrd.img'), p.initrd.bytes);
+  return p.initrd;
 }
 
 export type Builder = 'repart-ts' | 'reference';
@@ -185,23 +261,62 @@ export interface BuildResult {
   image: string;
   stderr: string;
   seconds: number;
+  /** verity variants: the usr-verity partition's roothash reported by step 1. */
+  usrhash?: string;
+  /** verity variants: the seconds of step 1 and step 2. */
+  steps?: number[];
 }
 
 const UNSUPPORTED = /is not supported by repart-ts yet|populating Format=\S+ is not supported yet|is not supported by repart-ts/;
 
-export function buildImage(variant: Variant, builder: Builder, work: string, image: string, sectorSize = 512): BuildResult {
-  const args = ['--offline=yes', '--empty=create', '--size=auto', `--seed=${SEED}`, '--dry-run=no',
-    `--definitions=${path.relative(work, path.join(work, 'repart.d'))}`, `--root=${path.join(work, 'sources')}`,
-    `--sector-size=${sectorSize}`, '--json=pretty', path.relative(work, image)];
+/** One entry of systemd-repart's --json output (the fields used here). */
+interface JsonPartition { type: string; label: string; roothash?: string | null }
+
+export function buildImage(p: Prepared, builder: Builder, image: string, sectorSize = 512): BuildResult {
+  const { variant, work } = p;
+  const common = ['--size=auto', `--seed=${SEED}`, '--dry-run=no',
+    `--definitions=${path.relative(work, p.definitions)}`, `--root=${p.sources}`,
+    `--sector-size=${sectorSize}`, '--json=pretty'];
+  const imageArg = path.relative(work, image);
   rmSync(image, { force: true });
   const env = { ...process.env, SOURCE_DATE_EPOCH };
-  const t0 = Date.now();
-  const r = builder === 'reference'
-    ? spawnSync(REFERENCE, args, { cwd: work, encoding: 'utf8', env: { ...env, REFERENCE_SUITE: referenceSuite(variant, sectorSize) }, timeout: 15 * 60 * 1000 })
-    : spawnSync(process.execPath, [CLI, ...args], { cwd: work, encoding: 'utf8', env, timeout: 15 * 60 * 1000 });
-  const seconds = (Date.now() - t0) / 1000;
-  const stderr = (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : '');
-  if (r.status === 0 && existsSync(image) && statSync(image).size > 0) return { ok: true, image, stderr, seconds };
-  const m = builder === 'repart-ts' ? stderr.split('\n').find((l) => UNSUPPORTED.test(l)) : undefined;
-  return { ok: false, unsupported: m?.trim(), image, stderr, seconds };
+  const run = (args: string[]): { status: number | null; stdout: string; stderr: string; seconds: number } => {
+    const t0 = Date.now();
+    const r = builder === 'reference'
+      ? spawnSync(REFERENCE, args, { cwd: work, encoding: 'utf8', env: { ...env, REFERENCE_SUITE: referenceSuite(variant, sectorSize) }, timeout: 15 * 60 * 1000 })
+      : spawnSync(process.execPath, [CLI, ...args], { cwd: work, encoding: 'utf8', env, timeout: 15 * 60 * 1000 });
+    return { status: r.status, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : ''), seconds: (Date.now() - t0) / 1000 };
+  };
+  const failed = (stderr: string, seconds: number, refusal: boolean): BuildResult => {
+    const m = refusal && builder === 'repart-ts' ? stderr.split('\n').find((l) => UNSUPPORTED.test(l)) : undefined;
+    return { ok: false, unsupported: m?.trim(), image, stderr, seconds };
+  };
+  const built = (): boolean => existsSync(image) && statSync(image).size > 0;
+
+  if (!variant.verity) {
+    const r = run(['--offline=yes', '--empty=create', ...common, imageArg]);
+    if (r.status === 0 && built()) return { ok: true, image, stderr: r.stderr, seconds: r.seconds };
+    return failed(r.stderr, r.seconds, true);
+  }
+
+  // Step 1, nixpkgs' intermediateImage: everything but the ESP, whose space is reserved.
+  const s1 = run(['--offline=yes', '--empty=create', ...common, '--defer-partitions=esp', imageArg]);
+  if (s1.status !== 0 || !built()) return failed(`step 1 (--empty=create --defer-partitions=esp):\n${s1.stderr}`, s1.seconds, true);
+  let usrhash: string | undefined;
+  try {
+    const hashPart = (JSON.parse(s1.stdout) as JsonPartition[]).find((e) => /^usr-.*-verity$/.test(e.type));
+    usrhash = hashPart?.roothash ?? undefined;
+  } catch (e) {
+    return failed(`step 1 printed no JSON (${(e as Error).message}):\n${s1.stdout}\n${s1.stderr}`, s1.seconds, false);
+  }
+  if (!usrhash || !/^[0-9a-f]{64}$/.test(usrhash)) return failed(`step 1 reported no usr-verity roothash:\n${s1.stdout}`, s1.seconds, false);
+  // nixpkgs' uki: the hash goes on the kernel command line, then the ESP gets its contents.
+  finishEsp(p, { usrhash });
+  // Step 2, nixpkgs' finalImage: the same image, incrementally (no --empty=create), ESP included.
+  const s2 = run(['--offline=yes', ...common, imageArg]);
+  const seconds = s1.seconds + s2.seconds;
+  const stderr = `step 1:\n${s1.stderr}\nstep 2:\n${s2.stderr}`;
+  // A step-2 failure is never a skip: the definitions passed step 1, so incremental mode broke.
+  if (s2.status !== 0) return failed(`step 2 (incremental, adds the ESP) exited with ${s2.status}:\n${s2.stderr}`, seconds, false);
+  return { ok: true, image, stderr, seconds, usrhash, steps: [s1.seconds, s2.seconds] };
 }

@@ -3,7 +3,7 @@
 # kernel finds the partitions by their GPT labels, mounts them with its own file system drivers,
 # and the files, modes, links and programs the definitions put there are all as expected.
 # Ends with exactly one line "BOOTTEST-OK variant=..." or "BOOTTEST-FAIL: ..." and powers off.
-export PATH=/bin
+export PATH=/bin:/usr/sbin
 /bin/busybox mkdir -p /proc /sys /dev /sysroot /esp /tmp
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
@@ -84,7 +84,42 @@ expect() { # what actual wanted
 rootdev=$(find_part "$BT_root") || fail "no partition labelled $BT_root"
 expect "type of the root partition $rootdev" "$(part_type "$rootdev")" 4f68bce3-e8cd-4db1-96e7-fbcaf984b709
 mount_part "$BT_root" "$BT_rootfstype" "$BT_rootflags" /sysroot
-if [ -n "$BT_store" ]; then
+
+# The first error dm-verity logged (a block that does not match its hash: "data block N is corrupted").
+verity_error() { dmesg | grep -m1 -E 'device-mapper: verity: .*(corrupt|error|fail)'; }
+
+# nixpkgs' verityStore: the store partition (usr type) is read only through dm-verity, with the
+# hash tree in the usr-verity partition and the root hash from the kernel command line
+# (systemd's usrhash=, here boottest.usrhash=). The mapping is made as veritysetup would make it,
+# from the geometry in the hash partition's superblock.
+verity_store() {
+  datadev=$(find_part "$BT_store") || fail "no partition labelled $BT_store"
+  hashdev=$(find_part "$BT_storeverity") || fail "no partition labelled $BT_storeverity"
+  expect "type of the store partition $datadev" "$(part_type "$datadev")" 8484680c-9521-48c6-9c11-b0720656f69e
+  expect "type of the store hash partition $hashdev" "$(part_type "$hashdev")" 77ff5f63-e7b6-4633-acf4-1565b864c0e6
+  sb() { dd if="$hashdev" bs=1 skip="$1" count="$2" 2>/dev/null | od -An -t"$3" | tr -d ' \n'; }
+  expect "verity superblock magic on $hashdev" "$(sb 0 8 x1)" 7665726974790000
+  expect "verity superblock version" "$(sb 8 4 u4)" 1
+  expect "verity hash type" "$(sb 12 4 u4)" 1
+  expect "verity hash algorithm" "$(sb 32 32 x1)" 7368613235360000000000000000000000000000000000000000000000000000
+  dbs=$(sb 64 4 u4); hbs=$(sb 68 4 u4); blocks=$(sb 72 8 u8); saltsize=$(sb 80 2 u2)
+  salt=-
+  [ "$saltsize" -eq 0 ] || salt=$(sb 88 "$saltsize" x1)
+  # Hash start block 1: the superblock fills block 0 of the hash partition.
+  table="0 $((blocks * dbs / 512)) verity 1 $datadev $hashdev $dbs $hbs $blocks 1 sha256 $BT_usrhash $salt"
+  step "dm-verity table: $table"
+  dmsetup create --noudevsync --noudevrules --readonly usr --table "$table" || fail "dmsetup create usr ($(verity_error))"
+  dmsetup mknodes usr || fail "dmsetup mknodes usr"
+  [ -b /dev/mapper/usr ] || fail "/dev/mapper/usr is not a block device"
+  mount -t "$BT_storefstype" -o ro /dev/mapper/usr /sysroot/nix/store || fail "mount -t $BT_storefstype /dev/mapper/usr ($(verity_error))"
+  grep -q "^/dev/mapper/usr /sysroot/nix/store $BT_storefstype ro[ ,]" /proc/mounts || fail "store mount: $(grep nix/store /proc/mounts)"
+  step "mounted /dev/mapper/usr (dm-verity of $datadev, hashes on $hashdev, $BT_storefstype) on /sysroot/nix/store"
+}
+
+if [ -n "$BT_usrhash" ]; then
+  [ -d /sysroot/nix/store ] || fail "/nix/store is missing in the root file system"
+  verity_store
+elif [ -n "$BT_store" ]; then
   [ -d /sysroot/nix/store ] || fail "/nix/store is missing in the root file system"
   mount_part "$BT_store" "$BT_storefstype" "$BT_storeflags" /sysroot/nix/store
 fi
@@ -95,14 +130,24 @@ if [ "$BT_rootfstype" = btrfs ]; then
 fi
 
 cd /sysroot || fail "cd /sysroot"
-sha256sum -c -s /etc/boottest/root.sha256 || { sha256sum -c /etc/boottest/root.sha256; fail "root file contents differ"; }
+if ! sha256sum -c -s /etc/boottest/root.sha256; then
+  sha256sum -c /etc/boottest/root.sha256
+  v=$(verity_error) && fail "dm-verity refused a read of the store: $v"
+  fail "root file contents differ"
+fi
 expect "mode of /bin/busybox" "$(stat -c %a bin/busybox)" 755
 expect "mode of /etc/boottest/private" "$(stat -c %a etc/boottest/private)" 600
 expect "owner of /bin/busybox" "$(stat -c %u:%g bin/busybox)" 0:0
 expect "symlink /bin/sh" "$(readlink bin/sh)" busybox
 expect "symlink /etc/boottest/marker-link" "$(readlink etc/boottest/marker-link)" ../../usr/share/boottest/hardlink-a
-expect "hard links share an inode" "$(stat -c %i usr/share/boottest/hardlink-a)" "$(stat -c %i usr/share/boottest/hardlink-b)"
-expect "link count of the hard link" "$(stat -c %h usr/share/boottest/hardlink-a)" 2
+if [ -n "$BT_usrhash" ]; then
+  # repart keeps the mount points of the other partitions' types (usr → /usr) out of the root's
+  # CopyFiles=: with a usr partition in the image, the root's /usr is an empty directory.
+  expect "contents of /usr in the root file system (the usr partition's mount point)" "$(ls -A usr)" ""
+else
+  expect "hard links share an inode" "$(stat -c %i usr/share/boottest/hardlink-a)" "$(stat -c %i usr/share/boottest/hardlink-b)"
+  expect "link count of the hard link" "$(stat -c %h usr/share/boottest/hardlink-a)" 2
+fi
 expect "program in the root file system" "$(chroot /sysroot /bin/sh -c 'echo userland-ok')" userland-ok
 expect "program in the Nix store" "$(chroot /sysroot "$(cat /etc/boottest/store-program)")" store-ok
 expect "mode of the store program" "$(stat -c %a "/sysroot$(cat /etc/boottest/store-program)")" 555
@@ -111,6 +156,11 @@ echo written-at-boot >var/boottest-written || fail "cannot write to the root fil
 sync
 expect "file written at boot" "$(cat var/boottest-written)" written-at-boot
 cd /
+if [ -n "$BT_usrhash" ]; then
+  # Every block of the store partition, not only those the files use, must match the root hash.
+  dd if=/dev/mapper/usr of=/dev/null bs=64k 2>/dev/null || fail "dm-verity refused a read of the store device: $(verity_error)"
+  step "all $(($(blockdev --getsize64 /dev/mapper/usr) / 1024)) KiB of the store verified against usrhash $BT_usrhash"
+fi
 
 mount_part "$BT_esp" vfat ro /esp
 cd /esp || fail "cd /esp"
@@ -119,8 +169,9 @@ sha256sum -c -s /etc/boottest/esp.sha256 || { sha256sum -c /etc/boottest/esp.sha
 cd /
 
 umount /esp /sysroot/nix/store 2>/dev/null
+[ -z "$BT_usrhash" ] || dmsetup remove --noudevsync usr || fail "dmsetup remove usr"
 umount /sysroot || fail "umount /sysroot"
-if dmesg | grep -E 'EXT4-fs error|BTRFS error|BTRFS critical|FAT-fs \(.*\): (error|Invalid|corrupted)|Buffer I/O error'; then
+if dmesg | grep -E 'EXT4-fs error|BTRFS error|BTRFS critical|FAT-fs \(.*\): (error|Invalid|corrupted)|Buffer I/O error|device-mapper: verity: .*(corrupt|error|fail)|erofs: .*err'; then
   fail "the kernel reported file system errors"
 fi
 echo "BOOTTEST-OK variant=$BT_variant"

@@ -1,7 +1,7 @@
 /**
  * Builds the appliance example image and boots it under QEMU with OVMF.
  *
- *   node dist/tools/boot/main.js [--variant=ext4|btrfs|store|ext4-minimize] [--builder=repart-ts|reference]
+ *   node dist/tools/boot/main.js [--variant=ext4|btrfs|store|ext4-minimize|verity] [--builder=repart-ts|reference]
  *                                [--sector-size=512|4096] [--work=DIR] [--quiet]
  *
  * Exits 0 when /init reported success on the serial console.
@@ -32,11 +32,12 @@ function main(argv: string[]): Promise<number> | number {
   mkdirSync(work, { recursive: true });
   console.error(`boot: fetching Debian packages (cached) and preparing ${variant.name} sources in ${work}`);
   const p = prepare(variant, work, ensureBootParts());
-  console.error(`boot: initramfs ${(p.initrd.bytes.length / 1048576).toFixed(1)} MiB, modules: ${p.initrd.modules.join(' ')}`);
   const image = path.join(work, `appliance-${variant.name}-${sectorSize}.raw`);
-  const b = buildImage(variant, opt.builder as Builder, work, image, sectorSize);
+  const b = buildImage(p, opt.builder as Builder, image, sectorSize);
   if (!b.ok) { console.error(b.stderr.trim()); console.error(`boot: ${opt.builder} could not build the image${b.unsupported ? ` (${b.unsupported})` : ''}`); return 1; }
-  console.error(`boot: built ${image} with ${opt.builder} in ${b.seconds.toFixed(1)} s; booting`);
+  if (p.initrd) console.error(`boot: initramfs ${(p.initrd.bytes.length / 1048576).toFixed(1)} MiB, modules: ${p.initrd.modules.join(' ')}`);
+  const steps = b.steps ? ` (two steps: ${b.steps.map((s) => s.toFixed(1)).join(' s + ')} s; usrhash ${b.usrhash})` : '';
+  console.error(`boot: built ${image} with ${opt.builder} in ${b.seconds.toFixed(1)} s${steps}; booting`);
   return boot({ image, sectorSize, log: image.replace(/\.raw$/, '.log'), echo: !quiet }).then((r) => {
     console.error(`\nboot: ${r.verdict} (${r.seconds.toFixed(1)} s, ${r.accel}); serial log: ${r.log}`);
     return r.ok ? 0 : 1;
