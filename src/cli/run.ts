@@ -2,7 +2,8 @@
  * The repart-ts command: systemd-repart --offline=yes semantics for image files.
  * Returns the exit status; all output goes through the given streams.
  */
-import { existsSync, readFileSync, statSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, openSync, closeSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseCommandLine, type CliOptions } from '../config/cli.js';
 import { readDefinitions, DEFAULT_DEFINITION_DIRS, veritySibling } from '../config/load.js';
@@ -339,12 +340,126 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   }
   const rootHashes = new Map<number, string>();
 
-  const planFor = () => makePlan(defs, {
-    compat: o.compat, seed, sectorSize, grain: o.grainSize, fsSectorSize, size, warn,
+  /** A self-sized file system has been formatted: its partition is laid out around what it used. */
+  const settleSelfSized = (i: number, usedBytes: number | undefined): boolean => {
+    if (usedBytes === undefined) return false;
+    const fsz = roundUp(BigInt(usedBytes), grain);
+    const floor = o.compat >= 258 ? minSize(defs[i]!, sc) : 0n;
+    fsSizes.set(i, floor > fsz ? floor : fsz);
+    selfSized.set(i, false);
+    return true;
+  };
+  /** A Verity=hash partition minimized from a self-sized data partition follows its size. */
+  const followVerityData = (settled: number[]) => {
+    for (const [hi, v] of verityPairs) {
+      if (v.hashedBytes === undefined || !settled.includes(v.data)) continue;
+      const { dbs, hbs } = verityBlocks(defs[hi]!);
+      v.hashedBytes = fsSizes.get(v.data)!;
+      copyBlocksSizes.set(hi, BigInt(verityHashBytes(Number(v.hashedBytes), dbs, hbs)));
+    }
+  };
+
+  const planFor = (sizeOverride?: 'auto') => makePlan(defs, {
+    compat: o.compat, seed, sectorSize, grain: o.grainSize, fsSectorSize, size: sizeOverride ?? size, warn,
     copyBlocksSizes: new Map([...copyBlocksSizes, ...fsSizes]),
     existing: table,
   });
-  let plan = planFor();
+  const jobFor = (i: number, p: PlannedPartition): Omit<FormatJob, 'window'> => {
+    const d = p.def;
+    return {
+      format: d.format!,
+      label: fsLabelFor(d.format!, p.label),
+      fsUuid: formatUuid(p.fsUuid),
+      sectorSize: fsSectorOf(d),
+      tree: trees.get(i) ?? null,
+      sourceDateEpoch: treeCtx.sourceDateEpoch,
+      extraOptions: mkfsOptionsFromEnv(io.env, d.format!),
+      discard: o.discard,
+      subvolumes: d.subvolumes,
+      defaultSubvolume: d.defaultSubvolume,
+      compression: d.compression,
+      compressionLevel: d.compressionLevel,
+      definitionFile: d.file,
+      systemdVersion: o.compat,
+      windowZeroed: true,
+    };
+  };
+
+  /**
+   * Dry run: repart computes a minimized hash partition's tree (to size it) and so knows the root
+   * hash and the UUIDs it gives; the data comes from `src` (a CopyBlocks= file, or a file system
+   * just formatted into a scratch file). Minimized ext4/btrfs/vfat data are not formatted in a dry
+   * run here, so their pairs stay "TBD".
+   */
+  const dryRunRootHashes = new Map<number, Uint8Array>();
+  const dryRunRootHash = async (hi: number, src: { path: string; offset: bigint }) => {
+    const v = verityPairs.get(hi)!;
+    if (v.hashedBytes === undefined) return;
+    const { dbs, hbs } = verityBlocks(defs[hi]!);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-hash-'));
+    try {
+      const f = path.join(dir, 'hash');
+      writeFileSync(f, '');
+      const r = await formatVerityHash({ path: src.path, offset: src.offset, length: v.hashedBytes },
+        { path: f, offset: 0n, length: roundUp(copyBlocksSizes.get(hi)!, grain) },
+        { dataBlockSize: dbs, hashBlockSize: hbs, salt: deriveVeritySalt(seed), uuid: deriveVerityUuid(seed), zeroRest: false });
+      dryRunRootHashes.set(hi, r.rootHash);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  // Sizes that only formatting tells (erofs/squashfs with Minimize=): normally they are formatted
+  // first, in place, in a provisional window. In dry-run mode (repart formats them even then, so
+  // the plan it prints is the real one), or when the provisional windows do not fit a fixed
+  // --size, they are formatted into a scratch file just to learn their size.
+  const measureSelfSized = async () => {
+    const pending = [...selfSized.keys()].filter((i) => selfSized.get(i));
+    if (pending.length === 0) return;
+    const probe = planFor('auto');
+    const scratchDir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-size-'));
+    try {
+      const scratch = path.join(scratchDir, 'scratch.raw');
+      writeFileSync(scratch, '');
+      let at = 0n;
+      const jobs: FormatJob[] = pending.map((i) => {
+        const size = fsSizes.get(i)!;
+        const job = { ...jobFor(i, probe.partitions[i]!), window: { path: scratch, offset: Number(at), size: Number(size) } };
+        at += size;
+        return job;
+      });
+      const out = await (hooks.formatter ?? formatInProcess)(jobs);
+      truncateSync(scratch, Number(at)); // every window reads back whole, zeros after what was used
+      const offsets = new Map<number, bigint>();
+      at = 0n;
+      for (const i of pending) { offsets.set(i, at); at += fsSizes.get(i)!; }
+      pending.forEach((i, k) => { settleSelfSized(i, out[k]!.usedBytes); measuredPasses.set(i, 1); });
+      checkMax();
+      followVerityData(pending);
+      if (o.dryRun) for (const [hi, v] of verityPairs) if (offsets.has(v.data)) await dryRunRootHash(hi, { path: scratch, offset: offsets.get(v.data)! });
+    } finally {
+      rmSync(scratchDir, { recursive: true, force: true });
+    }
+  };
+  const measuredPasses = new Map<number, number>();
+  let plan: Plan;
+  if (o.dryRun) {
+    await measureSelfSized();
+    // a minimized hash partition over a CopyBlocks= file: repart hashes it even in dry-run mode
+    for (const [hi, v] of verityPairs) {
+      const src = copyBlocksPaths.get(v.data);
+      if (src !== undefined && v.hashedBytes !== undefined) await dryRunRootHash(hi, { path: src, offset: 0n });
+    }
+    plan = planFor();
+  } else {
+    try {
+      plan = planFor();
+    } catch (e) {
+      if (!(e instanceof RepartError && e.code === 'E_NO_SPACE') || ![...selfSized.values()].some(Boolean)) throw e;
+      await measureSelfSized();
+      plan = planFor();
+    }
+  }
   const splitPaths = new Map<PlannedPartition, string>();
   if (o.split) computeSplitPaths(plan, nodeBase, deferred, splitPaths, o);
 
@@ -358,6 +473,18 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
 
   // After the data partitions are written: hash trees, root hashes, and the partition UUIDs
   // that come from them (data: first 16 bytes, hash: last 16), before the GPT is written.
+  /** The root hash names the pair: data UUID = its first 16 bytes, hash UUID = the last 16. */
+  const applyRootHash = (hi: number, di: number, rootHash: Uint8Array) => {
+    const hex = Buffer.from(rootHash).toString('hex');
+    rootHashes.set(hi, hex);
+    rootHashes.set(di, hex);
+    const hp = plan.partitions[hi]!, dp = plan.partitions[di]!;
+    const u = verityPartitionUuids(rootHash);
+    if (!dp.def.uuid && !dp.existing) dp.uuid = u.data;
+    if (!hp.def.uuid) hp.uuid = u.hash;
+  };
+  if (o.dryRun) for (const [hi, rh] of dryRunRootHashes) applyRootHash(hi, verityPairs.get(hi)!.data, rh);
+
   const writeVerity = async (tmp: string) => {
     for (const [hi, v] of verityPairs) {
       const hp = plan.partitions[hi]!, dp = plan.partitions[v.data]!;
@@ -374,11 +501,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         if (e instanceof RepartError) throw new RepartError(e.code, `Verity hash data does not fit in the partition: ${e.message}`, { file: hp.def.file });
         throw e;
       }
-      rootHashes.set(hi, r.rootHashHex);
-      rootHashes.set(v.data, r.rootHashHex);
-      const u = verityPartitionUuids(r.rootHash);
-      if (!dp.def.uuid && !dp.existing) dp.uuid = u.data;
-      if (!hp.def.uuid) hp.uuid = u.hash;
+      applyRootHash(hi, v.data, r.rootHash);
     }
   };
 
@@ -396,7 +519,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   if (!changed) warn('No changes.');
   if (!o.dryRun && changed) {
     const progress = new ProgressReporter(io.stderr, io.stderrIsTTY ?? false, o.progress);
-    const extraPasses = new Map<number, number>();
+    const extraPasses = new Map<number, number>(measuredPasses);
     for (let attempt = 1; ; attempt++) {
       const jobs = new Map<PlannedPartition, Omit<FormatJob, 'window'>>();
       const copyBlocks = new Map<PlannedPartition, string>();
@@ -408,23 +531,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         if (d.format === undefined || p.dropped || p.existing || deferred(p)) continue;
         const fsz = fsSizes.get(i);
         if (fsz !== undefined) windows.set(p, fsz);
-        jobs.set(p, {
-          format: d.format,
-          label: fsLabelFor(d.format, p.label),
-          fsUuid: formatUuid(p.fsUuid),
-          sectorSize: fsSectorOf(d),
-          tree: trees.get(i) ?? null,
-          sourceDateEpoch: treeCtx.sourceDateEpoch,
-          extraOptions: mkfsOptionsFromEnv(io.env, d.format),
-          discard: o.discard,
-          subvolumes: d.subvolumes,
-          defaultSubvolume: d.defaultSubvolume,
-          compression: d.compression,
-          compressionLevel: d.compressionLevel,
-          definitionFile: d.file,
-          systemdVersion: o.compat,
-          windowZeroed: true,
-        });
+        jobs.set(p, jobFor(i, p));
       }
       const order = [...jobs.keys()];
       const name = (i: number) => order[i]!.label || order[i]!.type.name;
@@ -440,23 +547,10 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
           afterFirst: (done) => {
             for (const [p, r] of done) {
               const i = plan.partitions.indexOf(p);
-              if (r.usedBytes === undefined) continue;
-              let fsz = roundUp(BigInt(r.usedBytes), grain);
-              const floor = o.compat >= 258 ? minSize(p.def, sc) : 0n;
-              if (floor > fsz) fsz = floor;
-              fsSizes.set(i, fsz);
-              selfSized.set(i, false);
-              windows.set(p, fsz);
+              if (settleSelfSized(i, r.usedBytes)) windows.set(p, fsSizes.get(i)!);
             }
             checkMax();
-            // a Verity=hash partition minimized from a self-sized data partition follows its size
-            for (const [hi, v] of verityPairs) {
-              if (v.hashedBytes === undefined || !done.has(plan.partitions[v.data]!)) continue;
-              const src = fsSizes.get(v.data)!;
-              const { dbs, hbs } = verityBlocks(defs[hi]!);
-              v.hashedBytes = src;
-              copyBlocksSizes.set(hi, BigInt(verityHashBytes(Number(src), dbs, hbs)));
-            }
+            followVerityData([...done.keys()].map((p) => plan.partitions.indexOf(p)));
             const next = planFor();
             // Partitions already written must stay where they are; if one would move (a fixed
             // --size shares space by weight), everything is built again with the sizes now known.
