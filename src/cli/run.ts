@@ -32,6 +32,8 @@ import { renderTable } from '../report/table.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
 import { ProgressReporter } from '../report/progress.js';
+import { veritySignatureJson, type VeritySigner } from '../verity/signature.js';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 
 export const VERSION = '0.1.0';
 
@@ -479,11 +481,38 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     rootHashes.set(hi, hex);
     rootHashes.set(di, hex);
     const hp = plan.partitions[hi]!, dp = plan.partitions[di]!;
+    // a Verity=signature sibling shows (and signs) the same root hash
+    defs.forEach((d, si) => { if (d.verity === 'signature' && d.verityMatchKey === hp.def.verityMatchKey) rootHashes.set(si, hex); });
     const u = verityPartitionUuids(rootHash);
     if (!dp.def.uuid && !dp.existing) dp.uuid = u.data;
     if (!hp.def.uuid) hp.uuid = u.hash;
   };
   if (o.dryRun) for (const [hi, rh] of dryRunRootHashes) applyRootHash(hi, verityPairs.get(hi)!.data, rh);
+
+  // Verity=signature: signed with --private-key=/--certificate= once the root hash is known
+  const signed = (p: PlannedPartition) => p.def.verity === 'signature' && !p.dropped && !p.existing && !deferred(p);
+  const firstSigned = plan.partitions.find(signed);
+  const signer = !o.dryRun && firstSigned ? loadSigner(o, firstSigned.def.file) : undefined;
+  const writeSignatures = (tmp: string) => {
+    if (!signer) return;
+    const img = ImageFile.open(tmp, 'r+');
+    try {
+      for (const [i, p] of plan.partitions.entries()) {
+        if (!signed(p)) continue;
+        const hex = rootHashes.get(i);
+        if (hex === undefined)
+          throw new RepartError('E_VERITY', `cannot sign: the root hash of VerityMatchKey=${p.def.verityMatchKey} is not known (its hash partition already exists)`, { file: p.def.file });
+        const text = Buffer.from(veritySignatureJson(hex, signer), 'utf8');
+        if (text.length > Number(p.size))
+          throw new RepartError('E_NO_SPACE', `Verity signature too long for partition: ${text.length} bytes, the partition has ${p.size}`, { file: p.def.file });
+        const block = Buffer.alloc(Number(p.size));
+        text.copy(block);
+        img.writeAt(p.offset, block);
+      }
+    } finally {
+      img.close();
+    }
+  };
 
   const writeVerity = async (tmp: string) => {
     for (const [hi, v] of verityPairs) {
@@ -542,7 +571,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
           base: table && { path: device, keep: keptRanges(plan, table.imageSize, deferred, o.discard) },
           plan, deferred, jobs, copyBlocks, splitPaths, windows,
           formatter: hooks.formatter ?? formatInProcess,
-          postFormat: (tmp) => writeVerity(tmp),
+          postFormat: async (tmp) => { await writeVerity(tmp); writeSignatures(tmp); },
           first: (p) => selfSized.has(plan.partitions.indexOf(p)),
           afterFirst: (done) => {
             for (const [p, r] of done) {
@@ -656,6 +685,17 @@ function keptRanges(plan: Plan, oldSize: bigint, deferred: (p: PlannedPartition)
   }
   if (oldSize > pos) keep.push([pos, oldSize - pos]);
   return keep.filter(([, len]) => len > 0n);
+}
+
+/** The --private-key=/--certificate= pair (PEM) that signs Verity=signature partitions. */
+function loadSigner(o: CliOptions, definitionFile: string): VeritySigner {
+  if (!o.privateKey) throw new RepartError('E_USAGE', 'Verity signature partition signing requested but no private key provided (--private-key=).', { file: definitionFile });
+  if (!o.certificate) throw new RepartError('E_USAGE', 'Verity signature partition signing requested but no PEM certificate provided (--certificate=).', { file: definitionFile });
+  let key: KeyObject, certificate: X509Certificate;
+  try { key = createPrivateKey(readFileSync(o.privateKey)); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the private key: ${(e as Error).message}`, { file: o.privateKey }); }
+  try { certificate = new X509Certificate(readFileSync(o.certificate)); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the certificate: ${(e as Error).message}`, { file: o.certificate }); }
+  if (!certificate.checkPrivateKey(key)) throw new RepartError('E_SOURCE', 'the private key does not belong to the certificate', { file: o.privateKey });
+  return { key, certificate };
 }
 
 function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {

@@ -38,6 +38,9 @@ export interface CliOptions {
   quiet: boolean;
   progress: boolean;
   layoutSvg?: string;
+  /** PEM files that sign Verity=signature partitions */
+  privateKey?: string;
+  certificate?: string;
   warnings: string[];
 }
 
@@ -54,8 +57,6 @@ const UNSUPPORTED: Record<string, string> = {
   image: 'use --root= on an unpacked tree instead',
   'copy-from': 'not supported yet',
   'make-ddi': 'not supported yet',
-  'private-key': 'verity signatures are not supported yet',
-  certificate: 'verity signatures are not supported yet',
   'key-file': 'Encrypt= is not supported yet',
   'tpm2-device': 'Encrypt= is not supported yet',
   'tpm2-pcrs': 'Encrypt= is not supported yet',
@@ -66,7 +67,7 @@ const UNSUPPORTED: Record<string, string> = {
   'factory-reset': 'only meaningful on a running system',
   'can-factory-reset': 'only meaningful on a running system',
   'list-devices': 'only meaningful on a running system',
-  'join-signature': 'verity signatures are not supported yet',
+  'join-signature': 'sign with --private-key= and --certificate= instead',
   'append-fstab': 'not supported yet',
 };
 
@@ -189,6 +190,8 @@ export function parseCommandLine(argv: string[]): CliOptions {
         break;
       case 'defer-partitions': o.defer.push(...typeList(n, v!, o.architecture)); break;
       case 'layout-svg': o.layoutSvg = path.resolve(v!); break;
+      case 'private-key': o.privateKey = path.resolve(v!); break;
+      case 'certificate': o.certificate = path.resolve(v!); break;
       case 'compat': {
         const c = Number(v);
         if (c !== 257 && c !== 262) throw new UsageError(`--compat= must be 257 or 262, got ${v}`);

@@ -166,7 +166,6 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
 
   // What repart-ts cannot honour yet: say so, naming the key (never silently ignore it).
   if (d.encrypt !== 'off') unsupported(d, 'Encrypt= is not supported by repart-ts yet (LUKS2 needs cryptsetup)', 'Encrypt');
-  if (d.verity === 'signature') unsupported(d, 'Verity=signature is not supported by repart-ts (it needs a private key to sign the root hash)', 'Verity');
   if (d.supplementFor !== undefined) unsupported(d, 'SupplementFor= is not supported by repart-ts yet', 'SupplementFor');
   if (d.minimize !== 'off' && d.format !== undefined && !o.minimizable.has(d.format))
     unsupported(d, `Minimize= for Format=${d.format} is not supported by repart-ts yet (supported: ${[...o.minimizable].sort().join(', ')})`, 'Minimize');
