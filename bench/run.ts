@@ -27,12 +27,12 @@ export interface BenchReport { date: string; machine: Record<string, string | nu
 
 interface Builder { name: string; cmd: (args: string[]) => { argv: string[]; env?: NodeJS.ProcessEnv } }
 
-function timed(argv: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { sample: Omit<RunSample, 'imageBytes' | 'allocatedBytes'>; stderr: string } {
+function timed(argv: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { sample: Omit<RunSample, 'imageBytes' | 'allocatedBytes'>; stdout: string; stderr: string } {
   const tf = path.join(os.tmpdir(), `repart-bench-time-${process.pid}`);
   const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', tf, ...argv], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
   const [e, u, s, m] = readFileSync(tf, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   rmSync(tf, { force: true });
-  return { sample: { wall: e!, user: u!, sys: s!, maxRssKiB: m!, status: r.status ?? -1 }, stderr: r.stderr ?? '' };
+  return { sample: { wall: e!, user: u!, sys: s!, maxRssKiB: m!, status: r.status ?? -1 }, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
 function median(v: number[]): number {
@@ -101,11 +101,27 @@ export async function main(): Promise<void> {
       rmSync(img, { force: true });
       const statsFile = path.join(dir, `stats-${bi}.json`);
       rmSync(statsFile, { force: true });
-      const { argv, env } = b.cmd(['--offline=yes', '--definitions=repart.d', '--empty=create', `--seed=${SEED}`, '--json=off', '--dry-run=no', ...prep.args, img]);
-      const t = timed(argv, dir, { ...env, SOURCE_DATE_EPOCH: '1700000000', REPART_TS_STATS: statsFile });
+      // one run, or several on the same image timed together (the first creates it)
+      const steps = prep.steps ?? [[]];
+      let t: ReturnType<typeof timed> | undefined;
+      let passes: number | undefined;
+      for (const [k, extra] of steps.entries()) {
+        const { argv, env } = b.cmd(['--offline=yes', '--definitions=repart.d', ...(k === 0 ? ['--empty=create'] : []), `--seed=${SEED}`, '--json=off', '--dry-run=no', ...prep.args, ...extra, img]);
+        const step = timed(argv, dir, { ...env, SOURCE_DATE_EPOCH: '1700000000', REPART_TS_STATS: statsFile });
+        t = !t ? step : {
+          sample: { wall: t.sample.wall + step.sample.wall, user: t.sample.user + step.sample.user, sys: t.sample.sys + step.sample.sys, maxRssKiB: Math.max(t.sample.maxRssKiB, step.sample.maxRssKiB), status: step.sample.status },
+          stdout: step.stdout, stderr: step.stderr,
+        };
+        if (existsSync(statsFile)) {
+          passes = (passes ?? 0) + (JSON.parse(readFileSync(statsFile, 'utf8')) as { passes: number }).passes;
+          rmSync(statsFile, { force: true });
+        }
+        if (step.sample.status !== 0) break;
+        if (k < steps.length - 1) prep.between?.(k, step.stdout);
+      }
+      t = t!;
       let imageBytes = 0, allocatedBytes = 0;
       if (existsSync(img)) { const st = statSync(img); imageBytes = st.size; allocatedBytes = st.blocks * 512; }
-      const passes = existsSync(statsFile) ? (JSON.parse(readFileSync(statsFile, 'utf8')) as { passes: number }).passes : undefined;
       const s: RunSample = { ...t.sample, imageBytes, allocatedBytes, passes, stderrTail: t.sample.status ? t.stderr.trim().split('\n').slice(-3).join(' | ') : undefined };
       process.stderr.write(`   ${b.name.padEnd(26)} ${record ? '' : '(warm-up) '}${s.status === 0 ? `${s.wall.toFixed(2)} s, ${(s.maxRssKiB / 1024).toFixed(0)} MiB` : `FAILED: ${s.stderrTail}`}\n`);
       if (record) res.builders[bi]!.samples.push(s);

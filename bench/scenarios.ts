@@ -10,9 +10,22 @@ export interface Scenario {
   name: string;
   description: string;
   /** creates tree(s) and definitions under dir; returns extra CLI args */
-  prepare(dir: string, quick: boolean): { args: string[]; sourceBytes: number; sourceDir: string };
+  prepare(dir: string, quick: boolean): Prepared;
   /** systemd-repart suite needed (sid for offline btrfs subvolumes) */
   suite?: 'trixie' | 'sid';
+}
+
+export interface Prepared {
+  args: string[];
+  sourceBytes: number;
+  sourceDir: string;
+  /**
+   * Several runs on the same image, timed together (nixpkgs' verityStore flow): extra arguments
+   * per step; steps after the first run without --empty=create.
+   */
+  steps?: string[][];
+  /** after step k (with its stdout), before step k+1: what happens between the runs */
+  between?: (step: number, stdout: string) => void;
 }
 
 const MiB = 1024 * 1024;
@@ -108,6 +121,32 @@ export const SCENARIOS: Scenario[] = [
       const c = closure(dir, quick ? 100 * MiB : 224 * MiB, quick ? 3000 : 7000);
       conf(dir, '10-root.conf', ['Type=root', 'Format=ext4', 'Minimize=guess', ...c.storePaths.map((p) => `CopyFiles=${p}:/nix/store/${path.basename(p)}`)]);
       return { args: ['--size=auto'], sourceBytes: c.bytes, sourceDir: dir };
+    },
+  },
+  {
+    name: 'verity-store',
+    description: "nixpkgs' verityStore: erofs store + dm-verity hash (Minimize=best), then the ESP with the UKI added in a second run",
+    prepare(dir, quick) {
+      const c = closure(dir, quick ? 120 * MiB : 400 * MiB, quick ? 3000 : 12000);
+      const esp = path.join(dir, 'esp');
+      mkdirSync(path.join(esp, 'EFI/BOOT'), { recursive: true });
+      mkdirSync(path.join(esp, 'EFI/Linux'), { recursive: true });
+      writeFileSync(path.join(esp, 'EFI/BOOT/BOOTX64.EFI'), Buffer.alloc(120 * 1024, 0x4d));
+      conf(dir, '00-esp.conf', ['Type=esp', 'Format=vfat', 'SizeMinBytes=96M', `CopyFiles=${esp}:/`]);
+      conf(dir, '10-store-verity.conf', ['Type=usr-verity', 'Label=store-verity', 'Verity=hash', 'VerityMatchKey=store', 'Minimize=best']);
+      conf(dir, '20-store.conf', ['Type=usr', 'Label=store', 'Format=erofs', 'Verity=data', 'VerityMatchKey=store', 'Minimize=best',
+        ...c.storePaths.map((p) => `CopyFiles=${p}:/nix/store/${path.basename(p)}`)]);
+      return {
+        args: ['--size=auto', '--architecture=x86-64'], sourceBytes: c.bytes + 40 * MiB, sourceDir: dir,
+        steps: [['--defer-partitions=esp', '--json=short'], []],
+        // the UKI (a stand-in of a typical size) carries the store's root hash, as ukify would put it
+        between: (_step, stdout) => {
+          const hash = (JSON.parse(stdout) as { type: string; roothash?: string }[]).find((r) => r.type.endsWith('-verity'))?.roothash ?? 'none';
+          const uki = Buffer.alloc(40 * MiB, 0x5a);
+          uki.write(`usrhash=${hash}`, 0);
+          writeFileSync(path.join(esp, 'EFI/Linux/nixos.efi'), uki);
+        },
+      };
     },
   },
   {
