@@ -98,6 +98,39 @@ test('signing needs --private-key= and --certificate= that belong together; noth
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('--join-signature= (258+): a signature made elsewhere completes an image whose signature partition was deferred; identical to systemd-repart 262', { skip: !haveOpenssl ? 'openssl not installed' : referenceSkipReason('sid') ?? false }, () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'verity-sig-'));
+  try {
+    setup(dir);
+    const { key, cert } = keyPair(dir, 'rsa');
+    const base = ['--offline=yes', '--definitions=defs', `--seed=${SEED}`, '--json=short', '--dry-run=no'];
+    const first = runReference('sid', [...base, '--empty=create', '--size=auto', '--defer-partitions=root-verity-sig', 'first.raw'], dir);
+    assert.equal(first.status, 0, first.stderr);
+    const hash = (JSON.parse(first.stdout) as { type: string; roothash: string }[]).find((x) => x.type.endsWith('-verity'))!.roothash;
+    // offline signing, as the systemd-repart manual shows it
+    writeFileSync(path.join(dir, 'roothash'), hash);
+    const s = spawnSync('openssl', ['smime', '-sign', '-binary', '-noattr', '-outform', 'DER', '-in', path.join(dir, 'roothash'), '-signer', cert, '-inkey', key, '-out', path.join(dir, 'roothash.p7s')], { encoding: 'utf8' });
+    assert.equal(s.status, 0, s.stderr);
+    for (const f of ['ref.raw', 'ours.raw', 'bad.raw', 'nocert.raw']) writeFileSync(path.join(dir, f), readFileSync(path.join(dir, 'first.raw')));
+    const join = [`--join-signature=${hash}:roothash.p7s`, `--certificate=${cert}`];
+    const r = runReference('sid', [...base, ...join, 'ref.raw'], dir);
+    assert.equal(r.status, 0, r.stderr);
+    const o = runOurs(['--quiet', ...base, ...join, 'ours.raw'], dir);
+    assert.equal(o.status, 0, o.stderr);
+    assert.equal(o.stdout.replaceAll('ours.raw', 'IMG'), r.stdout.replaceAll('ref.raw', 'IMG'), 'JSON');
+    assert.ok(readFileSync(path.join(dir, 'ours.raw')).equals(readFileSync(path.join(dir, 'ref.raw'))), 'whole image');
+    // a signature for another root hash is refused, and so is a missing certificate (as repart does)
+    const other = hash.slice(0, 10) + (hash[10] === '0' ? '1' : '0') + hash.slice(11);
+    const bad = runOurs(['--quiet', ...base, `--join-signature=${other}:roothash.p7s`, `--certificate=${cert}`, 'bad.raw'], dir);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /does not verify/);
+    const nocert = runOurs(['--quiet', ...base, `--join-signature=${hash}:roothash.p7s`, 'nocert.raw'], dir);
+    assert.equal(nocert.status, 1);
+    assert.match(nocert.stderr, /Verity signature specified without --certificate=/);
+    for (const f of ['bad.raw', 'nocert.raw']) assert.ok(readFileSync(path.join(dir, f)).equals(readFileSync(path.join(dir, 'first.raw'))), `${f} untouched`);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 for (const suite of ['trixie', 'sid'] as Suite[]) {
   const skip = !haveOpenssl ? 'openssl not installed' : referenceSkipReason(suite) ?? false;
   test(`a signed verity triple: the whole image is identical to systemd-repart (${suite})`, { skip }, () => {

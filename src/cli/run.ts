@@ -32,7 +32,7 @@ import { renderTable } from '../report/table.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
 import { ProgressReporter } from '../report/progress.js';
-import { veritySignatureJson, type VeritySigner } from '../verity/signature.js';
+import { joinedSignatureJson, verifyPkcs7Detached, veritySignatureJson, type VeritySigner } from '../verity/signature.js';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 
 export const VERSION = '0.1.0';
@@ -492,9 +492,27 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   // Verity=signature: signed with --private-key=/--certificate= once the root hash is known
   const signed = (p: PlannedPartition) => p.def.verity === 'signature' && !p.dropped && !p.existing && !deferred(p);
   const firstSigned = plan.partitions.find(signed);
-  const signer = !o.dryRun && firstSigned ? loadSigner(o, firstSigned.def.file) : undefined;
+  // online signing with the key, or a signature made elsewhere (--join-signature=, 258+)
+  const signer = !o.dryRun && firstSigned && (o.privateKey || !o.joinSignature) ? loadSigner(o, firstSigned.def.file) : undefined;
+  const joinCertificate = o.joinSignature && o.certificate ? loadCertificate(o.certificate) : undefined;
+  if (o.joinSignature && joinCertificate && !verifyPkcs7Detached(o.joinSignature.signature, Buffer.from(o.joinSignature.rootHash, 'ascii'), joinCertificate))
+    throw new RepartError('E_VERITY', `--join-signature=: the signature does not verify for root hash ${o.joinSignature.rootHash} with the certificate`, { file: o.certificate });
+  if (o.joinSignature) {
+    // the pair it belongs to: one hashed in this run, or an existing one named by the hash's halves
+    const rh = o.joinSignature.rootHash;
+    let found = false;
+    for (const [hi, h] of defs.entries()) {
+      if (h.verity !== 'hash') continue;
+      const hp = plan.partitions[hi]!, dp = plan.partitions[verityPairs.get(hi)?.data ?? defs.indexOf(veritySibling(defs, h, 'data')!)]!;
+      if (hp.existing && uuidHex(hp.uuid) === rh.slice(32) && uuidHex(dp.uuid) === rh.slice(0, 32)) {
+        found = true;
+        applyRootHash(hi, plan.partitions.indexOf(dp), Uint8Array.from(Buffer.from(rh, 'hex')));
+      } else if (!hp.existing) found = true; // checked against the computed hash when signing
+    }
+    if (!found) throw new RepartError('E_VERITY', `--join-signature=: no Verity=hash partition has root hash ${rh}`, {});
+  }
   const writeSignatures = (tmp: string) => {
-    if (!signer) return;
+    if (!signer && !o.joinSignature) return;
     const img = ImageFile.open(tmp, 'r+');
     try {
       for (const [i, p] of plan.partitions.entries()) {
@@ -502,7 +520,9 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         const hex = rootHashes.get(i);
         if (hex === undefined)
           throw new RepartError('E_VERITY', `cannot sign: the root hash of VerityMatchKey=${p.def.verityMatchKey} is not known (its hash partition already exists)`, { file: p.def.file });
-        const text = Buffer.from(veritySignatureJson(hex, signer), 'utf8');
+        if (!signer && hex !== o.joinSignature!.rootHash)
+          throw new RepartError('E_VERITY', `--join-signature= is for root hash ${o.joinSignature!.rootHash}, but VerityMatchKey=${p.def.verityMatchKey} has ${hex}`, { file: p.def.file });
+        const text = Buffer.from(signer ? veritySignatureJson(hex, signer) : joinedSignatureJson(hex, o.joinSignature!.signature, joinCertificate), 'utf8');
         if (text.length > Number(p.size))
           throw new RepartError('E_NO_SPACE', `Verity signature too long for partition: ${text.length} bytes, the partition has ${p.size}`, { file: p.def.file });
         const block = Buffer.alloc(Number(p.size));
@@ -691,11 +711,15 @@ function keptRanges(plan: Plan, oldSize: bigint, deferred: (p: PlannedPartition)
 function loadSigner(o: CliOptions, definitionFile: string): VeritySigner {
   if (!o.privateKey) throw new RepartError('E_USAGE', 'Verity signature partition signing requested but no private key provided (--private-key=).', { file: definitionFile });
   if (!o.certificate) throw new RepartError('E_USAGE', 'Verity signature partition signing requested but no PEM certificate provided (--certificate=).', { file: definitionFile });
-  let key: KeyObject, certificate: X509Certificate;
+  let key: KeyObject;
   try { key = createPrivateKey(readFileSync(o.privateKey)); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the private key: ${(e as Error).message}`, { file: o.privateKey }); }
-  try { certificate = new X509Certificate(readFileSync(o.certificate)); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the certificate: ${(e as Error).message}`, { file: o.certificate }); }
+  const certificate = loadCertificate(o.certificate);
   if (!certificate.checkPrivateKey(key)) throw new RepartError('E_SOURCE', 'the private key does not belong to the certificate', { file: o.privateKey });
   return { key, certificate };
+}
+
+function loadCertificate(file: string): X509Certificate {
+  try { return new X509Certificate(readFileSync(file)); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the certificate: ${(e as Error).message}`, { file }); }
 }
 
 function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {

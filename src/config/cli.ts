@@ -3,6 +3,7 @@
  * getopt_long's rules: --opt=value or --opt value, unknown options are errors.
  */
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { parseUuid, type Uuid } from '../gpt/guid.js';
 import { ARCHITECTURES, resolveTypeName, typeForArchitecture, type PartitionType } from '../gpt/types.js';
@@ -41,6 +42,8 @@ export interface CliOptions {
   /** PEM files that sign Verity=signature partitions */
   privateKey?: string;
   certificate?: string;
+  /** --join-signature=HASH:SIG (258+): a root hash and its PKCS#7 signature made elsewhere */
+  joinSignature?: { rootHash: string; signature: Uint8Array };
   warnings: string[];
 }
 
@@ -67,7 +70,6 @@ const UNSUPPORTED: Record<string, string> = {
   'factory-reset': 'only meaningful on a running system',
   'can-factory-reset': 'only meaningful on a running system',
   'list-devices': 'only meaningful on a running system',
-  'join-signature': 'sign with --private-key= and --certificate= instead',
   'append-fstab': 'not supported yet',
 };
 
@@ -192,6 +194,19 @@ export function parseCommandLine(argv: string[]): CliOptions {
       case 'layout-svg': o.layoutSvg = path.resolve(v!); break;
       case 'private-key': o.privateKey = path.resolve(v!); break;
       case 'certificate': o.certificate = path.resolve(v!); break;
+      case 'join-signature': {
+        const colon = v!.indexOf(':');
+        const hash = colon < 0 ? '' : v!.slice(0, colon).toLowerCase();
+        const sig = colon < 0 ? '' : v!.slice(colon + 1);
+        if (!/^([0-9a-f]{2})+$/.test(hash) || sig === '') throw new UsageError(`Failed to parse --join-signature= argument, expected HASH:SIGNATURE: ${v}`);
+        let signature: Uint8Array;
+        if (sig.startsWith('base64:')) signature = Buffer.from(sig.slice(7), 'base64');
+        else {
+          try { signature = readFileSync(path.resolve(sig)); } catch (e) { throw new UsageError(`Failed to read --join-signature= signature file ${sig}: ${(e as Error).message}`); }
+        }
+        o.joinSignature = { rootHash: hash, signature };
+        break;
+      }
       case 'compat': {
         const c = Number(v);
         if (c !== 257 && c !== 262) throw new UsageError(`--compat= must be 257 or 262, got ${v}`);
@@ -210,5 +225,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
   }
   if (o.split && o.device === undefined) throw new UsageError('When --split= is used, a device path must be specified.');
   if (o.compat < 262 && o.grainSize !== undefined) throw new UsageError('--grain-size= needs systemd-repart 261 or newer (use --compat=262).');
+  if (o.compat < 258 && o.joinSignature !== undefined) throw new UsageError('--join-signature= needs systemd-repart 258 or newer (use --compat=262).');
+  if (o.joinSignature !== undefined && o.certificate === undefined) throw new UsageError('Verity signature specified without --certificate=.');
   return o;
 }

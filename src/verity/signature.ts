@@ -6,7 +6,7 @@
  * signature covers the content itself, so RSA (PKCS#1 v1.5) signatures are byte-identical to
  * OpenSSL's; ECDSA ones verify the same but are randomised by nature.
  */
-import { createHash, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { RepartError } from '../errors.js';
 
 // ---- DER: just what a PKCS#7 SignedData needs ----
@@ -99,6 +99,55 @@ export function pkcs7DetachedSign(content: Uint8Array, certDer: Uint8Array, key:
   const signerInfo = seq(int(1), seq(issuer, serial), digestAlgorithm, signatureAlgorithm, octets(signature));
   const signedData = seq(int(1), set(digestAlgorithm), seq(oid(OID.data)), ctx0(certDer), set(signerInfo));
   return seq(oid(OID.signedData), ctx0(signedData));
+}
+
+/** The SignerInfo parts of a DER PKCS#7 SignedData (the first signer). */
+function firstSigner(p7: Uint8Array): { signedAttrs?: Uint8Array; signature: Uint8Array } {
+  const ci = readTlv(p7, 0);
+  const oidEl = readTlv(p7, ci.start);
+  const explicit = readTlv(p7, oidEl.end);
+  const sd = readTlv(p7, explicit.start);
+  let at = sd.start;
+  let signerInfos: ReturnType<typeof readTlv> | undefined;
+  while (at < sd.end) {
+    const el = readTlv(p7, at);
+    if (el.tag === 0x31 && at !== sd.start) signerInfos = el; // the last SET is signerInfos
+    at = el.end;
+  }
+  if (!signerInfos || signerInfos.start === signerInfos.end) throw new RangeError('no signer in the PKCS#7 signature');
+  const si = readTlv(p7, signerInfos.start);
+  const parts: ReturnType<typeof readTlv>[] = [];
+  for (let q = si.start; q < si.end;) { const el = readTlv(p7, q); parts.push(el); q = el.end; }
+  // version, issuerAndSerialNumber, digestAlgorithm, [0] signed attributes?, signatureAlgorithm, signature
+  const attrs = parts.find((e) => e.tag === 0xa0);
+  const signature = parts[parts.length - 1]!;
+  if (signature.tag !== 0x04) throw new RangeError('malformed SignerInfo');
+  let signedAttrs: Uint8Array | undefined;
+  if (attrs) { signedAttrs = Uint8Array.from(attrs.whole); signedAttrs[0] = 0x31; } // signed as a SET
+  return { signedAttrs, signature: p7.subarray(signature.start, signature.end) };
+}
+
+/**
+ * Whether a detached PKCS#7 signature (sha256; with or without signed attributes) over `content`
+ * was made by the certificate's key.
+ */
+export function verifyPkcs7Detached(p7: Uint8Array, content: Uint8Array, certificate: X509Certificate): boolean {
+  let signer;
+  try { signer = firstSigner(p7); } catch { return false; }
+  const key = certificate.publicKey;
+  if (!signer.signedAttrs) return verify('sha256', content, key, signer.signature);
+  // with signed attributes the signature covers them, and their messageDigest the content
+  const digest = createHash('sha256').update(content).digest();
+  return Buffer.from(signer.signedAttrs).includes(Buffer.concat([Buffer.of(0x04, digest.length), digest])) && verify('sha256', signer.signedAttrs, key, signer.signature);
+}
+
+/** The signature partition's text for a signature made elsewhere (--join-signature=). */
+export function joinedSignatureJson(rootHashHex: string, p7: Uint8Array, certificate?: X509Certificate): string {
+  return JSON.stringify({
+    rootHash: rootHashHex,
+    ...(certificate ? { certificateFingerprint: createHash('sha256').update(new Uint8Array(certificate.raw)).digest('hex') } : {}),
+    signature: Buffer.from(p7).toString('base64'),
+  });
 }
 
 export interface VeritySigner {
