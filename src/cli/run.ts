@@ -109,6 +109,14 @@ for image files, without root, loop devices or native mkfs tools.
      --architecture=ARCH  Set the generic architecture for the image
      --offline=BOOL       Accepted; repart-ts never uses loop devices
   -s --copy-source=PATH   Specify the primary source tree to copy files from
+     --private-key=PATH   Private key to use when generating verity roothash
+                          signatures
+     --certificate=PATH   PEM certificate to use when generating verity roothash
+                          signatures
+     --join-signature=HASH:SIG
+                          Specify root hash and pkcs7 signature of root hash for
+                          verity as a tuple of hex-encoded hash and a DER-encoded
+                          PKCS7, either as a path to a file or as base64:...
 
 repart-ts only:
      --compat=257|262     Behave like systemd-repart 257 or 262 (default 262)
