@@ -1,7 +1,9 @@
 /**
  * Verity=signature: the PKCS#7 our DER writer makes is accepted by OpenSSL (RSA and EC keys), and
  * whole images with a data/hash/signature triple signed with an RSA key are byte-identical to
- * systemd-repart 257's and 262's (RSA PKCS#1 v1.5 is deterministic, so the signature is too).
+ * systemd-repart 257's and 262's (RSA PKCS#1 v1.5 is deterministic, so the signature is too);
+ * offline signing with --join-signature=; and --make-ddi= (signed erofs DDIs from the built-in
+ * definitions).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,6 +153,35 @@ for (const suite of ['trixie', 'sid'] as Suite[]) {
       const text = img.subarray(sig.offset, sig.offset + sig.raw_size).toString('latin1').replace(/\0+$/, '');
       assert.equal(JSON.parse(text).rootHash, sig.roothash);
       assert.ok(img.equals(readFileSync(path.join(dir, 'ref.raw'))), 'whole image');
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+}
+
+for (const ddi of ['sysext', 'confext', 'portable'] as const) {
+  test(`--make-ddi=${ddi}: a signed erofs DDI from the built-in definitions, identical to systemd-repart 257`, { skip: !haveOpenssl ? 'openssl not installed' : referenceSkipReason('trixie') ?? false }, () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'verity-ddi-'));
+    try {
+      const tree = path.join(dir, 'tree');
+      for (const d of ['usr/lib/extension-release.d', 'usr/bin', 'opt/foo', 'etc/extension-release.d']) mkdirSync(path.join(tree, d), { recursive: true });
+      writeFileSync(path.join(tree, 'usr/lib/extension-release.d/extension-release.foo'), 'ID=_any\n');
+      writeFileSync(path.join(tree, 'etc/extension-release.d/extension-release.foo'), 'ID=_any\n');
+      writeFileSync(path.join(tree, 'usr/bin/foo'), '#!/bin/sh\necho foo\n');
+      writeFileSync(path.join(tree, 'opt/foo/data'), Buffer.alloc(50_000, 7));
+      const { key, cert } = keyPair(dir, 'rsa');
+      const env = { SOURCE_DATE_EPOCH: '1700000000' };
+      const args = ['--offline=yes', '-s', 'tree', `--seed=${SEED}`, `--private-key=${key}`, `--certificate=${cert}`, '--json=short'];
+      const r = runReference('trixie', [`--make-ddi=${ddi}`, ...args, 'ref.raw'], dir, env);
+      assert.equal(r.status, 0, r.stderr);
+      // the short option, as systemd-repart spells it
+      const o = runOurs(['--compat=257', '--quiet', `-${ddi[0]!.toUpperCase()}`, ...args, 'ours.raw'], dir, env);
+      assert.equal(o.status, 0, o.stderr);
+      assert.equal(o.stdout.replaceAll('ours.raw', 'IMG'), r.stdout.replaceAll('ref.raw', 'IMG'), 'JSON (names the definitions by systemd\'s paths)');
+      assert.ok(readFileSync(path.join(dir, 'ours.raw')).equals(readFileSync(path.join(dir, 'ref.raw'))), 'whole image');
+      // without a key there is nothing to sign with
+      const nokey = runOurs(['--quiet', `--make-ddi=${ddi}`, '--offline=yes', '-s', 'tree', 'nokey.raw'], dir, env);
+      assert.equal(nokey.status, 1);
+      assert.match(nokey.stderr, /30-root-verity-sig\.conf: Verity signature partition signing requested but no private key provided/);
+      assert.equal(existsSync(path.join(dir, 'nokey.raw')), false);
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 }

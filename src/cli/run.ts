@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, openSync, closeSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseCommandLine, type CliOptions } from '../config/cli.js';
+import { BUILTIN_DEFINITIONS, parseCommandLine, SYSTEMD_DEFINITIONS, type CliOptions } from '../config/cli.js';
 import { readDefinitions, DEFAULT_DEFINITION_DIRS, veritySibling } from '../config/load.js';
 import { deriveVeritySalt, deriveVerityUuid, formatVerityHash, repartVerityHashSize, verityHashBytes, verityPartitionUuids } from '../verity/index.js';
 import { expandSpecifiers } from '../config/specifiers.js';
@@ -113,6 +113,11 @@ for image files, without root, loop devices or native mkfs tools.
                           signatures
      --certificate=PATH   PEM certificate to use when generating verity roothash
                           signatures
+     --make-ddi=TYPE      Make a disk image of the given type (sysext, confext,
+                          portable) from the built-in definitions
+  -S --make-sysext        Make a sysext DDI
+  -C --make-confext       Make a confext DDI
+  -P --make-portable      Make a portable service DDI
      --join-signature=HASH:SIG
                           Specify root hash and pkcs7 signature of root hash for
                           verity as a tuple of hex-encoded hash and a DER-encoded
@@ -190,6 +195,14 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     minimizable: new Set([...MINIMIZABLE_FORMATS, ...SELF_SIZED]),
     filter: o.include ? { mode: 'include', types: o.include } : o.exclude ? { mode: 'exclude', types: o.exclude } : undefined,
   });
+
+  // --make-ddi: our copies of systemd's built-in definitions go by systemd's own paths
+  for (const d of defs) {
+    const rename = (f: string) => (f.startsWith(BUILTIN_DEFINITIONS + path.sep) ? SYSTEMD_DEFINITIONS + f.slice(BUILTIN_DEFINITIONS.length) : f);
+    d.file = rename(d.file);
+    d.dropIns = d.dropIns.map(rename);
+    for (const w of Object.values(d.where)) if (w?.file) w.file = rename(w.file);
+  }
 
   // The existing image, if any: its size and partition table decide what happens.
   const exists = existsSync(device);

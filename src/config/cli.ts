@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { parseUuid, type Uuid } from '../gpt/guid.js';
 import { ARCHITECTURES, resolveTypeName, typeForArchitecture, type PartitionType } from '../gpt/types.js';
@@ -42,10 +43,17 @@ export interface CliOptions {
   /** PEM files that sign Verity=signature partitions */
   privateKey?: string;
   certificate?: string;
+  /** --make-ddi= / -S -C -P: the built-in definitions of that kind of disk image */
+  makeDdi?: 'sysext' | 'confext' | 'portable';
   /** --join-signature=HASH:SIG (258+): a root hash and its PKCS#7 signature made elsewhere */
   joinSignature?: { rootHash: string; signature: Uint8Array };
   warnings: string[];
 }
+
+/** The definitions systemd ships for --make-ddi= (copied from systemd 262, identical in 257). */
+export const BUILTIN_DEFINITIONS = fileURLToPath(new URL('../../../definitions', import.meta.url));
+/** Where systemd keeps them; JSON and messages name them by this path, as systemd-repart does. */
+export const SYSTEMD_DEFINITIONS = '/usr/lib/systemd/repart/definitions';
 
 const WITH_ARG = new Set([
   'definitions', 'empty', 'size', 'dry-run', 'seed', 'json', 'pretty', 'split', 'sector-size', 'grain-size',
@@ -54,12 +62,11 @@ const WITH_ARG = new Set([
   'tpm2-device', 'tpm2-pcrs', 'tpm2-public-key', 'tpm2-public-key-pcrs', 'generate-fstab', 'generate-crypttab',
   'factory-reset', 'cow', 'append-fstab', 'join-signature', 'layout-svg',
 ]);
-const FLAGS = new Set(['help', 'version', 'no-pager', 'no-legend', 'quiet', 'no-progress', 'can-factory-reset', 'list-devices']);
+const FLAGS = new Set(['make-sysext', 'make-confext', 'make-portable', 'help', 'version', 'no-pager', 'no-legend', 'quiet', 'no-progress', 'can-factory-reset', 'list-devices']);
 /** options repart has that repart-ts refuses clearly instead of ignoring */
 const UNSUPPORTED: Record<string, string> = {
   image: 'use --root= on an unpacked tree instead',
   'copy-from': 'not supported yet',
-  'make-ddi': 'not supported yet',
   'key-file': 'Encrypt= is not supported yet',
   'tpm2-device': 'Encrypt= is not supported yet',
   'tpm2-pcrs': 'Encrypt= is not supported yet',
@@ -103,6 +110,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
     if (a === '--') { positional.push(...argv.slice(i + 1)); break; }
     if (a === '-h') { raw.push(['help', undefined]); continue; }
     if (a === '-n') { raw.push(['dry-run', 'yes']); continue; }
+    if (a === '-S' || a === '-C' || a === '-P') { raw.push(['make-ddi', { S: 'sysext', C: 'confext', P: 'portable' }[a[1] as 'S' | 'C' | 'P']]); continue; }
     if (a === '-s') { const v = argv[++i]; if (v === undefined) throw new UsageError('option requires an argument -- \'s\''); raw.push(['copy-source', v]); continue; }
     if (!a.startsWith('--') || a === '-') {
       if (a.startsWith('-') && a !== '-') throw new UsageError(`invalid option -- '${a.slice(1)}'`);
@@ -193,6 +201,11 @@ export function parseCommandLine(argv: string[]): CliOptions {
       case 'defer-partitions': o.defer.push(...typeList(n, v!, o.architecture)); break;
       case 'layout-svg': o.layoutSvg = path.resolve(v!); break;
       case 'private-key': o.privateKey = path.resolve(v!); break;
+      case 'make-sysext': case 'make-confext': case 'make-portable': o.makeDdi = n.slice(5) as 'sysext'; break;
+      case 'make-ddi':
+        if (v !== 'sysext' && v !== 'confext' && v !== 'portable') throw new UsageError(`DDI type not known: ${v}`);
+        o.makeDdi = v;
+        break;
       case 'certificate': o.certificate = path.resolve(v!); break;
       case 'join-signature': {
         const colon = v!.indexOf(':');
@@ -217,6 +230,14 @@ export function parseCommandLine(argv: string[]): CliOptions {
   }
   if (positional.length > 1) throw new UsageError('Expected at most one argument, the path to the block device or image file.');
   o.device = positional[0];
+  if (o.makeDdi) {
+    // the built-in definitions; an image made from scratch, sized to fit, with random UUIDs
+    const given = new Set(raw.map(([n]) => n));
+    if (!given.has('definitions')) o.definitions = [path.join(BUILTIN_DEFINITIONS, `${o.makeDdi}.repart.d`)];
+    if (!given.has('empty')) o.empty = 'create';
+    if (!given.has('size')) o.size = 'auto';
+    if (!given.has('seed')) o.seed = 'random';
+  }
   if (o.empty === 'create') {
     // systemd-repart writes the new image even with an explicit --dry-run=yes (measured, 257/262)
     o.dryRun = false;
