@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BUILTIN_DEFINITIONS, parseCommandLine, SYSTEMD_DEFINITIONS, type CliOptions } from '../config/cli.js';
 import { readDefinitions, DEFAULT_DEFINITION_DIRS, veritySibling } from '../config/load.js';
+import { definitionsFromImage } from '../config/copy-from.js';
 import { deriveVeritySalt, deriveVerityUuid, formatVerityHash, repartVerityHashSize, verityHashBytes, verityPartitionUuids } from '../verity/index.js';
 import { expandSpecifiers } from '../config/specifiers.js';
 import { RepartError } from '../errors.js';
@@ -24,7 +25,7 @@ import { fmtBytes } from '../plan/allocate.js';
 import type { PartitionDefinition } from '../config/definition.js';
 import type { SourceTree, TreeNode } from '../tree/model.js';
 import { randomUuid } from '../plan/ids.js';
-import { writeImage, type Formatter } from '../image/build.js';
+import { writeImage, type BlockSource, type Formatter } from '../image/build.js';
 import { ImageFile } from '../image/file.js';
 import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '../report/json.js';
 import { roundDown, roundUp } from '../config/values.js';
@@ -113,6 +114,7 @@ for image files, without root, loop devices or native mkfs tools.
                           signatures
      --certificate=PATH   PEM certificate to use when generating verity roothash
                           signatures
+     --copy-from=IMAGE    Copy partitions from the given image(s)
      --make-ddi=TYPE      Make a disk image of the given type (sysext, confext,
                           portable) from the built-in definitions
   -S --make-sysext        Make a sysext DDI
@@ -186,15 +188,18 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   const device = o.device;
 
   const defDirs = o.definitions.length > 0 ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => (o.root ? path.join(o.root, d) : d));
-  const defs = readDefinitions(defDirs, {
+  const filter = o.include ? { mode: 'include' as const, types: o.include } : o.exclude ? { mode: 'exclude' as const, types: o.exclude } : undefined;
+  const copied: PartitionDefinition[] = [];
+  for (const img of o.copyFrom) copied.push(...await definitionsFromImage(img, o.compat, filter));
+  const defs = [...copied, ...readDefinitions(defDirs, {
     compat: o.compat,
     architecture: o.architecture,
     specifiers: { root: o.root },
     warn,
     supportedFormats: SUPPORTED_FORMATS,
     minimizable: new Set([...MINIMIZABLE_FORMATS, ...SELF_SIZED]),
-    filter: o.include ? { mode: 'include', types: o.include } : o.exclude ? { mode: 'exclude', types: o.exclude } : undefined,
-  });
+    filter,
+  })];
 
   // --make-ddi: our copies of systemd's built-in definitions go by systemd's own paths
   for (const d of defs) {
@@ -254,9 +259,15 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   } else seed = o.seed;
 
   const copyBlocksSizes = new Map<number, bigint>();
-  const copyBlocksPaths = new Map<number, string>();
+  const copyBlocksPaths = new Map<number, BlockSource>();
   defs.forEach((d, i) => {
-    if (d.copyBlocks === undefined || isOld(i)) return;
+    if (isOld(i)) return;
+    if (d.copyFrom) {
+      copyBlocksSizes.set(i, d.copyFrom.length);
+      copyBlocksPaths.set(i, d.copyFrom);
+      return;
+    }
+    if (d.copyBlocks === undefined) return;
     const p = o.root && !o.copySource ? path.join(o.root, d.copyBlocks) : d.copyBlocks;
     let st;
     try { st = statSync(p); } catch (e) { throw new RepartError('E_SOURCE', `cannot open CopyBlocks= source ${p}: ${(e as Error).message}`, d.where.CopyBlocks ?? { file: d.file }); }
@@ -264,7 +275,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     try { closeSync(openSync(p, 'r')); } catch (e) { throw new RepartError('E_SOURCE', `cannot read CopyBlocks= source ${p}: ${(e as Error).message}`, d.where.CopyBlocks ?? { file: d.file }); }
     if (st.size % 512 !== 0) throw new RepartError('E_SOURCE', `File to copy bytes from '${p}' has size that is not multiple of 512, refusing.`, d.where.CopyBlocks ?? { file: d.file });
     copyBlocksSizes.set(i, BigInt(st.size));
-    copyBlocksPaths.set(i, p);
+    copyBlocksPaths.set(i, { path: p, offset: 0n, length: BigInt(st.size) });
   });
 
   let size: 'auto' | bigint;
@@ -471,7 +482,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     // a minimized hash partition over a CopyBlocks= file: repart hashes it even in dry-run mode
     for (const [hi, v] of verityPairs) {
       const src = copyBlocksPaths.get(v.data);
-      if (src !== undefined && v.hashedBytes !== undefined) await dryRunRootHash(hi, { path: src, offset: 0n });
+      if (src !== undefined && v.hashedBytes !== undefined) await dryRunRootHash(hi, src);
     }
     plan = planFor();
   } else {
@@ -592,7 +603,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     const extraPasses = new Map<number, number>(measuredPasses);
     for (let attempt = 1; ; attempt++) {
       const jobs = new Map<PlannedPartition, Omit<FormatJob, 'window'>>();
-      const copyBlocks = new Map<PlannedPartition, string>();
+      const copyBlocks = new Map<PlannedPartition, BlockSource>();
       const windows = new Map<PlannedPartition, bigint>();
       for (const [i, p] of plan.partitions.entries()) {
         const cb = copyBlocksPaths.get(i);

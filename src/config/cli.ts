@@ -43,6 +43,8 @@ export interface CliOptions {
   /** PEM files that sign Verity=signature partitions */
   privateKey?: string;
   certificate?: string;
+  /** --copy-from=IMAGE (repeatable): that image's partitions become the first definitions */
+  copyFrom: string[];
   /** --make-ddi= / -S -C -P: the built-in definitions of that kind of disk image */
   makeDdi?: 'sysext' | 'confext' | 'portable';
   /** --join-signature=HASH:SIG (258+): a root hash and its PKCS#7 signature made elsewhere */
@@ -66,7 +68,6 @@ const FLAGS = new Set(['make-sysext', 'make-confext', 'make-portable', 'help', '
 /** options repart has that repart-ts refuses clearly instead of ignoring */
 const UNSUPPORTED: Record<string, string> = {
   image: 'use --root= on an unpacked tree instead',
-  'copy-from': 'not supported yet',
   'key-file': 'Encrypt= is not supported yet',
   'tpm2-device': 'Encrypt= is not supported yet',
   'tpm2-pcrs': 'Encrypt= is not supported yet',
@@ -99,7 +100,7 @@ function typeList(name: string, v: string, arch: string | undefined): PartitionT
 
 export function parseCommandLine(argv: string[]): CliOptions {
   const o: CliOptions = {
-    definitions: [], empty: 'refuse', dryRun: true, seed: 'machine-id', json: 'off', split: false, defer: [],
+    definitions: [], copyFrom: [], empty: 'refuse', dryRun: true, seed: 'machine-id', json: 'off', split: false, defer: [],
     discard: true, noPager: false, noLegend: false, compat: 262, help: false, version: false, quiet: false,
     progress: true, warnings: [],
   };
@@ -201,6 +202,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
       case 'defer-partitions': o.defer.push(...typeList(n, v!, o.architecture)); break;
       case 'layout-svg': o.layoutSvg = path.resolve(v!); break;
       case 'private-key': o.privateKey = path.resolve(v!); break;
+      case 'copy-from': o.copyFrom.push(path.resolve(v!)); break;
       case 'make-sysext': case 'make-confext': case 'make-portable': o.makeDdi = n.slice(5) as 'sysext'; break;
       case 'make-ddi':
         if (v !== 'sysext' && v !== 'confext' && v !== 'portable') throw new UsageError(`DDI type not known: ${v}`);

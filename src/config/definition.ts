@@ -47,6 +47,8 @@ export interface PartitionDefinition {
   paddingMax?: bigint;
   factoryReset: boolean;
   copyBlocks?: string;
+  /** --copy-from=: the bytes of a partition of another image (not a repart.d key) */
+  copyFrom?: { path: string; offset: bigint; length: bigint };
   format?: string;
   copyFiles: CopyFilesEntry[];
   excludeFiles: string[];

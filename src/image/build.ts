@@ -3,7 +3,7 @@
  * windows, the GPT, optional --split files, then an atomic rename. On any failure every
  * temporary file is removed and the target is untouched.
  */
-import { existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
@@ -12,6 +12,13 @@ import { encodeGpt } from '../gpt/table.js';
 import type { GptEntry } from '../gpt/entry.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { copySparse, ImageFile } from './file.js';
+
+/** Bytes copied into a partition: a CopyBlocks= file, or a partition of another image (--copy-from=). */
+export interface BlockSource {
+  path: string;
+  offset: bigint;
+  length: bigint;
+}
 
 export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>;
 
@@ -38,7 +45,7 @@ export interface WriteOptions {
   /** runs after the contents are written and before the GPT (verity hashes, UUIDs from them) */
   postFormat?: (tmpPath: string) => Promise<void>;
   /** CopyBlocks= sources by partition */
-  copyBlocks: Map<PlannedPartition, string>;
+  copyBlocks: Map<PlannedPartition, BlockSource>;
   /** split file path per partition, when --split=yes */
   splitPaths: Map<PlannedPartition, string>;
   /** file system size where it is smaller than the partition (Minimize=) */
@@ -94,11 +101,10 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
       const src = o.copyBlocks.get(p);
       if (src === undefined) continue;
       let fd: number;
-      try { fd = openSync(src, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src, e); }
+      try { fd = openSync(src.path, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src.path, e); }
       try {
-        const size = BigInt(statSync(src).size);
-        if (size > p.size) throw new RepartError('E_SOURCE', `CopyBlocks= source is ${size} bytes, larger than the partition (${p.size} bytes)`, p.def.where.CopyBlocks ?? { file: p.def.file });
-        copySparse(fd, 0n, img, p.offset, size);
+        if (src.length > p.size) throw new RepartError('E_SOURCE', `CopyBlocks= source is ${src.length} bytes, larger than the partition (${p.size} bytes)`, p.def.where.CopyBlocks ?? { file: p.def.file });
+        copySparse(fd, src.offset, img, p.offset, src.length);
       } finally {
         closeSync(fd);
       }
