@@ -2,7 +2,7 @@
  * The repart-ts command: systemd-repart --offline=yes semantics for image files.
  * Returns the exit status; all output goes through the given streams.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, openSync, closeSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, openSync, closeSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BUILTIN_DEFINITIONS, parseCommandLine, SYSTEMD_DEFINITIONS, type CliOptions } from '../config/cli.js';
@@ -32,6 +32,7 @@ import { roundDown, roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
+import { fstabLines, renderFstab } from '../report/fstab.js';
 import { ProgressReporter } from '../report/progress.js';
 import { joinedSignatureJson, verifyPkcs7Detached, veritySignatureJson, type VeritySigner } from '../verity/signature.js';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
@@ -115,6 +116,10 @@ for image files, without root, loop devices or native mkfs tools.
      --certificate=PATH   PEM certificate to use when generating verity roothash
                           signatures
      --copy-from=IMAGE    Copy partitions from the given image(s)
+     --generate-fstab=PATH
+                          Write fstab configuration to the given path
+     --append-fstab=MODE  One of no, auto, replace; controls how to join the
+                          content of a pre-existing fstab with the generated one
      --make-ddi=TYPE      Make a disk image of the given type (sysext, confext,
                           portable) from the built-in definitions
   -S --make-sysext        Make a sysext DDI
@@ -703,6 +708,8 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     roothash: anyVerity ? (p.def.verity === 'off' ? null : rootHashes.get(plan.partitions.indexOf(p)) ?? 'TBD') : undefined,
   }));
 
+  if (o.generateFstab && !o.dryRun) writeFstab(o.generateFstab, fstabLines(plan.listOrder.map((k) => plan.partitions[k]!), (p) => formatUuid(p.fsUuid), o.compat), o);
+
   if (o.json !== 'off') emitJson(o, io, rows);
   else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend, 80, io.isTTY));
   return 0;
@@ -748,6 +755,22 @@ function loadSigner(o: CliOptions, definitionFile: string): VeritySigner {
   const certificate = loadCertificate(o.certificate);
   if (!certificate.checkPrivateKey(key)) throw new RepartError('E_SOURCE', 'the private key does not belong to the certificate', { file: o.privateKey });
   return { key, certificate };
+}
+
+/** Written beside and linked/renamed into place, as the image is. */
+function writeFstab(file: string, lines: string[], o: CliOptions): void {
+  let existing: string | undefined;
+  if (o.compat >= 258 && o.appendFstab !== 'no' && existsSync(file)) existing = readFileSync(file, 'utf8');
+  const tmp = path.join(path.dirname(file), `.#${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, renderFstab(lines, o.compat, o.appendFstab, existing), { flag: 'wx' });
+    if (existing === undefined) linkSync(tmp, file); // never replaces a file we were not asked to
+    else renameSync(tmp, file);
+  } catch (e) {
+    throw new RepartError('E_IMAGE_IO', `Failed to write fstab: ${(e as Error).message}`, { file });
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 function loadCertificate(file: string): X509Certificate {

@@ -43,6 +43,9 @@ export interface CliOptions {
   /** PEM files that sign Verity=signature partitions */
   privateKey?: string;
   certificate?: string;
+  /** --generate-fstab=PATH and --append-fstab= (258+) */
+  generateFstab?: string;
+  appendFstab: 'no' | 'auto' | 'replace';
   /** --copy-from=IMAGE (repeatable): that image's partitions become the first definitions */
   copyFrom: string[];
   /** --make-ddi= / -S -C -P: the built-in definitions of that kind of disk image */
@@ -73,12 +76,10 @@ const UNSUPPORTED: Record<string, string> = {
   'tpm2-pcrs': 'Encrypt= is not supported yet',
   'tpm2-public-key': 'Encrypt= is not supported yet',
   'tpm2-public-key-pcrs': 'Encrypt= is not supported yet',
-  'generate-fstab': 'not supported yet',
   'generate-crypttab': 'not supported yet',
   'factory-reset': 'only meaningful on a running system',
   'can-factory-reset': 'only meaningful on a running system',
   'list-devices': 'only meaningful on a running system',
-  'append-fstab': 'not supported yet',
 };
 
 function bool(name: string, v: string): boolean {
@@ -100,7 +101,7 @@ function typeList(name: string, v: string, arch: string | undefined): PartitionT
 
 export function parseCommandLine(argv: string[]): CliOptions {
   const o: CliOptions = {
-    definitions: [], copyFrom: [], empty: 'refuse', dryRun: true, seed: 'machine-id', json: 'off', split: false, defer: [],
+    definitions: [], copyFrom: [], appendFstab: 'no', empty: 'refuse', dryRun: true, seed: 'machine-id', json: 'off', split: false, defer: [],
     discard: true, noPager: false, noLegend: false, compat: 262, help: false, version: false, quiet: false,
     progress: true, warnings: [],
   };
@@ -203,6 +204,11 @@ export function parseCommandLine(argv: string[]): CliOptions {
       case 'layout-svg': o.layoutSvg = path.resolve(v!); break;
       case 'private-key': o.privateKey = path.resolve(v!); break;
       case 'copy-from': o.copyFrom.push(path.resolve(v!)); break;
+      case 'generate-fstab': o.generateFstab = v === '' ? undefined : path.resolve(v!); break;
+      case 'append-fstab':
+        if (v !== 'no' && v !== 'auto' && v !== 'replace') throw new UsageError(`Failed to parse --append-fstab= argument: ${v}`);
+        o.appendFstab = v;
+        break;
       case 'make-sysext': case 'make-confext': case 'make-portable': o.makeDdi = n.slice(5) as 'sysext'; break;
       case 'make-ddi':
         if (v !== 'sysext' && v !== 'confext' && v !== 'portable') throw new UsageError(`DDI type not known: ${v}`);
@@ -249,6 +255,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
   if (o.split && o.device === undefined) throw new UsageError('When --split= is used, a device path must be specified.');
   if (o.compat < 262 && o.grainSize !== undefined) throw new UsageError('--grain-size= needs systemd-repart 261 or newer (use --compat=262).');
   if (o.compat < 258 && o.joinSignature !== undefined) throw new UsageError('--join-signature= needs systemd-repart 258 or newer (use --compat=262).');
+  if (o.compat < 258 && raw.some(([n]) => n === 'append-fstab')) throw new UsageError('--append-fstab= needs systemd-repart 258 or newer (use --compat=262).');
   if (o.joinSignature !== undefined && o.certificate === undefined) throw new UsageError('Verity signature specified without --certificate=.');
   return o;
 }

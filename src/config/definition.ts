@@ -69,6 +69,8 @@ export interface PartitionDefinition {
   splitName: string;
   minimize: MinimizeMode;
   mountPoints: string[];
+  /** the options after MountPoint='s path (for --generate-fstab=), aligned with mountPoints */
+  mountOptions: string[];
   encryptedVolume?: string;
   compression?: string;
   compressionLevel?: string;
@@ -363,10 +365,11 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
   MountPoint: {
     since: 256,
     parse: (d, v, w, o) => {
-      if (v === '') { d.mountPoints = []; return; }
+      if (v === '') { d.mountPoints = []; d.mountOptions = []; return; }
       const f = splitColonFields(v);
       if (!f || !f[0]!.startsWith('/')) return o.warn(`${loc(w)}: invalid MountPoint=, ignoring: ${v}`);
       d.mountPoints.push(simplifyPath(f[0]!));
+      d.mountOptions.push(f[1] ?? '');
     },
   },
   EncryptedVolume: { since: 256, parse: (d, v) => { d.encryptedVolume = v === '' ? undefined : v; } },
@@ -414,7 +417,7 @@ export function emptyDefinition(file: string, id: string): PartitionDefinition {
     copyFiles: [], excludeFiles: [], excludeFilesTarget: [], makeDirectories: [], makeSymlinks: [], subvolumes: [],
     encrypt: 'off', verity: 'off',
     noAuto: undefined, readOnly: undefined, growFileSystem: undefined,
-    splitName: '%t', minimize: 'off', mountPoints: [], addValidateFS: undefined,
+    splitName: '%t', minimize: 'off', mountPoints: [], mountOptions: [], addValidateFS: undefined,
     where: {},
   };
 }
