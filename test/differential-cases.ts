@@ -314,6 +314,33 @@ export const CASES: DiffCase[] = [
     jsonOnly: true,
   },
   {
+    name: 'SupplementFor=: an XBOOTLDR merged into the ESP (auto size)',
+    files: {
+      'defs/10-esp.conf': P('Type=esp\nSizeMinBytes=64M'),
+      'defs/20-xbootldr.conf': P('Type=xbootldr\nSupplementFor=10-esp\nSizeMinBytes=200M\nWeight=500'),
+      'defs/30-root.conf': P('Type=root\nSizeMinBytes=20M'),
+    },
+    args: [...create, '--size=auto'],
+  },
+  {
+    name: 'SupplementFor= in a fixed size: the merged partition takes the supplement\'s weights and the tighter maximum',
+    files: {
+      'defs/10-esp.conf': P('Type=esp\nSizeMinBytes=64M\nPaddingMinBytes=1M'),
+      'defs/20-xbootldr.conf': P('Type=xbootldr\nSupplementFor=10-esp\nSizeMaxBytes=400M\nWeight=3000\nPaddingWeight=100'),
+      'defs/30-root.conf': P('Type=root\nSizeMinBytes=20M'),
+    },
+    args: [...create, '--size=1G'],
+  },
+  {
+    name: 'SupplementFor= with sizes that cannot be merged is fatal',
+    files: {
+      'defs/10-esp.conf': P('Type=esp\nSizeMinBytes=64M\nSizeMaxBytes=64M'),
+      'defs/20-xbootldr.conf': P('Type=xbootldr\nSupplementFor=10-esp\nSizeMinBytes=200M'),
+    },
+    args: [...create, '--size=1G'],
+    jsonOnly: true,
+  },
+  {
     name: 'Weight=0 everywhere leaves space unallocated',
     files: { 'defs/a.conf': P('Type=root\nWeight=0'), 'defs/b.conf': P('Type=home\nWeight=0\nSizeMinBytes=30M') },
     args: [...create, '--size=200M'],

@@ -134,6 +134,20 @@ const CASES: Case[] = [
     },
   },
   {
+    name: 'SupplementFor=: the existing ESP cannot take the merged size, so the XBOOTLDR is made after all',
+    first: { defs: { '10-esp.conf': '[Partition]\nType=esp\nSizeMinBytes=64M\nSizeMaxBytes=64M\n', '30-root.conf': '[Partition]\nType=root\nSizeMinBytes=20M\nSizeMaxBytes=20M\n' }, args: ['--empty=create', '--size=400M'] },
+    second: {
+      clean: true,
+      defs: {
+        '10-esp.conf': '[Partition]\nType=esp\nSizeMinBytes=64M\n',
+        '20-xbootldr.conf': '[Partition]\nType=xbootldr\nSupplementFor=10-esp\nSizeMinBytes=200M\n',
+        '30-root.conf': '[Partition]\nType=root\nSizeMinBytes=20M\nSizeMaxBytes=20M\n',
+      },
+      args: [],
+    },
+    check: (_img, rows) => assert.ok(rows.some((r) => r.type === 'xbootldr' && r.activity === 'create'), 'the supplement was un-merged'),
+  },
+  {
     name: '--empty=allow on an image with a table, 4096-byte sectors',
     first: { defs: { '10-esp.conf': '[Partition]\nType=esp\nFormat=vfat\nSizeMinBytes=300M\nSizeMaxBytes=300M\n' }, args: ['--empty=create', '--size=auto', '--sector-size=4096'] },
     second: { defs: { '20-root.conf': '[Partition]\nType=root\nSizeMinBytes=16M\n' }, args: ['--empty=allow', '--size=auto'] },

@@ -85,7 +85,37 @@ export function readDefinitions(dirs: string[], o: LoadOptions): PartitionDefini
     defs.push(d);
   }
   matchVeritySiblings(defs);
+  matchSupplements(defs);
   return defs;
+}
+
+/**
+ * SupplementFor=NAME: the partition is merged into the definition NAME (its sizes and weights)
+ * instead of being made, unless the layout forces it apart (src/plan/allocate.ts).
+ */
+export function matchSupplements(defs: PartitionDefinition[]): void {
+  const where = (d: PartitionDefinition) => ({ file: d.file, line: 1 });
+  const taken = new Set<PartitionDefinition>();
+  for (const d of defs) {
+    if (d.supplementFor === undefined) continue;
+    const t = defs.find((x) => x.id === d.supplementFor);
+    if (!t) throw new ConfigError('E_CONFIG_VALUE', `SupplementFor= target partition definition '${d.supplementFor}' not found`, d.where.SupplementFor ?? where(d));
+    if (t === d) throw new ConfigError('E_CONFIG_VALUE', 'SupplementFor= cannot name the partition itself', d.where.SupplementFor ?? where(d));
+    if (t.supplementFor !== undefined) throw new ConfigError('E_CONFIG_CONFLICT', `SupplementFor= target '${t.id}' is itself a supplement`, d.where.SupplementFor ?? where(d));
+    if (taken.has(t)) throw new ConfigError('E_CONFIG_CONFLICT', `SupplementFor= target '${t.id}' already has a supplement`, d.where.SupplementFor ?? where(d));
+    taken.add(t);
+    if (t.copyBlocks !== undefined || t.encrypt !== 'off' || t.verity !== 'off')
+      throw new ConfigError('E_CONFIG_CONFLICT', 'SupplementFor= target uses CopyBlocks=/Encrypt=/Verity=', where(d));
+    const overlap = (aMin?: bigint, aMax?: bigint, bMin?: bigint, bMax?: bigint) => {
+      const lo = [aMin, bMin].filter((x): x is bigint => x !== undefined).reduce((m, x) => (x > m ? x : m), 0n);
+      const hi = [aMax, bMax].filter((x): x is bigint => x !== undefined).reduce<bigint | null>((m, x) => (m === null || x < m ? x : m), null);
+      return hi === null || lo <= hi;
+    };
+    if (!overlap(d.sizeMin, d.sizeMax, t.sizeMin, t.sizeMax))
+      throw new ConfigError('E_CONFIG_CONFLICT', 'SizeMinBytes= larger than SizeMaxBytes= when merged with SupplementFor= target.', where(d));
+    if (!overlap(d.paddingMin, d.paddingMax, t.paddingMin, t.paddingMax))
+      throw new ConfigError('E_CONFIG_CONFLICT', 'PaddingMinBytes= larger than PaddingMaxBytes= when merged with SupplementFor= target.', where(d));
+  }
 }
 
 function parseInto(d: PartitionDefinition, file: string, o: LoadOptions): void {
@@ -166,7 +196,6 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
 
   // What repart-ts cannot honour yet: say so, naming the key (never silently ignore it).
   if (d.encrypt !== 'off') unsupported(d, 'Encrypt= is not supported by repart-ts yet (LUKS2 needs cryptsetup)', 'Encrypt');
-  if (d.supplementFor !== undefined) unsupported(d, 'SupplementFor= is not supported by repart-ts yet', 'SupplementFor');
   if (d.minimize !== 'off' && d.format !== undefined && !o.minimizable.has(d.format))
     unsupported(d, `Minimize= for Format=${d.format} is not supported by repart-ts yet (supported: ${[...o.minimizable].sort().join(', ')})`, 'Minimize');
   if (d.copyBlocks === 'auto') unsupported(d, 'CopyBlocks=auto needs the running system\'s block devices; repart-ts only builds images offline', 'CopyBlocks');

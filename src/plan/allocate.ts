@@ -19,13 +19,21 @@ export interface AllocItem {
   existing?: { partno: number; offset: bigint; size: bigint; padding: bigint };
   /** an existing partition without definition: never resized */
   foreign?: boolean;
+  /** SupplementFor=: the target's index; while suppressed this item is not made, the target takes `merged` */
+  supplementFor?: number;
+  /** a SupplementFor= target's bounds and weights merged with its supplement's */
+  merged?: Bounds;
 }
+
+type Bounds = Pick<AllocItem, 'minSize' | 'maxSize' | 'minPadding' | 'maxPadding' | 'weight' | 'paddingWeight'>;
 
 export interface Allocation {
   /** per item, in list order; null for dropped items */
   placed: ({ offset: bigint; size: bigint; padding: bigint } | null)[];
   /** new items in the order they were placed (partition numbers are handed out in this order) */
   placementOrder: number[];
+  /** SupplementFor= items merged into their targets (not made; placed is null) */
+  suppressed: boolean[];
 }
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -71,10 +79,20 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
   const dropped = items.map(() => false);
   // existing partitions whose priority was given up become foreign (fixed size)
   const foreign = items.map((it) => it.foreign === true);
+  // a supplement is merged into its target unless it exists already (then both stay as written)
+  const suppressed = items.map((it) => it.supplementFor !== undefined && !it.existing);
+  const supplementOf = new Map<number, number>();
+  items.forEach((it, i) => { if (it.supplementFor !== undefined) supplementOf.set(it.supplementFor, i); });
   const ex = (i: number) => items[i]!.existing!;
-  const minOf = (i: number) => (foreign[i] ? ex(i).size : items[i]!.minSize);
-  const maxOf = (i: number) => (foreign[i] ? ex(i).size : items[i]!.maxSize);
-  const minWP = (i: number) => (foreign[i] ? minWithPadding({ ...items[i]!, minSize: ex(i).size, minPadding: 0n }, grain) : minWithPadding(items[i]!, grain));
+  /** the bounds in force: a target absorbing its (suppressed, not dropped) supplement uses the merged ones */
+  const bounds = (i: number): Bounds => {
+    const it = items[i]!;
+    const s = supplementOf.get(i);
+    return s !== undefined && suppressed[s] && !dropped[s] && it.merged ? it.merged : it;
+  };
+  const minOf = (i: number) => (foreign[i] ? ex(i).size : bounds(i).minSize);
+  const maxOf = (i: number) => (foreign[i] ? ex(i).size : bounds(i).maxSize);
+  const minWP = (i: number) => minWithPadding({ ...items[i]!, ...bounds(i), ...(foreign[i] ? { minSize: ex(i).size, minPadding: 0n } : {}) }, grain);
 
   // Free areas in the order repart adds them: after each existing partition (table order), then
   // the one before the first partition (or the whole disk when there is none).
@@ -104,7 +122,7 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
     areas.sort((x, y) => (available(x) < available(y) ? -1 : available(x) > available(y) ? 1 : 0));
     for (const a of areas) if (currentEnd(a) < minEnd(a)) return false;
     for (const [i, it] of items.entries()) {
-      if (dropped[i] || foreign[i]) continue;
+      if (dropped[i] || foreign[i] || suppressed[i]) continue;
       const required = minWP(i);
       if (it.existing) {
         if (it.existing.size + it.existing.padding < required) return false;
@@ -118,14 +136,30 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
     return true;
   };
 
+  // context_unmerge_and_allocate_partitions(): un-merge one supplement, then combinations of them
+  const unmerge = (): boolean => {
+    const active = items.map((_, i) => i).filter((i) => suppressed[i] && !dropped[i]);
+    for (const s of active) {
+      suppressed[s] = false;
+      if (tryAllocate()) return true;
+      suppressed[s] = true;
+    }
+    for (const s of active) {
+      suppressed[s] = false;
+      if (unmerge()) return true;
+      suppressed[s] = true;
+    }
+    return false;
+  };
+
   // Fit, dropping the highest positive priorities (or freezing existing partitions) until it fits.
-  while (!tryAllocate()) {
+  while (!tryAllocate() && !unmerge()) {
     let P = 0;
     items.forEach((it, i) => { if (!dropped[i] && it.priority > P) P = it.priority; });
     if (P <= 0) {
       let need = 0n, space = 0n;
       for (const a of areas) a.allocated = 0n;
-      items.forEach((it, i) => { if (!dropped[i] && !it.existing) need += minWP(i); });
+      items.forEach((it, i) => { if (!dropped[i] && !suppressed[i] && !it.existing) need += minWP(i); });
       for (const a of areas) space += available(a);
       throw new RepartError('E_NO_SPACE',
         `Can't fit requested partitions into available free space (${fmtBytes(space)}), refusing. ` +
@@ -134,7 +168,7 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
           : `The partitions need ${fmtBytes(need)}, but no single free area is large enough; grow the image (--size=).`));
     }
     items.forEach((it, i) => {
-      if (it.priority < P) return;
+      if (it.priority < P || dropped[i]) return;
       if (it.existing) foreign[i] = true;
       else dropped[i] = true;
     });
@@ -146,9 +180,9 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
 
   // context_grow_partitions_on_free_area(), area by area in the sorted order
   for (const a of areas) {
-    const parts = items.map((it, i) => ({ it, i })).filter(({ i }) => !dropped[i] && (areaOf.get(i) === a || paddingArea.get(i) === a));
+    const parts = items.map((it, i) => ({ it, i })).filter(({ i }) => !dropped[i] && !suppressed[i] && (areaOf.get(i) === a || paddingArea.get(i) === a));
     let weightSum = 0n;
-    for (const { it } of parts) weightSum += BigInt(it.weight) + BigInt(it.paddingWeight);
+    for (const { i } of parts) weightSum += BigInt(bounds(i).weight) + BigInt(bounds(i).paddingWeight);
     let span = a.size;
     if (a.after !== null) span += roundUp(ex(a.after).offset + ex(a.after).size, grain) - ex(a.after).offset;
     const charge = (amount: bigint) => { span = less(span, roundUp(amount, grain)); };
@@ -169,9 +203,10 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
         charge(v);
         weightSum -= weight;
       };
-      for (const { it, i } of parts) {
-        step(newSize, i, BigInt(it.weight), minOf(i), maxOf(i), true);
-        step(newPadding, i, BigInt(it.paddingWeight), it.minPadding, it.maxPadding, false);
+      for (const { i } of parts) {
+        const b = bounds(i);
+        step(newSize, i, BigInt(b.weight), minOf(i), maxOf(i), true);
+        step(newPadding, i, BigInt(b.paddingWeight), b.minPadding, b.maxPadding, false);
       }
       if (!retry) phase++;
     }
@@ -203,7 +238,7 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
 
   // Existing partitions with no free space after them keep their size.
   items.forEach((it, i) => {
-    if (dropped[i] || !it.existing || paddingArea.has(i)) return;
+    if (dropped[i] || suppressed[i] || !it.existing || paddingArea.has(i)) return;
     newSize.set(i, it.existing.size);
     newPadding.set(i, it.existing.padding);
   });
@@ -211,7 +246,7 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
   const placed: Allocation['placed'] = items.map(() => null);
   const placementOrder: number[] = [];
   items.forEach((it, i) => {
-    if (!dropped[i] && it.existing) placed[i] = { offset: it.existing.offset, size: newSize.get(i)!, padding: newPadding.get(i)! };
+    if (!dropped[i] && !suppressed[i] && it.existing) placed[i] = { offset: it.existing.offset, size: newSize.get(i)!, padding: newPadding.get(i)! };
   });
   for (const a of areas) {
     let cursor = a.after === null ? start : ex(a.after).offset + newSize.get(a.after)! + newPadding.get(a.after)!;
@@ -226,7 +261,7 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
       if (compat >= 262) cursor = roundUp(cursor, grain);
     });
   }
-  return { placed, placementOrder };
+  return { placed, placementOrder, suppressed: suppressed.map((x, i) => x && !dropped[i]) };
 }
 
 export function fmtBytes(n: bigint): string {

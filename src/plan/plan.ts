@@ -160,11 +160,29 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
       existing: cur ? { partno: cur.partno, offset: cur.offset, size: cur.size, padding: 0n } : undefined,
     };
   });
+  // SupplementFor=: the target's bounds with the supplement's sizes and paddings folded in and the
+  // supplement's weights (partition_min_size() & co. with p->suppressing set)
+  list.forEach((d, i) => {
+    if (d.supplementFor === undefined || isForeign(i)) return;
+    const ti = list.findIndex((x, k) => !isForeign(k) && x.id === d.supplementFor);
+    if (ti < 0) return;
+    const t = list[ti]!;
+    const hi = (a?: bigint, b?: bigint) => (a === undefined ? b : b === undefined ? a : a > b ? a : b);
+    const lo = (a?: bigint, b?: bigint) => (a === undefined ? b : b === undefined ? a : a < b ? a : b);
+    const m: PartitionDefinition = { ...t, sizeMin: hi(t.sizeMin, d.sizeMin), sizeMax: lo(t.sizeMax, d.sizeMax), paddingMin: hi(t.paddingMin, d.paddingMin), paddingMax: lo(t.paddingMax, d.paddingMax) };
+    items[i]!.supplementFor = ti;
+    items[ti]!.merged = { minSize: minSize(m, sc, inputs(ti)), maxSize: maxSize(m, sc, inputs(ti)), minPadding: minPadding(m), maxPadding: maxPadding(m), weight: d.weight, paddingWeight: d.paddingWeight };
+  });
 
   let imageSize: bigint;
   if (o.size === 'auto') {
     let sum = 0n;
-    items.forEach((it) => { sum += minWithPadding(it, grain); });
+    // a supplement that will be merged counts through its target's merged bounds
+    const merging = new Set(items.filter((it) => it.supplementFor !== undefined && !it.existing).map((it) => it.supplementFor!));
+    items.forEach((it, i) => {
+      if (it.supplementFor !== undefined && !it.existing) return;
+      sum += minWithPadding(merging.has(i) && it.merged ? { ...it, ...it.merged } : it, grain);
+    });
     imageSize = autoSize(sum, o.sectorSize, grain, o.compat);
     // an image file is only ever grown
     if (ex && imageSize < ex.imageSize) imageSize = ex.imageSize;
