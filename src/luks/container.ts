@@ -103,9 +103,8 @@ export interface Luks2Unlocked {
 }
 
 /**
- * Reads the metadata from `head` (the device's first bytes, through the keyslot areas; the
- * primary copy, or the secondary when the primary is damaged) and recovers the volume key with
- * `keyFile`.
+ * The metadata of `head` (the device's first bytes, at least both header copies): the primary
+ * copy, or the secondary when the primary is damaged.
  */
 export function readLuks2(head: Uint8Array): { header: Luks2BinaryHeader; metadata: Luks2Metadata } {
   let first: unknown;
@@ -121,6 +120,7 @@ export function readLuks2(head: Uint8Array): { header: Luks2BinaryHeader; metada
   throw first;
 }
 
+/** Recovers the volume key from `head` (through the keyslot areas) with `keyFile`. */
 export function unlockLuks2(head: Uint8Array, keyFile: Uint8Array): Luks2Unlocked {
   const { header, metadata } = readLuks2(head);
   for (const [id, k] of metadata.keyslots) {
