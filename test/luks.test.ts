@@ -21,6 +21,7 @@ import { RepartError } from '../src/errors.js';
 import { formatUuid, parseUuid } from '../src/gpt/guid.js';
 import { deriveUuid } from '../src/plan/ids.js';
 import { referenceSkipReason, runReference, type Suite } from './helpers/reference.js';
+import { cryptsetupDecrypt, luksDump, run } from './helpers/luks.js';
 
 const MIB = 1024 * 1024;
 
@@ -50,63 +51,6 @@ function oracle257Copy(): Uint8Array {
 const has = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { encoding: 'utf8' }).status === 0;
 const cryptsetupSkip = has('cryptsetup', ['--version']) ? false : 'cryptsetup not installed (Debian package cryptsetup-bin)';
 const mkfsSkip = has('mkfs.ext4', ['-V']) ? false : 'mkfs.ext4 not installed (Debian package e2fsprogs)';
-
-function run(cmd: string, args: string[], opts: { cwd?: string; ok?: boolean } = {}): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: 'utf8', timeout: 120_000 });
-  const res = { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-  if (opts.ok !== false && res.status !== 0) assert.fail(`${cmd} ${args.join(' ')} failed (${res.status}): ${res.stderr}${res.stdout}`);
-  return res;
-}
-
-/** The parts of `cryptsetup luksDump` that define the container (not salts, keys, epoch). */
-interface DumpFacts {
-  metadataArea: string; keyslotsArea: string; uuid: string; label: string; flags: string;
-  segment: { offset: string; length: string; cipher: string; sector: string };
-  keyslot: { key: string; cipher: string; cipherKey: string; stripes: string; areaOffset: string; areaLength: string; pbkdf: string };
-  digest: string;
-}
-
-function luksDump(file: string): DumpFacts {
-  const out = run('cryptsetup', ['luksDump', file]).stdout;
-  const field = (name: string, from = 0): string => {
-    const m = new RegExp(`^\\s*${name}:\\s*(.*)$`, 'm').exec(out.slice(from));
-    assert.ok(m, `luksDump has no ${name}:\n${out}`);
-    return m[1]!.trim();
-  };
-  const seg = out.indexOf('Data segments:');
-  const ks = out.indexOf('Keyslots:');
-  const dg = out.indexOf('Digests:');
-  return {
-    metadataArea: field('Metadata area'), keyslotsArea: field('Keyslots area'), uuid: field('UUID'), label: field('Label'),
-    flags: field('Flags'),
-    segment: { offset: field('offset', seg), length: field('length', seg), cipher: field('cipher', seg), sector: field('sector', seg) },
-    keyslot: {
-      key: field('Key', ks), cipher: field('Cipher', ks), cipherKey: field('Cipher key', ks), stripes: field('AF stripes', ks),
-      areaOffset: field('Area offset', ks), areaLength: field('Area length', ks), pbkdf: field('PBKDF', ks),
-    },
-    digest: field('0', dg),
-  };
-}
-
-/**
- * Decrypts the data segment of `part` with cryptsetup alone: dump the volume key with the key file,
- * format a detached header (data offset 0) around that key, and let `cryptsetup reencrypt --decrypt`
- * rewrite a copy of the segment in plaintext. Returns the plaintext segment.
- */
-function cryptsetupDecrypt(dir: string, part: string, keyFile: string, sectorSize: number): Buffer {
-  const vk = join(dir, 'vk.bin');
-  const hdr = join(dir, 'detached.hdr');
-  const seg = join(dir, 'segment.img');
-  rmSync(vk, { force: true });
-  run('cryptsetup', ['luksDump', '--dump-volume-key', '--volume-key-file', vk, '--key-file', keyFile, '-q', part]);
-  writeFileSync(seg, readFileSync(part).subarray(Number(LUKS2_DATA_OFFSET)));
-  writeFileSync(hdr, new Uint8Array(4 * MIB));
-  run('cryptsetup', ['luksFormat', '-q', '--type', 'luks2', '--header', hdr, '--offset', '0', '--volume-key-file', vk,
-    '--key-size', '512', '--cipher', 'aes-xts-plain64', '--sector-size', String(sectorSize),
-    '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file', keyFile, seg]);
-  run('cryptsetup', ['reencrypt', '--decrypt', '--force-offline-reencrypt', '--header', hdr, '--key-file', keyFile, '-q', seg]);
-  return readFileSync(seg);
-}
 
 function mkext4(dir: string, file: string, bytes: number, label: string): void {
   const content = join(dir, 'content');

@@ -34,6 +34,8 @@ import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
 import { fstabLines, renderFstab } from '../report/fstab.js';
 import { ProgressReporter } from '../report/progress.js';
+import { encryptPartitionInPlace, luksLabel, luksPlaintextWindow } from '../luks/index.js';
+import { deriveUuid } from '../plan/ids.js';
 import { joinedSignatureJson, verifyPkcs7Detached, veritySignatureJson, type VeritySigner } from '../verity/signature.js';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 
@@ -111,6 +113,7 @@ for image files, without root, loop devices or native mkfs tools.
      --architecture=ARCH  Set the generic architecture for the image
      --offline=BOOL       Accepted; repart-ts never uses loop devices
   -s --copy-source=PATH   Specify the primary source tree to copy files from
+     --key-file=PATH      Key to use when encrypting partitions
      --private-key=PATH   Private key to use when generating verity roothash
                           signatures
      --certificate=PATH   PEM certificate to use when generating verity roothash
@@ -571,6 +574,28 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     }
   };
 
+  // Encrypt=key-file: the partition's contents become a LUKS2 container, encrypted in place
+  const encrypted = (p: PlannedPartition) => p.def.encrypt === 'key-file' && !p.dropped && !p.existing && !deferred(p);
+  const encryptPartitions = async (tmp: string) => {
+    const targets = plan.partitions.filter(encrypted);
+    if (targets.length === 0) return;
+    let keyFile: Uint8Array = new Uint8Array(0);
+    if (o.keyFile) {
+      try { keyFile = readFileSync(o.keyFile); } catch (e) { throw new RepartError('E_SOURCE', `cannot read --key-file=: ${(e as Error).message}`, { file: o.keyFile }); }
+    }
+    for (const p of targets) {
+      const sectorSize = fsSectorOf(p.def);
+      await encryptPartitionInPlace(tmp, p.offset, p.size, {
+        keyFile,
+        uuid: formatUuid(deriveUuid(p.uuid, 'luks-uuid')),
+        label: luksLabel(o.compat, p.label, p.def.volumeLabel),
+        sectorSize: sectorSize >= 4096 ? 4096 : 512,
+        allowDiscards: o.compat >= 261 && p.def.discard !== false,
+        pbkdf: p.def.encryptKdfMinimal ? { hash: 'sha512', iterations: 1000 } : undefined,
+      });
+    }
+  };
+
   const writeVerity = async (tmp: string) => {
     for (const [hi, v] of verityPairs) {
       const hp = plan.partitions[hi]!, dp = plan.partitions[v.data]!;
@@ -610,10 +635,17 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       const jobs = new Map<PlannedPartition, Omit<FormatJob, 'window'>>();
       const copyBlocks = new Map<PlannedPartition, BlockSource>();
       const windows = new Map<PlannedPartition, bigint>();
+      const contentOffsets = new Map<PlannedPartition, bigint>();
       for (const [i, p] of plan.partitions.entries()) {
         const cb = copyBlocksPaths.get(i);
         if (cb !== undefined) copyBlocks.set(p, cb);
         const d = p.def;
+        if (encrypted(p)) {
+          // the contents go where the LUKS2 data segment will be, 32 MiB smaller than the partition
+          const w = luksPlaintextWindow(p.size);
+          contentOffsets.set(p, w.offset);
+          windows.set(p, w.length);
+        }
         if (d.format === undefined || p.dropped || p.existing || deferred(p)) continue;
         const fsz = fsSizes.get(i);
         if (fsz !== undefined) windows.set(p, fsz);
@@ -626,9 +658,9 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
           target: device,
           mode: o.empty === 'create' ? 'create' : 'replace',
           base: table && { path: device, keep: keptRanges(plan, table.imageSize, deferred, o.discard) },
-          plan, deferred, jobs, copyBlocks, splitPaths, windows,
+          plan, deferred, jobs, copyBlocks, splitPaths, windows, contentOffsets,
           formatter: hooks.formatter ?? formatInProcess,
-          postFormat: async (tmp) => { await writeVerity(tmp); writeSignatures(tmp); },
+          postFormat: async (tmp) => { await writeVerity(tmp); writeSignatures(tmp); await encryptPartitions(tmp); },
           first: (p) => selfSized.has(plan.partitions.indexOf(p)),
           afterFirst: (done) => {
             for (const [p, r] of done) {

@@ -43,6 +43,8 @@ export interface CliOptions {
   /** PEM files that sign Verity=signature partitions */
   privateKey?: string;
   certificate?: string;
+  /** --key-file=: the key that unlocks Encrypt=key-file partitions (absent: an empty key, as repart) */
+  keyFile?: string;
   /** --generate-fstab=PATH and --append-fstab= (258+) */
   generateFstab?: string;
   appendFstab: 'no' | 'auto' | 'replace';
@@ -71,7 +73,6 @@ const FLAGS = new Set(['make-sysext', 'make-confext', 'make-portable', 'help', '
 /** options repart has that repart-ts refuses clearly instead of ignoring */
 const UNSUPPORTED: Record<string, string> = {
   image: 'use --root= on an unpacked tree instead',
-  'key-file': 'Encrypt= is not supported yet',
   'tpm2-device': 'Encrypt= is not supported yet',
   'tpm2-pcrs': 'Encrypt= is not supported yet',
   'tpm2-public-key': 'Encrypt= is not supported yet',
@@ -203,6 +204,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
       case 'defer-partitions': o.defer.push(...typeList(n, v!, o.architecture)); break;
       case 'layout-svg': o.layoutSvg = path.resolve(v!); break;
       case 'private-key': o.privateKey = path.resolve(v!); break;
+      case 'key-file': o.keyFile = v === '' ? undefined : path.resolve(v!); break;
       case 'copy-from': o.copyFrom.push(path.resolve(v!)); break;
       case 'generate-fstab': o.generateFstab = v === '' ? undefined : path.resolve(v!); break;
       case 'append-fstab':

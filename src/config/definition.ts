@@ -58,6 +58,12 @@ export interface PartitionDefinition {
   subvolumes: SubvolumeEntry[];
   defaultSubvolume?: string;
   encrypt: EncryptMode;
+  /** EncryptKDF=minimal (261+): pbkdf2-sha512 with 1000 iterations instead of the default */
+  encryptKdfMinimal?: boolean;
+  /** Discard= (261+): whether the LUKS volume allows discards */
+  discard?: boolean;
+  /** VolumeLabel= (259+): the LUKS label instead of luks-<GPT label> */
+  volumeLabel?: string;
   verity: VerityMode;
   verityMatchKey?: string;
   verityDataBlockSize?: bigint;
@@ -317,11 +323,17 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
       o.warn(`${loc(w)}: failed to parse Encrypt=, ignoring: ${v}`);
     },
   },
-  Discard: { since: 261, parse: boolKey(() => {}) },
-  EncryptKDF: { since: 261, parse: (_d, v, w, o) => { if (!['argon2id', 'pbkdf2', 'minimal', ''].includes(v)) o.warn(`${loc(w)}: invalid EncryptKDF=, ignoring: ${v}`); } },
+  Discard: { since: 261, parse: boolKey((d, b) => { d.discard = b; }) },
+  EncryptKDF: {
+    since: 261,
+    parse: (d, v, w, o) => {
+      if (!['argon2id', 'pbkdf2', 'minimal', ''].includes(v)) return o.warn(`${loc(w)}: invalid EncryptKDF=, ignoring: ${v}`);
+      d.encryptKdfMinimal = v === 'minimal';
+    },
+  },
   Integrity: { since: 260, parse: (_d, v, w, o) => { if (!['off', 'inline', ''].includes(v) && parseBool(v) === null) o.warn(`${loc(w)}: invalid Integrity=, ignoring: ${v}`); } },
   IntegrityAlgorithm: { since: 260, parse: () => {} },
-  VolumeLabel: { since: 259, parse: () => {} },
+  VolumeLabel: { since: 259, parse: (d, v) => { d.volumeLabel = v === '' ? undefined : v; } },
   VolumeName: { since: 261, parse: () => {} },
   BlockDeviceReplace: {
     since: 261,

@@ -195,7 +195,8 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
   if (knowsGrowFs(d.type) && d.readOnly !== true) d.growFileSystem = true;
 
   // What repart-ts cannot honour yet: say so, naming the key (never silently ignore it).
-  if (d.encrypt !== 'off') unsupported(d, 'Encrypt= is not supported by repart-ts yet (LUKS2 needs cryptsetup)', 'Encrypt');
+  if (d.encrypt === 'tpm2' || d.encrypt === 'key-file+tpm2') unsupported(d, `Encrypt=${d.encrypt} needs a TPM2 and is not supported by repart-ts (Encrypt=key-file is)`, 'Encrypt');
+  if (d.encrypt !== 'off' && d.verity !== 'off') refuse(d, 'Encrypt= and Verity= cannot be combined', 'Encrypt', 'Verity');
   if (d.minimize !== 'off' && d.format !== undefined && !o.minimizable.has(d.format))
     unsupported(d, `Minimize= for Format=${d.format} is not supported by repart-ts yet (supported: ${[...o.minimizable].sort().join(', ')})`, 'Minimize');
   if (d.copyBlocks === 'auto') unsupported(d, 'CopyBlocks=auto needs the running system\'s block devices; repart-ts only builds images offline', 'CopyBlocks');

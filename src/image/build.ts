@@ -48,8 +48,10 @@ export interface WriteOptions {
   copyBlocks: Map<PlannedPartition, BlockSource>;
   /** split file path per partition, when --split=yes */
   splitPaths: Map<PlannedPartition, string>;
-  /** file system size where it is smaller than the partition (Minimize=) */
+  /** file system size where it is smaller than the partition (Minimize=, encryption) */
   windows?: Map<PlannedPartition, bigint>;
+  /** where the contents start inside the partition, if not at its start (behind a LUKS2 header) */
+  contentOffsets?: Map<PlannedPartition, bigint>;
 }
 
 /** Temporary files registered here are removed on failure and on SIGINT/SIGTERM. */
@@ -104,7 +106,7 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
       try { fd = openSync(src.path, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src.path, e); }
       try {
         if (src.length > p.size) throw new RepartError('E_SOURCE', `CopyBlocks= source is ${src.length} bytes, larger than the partition (${p.size} bytes)`, p.def.where.CopyBlocks ?? { file: p.def.file });
-        copySparse(fd, src.offset, img, p.offset, src.length);
+        copySparse(fd, src.offset, img, p.offset + (o.contentOffsets?.get(p) ?? 0n), src.length);
       } finally {
         closeSync(fd);
       }
@@ -115,7 +117,7 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
     const results = new Map<PlannedPartition, FormatOutcome>();
     const format = async (parts: PlannedPartition[]) => {
       if (parts.length === 0) return;
-      const jobs = parts.map((p): FormatJob => ({ ...o.jobs.get(p)!, window: { path: tmp, offset: Number(p.offset), size: Number(o.windows?.get(p) ?? p.size) } }));
+      const jobs = parts.map((p): FormatJob => ({ ...o.jobs.get(p)!, window: { path: tmp, offset: Number(p.offset + (o.contentOffsets?.get(p) ?? 0n)), size: Number(o.windows?.get(p) ?? p.size) } }));
       const at = (i: number) => order.indexOf(parts[i]!);
       const ev = o.events;
       const out = await o.formatter(jobs, ev && {
