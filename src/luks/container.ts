@@ -54,7 +54,8 @@ export interface Luks2Format {
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function validateFormatOptions(o: Luks2FormatOptions): void {
-  if (!(o.keyFile instanceof Uint8Array) || o.keyFile.length === 0) throw new LuksError('bad-parameter', 'the key file is empty');
+  // an empty key is allowed: systemd-repart uses one when no --key-file= is given
+  if (!(o.keyFile instanceof Uint8Array)) throw new LuksError('bad-parameter', 'the key must be bytes');
   if (!UUID_RE.test(o.uuid)) throw new LuksError('bad-parameter', `UUID "${o.uuid}" is not a lower-case canonical UUID`);
   if (o.sectorSize !== 512 && o.sectorSize !== 4096) throw new LuksError('bad-parameter', `sector size ${String(o.sectorSize)} is not 512 or 4096`);
   if (o.label.includes('\0')) throw new LuksError('bad-parameter', 'label contains a NUL character');

@@ -45,7 +45,6 @@ export function createKeyslot(
   volumeKey: Uint8Array, passphrase: Uint8Array, p: KeyslotParams,
   random: (n: number) => Uint8Array = randomBytes,
 ): CreatedKeyslot {
-  if (passphrase.length === 0) throw new LuksError('bad-parameter', 'the key file is empty');
   if (!Number.isSafeInteger(p.iterations) || p.iterations < 1000)
     throw new LuksError('bad-parameter', `PBKDF2 iterations ${p.iterations} below the LUKS2 minimum of 1000`);
   const keySize = volumeKey.length;
