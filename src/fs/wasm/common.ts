@@ -4,7 +4,7 @@
  */
 import { FsError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress } from '../driver.js';
-import { runTool, type ToolName, type ToolResult } from './host.js';
+import { runTool, toolSetFor, type ToolName, type ToolResult } from './host.js';
 import { treeTotals, type TreeProgress } from './vtree.js';
 
 /** Where the source tree and the partition appear inside the tool (as they show in messages). */
@@ -75,6 +75,7 @@ export async function runForJob(
   }));
   const result = await runTool({
     tool,
+    toolSet: toolSetFor(job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION),
     argv0,
     args,
     env,
