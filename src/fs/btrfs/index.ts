@@ -7,6 +7,7 @@
 import { FsError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
 import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
+import { toolArtifact, toolSetFor } from '../wasm/host.js';
 
 /** Compression algorithms our build has (zstd and lzo need libraries not built for wasm yet). */
 const COMPRESSION = new Set(['zlib', 'no', 'none']);
@@ -41,6 +42,20 @@ export function mkfsBtrfsArgs(job: FormatJob): string[] {
   return args;
 }
 
+/**
+ * Options that make our build give the file system the emulated release's mkfs.btrfs would.
+ * systemd ≥ 258 means sid, whose btrfs-progs 7.3 turns on block-group-tree by default (since
+ * 6.19; kernels ≥ 6.1 mount it). Our sid set has no mkfs.btrfs of its own yet and runs
+ * trixie's 6.14 (wasm/sid/README.md), so it is asked for; placed first, so that
+ * SYSTEMD_REPART_MKFS_OPTIONS_BTRFS can still turn it off (-O ^block-group-tree) as it could
+ * with 7.3. With it, the superblock (features, sizes) equals 7.3's; the trees are laid out
+ * somewhat differently.
+ */
+export function toolDefaultArgs(job: FormatJob): string[] {
+  const set = toolSetFor(job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION);
+  return set === 'sid' && toolArtifact('mkfs.btrfs', set) === toolArtifact('mkfs.btrfs', 'trixie') ? ['-O', 'block-group-tree'] : [];
+}
+
 export const btrfsDriver: FsDriver = {
   formats: ['btrfs'],
   async format(job: FormatJob, progress?: (p: FormatProgress) => void): Promise<FormatOutcome> {
@@ -57,7 +72,8 @@ export const btrfsDriver: FsDriver = {
         file: job.definitionFile, key: 'Subvolumes',
       });
     }
-    const { outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', mkfsBtrfsArgs(job), toolEnv(job, ['BTRFS_']), progress);
+    const args = [...toolDefaultArgs(job), ...mkfsBtrfsArgs(job)];
+    const { outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', args, toolEnv(job, ['BTRFS_']), progress);
     return outcome;
   },
 };
