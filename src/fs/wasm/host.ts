@@ -98,7 +98,8 @@ export interface ToolRun {
   args: string[];
   env: Record<string, string>;
   tree?: { mountPoint: string; tree: SourceTree; progress?: TreeProgress };
-  device?: { path: string; window: PartitionWindow; zeroed: boolean };
+  /** asEmptyFile: the window stands for an empty file the tool sizes itself (device.ts). */
+  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean };
 }
 
 export interface ToolResult {
@@ -172,7 +173,7 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     return e as Error;
   };
   const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress) : null;
-  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed) : null;
+  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile) : null;
   const devicePath = run.device ? normalizeAbs(run.device.path) : null;
   const hostStreams = new Set<EmStream>();
   let vcwd = '/';
