@@ -1,6 +1,7 @@
 /**
  * Format=ext2/3/4 through the WebAssembly mke2fs, judged by e2fsck and by reading every entry
- * back with debugfs; against trixie's native mkfs.ext4 when the oracle can run.
+ * back with debugfs; against the native mkfs.ext4 of the Debian release whose systemd-repart
+ * is reproduced (262: sid's e2fsprogs 1.47.4, 257: trixie's 1.47.2) when the oracle can run.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -137,9 +138,14 @@ const REF = REFERENCE;
 // setfattr (package attr) puts the xattrs on the host tree for the native tool
 const oracle = isRoot && fs.existsSync(REF) && spawnSync('setfattr', ['--version']).status === 0;
 
-test('byte-identical to trixie\'s native mkfs.ext4 1.47.2 (262 and 257 arguments)', { skip: oracle ? false : 'needs root, ../shared/tools/reference-repart (the oracle) and setfattr' }, async () => {
+test('byte-identical to native mkfs.ext4: sid\'s 1.47.4 with 262\'s arguments, trixie\'s 1.47.2 with 257\'s', { skip: oracle ? false : 'needs root, ../shared/tools/reference-repart (the oracle) and setfattr' }, async () => {
   const src = path.join(work, 'otree');
   makeFixture(src);
+  // A directory of long and short names: 1.47.3+ appends each entry to the directory's last
+  // block (EXT2FS_LINK_APPEND), 1.47.2 put short names into the free tail of earlier blocks, so
+  // this alone makes 1.47.2's and 1.47.4's images differ (by thousands of bytes).
+  fs.mkdirSync(path.join(src, 'many'));
+  for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(src, 'many', `f${String(i).padStart(3, '0')}${'x'.repeat(i % 3 === 0 ? 200 : i % 17)}`), '');
   // the same xattrs on the host tree (native mkfs reads them there) and in ours
   setHostXattrs(src, ROOT_XATTRS);
   setHostXattrs(path.join(src, 'etc/hostname'), FILE_XATTRS);
@@ -157,7 +163,8 @@ test('byte-identical to trixie\'s native mkfs.ext4 1.47.2 (262 and 257 arguments
       const args = mke2fsArgs(j).map((a) => (a === '/repart-root' ? src : a === '/dev/repart-partition' ? ref : a));
       const env = { ...process.env, ...mke2fsEnv(j), REFERENCE_BIND: work };
       delete (env as Record<string, string | undefined>).MKE2FS_CONFIG; // the chroot's own /etc/mke2fs.conf
-      execFileSync(REF, ['--exec', 'mkfs.ext4', ...args], { env, cwd: work, stdio: 'pipe' });
+      // each version against its own Debian release's mkfs.ext4 (262: sid, 257: trixie)
+      execFileSync(REF, ['--exec', 'mkfs.ext4', ...args], { env: { ...env, REFERENCE_SUITE: version >= 258 ? 'sid' : 'trixie' }, cwd: work, stdio: 'pipe' });
       const mine = path.join(work, 'mine-part.img');
       execFileSync('dd', [`if=${img}`, `of=${mine}`, 'bs=1M', 'skip=1', `count=${size / MiB}`, 'status=none']);
       const cmp = spawnSync('sh', ['-c', `cmp -l "${ref}" "${mine}" | wc -l`], { encoding: 'utf8' });

@@ -64,6 +64,31 @@ test('window device on a zeroed window: zero writes are dropped, later zeroing s
   assert.ok(fs.readFileSync(img).every((x) => x === 0));
 });
 
+test('window device as an empty file (mkfs.btrfs --shrink): grows with writes, reads end at its size, truncate discards the tail', () => {
+  const img = image(0, 0);
+  fs.truncateSync(img, 8 * MiB);
+  const dev = new WindowDevice({ path: img, offset: MiB, size: 4 * MiB }, fail, true, true);
+  const h = dev.open();
+  const s = {} as never;
+  assert.equal(dev.stat().size, 0, 'a new file is empty');
+  assert.equal(h.read(s, Buffer.alloc(16), 0, 16, 0), 0, 'nothing to read yet');
+  h.write(s, Buffer.alloc(1), 0, 1, 3 * MiB - 1); // how mkfs.btrfs enlarges its output file
+  assert.equal(dev.stat().size, 3 * MiB);
+  h.write(s, Buffer.alloc(4096, 9), 0, 4096, 2 * MiB);
+  h.write(s, Buffer.alloc(4096, 8), 0, 4096, 4096);
+  h.truncate!(s, MiB); // the shrink: everything from 1 MiB on is gone
+  assert.equal(dev.stat().size, MiB);
+  assert.equal(dev.stats.end, MiB);
+  assert.equal(h.read(s, Buffer.alloc(8192), 0, 8192, MiB - 4096), 4096, 'reads stop at the file size');
+  h.allocate!(s, 0, 2 * MiB, 0); // plain fallocate grows a file
+  assert.equal(dev.stat().size, 2 * MiB);
+  assert.throws(() => h.write(s, Buffer.alloc(1), 0, 1, 4 * MiB), /ENOSPC/, 'never past the window');
+  h.close(s);
+  const b = fs.readFileSync(img);
+  assert.ok(b.subarray(MiB + 4096, MiB + 8192).every((x) => x === 8));
+  assert.ok(b.subarray(2 * MiB).every((x) => x === 0), 'the truncated tail reads as zeros');
+});
+
 test('virtual tree: lookups, symlinks, link counts and byte-order listing', () => {
   const t = newTree();
   const file: FileNode = { kind: 'file', ino: 2, meta: emptyMeta(0o4755), size: 3, source: { kind: 'bytes', data: Buffer.from('abc') } };

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Developer tool (never run by CI, npm ci or npm test): rebuild the committed WebAssembly
-# builds of mke2fs and mkfs.btrfs under wasm/ from Debian source packages with Debian's
-# emscripten. Slow (~8 minutes on 2 cores, most of it autoconf probing emcc).
+# builds of mke2fs and mkfs.btrfs from Debian source packages with Debian's emscripten.
+# One set per Debian suite, matching the tools that suite's systemd-repart runs:
+#   SUITE=trixie (default): wasm/      e2fsprogs 1.47.2-3, btrfs-progs 6.14-1 (--compat=257)
+#   SUITE=sid:              wasm/sid/  e2fsprogs 1.47.4-1 (--compat >= 258; 262 is the default)
+# Slow (~4-8 minutes for trixie, ~2 for sid, on 2 cores; most of it autoconf probing emcc).
 #
-#   sudo tools/build-wasm.sh            # everything: setup, fetch, build, install into wasm/
-#   sudo tools/build-wasm.sh STEP...    # setup | fetch | e2fsprogs | zlib | btrfs | install
+#   sudo [SUITE=sid] tools/build-wasm.sh          # everything: setup, fetch, build, install
+#   sudo [SUITE=sid] tools/build-wasm.sh STEP...  # setup | fetch | e2fsprogs | zlib | btrfs | install
 #
 # Steps:
 #   setup      apt-get install emscripten + autotools (bookworm packages), and add a deb-src
@@ -12,29 +15,49 @@
 #              only, so no $SUITE binaries can be installed by accident).
 #   fetch      apt-get source --download-only of the pinned versions below, check every file's
 #              SHA-256 against the .dsc, unpack, apply Debian's own patch series, then ours
-#              (wasm/patches/*.patch, each explains itself in its header).
+#              ($DEST/patches/*.patch, each explains itself in its header).
 #   e2fsprogs  configure + build libext2fs etc., link mke2fs.
 #   zlib       compile zlib for mkfs.btrfs --compress=zlib.
 #   btrfs      configure + build btrfs-progs, link mkfs.btrfs.
-#   install    copy the .cjs/.wasm, license texts, SOURCES and SHA256SUMS into wasm/.
+#   install    copy the .cjs/.wasm, license texts, SOURCES and SHA256SUMS into $DEST.
+# A suite without BTRFS_VER (sid, for now: see below) builds and installs mke2fs only.
 #
 # Reproducibility: the build directory ($W) is fixed and source paths are mapped away with
 # -ffile-prefix-map, SOURCE_DATE_EPOCH is pinned, and the link inputs come in a fixed order,
 # so a rebuild with the same emscripten package gives the same bytes (checked: see wasm/README.md).
 set -euo pipefail
+shopt -s nullglob     # a suite may have no patches of ours for a tool
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-W=${WASM_BUILD_DIR:-/var/tmp/repart-ts-wasm-build}
-SUITE=trixie
-E2FS_VER=1.47.2-3
-BTRFS_VER=6.14-1
-ZLIB_VER=1:1.3.dfsg+really1.3.1-1   # trixie release; the mirror lacks +deb13u1 (a minizip fix, not used here)
+SUITE=${SUITE:-trixie}
+# One set per Debian suite, each matching what that suite's systemd-repart runs:
+# trixie (systemd 257, --compat=257) in wasm/, sid (systemd 262, the default) in wasm/sid/.
+case $SUITE in
+  trixie)
+    E2FS_VER=1.47.2-3
+    BTRFS_VER=6.14-1
+    ZLIB_VER=1:1.3.dfsg+really1.3.1-1   # trixie release; the mirror lacks +deb13u1 (a minizip fix, not used here)
+    W=${WASM_BUILD_DIR:-/var/tmp/repart-ts-wasm-build}
+    DEST=wasm ;;
+  sid)
+    E2FS_VER=1.47.4-1                    # sid's binary is 1.47.4-1+b2: a binNMU, same source
+    # sid has btrfs-progs 7.3-1 (zlib 1:1.3.dfsg+really1.3.2-4), but the mirror answers 404 for
+    # its .dsc and tarballs, so the sid set has no mkfs.btrfs yet: the trixie one serves all
+    # --compat modes. Once the sources are there: BTRFS_VER=7.3-1 ZLIB_VER=1:1.3.dfsg+really1.3.2-4
+    # (the zlib sid's mkfs.btrfs links; --compress zlib output follows it) and port the patches.
+    BTRFS_VER=${BTRFS_VER:-}
+    ZLIB_VER=${ZLIB_VER:-}
+    W=${WASM_BUILD_DIR:-/var/tmp/repart-ts-wasm-build-sid}
+    DEST=wasm/sid ;;
+  *) echo "SUITE must be trixie or sid" >&2; exit 2 ;;
+esac
 JOBS=${JOBS:-$(nproc)}
 export SOURCE_DATE_EPOCH=1735689600          # fixed: nothing in the build may depend on "now"
 export NODE_PATH=/usr/share/nodejs           # Debian's node-acorn; nodesource node does not look there
 export LC_ALL=C TZ=UTC
 unset EM_CACHE                               # Debian ships a frozen, prebuilt sysroot cache
 
+WITH_BTRFS=$([ -n "$BTRFS_VER" ] && echo yes || echo no)
 E2FS_UP=${E2FS_VER%-*}; BTRFS_UP=${BTRFS_VER%-*}
 ZLIB_UP=${ZLIB_VER#*:}; ZLIB_UP=${ZLIB_UP%-*}
 E2SRC=$W/e2fsprogs-$E2FS_UP
@@ -42,6 +65,7 @@ BTSRC=$W/btrfs-progs-v$BTRFS_UP
 ZSRC=$W/zlib
 DEPS=$W/deps
 OUT=$W/out
+PATCHES=$REPO/$DEST/patches              # ours, per suite (context drifts between versions)
 GLUE=$REPO/wasm/glue
 SHIM=$REPO/wasm/shim
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -81,18 +105,28 @@ P
 }
 
 step_fetch() {
-  log "fetch: e2fsprogs=$E2FS_VER btrfs-progs=$BTRFS_VER zlib=$ZLIB_VER"
+  log "fetch: e2fsprogs=$E2FS_VER btrfs-progs=${BTRFS_VER:-none} zlib=${ZLIB_VER:-none}"
   mkdir -p "$W/src"; cd "$W/src"
+  local pkgs=("e2fsprogs=$E2FS_VER") dscs=("e2fsprogs_$E2FS_VER.dsc")
+  if [ "$WITH_BTRFS" = yes ]; then
+    pkgs+=("btrfs-progs=$BTRFS_VER" "zlib=$ZLIB_VER")
+    dscs+=("btrfs-progs_$BTRFS_VER.dsc" "zlib_${ZLIB_VER#*:}.dsc")
+  fi
   # `apt-get source pkg/$SUITE` resolves through the installed binary's version and fails;
   # exact versions work. || true: keep what arrived when the mirror lacks an optional file.
-  apt-get source --download-only "e2fsprogs=$E2FS_VER" "btrfs-progs=$BTRFS_VER" "zlib=$ZLIB_VER" >/dev/null 2>&1 || true
-  local zdsc=zlib_${ZLIB_VER#*:}.dsc
-  verify_dsc "e2fsprogs_$E2FS_VER.dsc" "btrfs-progs_$BTRFS_VER.dsc" "$zdsc"
-  rm -rf "$E2SRC" "$BTSRC" "$ZSRC"
+  apt-get source --download-only "${pkgs[@]}" >/dev/null 2>&1 || true
+  local d; for d in "${dscs[@]}"; do [ -f "$d" ] || { echo "$d: not on the mirror" >&2; exit 1; }; done
+  verify_dsc "${dscs[@]}"
+  rm -rf "$E2SRC"
   tar -C "$W" -xzf "e2fsprogs_$E2FS_UP.orig.tar.gz"
   tar -C "$E2SRC" -xJf "e2fsprogs_$E2FS_VER.debian.tar.xz"
-  ( cd "$E2SRC" && while read -r p; do case $p in ''|'#'*) continue;; esac
-      patch -p1 -s < "debian/patches/$p"; done < debian/patches/series )
+  if [ -f "$E2SRC/debian/patches/series" ]; then   # 1.47.4-1 has none: plain upstream
+    ( cd "$E2SRC" && while read -r p; do case $p in ''|'#'*) continue;; esac
+        patch -p1 -s < "debian/patches/$p"; done < debian/patches/series )
+  fi
+  for p in "$PATCHES"/e2fsprogs-*.patch; do (cd "$E2SRC" && patch -p1 -s < "$p"); done
+  [ "$WITH_BTRFS" = yes ] || return 0
+  rm -rf "$BTSRC" "$ZSRC"
   mkdir -p "$BTSRC"; tar -C "$BTSRC" --strip-components=1 -xf btrfs-progs_$BTRFS_UP.orig.tar.*
   if [ -f "btrfs-progs_$BTRFS_VER.debian.tar.xz" ]; then
     tar -C "$BTSRC" -xJf "btrfs-progs_$BTRFS_VER.debian.tar.xz"
@@ -104,8 +138,7 @@ step_fetch() {
     echo "note: btrfs-progs_$BTRFS_VER.debian.tar.xz unavailable; building the orig tarball as is" >&2
   fi
   mkdir -p "$ZSRC"; tar -C "$ZSRC" --strip-components=1 -xf zlib_$ZLIB_UP.orig.tar.*
-  for p in "$REPO"/wasm/patches/e2fsprogs-*.patch; do (cd "$E2SRC" && patch -p1 -s < "$p"); done
-  for p in "$REPO"/wasm/patches/btrfs-progs-*.patch; do (cd "$BTSRC" && patch -p1 -s < "$p"); done
+  for p in "$PATCHES"/btrfs-progs-*.patch; do (cd "$BTSRC" && patch -p1 -s < "$p"); done
 }
 
 CFLAGS_COMMON=""
@@ -232,34 +265,44 @@ step_btrfs() {
 }
 
 step_install() {
-  log "install into wasm/"
-  local D=$REPO/wasm
+  log "install into $DEST/"
+  local D=$REPO/$DEST
   mkdir -p "$D/licenses"
   # .cjs: the package is "type": "module", and emscripten's glue is CommonJS.
   cp "$OUT/mke2fs.js" "$D/mke2fs.cjs"; cp "$OUT/mke2fs.wasm" "$D/mke2fs.wasm"
-  cp "$OUT/mkfs.btrfs.js" "$D/mkfs.btrfs.cjs"; cp "$OUT/mkfs.btrfs.wasm" "$D/mkfs.btrfs.wasm"
   cp "$E2SRC/NOTICE" "$D/licenses/e2fsprogs-NOTICE"
   cp "$E2SRC/debian/copyright" "$D/licenses/e2fsprogs-debian-copyright"
-  cp "$BTSRC/COPYING" "$D/licenses/btrfs-progs-COPYING"
-  [ -f "$BTSRC/debian/copyright" ] && cp "$BTSRC/debian/copyright" "$D/licenses/btrfs-progs-debian-copyright"
-  cp "$ZSRC/LICENSE" "$D/licenses/zlib-LICENSE" 2>/dev/null || sed -n '/Copyright/,/madler/p' "$ZSRC/zlib.h" > "$D/licenses/zlib-LICENSE"
   cp "$E2SRC/misc/mke2fs.conf.in" "$D/mke2fs.conf"
+  local files=(mke2fs.cjs mke2fs.wasm)
+  if [ "$WITH_BTRFS" = yes ]; then
+    cp "$OUT/mkfs.btrfs.js" "$D/mkfs.btrfs.cjs"; cp "$OUT/mkfs.btrfs.wasm" "$D/mkfs.btrfs.wasm"
+    cp "$BTSRC/COPYING" "$D/licenses/btrfs-progs-COPYING"
+    [ -f "$BTSRC/debian/copyright" ] && cp "$BTSRC/debian/copyright" "$D/licenses/btrfs-progs-debian-copyright"
+    cp "$ZSRC/LICENSE" "$D/licenses/zlib-LICENSE" 2>/dev/null || sed -n '/Copyright/,/madler/p' "$ZSRC/zlib.h" > "$D/licenses/zlib-LICENSE"
+    files+=(mkfs.btrfs.cjs mkfs.btrfs.wasm)
+  fi
+  files+=(mke2fs.conf)
   {
     echo "# Sources of the committed WebAssembly builds (tools/build-wasm.sh)."
     echo "debian-suite: $SUITE"
     echo "e2fsprogs: $E2FS_VER"
-    echo "btrfs-progs: $BTRFS_VER"
-    echo "zlib: $ZLIB_VER"
+    if [ "$WITH_BTRFS" = yes ]; then
+      echo "btrfs-progs: $BTRFS_VER"
+      echo "zlib: $ZLIB_VER"
+    fi
     echo "emscripten: $(dpkg-query -W -f='${Version}' emscripten)"
     echo "clang: $(dpkg-query -W -f='${Version}' clang-14 2>/dev/null || echo unknown)"
     echo "binaryen: $(dpkg-query -W -f='${Version}' binaryen 2>/dev/null || echo unknown)"
-    echo "our-patches:"; (cd "$D/patches" && sha256sum -- *.patch | sed 's/^/  /')
+    echo "our-patches:"; [ ! -d "$PATCHES" ] || (cd "$PATCHES" && sha256sum -- *.patch | sed 's/^/  /')
     echo "source-files (sha256, as listed in the .dsc files):"
     (cd "$W/src" && sha256sum -- *.orig.tar.* *.debian.tar.* 2>/dev/null | sed 's/^/  /')
   } > "$D/SOURCES"
-  (cd "$D" && sha256sum mke2fs.cjs mke2fs.wasm mkfs.btrfs.cjs mkfs.btrfs.wasm mke2fs.conf > SHA256SUMS)
+  (cd "$D" && sha256sum "${files[@]}" > SHA256SUMS)
   cat "$D/SHA256SUMS"
 }
 
-steps=("$@"); [ ${#steps[@]} -gt 0 ] || steps=(setup fetch e2fsprogs zlib btrfs install)
+steps=("$@")
+if [ ${#steps[@]} -eq 0 ]; then
+  steps=(setup fetch e2fsprogs); [ "$WITH_BTRFS" = yes ] && steps+=(zlib btrfs); steps+=(install)
+fi
 for s in "${steps[@]}"; do "step_$s"; done

@@ -7,6 +7,25 @@
 import { FsError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
 import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
+import { WindowDevice } from '../wasm/device.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../wasm/emscripten.js';
+import { toolArtifact, toolSetFor } from '../wasm/host.js';
+
+/**
+ * A btrfs job may ask for systemd-repart 262's Minimize= (formatting.md §7, "btrfs in main"):
+ * one pass of `mkfs.btrfs --rootdir ... --shrink` on an empty file. mkfs grows the file to its
+ * own estimate of the content (§11.2), fills it, shrinks the file system to the end of its last
+ * device extent and truncates the file to that. Here the window stands for that file (it is
+ * the most the file may grow to), and the outcome's `usedBytes` is the size mkfs left it at.
+ */
+export interface BtrfsFormatJob extends FormatJob {
+  /** Minimize= is not off, under systemd-repart ≥ 262 (only with content: --shrink needs --rootdir). */
+  shrink?: boolean;
+}
+
+function shrinks(job: FormatJob): boolean {
+  return !!(job as BtrfsFormatJob).shrink && job.tree !== null;
+}
 
 /** Compression algorithms our build has (zstd and lzo need libraries not built for wasm yet). */
 const COMPRESSION = new Set(['zlib', 'no', 'none']);
@@ -38,7 +57,22 @@ export function mkfsBtrfsArgs(job: FormatJob): string[] {
   }
   args.push(`--sectorsize=${Math.max(job.sectorSize, 4096)}`);
   args.push(DEVICE_PATH, ...job.extraOptions, ...subvolumeArgs(job));
+  if (shrinks(job)) args.push('--shrink');
   return args;
+}
+
+/**
+ * Options that make our build give the file system the emulated release's mkfs.btrfs would.
+ * systemd ≥ 258 means sid, whose btrfs-progs 7.3 turns on block-group-tree by default (since
+ * 6.19; kernels ≥ 6.1 mount it). Our sid set has no mkfs.btrfs of its own yet and runs
+ * trixie's 6.14 (wasm/sid/README.md), so it is asked for; placed first, so that
+ * SYSTEMD_REPART_MKFS_OPTIONS_BTRFS can still turn it off (-O ^block-group-tree) as it could
+ * with 7.3. With it, the superblock (features, sizes) equals 7.3's; the trees are laid out
+ * somewhat differently.
+ */
+export function toolDefaultArgs(job: FormatJob): string[] {
+  const set = toolSetFor(job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION);
+  return set === 'sid' && toolArtifact('mkfs.btrfs', set) === toolArtifact('mkfs.btrfs', 'trixie') ? ['-O', 'block-group-tree'] : [];
 }
 
 export const btrfsDriver: FsDriver = {
@@ -57,7 +91,30 @@ export const btrfsDriver: FsDriver = {
         file: job.definitionFile, key: 'Subvolumes',
       });
     }
-    const { outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', mkfsBtrfsArgs(job), toolEnv(job, ['BTRFS_']), progress);
-    return outcome;
+    const args = [...toolDefaultArgs(job), ...mkfsBtrfsArgs(job)];
+    if (!shrinks(job)) {
+      const { outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', args, toolEnv(job, ['BTRFS_']), progress);
+      return outcome;
+    }
+    // The file repart hands mkfs is new and empty: the window must read as zeros, as it would.
+    if (!job.windowZeroed) {
+      const dev = new WindowDevice(job.window, (name) => new FsError('E_FS', `zeroing the partition failed: ${name}`, { file: job.definitionFile }), false);
+      const h = dev.open();
+      try {
+        dev.allocate(0, job.window.size, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+      } finally {
+        h.close(undefined as never);
+      }
+    }
+    const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args, toolEnv(job, ['BTRFS_']), progress, {
+      deviceAsEmptyFile: true,
+    });
+    const used = result.device?.end ?? 0;
+    if (used <= 0 || used > job.window.size) {
+      throw new FsError('E_FS', `mkfs.btrfs --shrink finished but its output size (${used} bytes) is not within the partition (${job.window.size} bytes)`, {
+        file: job.definitionFile,
+      });
+    }
+    return { ...outcome, usedBytes: used };
   },
 };

@@ -6,11 +6,11 @@
 import { FsError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
 import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, mangleLinuxLabel, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
-import { WASM_DIR } from '../wasm/host.js';
+import { toolSetFor, WASM_DIR } from '../wasm/host.js';
 
 const FORMATS = ['ext2', 'ext3', 'ext4'] as const;
 
-/** mke2fs' getopt() string (e2fsprogs 1.47.2, misc/mke2fs.c). */
+/** mke2fs' getopt() string (e2fsprogs 1.47.2 and 1.47.4, misc/mke2fs.c). */
 const MKE2FS_OPTSTRING = 'b:cd:e:g:i:jl:m:no:qr:s:t:vC:DE:FG:I:J:KL:M:N:O:R:ST:U:Vz:';
 
 /**
@@ -66,8 +66,9 @@ export function mke2fsEnv(job: FormatJob): Record<string, string> {
     env.E2FSPROGS_FAKE_TIME = String(job.sourceDateEpoch);
   }
   // The wasm mke2fs would read the *host's* /etc/mke2fs.conf (a distribution's, if any); use
-  // the one of the e2fsprogs version we ship (identical to Debian trixie's) unless asked.
-  env.MKE2FS_CONFIG ??= WASM_DIR + 'mke2fs.conf';
+  // the one shipped with the build this version runs (each identical to its Debian release's
+  // /etc/mke2fs.conf) unless asked.
+  env.MKE2FS_CONFIG ??= WASM_DIR + (toolSetFor(version) === 'sid' ? 'sid/' : '') + 'mke2fs.conf';
   return env;
 }
 

@@ -4,7 +4,7 @@
  */
 import { FsError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress } from '../driver.js';
-import { runTool, type ToolName, type ToolResult } from './host.js';
+import { runTool, toolSetFor, type ToolName, type ToolResult } from './host.js';
 import { treeTotals, type TreeProgress } from './vtree.js';
 
 /** Where the source tree and the partition appear inside the tool (as they show in messages). */
@@ -64,6 +64,7 @@ export async function runForJob(
   args: string[],
   env: Record<string, string>,
   progress?: (p: FormatProgress) => void,
+  opts: { deviceAsEmptyFile?: boolean } = {},
 ): Promise<{ result: ToolResult; outcome: FormatOutcome }> {
   // Progress is what the tool has read of the tree: files it is done with, bytes read, against
   // the tree's distinct files. Clamped, and only made complete when the tool is done: a file may
@@ -75,11 +76,12 @@ export async function runForJob(
   }));
   const result = await runTool({
     tool,
+    toolSet: toolSetFor(job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION),
     argv0,
     args,
     env,
     tree: job.tree ? { mountPoint: TREE_MOUNT, tree: job.tree, progress: report } : undefined,
-    device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false },
+    device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false, asEmptyFile: opts.deviceAsEmptyFile },
   });
   if (result.status !== 0) {
     const text = (result.stderr + result.stdout).trim();

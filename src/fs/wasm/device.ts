@@ -8,6 +8,11 @@
  * last MiBs, sparse source files in --rootdir). When the caller says the window is still all
  * zeros (a freshly created image), writes of zeros to never-written areas are dropped and
  * zeroing such areas is free. A bitmap of written 64 KiB chunks keeps that exact.
+ *
+ * As an empty file: the window can also stand for the empty temporary file systemd-repart
+ * hands a tool that sizes its output itself (mkfs.btrfs --rootdir --shrink). It then starts
+ * at 0 bytes, grows with writes (and fallocate) up to the window, reads end at its size, and a
+ * truncate discards what lies beyond, as on a file.
  */
 import * as fs from 'node:fs';
 import type { PartitionWindow } from '../driver.js';
@@ -54,6 +59,8 @@ export class WindowDevice {
   private readonly dirty: Uint8Array | null;
   private nfd = -1;
   private opens = 0;
+  /** the file's size, in empty-file mode (else the window's size is the device's). */
+  private fileSize = 0;
   private readonly pend = Buffer.allocUnsafe(PEND_SIZE);
   private pendPos = 0;
   private pendLen = 0;
@@ -63,15 +70,22 @@ export class WindowDevice {
     private readonly fail: Fail,
     /** the caller guarantees the window reads as zeros before the tool runs. */
     zeroed: boolean,
+    /** present the window as an empty regular file that may grow up to the window (needs zeroed). */
+    private readonly asEmptyFile = false,
   ) {
     this.dirty = zeroed ? new Uint8Array(Math.ceil(window.size / CHUNK)) : null;
+  }
+
+  /** the device's size as the tool sees it. */
+  get size(): number {
+    return this.asEmptyFile ? this.fileSize : this.window.size;
   }
 
   stat(): EmStat {
     const st = fs.statSync(this.window.path);
     return {
       dev: Number(st.dev), ino: Number(st.ino), mode: S_IFREG | 0o644, nlink: 1, uid: st.uid, gid: st.gid, rdev: 0,
-      size: this.window.size, blocks: Math.ceil(this.window.size / 512), atime: st.atime, mtime: st.mtime, ctime: st.ctime,
+      size: this.size, blocks: Math.ceil(this.size / 512), atime: st.atime, mtime: st.mtime, ctime: st.ctime,
     };
   }
 
@@ -81,7 +95,7 @@ export class WindowDevice {
     return {
       read: (_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number) => this.read(buf, off, len, pos),
       write: (_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number) => this.write(buf, off, len, pos),
-      size: () => this.window.size,
+      size: () => this.size,
       close: () => {
         if (closed) return;
         closed = true;
@@ -98,17 +112,22 @@ export class WindowDevice {
   }
 
   /** truncate on a window: it cannot move. Growing it is "does not fit"; shrinking leaves the
-   * bytes alone (only the recorded end moves). */
+   * bytes alone (only the recorded end moves), except for an empty-file window, where what
+   * lies beyond the new size is discarded (reads as zeros), as a file's tail is. */
   truncate(len: number): void {
     if (len > this.window.size) {
       this.stats.overflow = Math.max(this.stats.overflow, len);
       throw this.fail('ENOSPC');
     }
+    if (this.asEmptyFile) {
+      if (len < this.fileSize) this.zeroRange(len, this.fileSize - len);
+      this.fileSize = len;
+    }
     this.stats.end = len;
   }
 
   read(buf: Uint8Array, off: number, len: number, pos: number): number {
-    const n = Math.max(0, Math.min(len, this.window.size - pos));
+    const n = Math.max(0, Math.min(len, this.size - pos));
     if (n === 0) return 0;
     if (this.pendLen > 0 && pos < this.pendPos + this.pendLen && pos + n > this.pendPos) this.flush();
     this.stats.reads++;
@@ -133,6 +152,7 @@ export class WindowDevice {
     }
     const n = Math.min(len, this.window.size - pos);
     this.stats.end = Math.max(this.stats.end, pos + n);
+    if (this.asEmptyFile) this.fileSize = Math.max(this.fileSize, pos + n);
     if (this.dirty && n >= 4096 && this.allClean(pos, n) && isZero(buf, off, n)) {
       this.stats.zeroWritesSkipped++;
       return n;
@@ -174,6 +194,7 @@ export class WindowDevice {
       if (off < 0 || len <= 0) throw this.fail('EINVAL');
       const end = Math.min(off + len, this.window.size);
       if (off < end) this.zeroRange(off, end - off);
+      if (this.asEmptyFile && !(mode & FALLOC_FL_KEEP_SIZE)) this.grow(off + len);
       return;
     }
     if (mode !== 0) throw this.fail('EOPNOTSUPP');
@@ -181,6 +202,16 @@ export class WindowDevice {
       this.stats.overflow = Math.max(this.stats.overflow, off + len);
       throw this.fail('ENOSPC');
     }
+    if (this.asEmptyFile) this.grow(off + len);
+  }
+
+  private grow(len: number): void {
+    if (len > this.window.size) {
+      this.stats.overflow = Math.max(this.stats.overflow, len);
+      throw this.fail('ENOSPC');
+    }
+    this.fileSize = Math.max(this.fileSize, len);
+    this.stats.end = Math.max(this.stats.end, len);
   }
 
   /** Make [pos, pos+len) read as zeros, writing only where something non-zero may be. */

@@ -29,42 +29,77 @@ export type ToolName = 'mke2fs' | 'mkfs.btrfs' | 'mkfs.erofs' | 'mksquashfs';
 /** Where the committed artifacts live: <package>/wasm (this file is dist/src/fs/wasm/host.js). */
 export const WASM_DIR = fileURLToPath(new URL('../../../../wasm/', import.meta.url));
 
+/**
+ * Which build of the tools a run uses: the one of the Debian release whose systemd-repart is
+ * reproduced, so the same arguments give the same bytes as that release's native mkfs.
+ * trixie (systemd 257): wasm/; sid (systemd 262): wasm/sid/.
+ */
+export type ToolSet = 'trixie' | 'sid';
+
+/** systemd ≥ 258 is only in sid (262); 257 is trixie's. */
+export function toolSetFor(systemdVersion: number): ToolSet {
+  return systemdVersion >= 258 ? 'sid' : 'trixie';
+}
+
 /** artifact path under wasm/, without .cjs/.wasm */
-const FACTORY_EXPORT: Record<ToolName, string> = {
-  mke2fs: 'mke2fs', 'mkfs.btrfs': 'mkfs.btrfs', 'mkfs.erofs': 'erofs/mkfs.erofs', mksquashfs: 'squashfs/mksquashfs',
+const ARTIFACT: Record<ToolSet, Record<ToolName, string>> = {
+  trixie: { mke2fs: 'mke2fs', 'mkfs.btrfs': 'mkfs.btrfs', 'mkfs.erofs': 'erofs/mkfs.erofs', mksquashfs: 'squashfs/mksquashfs' },
+  sid: {
+    mke2fs: 'sid/mke2fs',
+    // sid's btrfs-progs 7.3 sources are not on the mirror the build uses (wasm/sid/README.md):
+    // until they are, trixie's 6.14 serves every mode.
+    'mkfs.btrfs': 'mkfs.btrfs',
+    'mkfs.erofs': 'erofs/mkfs.erofs',
+    mksquashfs: 'squashfs/mksquashfs',
+  },
 };
 
-const compiled = new Map<ToolName, Promise<WebAssembly.Module>>();
-const factories = new Map<ToolName, EmFactory>();
+/** The artifact (under wasm/, without extension) a tool of a set runs from. */
+export function toolArtifact(tool: ToolName, set: ToolSet): string {
+  return ARTIFACT[set][tool];
+}
+
+/** The default set: the one of DEFAULT_SYSTEMD_VERSION (262, sid). */
+export const DEFAULT_TOOL_SET: ToolSet = 'sid';
+
+// Keyed by artifact, not by tool: one compiled module per file per thread, however many sets
+// share it.
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
+const factories = new Map<string, EmFactory>();
 
 /** Compile a tool's .wasm once per thread; every run instantiates from the same module. */
-export function compileTool(tool: ToolName): Promise<WebAssembly.Module> {
-  let p = compiled.get(tool);
+export function compileTool(tool: ToolName, set: ToolSet = DEFAULT_TOOL_SET): Promise<WebAssembly.Module> {
+  const artifact = toolArtifact(tool, set);
+  let p = compiled.get(artifact);
   if (!p) {
-    p = fs.promises.readFile(WASM_DIR + FACTORY_EXPORT[tool] + '.wasm').then((bytes) => WebAssembly.compile(bytes));
-    compiled.set(tool, p);
+    p = fs.promises.readFile(WASM_DIR + artifact + '.wasm').then((bytes) => WebAssembly.compile(bytes));
+    compiled.set(artifact, p);
   }
   return p;
 }
 
-function factory(tool: ToolName): EmFactory {
-  let f = factories.get(tool);
+function factory(tool: ToolName, set: ToolSet): EmFactory {
+  const artifact = toolArtifact(tool, set);
+  let f = factories.get(artifact);
   if (!f) {
     const req = createRequire(import.meta.url);
-    f = req(WASM_DIR + FACTORY_EXPORT[tool] + '.cjs') as EmFactory;
-    factories.set(tool, f);
+    f = req(WASM_DIR + artifact + '.cjs') as EmFactory;
+    factories.set(artifact, f);
   }
   return f;
 }
 
 export interface ToolRun {
   tool: ToolName;
+  /** which build (default: DEFAULT_TOOL_SET). */
+  toolSet?: ToolSet;
   /** argv[0]: mke2fs picks ext2/3/4 from it (mkfs.ext4 ...). */
   argv0: string;
   args: string[];
   env: Record<string, string>;
   tree?: { mountPoint: string; tree: SourceTree; progress?: TreeProgress };
-  device?: { path: string; window: PartitionWindow; zeroed: boolean };
+  /** asEmptyFile: the window stands for an empty file the tool sizes itself (device.ts). */
+  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean };
 }
 
 export interface ToolResult {
@@ -84,10 +119,11 @@ class HostError extends Error {
 }
 
 export async function runTool(run: ToolRun): Promise<ToolResult> {
-  const wasmModule = await compileTool(run.tool);
+  const set = run.toolSet ?? DEFAULT_TOOL_SET;
+  const wasmModule = await compileTool(run.tool, set);
   const out: string[] = [];
   const err: string[] = [];
-  const mod: EmModule = await factory(run.tool)({
+  const mod: EmModule = await factory(run.tool, set)({
     thisProgram: run.argv0,
     env: run.env,
     noInitialRun: true,
@@ -137,7 +173,7 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     return e as Error;
   };
   const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress) : null;
-  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed) : null;
+  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile) : null;
   const devicePath = run.device ? normalizeAbs(run.device.path) : null;
   const hostStreams = new Set<EmStream>();
   let vcwd = '/';
