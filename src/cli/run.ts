@@ -34,6 +34,7 @@ import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
 import { fstabLines, renderFstab } from '../report/fstab.js';
 import { ProgressReporter } from '../report/progress.js';
+import { mkfsBtrfsEstimate } from '../fs/btrfs/estimate.js';
 import { encryptPartitionInPlace, luksLabel, luksPlaintextWindow } from '../luks/index.js';
 import { deriveUuid } from '../plan/ids.js';
 import { joinedSignatureJson, verifyPkcs7Detached, veritySignatureJson, type VeritySigner } from '../verity/signature.js';
@@ -330,6 +331,13 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       selfSized.set(i, true);
       continue;
     }
+    // 262 minimizes btrfs with mkfs.btrfs --shrink (one pass in a window as large as mkfs's own
+    // first estimate; the partition then follows what it used), like erofs/squashfs
+    if (d.format === 'btrfs' && o.compat >= 262 && trees.get(i)) {
+      fsSizes.set(i, roundUp(BigInt(mkfsBtrfsEstimate(trees.get(i)!, Math.max(fsSectorOf(d), 4096))), grain));
+      selfSized.set(i, true);
+      continue;
+    }
     const mo = { sectorSize: fsSectorOf(d), label: labels[i], systemdVersion: o.compat, sizeMin: d.sizeMin === undefined ? undefined : Number(d.sizeMin) };
     let model;
     try {
@@ -386,7 +394,8 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   const settleSelfSized = (i: number, usedBytes: number | undefined): boolean => {
     if (usedBytes === undefined) return false;
     const fsz = roundUp(BigInt(usedBytes), grain);
-    const floor = o.compat >= 258 ? minSize(defs[i]!, sc) : 0n;
+    // the file system type's minimum no longer applies once the size is known (formatting.md §7)
+    const floor = o.compat >= 258 ? minSize(defs[i]!, sc, { copyBlocksSize: fsz }) : 0n;
     fsSizes.set(i, floor > fsz ? floor : fsz);
     selfSized.set(i, false);
     return true;
@@ -424,6 +433,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       definitionFile: d.file,
       systemdVersion: o.compat,
       windowZeroed: true,
+      ...(d.format === 'btrfs' && selfSized.has(i) ? { shrink: true } : {}),
     };
   };
 
