@@ -9,14 +9,15 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
-  afMerge, afSplit, decodeLuks2Header, decodeLuks2Json, encodeLuks2Header, encodeLuks2Json, encryptPartitionInPlace,
+  afMerge, afSplit, argon2, DEFAULT_KEYSLOT_KDF, decodeLuks2Header, decodeLuks2Json, encodeLuks2Header, encodeLuks2Json, encryptPartitionInPlace,
   formatLuks2, LUKS2_DATA_OFFSET, LUKS2_HEADER_SIZE, LUKS2_KEEP_FREE, LuksError, luksLabel, luksPlaintextWindow,
-  readLuks2, unlockLuks2, xtsSectors, type Luks2BinaryHeader,
+  readLuks2, unlockLuks2, xtsSectors, type Argon2Type, type Luks2BinaryHeader, type Luks2KeyslotKdf,
 } from '../src/luks/index.js';
+import { ARGON2_WASM } from '../src/luks/argon2.js';
 import { RepartError } from '../src/errors.js';
 import { formatUuid, parseUuid } from '../src/gpt/guid.js';
 import { deriveUuid } from '../src/plan/ids.js';
@@ -162,9 +163,12 @@ test('aes-xts-plain64: matches python3-cryptography (OpenSSL), IV in 512-byte un
   assert.equal(sha(enc), sha(data));
 });
 
-test('format + unlock round trip with our reader; wrong key refused', () => {
+for (const kdf of [{ type: 'pbkdf2', hash: 'sha256', iterations: 1000 }, { type: 'argon2id', time: 4, memory: 1024, cpus: 2 }] as Luks2KeyslotKdf[]) test(`format + unlock round trip with our reader (${kdf.type}); wrong key refused`, () => {
   const keyFile = randomBytes(32);
-  const f = formatLuks2({ keyFile, uuid: '7f17fdc8-9544-4c0b-8d01-d903512f2fa8', label: 'luks-root', sectorSize: 512, pbkdf: { hash: 'sha256', iterations: 1000 }, digestIterations: 1000 });
+  const f = formatLuks2({ keyFile, uuid: '7f17fdc8-9544-4c0b-8d01-d903512f2fa8', label: 'luks-root', sectorSize: 512, kdf, digestIterations: 1000 });
+  const ks = f.metadata.keyslots.get(0)!;
+  assert.equal(ks.kdf.type, kdf.type);
+  assert.equal(ks.af.hash, 'sha256');
   const head = new Uint8Array(Number(LUKS2_DATA_OFFSET));
   head.set(f.primary, 0);
   head.set(f.secondary, LUKS2_HEADER_SIZE);
@@ -194,6 +198,11 @@ test('wrong parameters: typed errors, file untouched', async () => {
       ['not whole sectors', () => encryptPartitionInPlace(file, 0n, 36n * BigInt(MIB) + 512n, good)],
       ['unaligned offset', () => encryptPartitionInPlace(file, 100n, 36n * BigInt(MIB), good)],
       ['beyond the file', () => encryptPartitionInPlace(file, 8n * BigInt(MIB), 36n * BigInt(MIB), good)],
+      ['argon2 time', () => encryptPartitionInPlace(file, 0n, 36n * BigInt(MIB), { ...good, kdf: { type: 'argon2id', time: 3, memory: 1024, cpus: 2 } })],
+      ['argon2 memory', () => encryptPartitionInPlace(file, 0n, 36n * BigInt(MIB), { ...good, kdf: { type: 'argon2id', time: 4, memory: 16, cpus: 2 } })],
+      ['argon2 memory > 4 GiB', () => encryptPartitionInPlace(file, 0n, 36n * BigInt(MIB), { ...good, kdf: { type: 'argon2id', time: 4, memory: 4 * 1024 * 1024 + 1, cpus: 2 } })],
+      ['argon2 cpus', () => encryptPartitionInPlace(file, 0n, 36n * BigInt(MIB), { ...good, kdf: { type: 'argon2id', time: 4, memory: 1024, cpus: 5 } })],
+      ['pbkdf2 iterations', () => encryptPartitionInPlace(file, 0n, 36n * BigInt(MIB), { ...good, pbkdf: { hash: 'sha256', iterations: 999 } })],
     ];
     for (const [what, f] of cases) {
       await assert.rejects(f(), (e: unknown) => e instanceof LuksError && e instanceof RepartError && e.code === 'E_CONFIG_VALUE' && e.reason === 'bad-parameter', what);
@@ -212,6 +221,68 @@ test('plaintext window and label rule', () => {
   assert.equal(luksLabel(257, 'home'), 'home');
   assert.equal(luksLabel(259, 'home'), 'luks-home');
   assert.equal(luksLabel(262, 'home', 'vol'), 'vol');
+  assert.deepEqual(DEFAULT_KEYSLOT_KDF, { type: 'argon2id', time: 4, memory: 262144, cpus: 2 });
+});
+
+// ---- argon2 ---------------------------------------------------------------------------------
+
+test('argon2: RFC 9106 §5 test vectors (argon2d, argon2i, argon2id; version 0x13) and the v0x10 KAT', () => {
+  const common = {
+    time: 3, memory: 32, lanes: 4, length: 32,
+    password: new Uint8Array(32).fill(1), salt: new Uint8Array(16).fill(2),
+    secret: new Uint8Array(8).fill(3), associatedData: new Uint8Array(12).fill(4),
+  };
+  const vectors: [Argon2Type, string][] = [
+    ['argon2d', '512b391b6f1162975371d30919734294f868e3be3984f3c1a13a4db9fabe4acb'], // §5.1
+    ['argon2i', 'c814d9d1dc7f37aa13f0d77f2494bda1c8de6b016dd388d29952a4c4672b6ce8'], // §5.2
+    ['argon2id', '0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659'], // §5.3
+  ];
+  for (const [type, tag] of vectors) assert.equal(Buffer.from(argon2({ ...common, type })).toString('hex'), tag, type);
+  // upstream's kats/argon2id_v16 (the same inputs, version 0x10)
+  assert.equal(Buffer.from(argon2({ ...common, type: 'argon2id', version: 0x10 })).toString('hex'),
+    'b64615f07789b66b645b67ee9ed3b377ae350b6bfcbb0fc95141ea8f322613c0');
+  // what the C code refuses comes back as a typed error with argon2's message
+  assert.throws(() => argon2({ ...common, type: 'argon2id', memory: 31 }), (e: unknown) => e instanceof LuksError && e.reason === 'bad-parameter' && /memory/i.test(e.message));
+  assert.throws(() => argon2({ ...common, type: 'argon2id', lanes: 0 }), (e: unknown) => e instanceof LuksError && e.reason === 'bad-parameter');
+});
+
+const argon2Cli = has('sh', ['-c', 'printf x | argon2 saltsalt -r']) ? false : 'argon2 CLI not installed (Debian package argon2)';
+
+test('argon2: equals the host argon2 CLI (native libargon2) over lanes, memory, passes, types', { skip: argon2Cli }, () => {
+  // [type, time, memory KiB, lanes, tag length]: memory not a multiple of 4 × lanes is rounded
+  // down by both; 64 MiB × 4 lanes exercises the reference-block indexing across many segments
+  const sets: [Argon2Type, number, number, number, number][] = [
+    ['argon2id', 1, 8, 1, 32], ['argon2id', 3, 100, 4, 32], ['argon2id', 4, 4096, 2, 64], ['argon2id', 1, 65536, 4, 64],
+    ['argon2id', 4, 1000, 1, 16], ['argon2id', 2, 2051, 2, 100], ['argon2i', 3, 256, 2, 32], ['argon2d', 1, 512, 4, 32],
+  ];
+  const flag = { argon2d: '-d', argon2i: '-i', argon2id: '-id' } as const;
+  for (const [type, time, memory, lanes, length] of sets) {
+    const password = randomBytes(1 + (memory % 100));
+    const salt = `salt-${memory}-${lanes}-${time}`;
+    const r = spawnSync('argon2', [salt, flag[type], '-t', String(time), '-k', String(memory), '-p', String(lanes), '-l', String(length), '-r'], { input: password, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    const ours = argon2({ type, time, memory, lanes, length, password, salt: Buffer.from(salt) });
+    assert.equal(Buffer.from(ours).toString('hex'), r.stdout.trim(), `${type} t=${time} m=${memory} p=${lanes} T=${length}`);
+  }
+});
+
+test('wasm/argon2: SHA256SUMS match the committed build; sources and license recorded', () => {
+  const d = dirname(ARGON2_WASM);
+  const sums = readFileSync(join(d, 'SHA256SUMS'), 'utf8').trim().split('\n');
+  assert.ok(sums.some((l) => / [ *]?argon2\.wasm$/.test(l)), 'SHA256SUMS lists argon2.wasm');
+  for (const line of sums) {
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    assert.ok(m, `bad line in wasm/argon2/SHA256SUMS: ${line}`);
+    assert.equal(sha(readFileSync(join(d, m[2]!))), m[1], `${m[2]} does not match SHA256SUMS (rebuild: tools/build-argon2-wasm.sh)`);
+  }
+  const sources = readFileSync(join(d, 'SOURCES'), 'utf8');
+  assert.match(sources, /^argon2: 0~20190702\+dfsg-4$/m);
+  assert.match(sources, /^debian-suite: trixie$/m);
+  assert.match(sources, /^emscripten: 3\.1\.6/m);
+  assert.match(sources, /^ {2}[0-9a-f]{64} {2}argon2-api\.c$/m);
+  assert.equal(sha(readFileSync(join(d, 'argon2-api.c'))), /^ {2}([0-9a-f]{64}) {2}argon2-api\.c$/m.exec(sources)![1], 'argon2-api.c is the one built');
+  assert.ok(existsSync(join(d, 'licenses', 'argon2-LICENSE')));
+  assert.match(readFileSync(join(d, 'licenses', 'argon2-LICENSE'), 'utf8'), /CC0 1\.0[\s\S]*Apache/);
 });
 
 // ---- real cryptsetup -----------------------------------------------------------------------
@@ -255,10 +326,15 @@ for (const sectorSize of [4096, 512] as const) {
       assert.equal(d.keyslotsArea, '16744448 [bytes]');
       assert.equal(d.flags, sectorSize === 4096 ? 'allow-discards' : '(no flags)');
       assert.deepEqual(d.segment, { offset: '16777216 [bytes]', length: '(whole device)', cipher: 'aes-xts-plain64', sector: `${sectorSize} [bytes]` });
+      // 4096: the default keyslot (argon2id as libcryptsetup writes it); 512: EncryptKDF=minimal
       assert.deepEqual(d.keyslot, {
         key: '512 bits', cipher: 'aes-xts-plain64', cipherKey: '512 bits', stripes: '4000',
-        areaOffset: '32768 [bytes]', areaLength: '258048 [bytes]', pbkdf: 'pbkdf2',
+        afHash: sectorSize === 4096 ? 'sha256' : 'sha512',
+        areaOffset: '32768 [bytes]', areaLength: '258048 [bytes]', pbkdf: sectorSize === 4096 ? 'argon2id' : 'pbkdf2',
       });
+      assert.deepEqual(d.kdf, sectorSize === 4096
+        ? { time: '4', memory: '262144', threads: '2' }
+        : { hash: 'sha512', iterations: '1000' });
       assert.equal(d.digest, 'pbkdf2');
 
       run('cryptsetup', ['open', '--test-passphrase', '--key-file', keyFile, part]);
@@ -316,11 +392,13 @@ for (const suite of ['trixie', 'sid'] as Suite[]) {
       writeFileSync(join(dir, 'ours.img'), new Uint8Array(p.raw_size));
       await encryptPartitionInPlace(join(dir, 'ours.img'), 0n, BigInt(p.raw_size), {
         keyFile: readFileSync(join(dir, 'key.bin')), uuid, label: luksLabel(version, p.label), sectorSize: 4096,
-        allowDiscards: version >= 261, pbkdf: { hash: 'sha256', iterations: 1000 },
+        allowDiscards: version >= 261,
       });
       const ours = luksDump(join(dir, 'ours.img'));
-      assert.deepEqual({ ...ours, keyslot: { ...ours.keyslot, pbkdf: '' } }, { ...theirs, keyslot: { ...theirs.keyslot, pbkdf: '' } });
+      // all but the benchmarked argon2 memory (theirs ~787 MiB, ours a fixed 256 MiB)
       assert.equal(theirs.keyslot.pbkdf, 'argon2id');
+      assert.match(theirs.kdf.memory ?? '', /^[0-9]+$/);
+      assert.deepEqual({ ...ours, kdf: { ...ours.kdf, memory: '' } }, { ...theirs, kdf: { ...theirs.kdf, memory: '' } });
       if (version !== 257) return;
       // Where the real tool leaves the file system: at the start of the decrypted volume,
       // exactly luksPlaintextWindow().length long (dumpe2fs on cryptsetup's own decryption).

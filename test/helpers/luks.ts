@@ -21,7 +21,9 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; ok?: bool
 export interface DumpFacts {
   metadataArea: string; keyslotsArea: string; uuid: string; label: string; flags: string;
   segment: { offset: string; length: string; cipher: string; sector: string };
-  keyslot: { key: string; cipher: string; cipherKey: string; stripes: string; areaOffset: string; areaLength: string; pbkdf: string };
+  keyslot: { key: string; cipher: string; cipherKey: string; stripes: string; afHash: string; areaOffset: string; areaLength: string; pbkdf: string };
+  /** keyslot 0's KDF parameters: time/memory (KiB)/threads for argon2, hash/iterations for pbkdf2 */
+  kdf: { time?: string; memory?: string; threads?: string; hash?: string; iterations?: string };
   digest: string;
 }
 
@@ -41,10 +43,20 @@ export function luksDump(file: string): DumpFacts {
     segment: { offset: field('offset', seg), length: field('length', seg), cipher: field('cipher', seg), sector: field('sector', seg) },
     keyslot: {
       key: field('Key', ks), cipher: field('Cipher', ks), cipherKey: field('Cipher key', ks), stripes: field('AF stripes', ks),
-      areaOffset: field('Area offset', ks), areaLength: field('Area length', ks), pbkdf: field('PBKDF', ks),
+      afHash: field('AF hash', ks), areaOffset: field('Area offset', ks), areaLength: field('Area length', ks), pbkdf: field('PBKDF', ks),
     },
+    kdf: kdfFields(out.slice(ks, dg)),
     digest: field('0', dg),
   };
+}
+
+function kdfFields(keyslots: string): DumpFacts['kdf'] {
+  const f: DumpFacts['kdf'] = {};
+  for (const [k, name] of [['time', 'Time cost'], ['memory', 'Memory'], ['threads', 'Threads'], ['hash', 'Hash'], ['iterations', 'Iterations']] as const) {
+    const m = new RegExp(`^\\s*${name}:\\s*(.*)$`, 'm').exec(keyslots);
+    if (m) f[k] = m[1]!.trim();
+  }
+  return f;
 }
 
 /**
