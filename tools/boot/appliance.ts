@@ -124,6 +124,7 @@ export function findCryptsetup(): string | undefined {
 export const HOME_KEY = Buffer.from('repart-ts boot test: home key 0123456789abcdef');
 /** Files in the home tree; /init checks them (ids 1000:1000 are the appliance's user). */
 const HOME_USER = 'user';
+export const HOME_MARKER = 'repart-ts appliance: encrypted home marker\n';
 
 /** The program and every object the dynamic loader maps for it (absolute paths, loader included). */
 function sharedObjects(program: string): string[] {
@@ -176,7 +177,7 @@ function makeStoreTree(dir: string): void {
 /** The home partition's tree: a user's directory with markers, private files and a program. */
 function makeHomeTree(dir: string): void {
   const u = path.join(dir, HOME_USER);
-  write(path.join(u, 'marker'), 'repart-ts appliance: encrypted home marker\n');
+  write(path.join(u, 'marker'), HOME_MARKER);
   write(path.join(u, '.ssh/authorized_keys'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBoottestBoottestBoottestBoottest user@appliance\n', 0o600);
   chmodSync(path.join(u, '.ssh'), 0o700);
   write(path.join(u, 'bin/hello-home'), '#!/bin/sh\necho home-ok\n', 0o755);
