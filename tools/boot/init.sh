@@ -170,7 +170,7 @@ home() {
   export DM_DISABLE_UDEV=1
   t0=$(cut -d' ' -f1 /proc/uptime)
   out=$(cryptsetup open --type luks2 --key-file /etc/boottest/home.key --disable-locks --disable-external-tokens "$homedev" home 2>&1) ||
-    fail "cryptsetup could not unlock $homedev with the key it was built with: $out $(crypt_error)"
+    fail "cryptsetup could not unlock $homedev with /etc/boottest/home.key: $out $(crypt_error)"
   t1=$(cut -d' ' -f1 /proc/uptime)
   [ -b /dev/mapper/home ] || dmsetup mknodes home 2>/dev/null
   [ -b /dev/mapper/home ] || fail "/dev/mapper/home is not a block device after cryptsetup open"
