@@ -3,11 +3,13 @@
  * or by the real systemd-repart: an ESP with systemd-boot, a loader entry, the kernel and our
  * initramfs; a root file system with a small userland and marker files; and a stand-in for a Nix
  * store path, placed as each variant of the seed places it — or, in the `verity` variant, in an
- * erofs checked by dm-verity, built in two steps as nixpkgs' image.repart.verityStore builds it.
+ * erofs checked by dm-verity, built in two steps as nixpkgs' image.repart.verityStore builds it;
+ * the `encrypted` variant adds a /home in a LUKS2 container (Encrypt=key-file) that /init unlocks
+ * with the host's cryptsetup.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -45,6 +47,13 @@ export interface Variant {
    * (incremental: no --empty=create) adds the ESP into the space step 1 reserved for it.
    */
   verity?: boolean;
+  /**
+   * A LUKS2-encrypted home (Encrypt=key-file): both builders get --key-file=home.key and the
+   * initramfs carries the key, the host's cryptsetup and the dm-crypt modules.
+   */
+  encrypted?: boolean;
+  /** guest RAM in MiB, when the default is not enough (an argon2id keyslot of ~787 MiB). */
+  memoryMiB?: number;
 }
 
 export const VARIANTS: Record<string, Variant> = {
@@ -67,6 +76,10 @@ export const VARIANTS: Record<string, Variant> = {
     name: 'verity', suite: 'trixie', verity: true,
     params: { root: 'nixos', rootfstype: 'ext4', store: 'store', storeverity: 'store-verity', storefstype: 'erofs', esp: 'esp' },
   },
+  // The ext4 variant plus a home partition (Type=home, Label=home) encrypted with
+  // Encrypt=key-file. systemd-repart 257 gives its keyslot argon2id with ~787 MiB of memory, which
+  // cryptsetup needs in the guest to unlock it: 1.5 GiB of RAM.
+  encrypted: { name: 'encrypted', suite: 'trixie', encrypted: true, memoryMiB: 1536, params: { root: 'nixos', rootfstype: 'ext4', home: 'home', esp: 'esp' } },
 };
 
 /** A stand-in store path: a program run from the store, as a NixOS closure would be. */
@@ -88,6 +101,30 @@ const DMSETUP_CANDIDATES = ['/usr/sbin/dmsetup', '/sbin/dmsetup'];
 export function findDmsetup(): string | undefined {
   return [process.env.BOOT_DMSETUP, ...DMSETUP_CANDIDATES].find((p): p is string => !!p && existsSync(p));
 }
+
+/**
+ * The encrypted variant: dm-crypt, xts (aes itself is built in), and the kernel's user-space
+ * crypto API, through which cryptsetup decrypts the keyslot area.
+ */
+const CRYPT_MODULES = ['dm_mod', 'dm_crypt', 'xts', 'ecb', 'af_alg', 'algif_skcipher', 'algif_hash'];
+/** AES-NI needs the CPU's aes flag (TCG's default CPU lacks it); the generic aes then serves. */
+const CRYPT_OPTIONAL_MODULES = ['aesni_intel'];
+/** busybox has no cryptsetup: the host's (Debian: cryptsetup-bin) goes in as dmsetup does. */
+const CRYPTSETUP_CANDIDATES = ['/usr/sbin/cryptsetup', '/sbin/cryptsetup'];
+
+export function findCryptsetup(): string | undefined {
+  return [process.env.BOOT_CRYPTSETUP, ...CRYPTSETUP_CANDIDATES].find((p): p is string => !!p && existsSync(p));
+}
+
+/**
+ * The fixed key of the encrypted variant's home (--key-file= of both builders, and in the
+ * initramfs: a test appliance, no secret). Not a text line: cryptsetup uses a key file's bytes as
+ * they are, newline included, so a trailing newline would only hide a mismatch.
+ */
+export const HOME_KEY = Buffer.from('repart-ts boot test: home key 0123456789abcdef');
+/** Files in the home tree; /init checks them (ids 1000:1000 are the appliance's user). */
+const HOME_USER = 'user';
+export const HOME_MARKER = 'repart-ts appliance: encrypted home marker\n';
 
 /** The program and every object the dynamic loader maps for it (absolute paths, loader included). */
 function sharedObjects(program: string): string[] {
@@ -137,6 +174,25 @@ function makeStoreTree(dir: string): void {
   write(path.join(p, 'share/boottest/blob'), Array.from({ length: STORE_BLOB_LINES }, (_, i) => STORE_BLOB_LINE(i)).join(''), 0o444);
 }
 
+/** The home partition's tree: a user's directory with markers, private files and a program. */
+function makeHomeTree(dir: string): void {
+  const u = path.join(dir, HOME_USER);
+  write(path.join(u, 'marker'), HOME_MARKER);
+  write(path.join(u, '.ssh/authorized_keys'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBoottestBoottestBoottestBoottest user@appliance\n', 0o600);
+  chmodSync(path.join(u, '.ssh'), 0o700);
+  write(path.join(u, 'bin/hello-home'), '#!/bin/sh\necho home-ok\n', 0o755);
+  // Several blocks of numbered lines: file data beyond the inode, spread over the container.
+  write(path.join(u, 'notes.txt'), Array.from({ length: 4096 }, (_, i) => `home note ${String(i).padStart(5, '0')}\n`).join(''));
+  // Owned by the user, as a home is (CopyFiles= keeps ids); only root can give files away.
+  if (homeOwner() !== '0:0') {
+    for (const p of [u, path.join(u, '.ssh'), path.join(u, '.ssh/authorized_keys'), path.join(u, 'bin'), path.join(u, 'bin/hello-home'), path.join(u, 'marker'), path.join(u, 'notes.txt')]) {
+      chownSync(p, 1000, 1000);
+    }
+  }
+}
+
+const homeOwner = (): string => (process.getuid?.() === 0 ? '1000:1000' : '0:0');
+
 function mkdirp(...p: string[]): string {
   const d = path.join(...p);
   mkdirSync(d, { recursive: true });
@@ -162,16 +218,44 @@ export interface Initrd {
   modules: string[];
 }
 
-export function buildInitrd(parts: BootParts, rootChecksums: string, espChecksums: string, opts: { verity?: boolean } = {}): Initrd {
-  const mods = resolveModules(parts.modulesDir, [...MODULES, ...(opts.verity ? VERITY_MODULES : [])], OPTIONAL_MODULES);
+export interface InitrdHome {
+  /** sha256sum lines of the home tree, relative to the home's mount point. */
+  checksums: string;
+  /** the key cryptsetup gets (the negative test passes a wrong one). */
+  key: Uint8Array;
+}
+
+export function buildInitrd(parts: BootParts, rootChecksums: string, espChecksums: string, opts: { verity?: boolean; home?: InitrdHome } = {}): Initrd {
+  const mods = resolveModules(parts.modulesDir,
+    [...MODULES, ...(opts.verity ? VERITY_MODULES : []), ...(opts.home ? CRYPT_MODULES : [])],
+    [...OPTIONAL_MODULES, ...(opts.home ? CRYPT_OPTIONAL_MODULES : [])]);
   const b = new InitramfsBuilder();
+  const programs: [string, string][] = [];
+  const objects = new Set<string>();
   if (opts.verity) {
     const dmsetup = findDmsetup();
     if (!dmsetup) throw new Error(`the verity variant needs the host's dmsetup (${DMSETUP_CANDIDATES.join(', ')}; Debian: dmsetup)`);
-    b.file('usr/sbin/dmsetup', readFileSync(dmsetup), 0o755);
-    // Regular files at the paths ldd printed (readFileSync follows the host's symlinks).
-    for (const so of sharedObjects(dmsetup)) b.file(so, readFileSync(so), 0o755);
+    programs.push(['usr/sbin/dmsetup', dmsetup]);
   }
+  if (opts.home) {
+    const cryptsetup = findCryptsetup();
+    if (!cryptsetup) throw new Error(`the encrypted variant needs the host's cryptsetup (${CRYPTSETUP_CANDIDATES.join(', ')}; Debian: cryptsetup-bin)`);
+    programs.push(['usr/sbin/cryptsetup', cryptsetup]);
+    // libargon2's threads end with pthread_exit, for which glibc dlopens libgcc_s (ldd does not
+    // list it): without it an argon2id keyslot aborts cryptsetup.
+    const gcc = path.join(path.dirname(sharedObjects(cryptsetup).find((so) => /\/libc\.so\.6$/.test(so)) ?? '/lib/x86_64-linux-gnu/libc.so.6'), 'libgcc_s.so.1');
+    if (existsSync(gcc)) objects.add(gcc);
+    b.file('etc/boottest/home.key', opts.home.key, 0o400);
+    b.file('etc/boottest/home.sha256', opts.home.checksums);
+    b.file('etc/boottest/home-owner', homeOwner());
+    for (const d of ['run/cryptsetup', 'home']) b.dir(d);
+  }
+  for (const [at, program] of programs) {
+    b.file(at, readFileSync(program), 0o755);
+    for (const so of sharedObjects(program)) objects.add(so);
+  }
+  // Regular files at the paths ldd printed (readFileSync follows the host's symlinks).
+  for (const so of objects) b.file(so, readFileSync(so), 0o755);
   b.file('bin/busybox', readFileSync(parts.busybox), 0o755);
   b.symlink('bin/sh', 'busybox');
   b.file('init', readFileSync(path.join(REPO, 'tools/boot/init.sh')), 0o755);
@@ -198,6 +282,14 @@ export interface Prepared {
   rootChecksums: string;
   /** set once the ESP is complete: at once, or after the first build step of a verity variant. */
   initrd?: Initrd;
+  /** encrypted variants: the key file both builders get (--key-file=), and /init's checks of home. */
+  keyFile?: string;
+  home?: InitrdHome;
+}
+
+export interface PrepareOptions {
+  /** encrypted variants: the key put into the initramfs instead of the one the image is built with. */
+  initrdKey?: Uint8Array;
 }
 
 /**
@@ -205,7 +297,7 @@ export interface Prepared {
  * completed here, except for verity variants: their loader entry needs the store's root hash,
  * which only the first build step knows (buildImage calls finishEsp then).
  */
-export function prepare(variant: Variant, work: string, parts: BootParts = ensureBootParts()): Prepared {
+export function prepare(variant: Variant, work: string, parts: BootParts = ensureBootParts(), opts: PrepareOptions = {}): Prepared {
   const sources = mkdirp(work, 'sources');
   const root = path.join(sources, 'rootfs');
   const store = path.join(sources, 'store');
@@ -225,6 +317,13 @@ export function prepare(variant: Variant, work: string, parts: BootParts = ensur
   // partition's mount point); /init checks it is empty instead.
   if (variant.verity) rootSums = rootSums.split('\n').filter((l) => !/^\S+ {2}usr\//.test(l)).join('\n');
   const p: Prepared = { variant, work, sources, definitions, parts, rootChecksums: rootSums + checksums(store, './nix/store') };
+  if (variant.encrypted) {
+    const home = path.join(sources, 'home');
+    makeHomeTree(mkdirp(home));
+    p.keyFile = path.join(work, 'home.key');
+    write(p.keyFile, HOME_KEY, 0o600);
+    p.home = { checksums: checksums(home, '.'), key: opts.initrdKey ?? HOME_KEY };
+  }
   if (!variant.verity) finishEsp(p);
   return p;
 }
@@ -237,7 +336,7 @@ export function finishEsp(p: Prepared, extra: Record<string, string> = {}): Init
     `title repart-ts appliance (${p.variant.name})\nlinux /appliance/vmlinuz\ninitrd /appliance/initrd.img\n` +
     `options console=ttyS0 panic=-1 ${params}\n`);
   rmSync(path.join(esp, 'appliance/initrd.img'), { force: true });
-  p.initrd = buildInitrd(p.parts, p.rootChecksums, checksums(esp, '.'), { verity: p.variant.verity });
+  p.initrd = buildInitrd(p.parts, p.rootChecksums, checksums(esp, '.'), { verity: p.variant.verity, home: p.home });
   write(path.join(esp, 'appliance/initrd.img'), p.initrd.bytes);
   return p.initrd;
 }
@@ -276,7 +375,7 @@ export function buildImage(p: Prepared, builder: Builder, image: string, sectorS
   const { variant, work } = p;
   const common = ['--size=auto', `--seed=${SEED}`, '--dry-run=no',
     `--definitions=${path.relative(work, p.definitions)}`, `--root=${p.sources}`,
-    `--sector-size=${sectorSize}`, '--json=pretty'];
+    `--sector-size=${sectorSize}`, '--json=pretty', ...(p.keyFile ? [`--key-file=${path.relative(work, p.keyFile)}`] : [])];
   const imageArg = path.relative(work, image);
   rmSync(image, { force: true });
   const env = { ...process.env, SOURCE_DATE_EPOCH };

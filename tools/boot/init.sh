@@ -4,7 +4,7 @@
 # and the files, modes, links and programs the definitions put there are all as expected.
 # Ends with exactly one line "BOOTTEST-OK variant=..." or "BOOTTEST-FAIL: ..." and powers off.
 export PATH=/bin:/usr/sbin
-/bin/busybox mkdir -p /proc /sys /dev /sysroot /esp /tmp
+/bin/busybox mkdir -p /proc /sys /dev /sysroot /esp /tmp /run
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
 mount -t sysfs sysfs /sys
@@ -156,6 +156,57 @@ echo written-at-boot >var/boottest-written || fail "cannot write to the root fil
 sync
 expect "file written at boot" "$(cat var/boottest-written)" written-at-boot
 cd /
+
+# The encrypted home (Encrypt=key-file): a LUKS2 container on the partition labelled
+# $BT_home, opened by the real cryptsetup with the key the image was built with, and the ext4
+# inside mounted read-write on /home.
+crypt_error() { dmesg | grep -m1 -E 'device-mapper: (crypt|table|ioctl): .*(error|fail|Error|Fail)'; }
+home() {
+  homedev=$(find_part "$BT_home") || fail "no partition labelled $BT_home"
+  expect "type of the home partition $homedev" "$(part_type "$homedev")" 933ac7e1-2eb4-4f13-b844-0e14e2aef915
+  expect "LUKS2 magic and version on $homedev" "$(dd if="$homedev" bs=8 count=1 2>/dev/null | od -An -tx1 | tr -d ' \n')" 4c554b53babe0002
+  [ -z "$(ls -A /sysroot/home)" ] || fail "/home in the root file system is not empty: $(ls -A /sysroot/home)"
+  # No udev here: libdevmapper makes the /dev/mapper node itself; no lock directory needed.
+  export DM_DISABLE_UDEV=1
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  out=$(cryptsetup open --type luks2 --key-file /etc/boottest/home.key --disable-locks --disable-external-tokens "$homedev" home 2>&1) ||
+    fail "cryptsetup could not unlock $homedev with /etc/boottest/home.key: $out $(crypt_error)"
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  [ -b /dev/mapper/home ] || dmsetup mknodes home 2>/dev/null
+  [ -b /dev/mapper/home ] || fail "/dev/mapper/home is not a block device after cryptsetup open"
+  step "unlocked $homedev in $(awk "BEGIN { print $t1 - $t0 }") s: $(cryptsetup status home | sed -n 's/^ *\(type\|cipher\|keysize\|sector size\|size\): *//p' | tr '\n' ' ')"
+  step "keyslot: $(cryptsetup luksDump "$homedev" | sed -n '/^Keyslots:/,/^Tokens:/s/^[[:space:]]*\(PBKDF\|Memory\|Time cost\|Iterations\):[[:space:]]*/\1 /p' | tr '\n' ' ')"
+  mount -t ext4 -o rw /dev/mapper/home /sysroot/home || fail "mount -t ext4 /dev/mapper/home /sysroot/home (wrong key or broken container?) $(dmesg | grep -m1 -E 'EXT4-fs.*(error|VFS|bad)')"
+  grep -q "^/dev/mapper/home /sysroot/home ext4 rw[ ,]" /proc/mounts || fail "home mount: $(grep /home /proc/mounts)"
+  # repart formats the file system at the partition size minus 32 MiB (LUKS2 header area and
+  # the room of its in-place encryption's data shift); the decrypted device is 16 MiB larger.
+  sbv() { dd if=/dev/mapper/home bs=1 skip=$((1024 + $1)) count=4 2>/dev/null | od -An -tu4 | tr -d ' '; }
+  fsbytes=$(($(sbv 4) * (1024 << $(sbv 24))))
+  partbytes=$(blockdev --getsize64 "$homedev")
+  expect "size of the ext4 in the encrypted home (partition $partbytes bytes)" "$fsbytes" $((partbytes - 32 * 1048576))
+  step "mounted /dev/mapper/home (LUKS2 on $homedev, ext4 of $((fsbytes / 1048576)) MiB, mapping $(($(blockdev --getsize64 /dev/mapper/home) / 1048576)) MiB, partition $((partbytes / 1048576)) MiB) on /sysroot/home"
+  cd /sysroot/home || fail "cd /sysroot/home"
+  sha256sum -c -s /etc/boottest/home.sha256 || { sha256sum -c /etc/boottest/home.sha256; fail "home file contents differ"; }
+  owner=$(cat /etc/boottest/home-owner)
+  for f in user user/.ssh user/.ssh/authorized_keys user/bin/hello-home user/marker; do
+    expect "owner of /home/$f" "$(stat -c %u:%g "$f")" "$owner"
+  done
+  expect "mode of /home/user/.ssh" "$(stat -c %a user/.ssh)" 700
+  expect "mode of /home/user/.ssh/authorized_keys" "$(stat -c %a user/.ssh/authorized_keys)" 600
+  expect "mode of /home/user/bin/hello-home" "$(stat -c %a user/bin/hello-home)" 755
+  expect "program in the encrypted home" "$(chroot /sysroot /home/user/bin/hello-home)" home-ok
+  # Written through dm-crypt and ext4, then read back past the page cache.
+  dd if=/dev/urandom of=/tmp/home-written bs=64k count=16 2>/dev/null
+  cp /tmp/home-written user/written-at-boot || fail "cannot write to the encrypted home"
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+  expect "file written to the encrypted home" "$(sha256sum <user/written-at-boot)" "$(sha256sum </tmp/home-written)"
+  cd /
+  umount /sysroot/home || fail "umount /sysroot/home"
+  cryptsetup close home || fail "cryptsetup close home"
+}
+[ -z "$BT_home" ] || home
+
 if [ -n "$BT_usrhash" ]; then
   # Every block of the store partition, not only those the files use, must match the root hash.
   dd if=/dev/mapper/usr of=/dev/null bs=64k 2>/dev/null || fail "dm-verity refused a read of the store device: $(verity_error)"
@@ -171,7 +222,7 @@ cd /
 umount /esp /sysroot/nix/store 2>/dev/null
 [ -z "$BT_usrhash" ] || dmsetup remove --noudevsync usr || fail "dmsetup remove usr"
 umount /sysroot || fail "umount /sysroot"
-if dmesg | grep -E 'EXT4-fs error|BTRFS error|BTRFS critical|FAT-fs \(.*\): (error|Invalid|corrupted)|Buffer I/O error|device-mapper: verity: .*(corrupt|error|fail)|erofs: .*err'; then
+if dmesg | grep -E 'EXT4-fs error|device-mapper: crypt: .*(error|fail)|BTRFS error|BTRFS critical|FAT-fs \(.*\): (error|Invalid|corrupted)|Buffer I/O error|device-mapper: verity: .*(corrupt|error|fail)|erofs: .*err'; then
   fail "the kernel reported file system errors"
 fi
 echo "BOOTTEST-OK variant=$BT_variant"

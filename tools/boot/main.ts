@@ -1,7 +1,7 @@
 /**
  * Builds the appliance example image and boots it under QEMU with OVMF.
  *
- *   node dist/tools/boot/main.js [--variant=ext4|btrfs|store|ext4-minimize|verity] [--builder=repart-ts|reference]
+ *   node dist/tools/boot/main.js [--variant=ext4|btrfs|store|ext4-minimize|verity|encrypted] [--builder=repart-ts|reference]
  *                                [--sector-size=512|4096] [--work=DIR] [--quiet]
  *
  * Exits 0 when /init reported success on the serial console.
@@ -38,7 +38,7 @@ function main(argv: string[]): Promise<number> | number {
   if (p.initrd) console.error(`boot: initramfs ${(p.initrd.bytes.length / 1048576).toFixed(1)} MiB, modules: ${p.initrd.modules.join(' ')}`);
   const steps = b.steps ? ` (two steps: ${b.steps.map((s) => s.toFixed(1)).join(' s + ')} s; usrhash ${b.usrhash})` : '';
   console.error(`boot: built ${image} with ${opt.builder} in ${b.seconds.toFixed(1)} s${steps}; booting`);
-  return boot({ image, sectorSize, log: image.replace(/\.raw$/, '.log'), echo: !quiet }).then((r) => {
+  return boot({ image, sectorSize, memoryMiB: variant.memoryMiB, log: image.replace(/\.raw$/, '.log'), echo: !quiet }).then((r) => {
     console.error(`\nboot: ${r.verdict} (${r.seconds.toFixed(1)} s, ${r.accel}); serial log: ${r.log}`);
     return r.ok ? 0 : 1;
   });

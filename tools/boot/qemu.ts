@@ -36,6 +36,8 @@ export interface BootOptions {
   image: string;
   sectorSize?: 512 | 4096;
   timeoutSeconds?: number;
+  /** guest RAM in MiB (512 unless a variant needs more). */
+  memoryMiB?: number;
   /** where the serial log is written (always; callers delete it when they do not need it). */
   log: string;
   /** stream the console to this process's stderr as it comes. */
@@ -59,7 +61,7 @@ const FAIL_LINE = /^BOOTTEST-FAIL: .*$/m;
 export function qemuArgs(o: BootOptions, ovmf: string, acc: string): string[] {
   const blk = o.sectorSize === 4096 ? ',logical_block_size=4096,physical_block_size=4096' : '';
   return [
-    '-machine', `q35,accel=${acc}`, '-m', '512', '-smp', '1',
+    '-machine', `q35,accel=${acc}`, '-m', String(o.memoryMiB ?? 512), '-smp', '1',
     '-bios', ovmf, '-nographic', '-monitor', 'none', '-no-reboot',
     // snapshot=on: /init writes to the root file system; the image file stays as it was built.
     '-drive', `file=${o.image},format=raw,if=none,id=disk0,snapshot=on`,
