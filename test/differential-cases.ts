@@ -341,6 +341,16 @@ export const CASES: DiffCase[] = [
     jsonOnly: true,
   },
   {
+    name: '--defer-partitions-empty / --defer-partitions-factory-reset (259+; 257 does not know them)',
+    files: {
+      'defs/10-root.conf': P('Type=root\nSizeMinBytes=20M'),
+      'defs/20-empty.conf': P('Type=linux-generic\nFormat=empty\nSizeMinBytes=10M'),
+      'defs/30-var.conf': P('Type=var\nFactoryReset=yes\nSizeMinBytes=12M'),
+      'defs/40-home.conf': P('Type=home\nSizeMinBytes=8M'),
+    },
+    args: [...create, '--size=auto', '--defer-partitions-empty=yes', '--defer-partitions-factory-reset=yes'],
+  },
+  {
     name: 'Weight=0 everywhere leaves space unallocated',
     files: { 'defs/a.conf': P('Type=root\nWeight=0'), 'defs/b.conf': P('Type=home\nWeight=0\nSizeMinBytes=30M') },
     args: [...create, '--size=200M'],

@@ -109,6 +109,10 @@ for image files, without root, loop devices or native mkfs tools.
      --defer-partitions=PARTITION1,PARTITION2,PARTITION3,...
                           Take partitions of the specified types into account
                           but don't populate them yet
+     --defer-partitions-empty=BOOL
+                          Defer all partitions marked for formatting as empty
+     --defer-partitions-factory-reset=BOOL
+                          Defer all partitions marked for factory reset
      --sector-size=SIZE   Set the logical sector size for the image
      --grain-size=SIZE    Set the alignment of partitions (262 behaviour only)
      --architecture=ARCH  Set the generic architecture for the image
@@ -295,9 +299,11 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
 
   // with --empty=create the device name is used as given, else its absolute path (JSON node, split files)
   const nodeBase = o.empty === 'create' ? device : path.resolve(device);
-  const deferredType = (t: PartitionDefinition['type']) => o.defer.some((x) => sameType(x, t));
+  // --defer-partitions= by type; 259+ also Format=empty / FactoryReset=yes partitions on request
+  const deferredDef = (d: PartitionDefinition) => o.defer.some((x) => sameType(x, d.type))
+    || (o.deferEmpty && d.formatEmpty === true) || (o.deferFactoryReset && d.factoryReset);
   // only new partitions are deferred; existing ones are kept as they are
-  const deferred = (p: PlannedPartition) => !p.existing && deferredType(p.type);
+  const deferred = (p: PlannedPartition) => !p.existing && !p.foreign && deferredDef(p.def);
   const grain = BigInt(Math.max(o.grainSize ?? 4096, sectorSize));
   const fsSectorOf = (d: PartitionDefinition) => Math.max(d.fsSectorSize ?? fsSectorSize, sectorSize);
 
@@ -313,7 +319,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   const labels = deriveLabels(defs, binding.bound.map((b) => b?.label));
   const trees = new Map<number, SourceTree | null>();
   for (const [i, d] of defs.entries()) {
-    if (d.format === undefined || deferredType(d.type) || isOld(i)) continue;
+    if (d.format === undefined || deferredDef(d) || isOld(i)) continue;
     if (!o.dryRun || d.minimize !== 'off') trees.set(i, await partitionTree(d, labels[i]!, treeCtx, { compat: o.compat, dedupe: hooks.dedupe }));
   }
 

@@ -43,6 +43,9 @@ export interface CliOptions {
   /** PEM files that sign Verity=signature partitions */
   privateKey?: string;
   certificate?: string;
+  /** --defer-partitions-empty= / --defer-partitions-factory-reset= (259+) */
+  deferEmpty: boolean;
+  deferFactoryReset: boolean;
   /** --key-file=: the key that unlocks Encrypt=key-file partitions (absent: an empty key, as repart) */
   keyFile?: string;
   /** --generate-fstab=PATH and --append-fstab= (258+) */
@@ -67,7 +70,7 @@ const WITH_ARG = new Set([
   'architecture', 'offline', 'root', 'image', 'copy-source', 'include-partitions', 'exclude-partitions',
   'defer-partitions', 'discard', 'compat', 'copy-from', 'make-ddi', 'private-key', 'certificate', 'key-file',
   'tpm2-device', 'tpm2-pcrs', 'tpm2-public-key', 'tpm2-public-key-pcrs', 'generate-fstab', 'generate-crypttab',
-  'factory-reset', 'cow', 'append-fstab', 'join-signature', 'layout-svg',
+  'factory-reset', 'cow', 'append-fstab', 'defer-partitions-empty', 'defer-partitions-factory-reset', 'join-signature', 'layout-svg',
 ]);
 const FLAGS = new Set(['make-sysext', 'make-confext', 'make-portable', 'help', 'version', 'no-pager', 'no-legend', 'quiet', 'no-progress', 'can-factory-reset', 'list-devices']);
 /** options repart has that repart-ts refuses clearly instead of ignoring */
@@ -102,7 +105,7 @@ function typeList(name: string, v: string, arch: string | undefined): PartitionT
 
 export function parseCommandLine(argv: string[]): CliOptions {
   const o: CliOptions = {
-    definitions: [], copyFrom: [], appendFstab: 'no', empty: 'refuse', dryRun: true, seed: 'machine-id', json: 'off', split: false, defer: [],
+    definitions: [], copyFrom: [], appendFstab: 'no', deferEmpty: false, deferFactoryReset: false, empty: 'refuse', dryRun: true, seed: 'machine-id', json: 'off', split: false, defer: [],
     discard: true, noPager: false, noLegend: false, compat: 262, help: false, version: false, quiet: false,
     progress: true, warnings: [],
   };
@@ -206,6 +209,8 @@ export function parseCommandLine(argv: string[]): CliOptions {
       case 'private-key': o.privateKey = path.resolve(v!); break;
       case 'key-file': o.keyFile = v === '' ? undefined : path.resolve(v!); break;
       case 'copy-from': o.copyFrom.push(path.resolve(v!)); break;
+      case 'defer-partitions-empty': o.deferEmpty = bool(n, v!); break;
+      case 'defer-partitions-factory-reset': o.deferFactoryReset = bool(n, v!); break;
       case 'generate-fstab': o.generateFstab = v === '' ? undefined : path.resolve(v!); break;
       case 'append-fstab':
         if (v !== 'no' && v !== 'auto' && v !== 'replace') throw new UsageError(`Failed to parse --append-fstab= argument: ${v}`);
@@ -257,6 +262,8 @@ export function parseCommandLine(argv: string[]): CliOptions {
   if (o.split && o.device === undefined) throw new UsageError('When --split= is used, a device path must be specified.');
   if (o.compat < 262 && o.grainSize !== undefined) throw new UsageError('--grain-size= needs systemd-repart 261 or newer (use --compat=262).');
   if (o.compat < 258 && o.joinSignature !== undefined) throw new UsageError('--join-signature= needs systemd-repart 258 or newer (use --compat=262).');
+  for (const n of ['defer-partitions-empty', 'defer-partitions-factory-reset'])
+    if (o.compat < 259 && raw.some(([m]) => m === n)) throw new UsageError(`unrecognized option '--${n}' (systemd-repart 259 or newer; use --compat=262)`);
   if (o.compat < 258 && raw.some(([n]) => n === 'append-fstab')) throw new UsageError('--append-fstab= needs systemd-repart 258 or newer (use --compat=262).');
   if (o.joinSignature !== undefined && o.certificate === undefined) throw new UsageError('Verity signature specified without --certificate=.');
   return o;

@@ -60,6 +60,8 @@ export interface PartitionDefinition {
   encrypt: EncryptMode;
   /** EncryptKDF=minimal (261+): pbkdf2-sha512 with 1000 iterations instead of the default */
   encryptKdfMinimal?: boolean;
+  /** Format=empty (258+): an empty partition, no file system (format itself becomes undefined) */
+  formatEmpty?: boolean;
   /** Discard= (261+): whether the LUKS volume allows discards */
   discard?: boolean;
   /** VolumeLabel= (259+): the LUKS label instead of luks-<GPT label> */

@@ -164,6 +164,7 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
       d.format = d.type.role === 'esp' || d.type.role === 'xbootldr' ? 'vfat' : 'ext4';
   } else if (d.format === 'empty') {
     d.format = undefined;
+    d.formatEmpty = true;
     if (d.label === undefined) d.label = '_empty';
     if (d.noAuto === undefined) d.noAuto = true;
   }
