@@ -60,3 +60,21 @@ test('a tree that cannot fit SizeMaxBytes= is refused with the size it needs', (
     assert.ok(!existsSync(path.join(dir, 'ours.raw')), 'no image left behind');
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('--dry-run with a verity pair over a minimized ext4: the plan shows the root hash and UUIDs the real run gives', () => {
+  const { dir } = scratch('ext4', 'guess', 'Verity=data\nVerityMatchKey=r\n');
+  try {
+    writeFileSync(path.join(dir, 'defs/verity.conf'), '[Partition]\nType=root-verity\nVerity=hash\nVerityMatchKey=r\nMinimize=best\n');
+    const env = { SOURCE_DATE_EPOCH: '1700000000' };
+    const base = ['--quiet', '--offline=yes', '--definitions=defs', `--seed=${SEED}`, '--json=short'];
+    writeFileSync(path.join(dir, 'dry.raw'), '');
+    const dry = runOurs([...base, '--empty=force', '--size=auto', '--dry-run=yes', 'dry.raw'], dir, env);
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.equal(readFileSync(path.join(dir, 'dry.raw')).length, 0, 'a dry run writes nothing');
+    const real = runOurs([...base, '--empty=create', '--size=auto', 'real.raw'], dir, env);
+    assert.equal(real.status, 0, real.stderr);
+    const pick = (out: string) => (JSON.parse(out) as { uuid: string; roothash: string; raw_size: number }[]).map((r) => [r.uuid, r.roothash, r.raw_size]);
+    assert.match(JSON.parse(dry.stdout)[0].roothash, /^[0-9a-f]{64}$/);
+    assert.deepEqual(pick(dry.stdout), pick(real.stdout));
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

@@ -508,6 +508,24 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       const src = copyBlocksPaths.get(v.data);
       if (src !== undefined && v.hashedBytes !== undefined) await dryRunRootHash(hi, src);
     }
+    // ... or over a file system sized by our model: repart formats it in a dry run too, so do we,
+    // into a scratch file, to print the root hash and UUIDs the real run will have
+    for (const [hi, v] of verityPairs) {
+      const di = v.data;
+      if (v.hashedBytes === undefined || dryRunRootHashes.has(hi) || copyBlocksPaths.has(di) || !fsSizes.has(di) || selfSized.has(di)) continue;
+      const probe = planFor('auto');
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-data-'));
+      try {
+        const scratch = path.join(dir, 'data.raw');
+        writeFileSync(scratch, '');
+        const size = fsSizes.get(di)!;
+        await (hooks.formatter ?? formatInProcess)([{ ...jobFor(di, probe.partitions[di]!), window: { path: scratch, offset: 0, size: Number(size) } }]);
+        truncateSync(scratch, Number(size));
+        await dryRunRootHash(hi, { path: scratch, offset: 0n });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
     plan = planFor();
   } else {
     try {
