@@ -32,7 +32,7 @@ import { roundDown, roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
-import { fstabLines, renderFstab } from '../report/fstab.js';
+import { crypttabText, fstabLines, renderFstab } from '../report/fstab.js';
 import { ProgressReporter } from '../report/progress.js';
 import { mkfsBtrfsEstimate } from '../fs/btrfs/estimate.js';
 import { encryptPartitionInPlace, luksLabel, luksPlaintextWindow } from '../luks/index.js';
@@ -126,6 +126,8 @@ for image files, without root, loop devices or native mkfs tools.
      --copy-from=IMAGE    Copy partitions from the given image(s)
      --generate-fstab=PATH
                           Write fstab configuration to the given path
+     --generate-crypttab=PATH
+                          Write crypttab configuration to the given path
      --append-fstab=MODE  One of no, auto, replace; controls how to join the
                           content of a pre-existing fstab with the generated one
      --make-ddi=TYPE      Make a disk image of the given type (sysext, confext,
@@ -775,6 +777,8 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   }));
 
   if (o.generateFstab && !o.dryRun) writeFstab(o.generateFstab, fstabLines(plan.listOrder.map((k) => plan.partitions[k]!), (p) => formatUuid(p.fsUuid), o.compat), o);
+  if (o.generateCrypttab && !o.dryRun)
+    writeNewFile(o.generateCrypttab, crypttabText(plan.listOrder.map((k) => plan.partitions[k]!), (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid'))), 'crypttab');
 
   if (o.json !== 'off') emitJson(o, io, rows);
   else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend, 80, io.isTTY));
@@ -827,13 +831,18 @@ function loadSigner(o: CliOptions, definitionFile: string): VeritySigner {
 function writeFstab(file: string, lines: string[], o: CliOptions): void {
   let existing: string | undefined;
   if (o.compat >= 258 && o.appendFstab !== 'no' && existsSync(file)) existing = readFileSync(file, 'utf8');
+  writeNewFile(file, renderFstab(lines, o.compat, o.appendFstab, existing), 'fstab', existing !== undefined);
+}
+
+/** Written beside and linked into place (never replacing a file unless asked to), as the image is. */
+function writeNewFile(file: string, text: string, what: string, replace = false): void {
   const tmp = path.join(path.dirname(file), `.#${path.basename(file)}.${process.pid}.tmp`);
   try {
-    writeFileSync(tmp, renderFstab(lines, o.compat, o.appendFstab, existing), { flag: 'wx' });
-    if (existing === undefined) linkSync(tmp, file); // never replaces a file we were not asked to
-    else renameSync(tmp, file);
+    writeFileSync(tmp, text, { flag: 'wx' });
+    if (replace) renameSync(tmp, file);
+    else linkSync(tmp, file);
   } catch (e) {
-    throw new RepartError('E_IMAGE_IO', `Failed to write fstab: ${(e as Error).message}`, { file });
+    throw new RepartError('E_IMAGE_IO', `Failed to write ${what}: ${(e as Error).message}`, { file });
   } finally {
     rmSync(tmp, { force: true });
   }

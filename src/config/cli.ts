@@ -50,6 +50,7 @@ export interface CliOptions {
   keyFile?: string;
   /** --generate-fstab=PATH and --append-fstab= (258+) */
   generateFstab?: string;
+  generateCrypttab?: string;
   appendFstab: 'no' | 'auto' | 'replace';
   /** --copy-from=IMAGE (repeatable): that image's partitions become the first definitions */
   copyFrom: string[];
@@ -80,7 +81,6 @@ const UNSUPPORTED: Record<string, string> = {
   'tpm2-pcrs': 'Encrypt= is not supported yet',
   'tpm2-public-key': 'Encrypt= is not supported yet',
   'tpm2-public-key-pcrs': 'Encrypt= is not supported yet',
-  'generate-crypttab': 'not supported yet',
   'factory-reset': 'only meaningful on a running system',
   'can-factory-reset': 'only meaningful on a running system',
   'list-devices': 'only meaningful on a running system',
@@ -212,6 +212,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
       case 'defer-partitions-empty': o.deferEmpty = bool(n, v!); break;
       case 'defer-partitions-factory-reset': o.deferFactoryReset = bool(n, v!); break;
       case 'generate-fstab': o.generateFstab = v === '' ? undefined : path.resolve(v!); break;
+      case 'generate-crypttab': o.generateCrypttab = v === '' ? undefined : path.resolve(v!); break;
       case 'append-fstab':
         if (v !== 'no' && v !== 'auto' && v !== 'replace') throw new UsageError(`Failed to parse --append-fstab= argument: ${v}`);
         o.appendFstab = v;

@@ -67,3 +67,19 @@ export function renderFstab(lines: string[], compat: number, mode: AppendFstab, 
   const tail = rest.join('\n');
   return section + (tail.startsWith('\n') ? tail.slice(1) : tail);
 }
+
+/**
+ * --generate-crypttab=PATH: one line per encrypted partition with EncryptedVolume=NAME[:KEYFILE[:OPTIONS]]:
+ * the volume name, the LUKS UUID, the key file ("-" for none) and the options, under the same
+ * header 257 uses for fstab (262 too: crypttab has no sections).
+ */
+export function crypttabText(partitions: PlannedPartition[], luksUuidOf: (p: PlannedPartition) => string): string {
+  const lines: string[] = [];
+  for (const p of partitions) {
+    const v = p.def.encryptedVolume;
+    if (p.dropped || p.def.encrypt === 'off' || v === undefined) continue;
+    const [name = '', keyFile = '', options = ''] = v.split(':');
+    lines.push(`${name} UUID=${luksUuidOf(p)} ${keyFile || '-'} ${options}`);
+  }
+  return HEADER_257 + lines.map((l) => `${l}\n`).join('');
+}
