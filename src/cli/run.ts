@@ -18,7 +18,7 @@ import { formatUuid, parseUuid, uuidHex, type Uuid } from '../gpt/guid.js';
 import { readGpt, gptGeometry } from '../gpt/table.js';
 import { typeFromUuid, sameType } from '../gpt/types.js';
 import { deriveLabels, makePlan, type Plan, type PlannedPartition } from '../plan/plan.js';
-import { bindExisting, existingFromGpt, type ExistingTable } from '../plan/existing.js';
+import { bindExisting, currentPadding, existingFromGpt, type ExistingTable } from '../plan/existing.js';
 import { fsMinimum, minSize } from '../plan/sizes.js';
 import { guessSize, MINIMIZABLE_FORMATS, minimalSize } from '../plan/minimize/index.js';
 import { fmtBytes } from '../plan/allocate.js';
@@ -28,7 +28,7 @@ import { randomUuid } from '../plan/ids.js';
 import { writeImage, type BlockSource, type Formatter } from '../image/build.js';
 import { ImageFile } from '../image/file.js';
 import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '../report/json.js';
-import { roundDown, roundUp } from '../config/values.js';
+import { roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
@@ -890,26 +890,17 @@ function computeSplitPaths(plan: Plan, device: string, deferred: (p: PlannedPart
 
 /** Lists an existing table as repart does for partitions without definitions (foreign). */
 function listExisting(g: NonNullable<Awaited<ReturnType<typeof readGpt>>>, imageSize: bigint, device: string, o: CliOptions): PartitionRow[] {
-  const ss = BigInt(g.sectorSize);
   const grain = BigInt(Math.max(o.grainSize ?? 4096, g.sectorSize));
+  const table = existingFromGpt(g, imageSize);
   const geo = gptGeometry(imageSize, g.sectorSize);
-  const lastUsable = g.header.lastUsableLba < geo.lastUsableLba ? g.header.lastUsableLba : geo.lastUsableLba;
-  const rows: PartitionRow[] = [];
-  g.table.entries.forEach((e, partno) => {
-    if (!e) return;
-    const after = e.lastLba + 1n;
-    let next = lastUsable + 1n;
-    for (const q of g.table.entries) if (q && q.firstLba >= after && q.firstLba < next) next = q.firstLba;
-    const a = roundUp(after * ss, grain);
-    const b = roundDown(next * ss, grain);
-    const padding = b > a ? b - a : 0n;
-    const size = (e.lastLba - e.firstLba + 1n) * ss;
-    rows.push({
-      type: typeFromUuid(e.typeGuid).name, label: e.name, uuid: formatUuid(e.partGuid), partno,
-      file: null, node: partitionNode(path.resolve(device), partno), offset: e.firstLba * ss,
-      oldSize: size, rawSize: size, oldPadding: padding, rawPadding: padding, activity: 'unchanged',
-    });
+  const lastUsable = table.lastUsableLba < geo.lastUsableLba ? table.lastUsableLba : geo.lastUsableLba;
+  return table.partitions.map((e) => {
+    const padding = currentPadding(e, table, lastUsable, grain);
+    return {
+      type: typeFromUuid(e.type).name, label: e.label, uuid: formatUuid(e.uuid), partno: e.partno,
+      file: null, node: partitionNode(path.resolve(device), e.partno), offset: e.offset,
+      oldSize: e.size, rawSize: e.size, oldPadding: padding, rawPadding: padding, activity: 'unchanged',
+    };
   });
-  return rows;
 }
 
