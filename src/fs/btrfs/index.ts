@@ -6,9 +6,7 @@
  */
 import { FsError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
-import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
-import { WindowDevice } from '../wasm/device.js';
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../wasm/emscripten.js';
+import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT, zeroWindow } from '../wasm/common.js';
 import { toolArtifact, toolSetFor } from '../wasm/host.js';
 
 /**
@@ -97,15 +95,7 @@ export const btrfsDriver: FsDriver = {
       return outcome;
     }
     // The file repart hands mkfs is new and empty: the window must read as zeros, as it would.
-    if (!job.windowZeroed) {
-      const dev = new WindowDevice(job.window, (name) => new FsError('E_FS', `zeroing the partition failed: ${name}`, { file: job.definitionFile }), false);
-      const h = dev.open();
-      try {
-        dev.allocate(0, job.window.size, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
-      } finally {
-        h.close(undefined as never);
-      }
-    }
+    if (!job.windowZeroed) zeroWindow(job);
     const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args, toolEnv(job, ['BTRFS_']), progress, {
       deviceAsEmptyFile: true,
     });

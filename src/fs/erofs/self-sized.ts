@@ -7,22 +7,8 @@
  */
 import { FsError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress } from '../driver.js';
-import { runForJob } from '../wasm/common.js';
-import { WindowDevice } from '../wasm/device.js';
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../wasm/emscripten.js';
+import { runForJob, zeroWindow } from '../wasm/common.js';
 import type { ToolName } from '../wasm/host.js';
-
-/** Make the window read as zeros, as the fresh file the tool expects would. Only for windows
- * the caller does not already know to be zero; reads the window once, writes where non-zero. */
-function zeroWindow(job: FormatJob): void {
-  const dev = new WindowDevice(job.window, (name) => new FsError('E_FS', `zeroing the partition failed: ${name}`, { file: job.definitionFile }), false);
-  const h = dev.open();
-  try {
-    dev.allocate(0, job.window.size, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
-  } finally {
-    h.close(undefined as never);
-  }
-}
 
 export async function formatSelfSized(
   job: FormatJob,

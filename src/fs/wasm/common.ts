@@ -6,6 +6,8 @@ import { FsError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress } from '../driver.js';
 import { runTool, toolSetFor, type ToolName, type ToolResult } from './host.js';
 import { treeTotals, type TreeProgress } from './vtree.js';
+import { WindowDevice } from './device.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from './emscripten.js';
 
 /** Where the source tree and the partition appear inside the tool (as they show in messages). */
 export const TREE_MOUNT = '/repart-root';
@@ -100,4 +102,19 @@ export async function runForJob(
     .filter((l) => /warning/i.test(l))
     .map((l) => `${argv0}: ${l.trim()}`);
   return { result, outcome: { warnings, passes: 1 } };
+}
+
+/**
+ * Make the window read as zeros, as the fresh file a tool that creates its own image expects
+ * would (erofs, squashfs, mkfs.btrfs --shrink). Only for windows the caller does not already know
+ * to be zero; reads the window once, writes where non-zero.
+ */
+export function zeroWindow(job: FormatJob): void {
+  const dev = new WindowDevice(job.window, (name) => new FsError('E_FS', `zeroing the partition failed: ${name}`, { file: job.definitionFile }), false);
+  const h = dev.open();
+  try {
+    dev.allocate(0, job.window.size, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+  } finally {
+    h.close(undefined as never);
+  }
 }
