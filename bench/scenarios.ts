@@ -47,6 +47,17 @@ function conf(dir: string, name: string, lines: string[]): void {
   writeFileSync(path.join(dir, 'repart.d', name), ['[Partition]', ...lines, ''].join('\n'));
 }
 
+/** An ESP source tree (boot loader, and the UKI as `uki`, if given) and its definition. */
+function esp(dir: string, uki?: Buffer): string {
+  const root = path.join(dir, 'esp');
+  mkdirSync(path.join(root, 'EFI/BOOT'), { recursive: true });
+  mkdirSync(path.join(root, 'EFI/Linux'), { recursive: true });
+  writeFileSync(path.join(root, 'EFI/BOOT/BOOTX64.EFI'), Buffer.alloc(120 * 1024, 0x4d));
+  if (uki) writeFileSync(path.join(root, 'EFI/Linux/nixos.efi'), uki);
+  conf(dir, '00-esp.conf', ['Type=esp', 'Format=vfat', 'SizeMinBytes=96M', `CopyFiles=${root}:/`]);
+  return root;
+}
+
 function sizeFor(bytes: number, factor = 1.35): string {
   return `${Math.ceil((bytes * factor + 96 * MiB) / MiB)}M`;
 }
@@ -57,12 +68,7 @@ export const SCENARIOS: Scenario[] = [
     description: "the seed's appliance image: ESP (vfat) + ext4 root holding a store closure",
     prepare(dir, quick) {
       const c = closure(dir, quick ? 120 * MiB : 400 * MiB, quick ? 3000 : 12000);
-      const esp = path.join(dir, 'esp');
-      mkdirSync(path.join(esp, 'EFI/BOOT'), { recursive: true });
-      mkdirSync(path.join(esp, 'EFI/Linux'), { recursive: true });
-      writeFileSync(path.join(esp, 'EFI/BOOT/BOOTX64.EFI'), Buffer.alloc(120 * 1024, 0x4d));
-      writeFileSync(path.join(esp, 'EFI/Linux/nixos.efi'), Buffer.alloc(40 * MiB, 0x5a));
-      conf(dir, '00-esp.conf', ['Type=esp', 'Format=vfat', 'SizeMinBytes=96M', `CopyFiles=${esp}:/`]);
+      esp(dir, Buffer.alloc(40 * MiB, 0x5a));
       conf(dir, '10-root.conf', ['Type=root', 'Format=ext4', 'Label=nixos', `SizeMinBytes=${sizeFor(c.bytes)}`,
         ...c.storePaths.map((p) => `CopyFiles=${p}:/nix/store/${path.basename(p)}`)]);
       return { args: ['--size=auto'], sourceBytes: c.bytes + 40 * MiB, sourceDir: dir };
@@ -128,11 +134,7 @@ export const SCENARIOS: Scenario[] = [
     description: "nixpkgs' verityStore: erofs store + dm-verity hash (Minimize=best), then the ESP with the UKI added in a second run",
     prepare(dir, quick) {
       const c = closure(dir, quick ? 120 * MiB : 400 * MiB, quick ? 3000 : 12000);
-      const esp = path.join(dir, 'esp');
-      mkdirSync(path.join(esp, 'EFI/BOOT'), { recursive: true });
-      mkdirSync(path.join(esp, 'EFI/Linux'), { recursive: true });
-      writeFileSync(path.join(esp, 'EFI/BOOT/BOOTX64.EFI'), Buffer.alloc(120 * 1024, 0x4d));
-      conf(dir, '00-esp.conf', ['Type=esp', 'Format=vfat', 'SizeMinBytes=96M', `CopyFiles=${esp}:/`]);
+      const espRoot = esp(dir);
       conf(dir, '10-store-verity.conf', ['Type=usr-verity', 'Label=store-verity', 'Verity=hash', 'VerityMatchKey=store', 'Minimize=best']);
       conf(dir, '20-store.conf', ['Type=usr', 'Label=store', 'Format=erofs', 'Verity=data', 'VerityMatchKey=store', 'Minimize=best',
         ...c.storePaths.map((p) => `CopyFiles=${p}:/nix/store/${path.basename(p)}`)]);
@@ -144,7 +146,7 @@ export const SCENARIOS: Scenario[] = [
           const hash = (JSON.parse(stdout) as { type: string; roothash?: string }[]).find((r) => r.type.endsWith('-verity'))?.roothash ?? 'none';
           const uki = Buffer.alloc(40 * MiB, 0x5a);
           uki.write(`usrhash=${hash}`, 0);
-          writeFileSync(path.join(esp, 'EFI/Linux/nixos.efi'), uki);
+          writeFileSync(path.join(espRoot, 'EFI/Linux/nixos.efi'), uki);
         },
       };
     },
