@@ -40,20 +40,12 @@ API=$REPO/tools/compress
 # -msimd128: wasm SIMD (Node >= 16.4); lets clang vectorise loops, ~5% on zstd -3.
 CFLAGS_COMMON="-O3 -msimd128 -ffile-prefix-map=$W/=/build/ -fdebug-prefix-map=$W/=/build/ -ffile-prefix-map=$REPO/=/repart-ts/"
 log() { printf '\n== %s\n' "$*" >&2; }
+. "$REPO/tools/lib/deb-src.sh"
 
 step_setup() {
   log "setup: emscripten and deb-src for $SUITE"
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends emscripten python3 xz-utils patch >/dev/null
-  local mirror
-  mirror=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
-           | grep -v security | grep -oE 'https?://[^ ]*/debian/?' | head -1 || true)
-  [ -n "$mirror" ] || { echo "no Debian mirror found in the apt sources" >&2; exit 1; }
-  local f=/etc/apt/sources.list.d/repart-ts-$SUITE-src.sources
-  if [ ! -f "$f" ]; then
-    printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-      "$mirror" "$SUITE" > "$f"
-  fi
-  apt-get update -qq
+  add_deb_src "$SUITE"
 }
 
 # Check every file the .dsc lists that we have against its SHA-256 (apt already checked the

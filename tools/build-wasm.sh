@@ -69,21 +69,13 @@ PATCHES=$REPO/$DEST/patches              # ours, per suite (context drifts betwe
 GLUE=$REPO/wasm/glue
 SHIM=$REPO/wasm/shim
 log() { printf '\n== %s\n' "$*" >&2; }
+. "$REPO/tools/lib/deb-src.sh"
 
 step_setup() {
   log "setup: packages and deb-src for $SUITE"
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     emscripten autoconf automake pkgconf patch bc python3 xz-utils linux-libc-dev >/dev/null
-  local mirror
-  mirror=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
-           | grep -v security | grep -oE 'https?://[^ ]*/debian/?' | head -1 || true)
-  [ -n "$mirror" ] || { echo "no Debian mirror found in the apt sources" >&2; exit 1; }
-  local f=/etc/apt/sources.list.d/repart-ts-$SUITE-src.sources
-  if [ ! -f "$f" ]; then
-    printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-      "$mirror" "$SUITE" > "$f"
-  fi
-  apt-get update -qq
+  add_deb_src "$SUITE"
 }
 
 # Check every file the .dsc lists that we have against its SHA-256 (apt already checked the
