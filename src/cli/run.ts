@@ -11,7 +11,7 @@ import { definitionsFromImage } from '../config/copy-from.js';
 import { deriveVeritySalt, deriveVerityUuid, formatVerityHash, repartVerityHashSize, verityHashBytes, verityPartitionUuids } from '../verity/index.js';
 import { expandSpecifiers } from '../config/specifiers.js';
 import { RepartError } from '../errors.js';
-import type { FormatJob } from '../fs/driver.js';
+import type { FormatJob, FormatOutcome } from '../fs/driver.js';
 import { SUPPORTED_FORMATS, formatInProcess } from '../fs/registry.js';
 import { mangleLinuxLabel } from '../fs/swap.js';
 import { formatUuid, parseUuid, uuidHex, type Uuid } from '../gpt/guid.js';
@@ -473,33 +473,37 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   // first, in place, in a provisional window. In dry-run mode (repart formats them even then, so
   // the plan it prints is the real one), or when the provisional windows do not fit a fixed
   // --size, they are formatted into a scratch file just to learn their size.
+  /**
+   * Formats partitions (by index, at their fsSizes) back to back into a scratch file; `use` gets
+   * each one's offset there and the outcomes; the file is removed afterwards. Labels and UUIDs
+   * do not depend on the layout, so an auto-sized plan names them.
+   */
+  const inScratch = async (idx: number[], use: (scratch: string, offsets: Map<number, bigint>, out: FormatOutcome[]) => Promise<void>) => {
+    const probe = planFor('auto');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-scratch-'));
+    try {
+      const scratch = path.join(dir, 'scratch.raw');
+      writeFileSync(scratch, '');
+      const offsets = new Map<number, bigint>();
+      let at = 0n;
+      for (const i of idx) { offsets.set(i, at); at += fsSizes.get(i)!; }
+      const out = await (hooks.formatter ?? formatInProcess)(idx.map((i): FormatJob => (
+        { ...jobFor(i, probe.partitions[i]!), window: { path: scratch, offset: Number(offsets.get(i)!), size: Number(fsSizes.get(i)!) } })));
+      truncateSync(scratch, Number(at)); // every window reads back whole, zeros after what was used
+      await use(scratch, offsets, out);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
   const measureSelfSized = async () => {
     const pending = [...selfSized.keys()].filter((i) => selfSized.get(i));
     if (pending.length === 0) return;
-    const probe = planFor('auto');
-    const scratchDir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-size-'));
-    try {
-      const scratch = path.join(scratchDir, 'scratch.raw');
-      writeFileSync(scratch, '');
-      let at = 0n;
-      const jobs: FormatJob[] = pending.map((i) => {
-        const size = fsSizes.get(i)!;
-        const job = { ...jobFor(i, probe.partitions[i]!), window: { path: scratch, offset: Number(at), size: Number(size) } };
-        at += size;
-        return job;
-      });
-      const out = await (hooks.formatter ?? formatInProcess)(jobs);
-      truncateSync(scratch, Number(at)); // every window reads back whole, zeros after what was used
-      const offsets = new Map<number, bigint>();
-      at = 0n;
-      for (const i of pending) { offsets.set(i, at); at += fsSizes.get(i)!; }
+    await inScratch(pending, async (scratch, offsets, out) => {
       pending.forEach((i, k) => { settleSelfSized(i, out[k]!.usedBytes); measuredPasses.set(i, 1); });
       checkMax();
       followVerityData(pending);
       if (o.dryRun) for (const [hi, v] of verityPairs) if (offsets.has(v.data)) await dryRunRootHash(hi, { path: scratch, offset: offsets.get(v.data)! });
-    } finally {
-      rmSync(scratchDir, { recursive: true, force: true });
-    }
+    });
   };
   const measuredPasses = new Map<number, number>();
   let plan: Plan;
@@ -512,21 +516,12 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     }
     // ... or over a file system sized by our model: repart formats it in a dry run too, so do we,
     // into a scratch file, to print the root hash and UUIDs the real run will have
-    for (const [hi, v] of verityPairs) {
-      const di = v.data;
-      if (v.hashedBytes === undefined || dryRunRootHashes.has(hi) || copyBlocksPaths.has(di) || !fsSizes.has(di) || selfSized.has(di)) continue;
-      const probe = planFor('auto');
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-data-'));
-      try {
-        const scratch = path.join(dir, 'data.raw');
-        writeFileSync(scratch, '');
-        const size = fsSizes.get(di)!;
-        await (hooks.formatter ?? formatInProcess)([{ ...jobFor(di, probe.partitions[di]!), window: { path: scratch, offset: 0, size: Number(size) } }]);
-        truncateSync(scratch, Number(size));
-        await dryRunRootHash(hi, { path: scratch, offset: 0n });
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+    const modelSized = [...verityPairs].filter(([hi, v]) => v.hashedBytes !== undefined && !dryRunRootHashes.has(hi)
+      && !copyBlocksPaths.has(v.data) && fsSizes.has(v.data) && !selfSized.has(v.data));
+    if (modelSized.length > 0) {
+      await inScratch(modelSized.map(([, v]) => v.data), async (scratch, offsets) => {
+        for (const [hi, v] of modelSized) await dryRunRootHash(hi, { path: scratch, offset: offsets.get(v.data)! });
+      });
     }
     plan = planFor();
   } else {
