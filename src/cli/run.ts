@@ -574,10 +574,11 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     let found = false;
     for (const [hi, h] of defs.entries()) {
       if (h.verity !== 'hash') continue;
-      const hp = plan.partitions[hi]!, dp = plan.partitions[verityPairs.get(hi)?.data ?? defs.indexOf(veritySibling(defs, h, 'data')!)]!;
+      const di = defs.indexOf(veritySibling(defs, h, 'data')!);
+      const hp = plan.partitions[hi]!, dp = plan.partitions[di]!;
       if (hp.existing && uuidHex(hp.uuid) === rh.slice(32) && uuidHex(dp.uuid) === rh.slice(0, 32)) {
         found = true;
-        applyRootHash(hi, plan.partitions.indexOf(dp), Uint8Array.from(Buffer.from(rh, 'hex')));
+        applyRootHash(hi, di, Uint8Array.from(Buffer.from(rh, 'hex')));
       } else if (!hp.existing) found = true; // checked against the computed hash when signing
     }
     if (!found) throw new RepartError('E_VERITY', `--join-signature=: no Verity=hash partition has root hash ${rh}`, {});
