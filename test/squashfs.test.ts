@@ -26,6 +26,8 @@ after(async () => {
 function job(over: Partial<FormatJob> & Pick<FormatJob, 'window'>): FormatJob {
   return {
     format: 'squashfs', label: 'usr-x86-64', fsUuid: UUID, sectorSize: 4096, tree: null, sourceDateEpoch: EPOCH,
+    // trixie's build, compared with trixie's native tool (sid's: test/oracle/sid-tools.test.ts)
+    systemdVersion: 257,
     extraOptions: [], discard: true, subvolumes: [], definitionFile: '/etc/repart.d/20-usr.conf', windowZeroed: true, ...over,
   };
 }

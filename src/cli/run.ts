@@ -716,7 +716,11 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
           events: {
             start: (i) => progress.start(String(i), name(i)),
             progress: (i, p) => progress.update(String(i), p),
-            done: (i, r) => { progress.finish(String(i)); r.warnings.forEach((w) => warn(`${name(i)}: ${w}`)); },
+            done: (i, r) => {
+              progress.finish(String(i));
+              if (r.toolOutput?.trim()) warn(r.toolOutput.trimEnd()); // 262 shows its mkfs child's output
+              r.warnings.forEach((w) => warn(`${name(i)}: ${w}`));
+            },
           },
         });
         if (io.env.REPART_TS_STATS) {
