@@ -60,6 +60,9 @@ export SOURCE_DATE_EPOCH=1735689600
 export NODE_PATH=/usr/share/nodejs
 export LC_ALL=C TZ=UTC
 unset EM_CACHE
+# Debian's emcc runs `python3` from PATH: Debian's own, not a version manager's shim (a pyenv
+# shim first in PATH costs seconds per emcc call on a loaded machine; configure makes hundreds).
+export PATH=/usr/bin:/bin:$PATH
 
 up() { local v=${1#*:}; echo "${v%-*}"; }    # upstream part of a Debian version
 nover() { echo "${1#*:}"; }                   # version without epoch (file names)

@@ -61,6 +61,9 @@ export SOURCE_DATE_EPOCH=1735689600          # fixed: nothing in the build may d
 export NODE_PATH=/usr/share/nodejs           # Debian's node-acorn; nodesource node does not look there
 export LC_ALL=C TZ=UTC
 unset EM_CACHE                               # Debian ships a frozen, prebuilt sysroot cache
+# Debian's emcc runs `python3` from PATH: Debian's own, not a version manager's shim (a pyenv
+# shim first in PATH costs seconds per emcc call on a loaded machine; configure makes hundreds).
+export PATH=/usr/bin:/bin:$PATH
 
 WITH_BTRFS=$([ -n "$BTRFS_VER" ] && echo yes || echo no)
 E2FS_UP=${E2FS_VER%-*}; BTRFS_UP=${BTRFS_VER%-*}

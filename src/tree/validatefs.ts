@@ -29,8 +29,13 @@ export function validateFsXattrs(d: PartitionDefinition, label: string, type: Pa
   const labels = [...new Set([label, ...siblings.map((s) => s.label)])].sort(strcmp);
   if (labels.length > 0) out.push({ name: 'user.validatefs.gpt_label', value: nulstr(labels) });
   const types = [...new Set([type, ...siblings.map((s) => s.type)].map((t) => formatUuid(t.uuid)))].sort(strcmp);
-  out.push({ name: 'user.validatefs.gpt_type_uuid', value: nulstr(types) });
   const mps = d.mountPoints.length > 0 ? d.mountPoints : mountPointsOf(type);
+  // In the order the tools see them natively: repart sets label, type, mount point on its
+  // staging directory, and ext4 (the usual /var/tmp) lists them label, mount point, type: the
+  // type's entry (80 bytes) never fits in the inode after the label's and goes to the xattr
+  // block, which is sorted by name length. mksquashfs stores xattrs in listed order (measured
+  // against sid's systemd-repart 262: the squashfs xattr table); mke2fs and mkfs.btrfs sort.
   if (mps.length > 0) out.push({ name: 'user.validatefs.mount_point', value: nulstr(mps) });
+  out.push({ name: 'user.validatefs.gpt_type_uuid', value: nulstr(types) });
   return out;
 }

@@ -132,7 +132,8 @@ describe('sid tool versions under --compat=262', () => {
         const conf = comp.length ? `Compression=${comp[1]}\n${comp[3] ? `CompressionLevel=${comp[3]}\n` : ''}` : '';
         rmSync(path.join(dir, 'defs'), { recursive: true, force: true });
         mkdirSync(path.join(dir, 'defs'));
-        writeFileSync(path.join(dir, 'defs/10-usr.conf'), `[Partition]\nType=usr\nFormat=squashfs\nCopyFiles=${dir}/tree:/\nMinimize=best\n${conf}`);
+        // AddValidateFS=no: the same tree as the native run's (no user.validatefs.* on the root)
+        writeFileSync(path.join(dir, 'defs/10-usr.conf'), `[Partition]\nType=usr\nFormat=squashfs\nCopyFiles=${dir}/tree:/\nMinimize=best\nAddValidateFS=no\n${conf}`);
         const o = runOurs(['--quiet', '--offline=yes', '--definitions=defs', '--empty=create', '--size=auto', `--seed=${SEED}`, '--json=short', 'ours.raw'], dir, { SOURCE_DATE_EPOCH: EPOCH });
         assert.equal(o.status, 0, o.stderr);
         const [p] = JSON.parse(o.stdout) as { offset: number; raw_size: number }[];
