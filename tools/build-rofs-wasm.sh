@@ -251,9 +251,14 @@ step_erofs() {
       --disable-oci --disable-s3 --disable-ublk --disable-fanotify --without-libnl3 \
       --without-libcurl --without-openssl --without-libxml2 --without-json_c \
       ac_cv_func_malloc_0_nonnull=yes ac_cv_func_realloc_0_nonnull=yes \
-      ac_cv_func_llistxattr=yes ac_cv_func_lgetxattr=yes \
+      ac_cv_func_llistxattr=yes ac_cv_func_lgetxattr=yes ac_cv_func_pwritev=no \
       > configure-wasm.log 2>&1 || { tail -40 configure-wasm.log; exit 1; }
   fi
+  # pwritev: emscripten 3.1.6's writes every iovec at the same offset (its doWritev does not
+  # advance it), so 1.9.4's inode writes (header + inline xattrs in one pwritev) put the xattrs
+  # over the header; without it erofs-utils writes each piece with pwrite (as ac_cv_func_pwritev=no
+  # above; a build directory configured before that gets the same edit).
+  sed -i 's/^#define HAVE_PWRITEV 1$/\/* #undef HAVE_PWRITEV *\//' config.h
   # gthread.h only now: it renames main(), which configure's test programs need.
   local MK=(CFLAGS="$CFLAGS_COMMON -idirafter $DEPS/kheaders -include $SHIM/gthread.h")
   make -j"$JOBS" -C lib "${MK[@]}" > make-lib.log 2>&1 || { tail -30 make-lib.log; exit 1; }

@@ -134,6 +134,7 @@ describe('sid tool versions under --compat=262', () => {
         mkdirSync(path.join(dir, 'defs'));
         // AddValidateFS=no: the same tree as the native run's (no user.validatefs.* on the root)
         writeFileSync(path.join(dir, 'defs/10-usr.conf'), `[Partition]\nType=usr\nFormat=squashfs\nCopyFiles=${dir}/tree:/\nMinimize=best\nAddValidateFS=no\n${conf}`);
+        rmSync(path.join(dir, 'ours.raw'), { force: true });
         const o = runOurs(['--quiet', '--offline=yes', '--definitions=defs', '--empty=create', '--size=auto', `--seed=${SEED}`, '--json=short', 'ours.raw'], dir, { SOURCE_DATE_EPOCH: EPOCH });
         assert.equal(o.status, 0, o.stderr);
         const [p] = JSON.parse(o.stdout) as { offset: number; raw_size: number }[];
