@@ -31,6 +31,7 @@ import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '..
 import { roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
+import { veritySiblings } from '../tree/validatefs.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
 import { fstabLines, renderFstab } from '../report/fstab.js';
 import { crypttabText } from '../report/crypttab.js';
@@ -329,7 +330,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   const trees = new Map<number, SourceTree | null>();
   for (const [i, d] of defs.entries()) {
     if (d.format === undefined || deferredDef(d) || isOld(i)) continue;
-    if (!o.dryRun || d.minimize !== 'off') trees.set(i, await partitionTree(d, labels[i]!, treeCtx, { compat: o.compat, dedupe: hooks.dedupe }));
+    if (!o.dryRun || d.minimize !== 'off') trees.set(i, await partitionTree(d, labels[i]!, treeCtx, { compat: o.compat, dedupe: hooks.dedupe, siblings: veritySiblings(defs, labels, i) }));
   }
 
   // Minimize=: the file system size comes from the model (one formatting pass, not two); the

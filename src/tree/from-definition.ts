@@ -4,7 +4,7 @@
  * partition's exclusion of other partitions' mount points (formatting.md §5.3.1 item 4).
  */
 import type { PartitionDefinition } from '../config/definition.js';
-import { mountPointsOf, sameType } from '../gpt/types.js';
+import { mountPointsOf, sameType, type PartitionType } from '../gpt/types.js';
 import type { SourceTree, Timespec, TreeNode } from './model.js';
 import { buildTree, type TreeSpec } from './build.js';
 import { dedupeTree } from './dedupe.js';
@@ -74,11 +74,12 @@ export function clampTimes(tree: SourceTree, epoch: number): void {
  * root (v258+, which makes every ext4/btrfs partition populated), times clamped for the 262
  * stack, and the opt-in de-duplication.
  */
-export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext, o: { compat: number; dedupe?: boolean }): Promise<SourceTree | null> {
+export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext,
+  o: { compat: number; dedupe?: boolean; siblings?: { label: string; type: PartitionType }[] }): Promise<SourceTree | null> {
   const validate = wantsValidateFs(d, o.compat);
   if (!needsPopulate(d) && !validate) return null;
   const tree = await buildTree(treeSpecFor(d, ctx));
-  if (validate) tree.root.meta.xattrs = validateFsXattrs(d, label, d.type);
+  if (validate) tree.root.meta.xattrs = validateFsXattrs(d, label, d.type, o.siblings);
   // The 262 stack's mkfs tools all clamp times to SOURCE_DATE_EPOCH (btrfs-progs 7.x too; our
   // btrfs-progs 6.14 does not), so the tree is clamped once for every format.
   if (o.compat >= 262 && ctx.sourceDateEpoch !== undefined) clampTimes(tree, ctx.sourceDateEpoch);

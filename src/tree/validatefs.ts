@@ -39,3 +39,15 @@ export function validateFsXattrs(d: PartitionDefinition, label: string, type: Pa
   out.push({ name: 'user.validatefs.gpt_type_uuid', value: nulstr(types) });
   return out;
 }
+
+/**
+ * The verity siblings of definition `i` (the same VerityMatchKey=, Verity=data/hash/signature),
+ * with their labels: 262 lists their labels and types beside the partition's own in
+ * user.validatefs.gpt_label/gpt_type_uuid (measured: an erofs Verity=data store carries
+ * "store\0store-verity\0" and both type UUIDs).
+ */
+export function veritySiblings(defs: PartitionDefinition[], labels: string[], i: number): { label: string; type: PartitionType }[] {
+  const d = defs[i]!;
+  if (d.verity === 'off' || d.verityMatchKey === undefined) return [];
+  return defs.flatMap((s, k) => k !== i && s.verity !== 'off' && s.verityMatchKey === d.verityMatchKey ? [{ label: labels[k]!, type: s.type }] : []);
+}
