@@ -2,6 +2,7 @@
  * The systemd-repart command line (image-building subset, gpt-layout.md §7.1), parsed with
  * getopt_long's rules: --opt=value or --opt value, unknown options are errors.
  */
+import { asCompat } from '../compat.js';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -261,11 +262,12 @@ export function parseCommandLine(argv: string[]): CliOptions {
     if (o.device === undefined) throw new UsageError('A path to an image file must be specified when --empty=create is used.');
   }
   if (o.split && o.device === undefined) throw new UsageError('When --split= is used, a device path must be specified.');
-  if (o.compat < 262 && o.grainSize !== undefined) throw new UsageError('--grain-size= needs systemd-repart 261 or newer (use --compat=262).');
-  if (o.compat < 258 && o.joinSignature !== undefined) throw new UsageError('--join-signature= needs systemd-repart 258 or newer (use --compat=262).');
+  const compat = asCompat(o.compat);
+  if (!compat.grainSizeOption && o.grainSize !== undefined) throw new UsageError('--grain-size= needs systemd-repart 261 or newer (use --compat=262).');
+  if (!compat.joinSignatureOption && o.joinSignature !== undefined) throw new UsageError('--join-signature= needs systemd-repart 258 or newer (use --compat=262).');
   for (const n of ['defer-partitions-empty', 'defer-partitions-factory-reset'])
-    if (o.compat < 259 && raw.some(([m]) => m === n)) throw new UsageError(`unrecognized option '--${n}' (systemd-repart 259 or newer; use --compat=262)`);
-  if (o.compat < 258 && raw.some(([n]) => n === 'append-fstab')) throw new UsageError('--append-fstab= needs systemd-repart 258 or newer (use --compat=262).');
+    if (!compat.deferEmptyOptions && raw.some(([m]) => m === n)) throw new UsageError(`unrecognized option '--${n}' (systemd-repart 259 or newer; use --compat=262)`);
+  if (!compat.appendFstabOption && raw.some(([n]) => n === 'append-fstab')) throw new UsageError('--append-fstab= needs systemd-repart 258 or newer (use --compat=262).');
   if (o.joinSignature !== undefined && o.certificate === undefined) throw new UsageError('Verity signature specified without --certificate=.');
   return o;
 }
