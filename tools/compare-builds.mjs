@@ -9,12 +9,26 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
 const sha = (b) => createHash('sha256').update(b).digest('hex');
+function shaFile(f) {
+  const h = createHash('sha256');
+  const fd = openSync(f, 'r');
+  const b = Buffer.alloc(1 << 22);
+  try {
+    for (let pos = 0; ;) {
+      const n = readSync(fd, b, 0, b.length, pos);
+      if (n === 0) break;
+      h.update(b.subarray(0, n));
+      pos += n;
+    }
+  } finally { closeSync(fd); }
+  return h.digest('hex');
+}
 
 if (process.argv[2] === '--diff') {
   const a = JSON.parse(readFileSync(process.argv[3], 'utf8')), b = JSON.parse(readFileSync(process.argv[4], 'utf8'));
@@ -51,7 +65,7 @@ function build(name, dir, steps, between) {
     if (status !== 0) { stdout += r.stderr.toString(); break; }
     if (between && k < steps.length - 1) between(k, stdout);
   }
-  for (const f of readdirSync(dir).sort()) if (f.startsWith('disk')) files[f] = sha(readFileSync(path.join(dir, f)));
+  for (const f of readdirSync(dir).sort()) if (f.startsWith('disk')) files[f] = shaFile(path.join(dir, f));
   result[name] = { status, stdout: sha(stdout), files };
   process.stderr.write(`${name}: ${status} ${Object.keys(files).join(' ')}\n`);
 }

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { parseCommandLine, type CliOptions } from '../config/cli.js';
 import { formatWhere, RepartError } from '../errors.js';
 import { buildImage } from '../build/build-image.js';
+import { requestFromOptions } from '../build/defaults.js';
 import type { BuildRequest, Formatter } from '../build/request.js';
 import { formatJson, partitionsJson, type PartitionRow } from '../report/json.js';
 import { renderTable } from '../report/table.js';
@@ -103,31 +104,12 @@ export function errorLine(e: RepartError): string {
   return `repart-ts: ${formatWhere(e.where)}${e.detail}`;
 }
 
-function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {
-  const v = env.SOURCE_DATE_EPOCH;
-  if (v === undefined || !/^[0-9]+$/.test(v)) return undefined;
-  return Number(v);
-}
-
-/** SYSTEMD_REPART_MKFS_OPTIONS_<FSTYPE>, split into words, by lower-case Format= value. */
-function mkfsOptionsFromEnv(env: NodeJS.ProcessEnv): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(env)) {
-    const m = /^SYSTEMD_REPART_MKFS_OPTIONS_([A-Z0-9]+)$/.exec(k);
-    if (m && v) out[m[1]!.toLowerCase()] = v.split(/[ \t\n]+/).filter((x) => x !== '');
-  }
-  return out;
-}
-
-/** The command line and environment as a build request. */
+/** The command line and environment as a build request, with the CLI's warnings and progress bars. */
 export function requestFromCli(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: string) => void): BuildRequest {
-  const { help: _h, version: _v, warnings: _w, json: _j, pretty: _p, noPager: _n, noLegend: _l, quiet: _q, progress, ...options } = o;
   let reporter: ProgressReporter | undefined;
-  const bar = () => (reporter ??= new ProgressReporter(io.stderr, io.stderrIsTTY ?? false, progress));
+  const bar = () => (reporter ??= new ProgressReporter(io.stderr, io.stderrIsTTY ?? false, o.progress));
   return {
-    ...options,
-    sourceDateEpoch: sourceDateEpoch(io.env),
-    mkfsOptions: mkfsOptionsFromEnv(io.env),
+    ...requestFromOptions(o, io.env),
     formatter: hooks.formatter,
     mapOwnersToRoot: hooks.mapOwnersToRoot,
     dedupe: hooks.dedupe,
