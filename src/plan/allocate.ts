@@ -1,6 +1,10 @@
 /**
  * context_ponder(): fit partitions into the free area, drop by priority, grow by weight,
  * place (gpt-layout.md §3). Pure: bigint arithmetic on sizes, no I/O.
+ *
+ * Ported upstream algorithm: allocate() follows systemd-repart's context_ponder() /
+ * context_grow_partitions() step by step (257 and 262 variants), so it stays one long function
+ * that can be read side by side with repart.c rather than being split.
  */
 import { asCompat, type Compat } from '../compat.js';
 import { RepartError } from '../errors.js';

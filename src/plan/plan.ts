@@ -108,24 +108,8 @@ export function autoSize(sumMin: bigint, sectorSize: number, grain: bigint, comp
   return 1069056n + sumMin;
 }
 
-export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
-  const compat = asCompat(o.compat);
-  const grain = BigInt(Math.max(o.grain ?? 4096, o.sectorSize));
-  const sc: SizeContext = { compat, grain, fsSectorSize: o.fsSectorSize };
-  const ex = o.existing;
-  const { bound, foreign } = bindExisting(defs, ex);
-  // the list: definitions in order, then the partitions no definition claimed
-  const list = [...defs, ...foreign.map((e) => {
-    const d = emptyDefinition('', `foreign-${e.partno}`);
-    d.type = typeFromUuid(e.type);
-    d.splitName = ''; // repart splits only what it has definitions for
-    return d;
-  })];
-  const current = [...bound, ...foreign];
-  const isForeign = (i: number) => i >= defs.length;
-  const inputs = (i: number) => ({ copyBlocksSize: current[i] ? undefined : o.copyBlocksSizes?.get(i), existingSize: current[i]?.size });
-
-  // UUIDs: an existing partition keeps its own; k counts every earlier list entry of the same type.
+/** UUIDs: an existing partition keeps its own; k counts every earlier list entry of the same type. */
+function partitionUuids(list: PartitionDefinition[], current: readonly ({ uuid: Uuid } | undefined)[], o: PlanOptions): Uuid[] {
   const uuids: Uuid[] = [];
   const derived = list.map(() => false);
   list.forEach((d, i) => {
@@ -145,6 +129,48 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
       uuids[i] = (o.randomUuid ?? randomUuid)();
     }
   });
+
+  return uuids;
+}
+
+/**
+ * Partition numbers: existing ones keep theirs; new ones in placement order take the lowest free
+ * slot (262: above the last existing partition of the same type, when there is one).
+ */
+function partitionNumbers(list: PartitionDefinition[], current: readonly ({ partno: number } | undefined)[], placementOrder: number[], ex: ExistingTable | undefined, compat: Compat): number[] {
+  const partnos: number[] = list.map((_, i) => current[i]?.partno ?? -1);
+  const used = new Set(partnos.filter((n) => n >= 0));
+  for (const i of placementOrder) {
+    let from = 0;
+    if (compat.partnoAfterSameType) for (const e of ex?.partitions ?? []) if (uuidEqual(e.type, list[i]!.type.uuid) && e.partno + 1 > from) from = e.partno + 1;
+    let n = from;
+    while (used.has(n)) n++;
+    if (n >= 128 && from > 0) for (n = 0; used.has(n);) n++;
+    used.add(n);
+    partnos[i] = n;
+  }
+
+  return partnos;
+}
+
+export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
+  const compat = asCompat(o.compat);
+  const grain = BigInt(Math.max(o.grain ?? 4096, o.sectorSize));
+  const sc: SizeContext = { compat, grain, fsSectorSize: o.fsSectorSize };
+  const ex = o.existing;
+  const { bound, foreign } = bindExisting(defs, ex);
+  // the list: definitions in order, then the partitions no definition claimed
+  const list = [...defs, ...foreign.map((e) => {
+    const d = emptyDefinition('', `foreign-${e.partno}`);
+    d.type = typeFromUuid(e.type);
+    d.splitName = ''; // repart splits only what it has definitions for
+    return d;
+  })];
+  const current = [...bound, ...foreign];
+  const isForeign = (i: number) => i >= defs.length;
+  const inputs = (i: number) => ({ copyBlocksSize: current[i] ? undefined : o.copyBlocksSizes?.get(i), existingSize: current[i]?.size });
+
+  const uuids = partitionUuids(list, current, o);
 
   const labels = deriveLabels(list, current.map((c) => c?.label));
 
@@ -205,19 +231,7 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
 
   const alloc = allocate(items, start, end, grain, compat);
 
-  // Partition numbers: existing ones keep theirs; new ones in placement order take the lowest free
-  // slot (262: above the last existing partition of the same type, when there is one).
-  const partnos: number[] = list.map((_, i) => current[i]?.partno ?? -1);
-  const used = new Set(partnos.filter((n) => n >= 0));
-  for (const i of alloc.placementOrder) {
-    let from = 0;
-    if (compat.partnoAfterSameType) for (const e of ex?.partitions ?? []) if (uuidEqual(e.type, list[i]!.type.uuid) && e.partno + 1 > from) from = e.partno + 1;
-    let n = from;
-    while (used.has(n)) n++;
-    if (n >= 128 && from > 0) for (n = 0; used.has(n);) n++;
-    used.add(n);
-    partnos[i] = n;
-  }
+  const partnos = partitionNumbers(list, current, alloc.placementOrder, ex, compat);
 
   const partitions = list.map((d, i): PlannedPartition => {
     const cur = current[i];
