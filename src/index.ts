@@ -16,3 +16,4 @@ export type { PartitionRow } from './report/json.js';
 export type { Plan, PlannedPartition } from './plan/plan.js';
 export { compatFor, type Compat } from './compat.js';
 export { FORMAT_FACTS, formatFacts, fsLabelFor, mangleLinuxLabel, type FormatFacts } from './fs/facts.js';
+export { buildNixosImage, type NixosBuildOptions, type NixosBuildResult } from './nixos/build.js';

@@ -66,21 +66,22 @@ async function dryRunRootHash(ctx: BuildContext, h: PartitionState, src: { path:
 }
 
 /** Formats the still-provisional self-sized partitions into a scratch file to learn their sizes. */
-export async function measureSelfSized(ctx: BuildContext): Promise<void> {
+export async function measureSelfSized(ctx: BuildContext, o: { hashPairs: boolean }): Promise<void> {
   const pending = ctx.partitions.filter((s) => s.fsSizeSource === 'provisional');
   if (pending.length === 0) return;
   await inScratch(ctx, pending, async (scratch, offsets, out) => {
     pending.forEach((s, k) => { settleSelfSized(ctx, s, out[k]!.usedBytes); s.extraPasses = 1; });
     checkMax(ctx);
     followVerityData(ctx, pending);
-    if (!ctx.request.dryRun) return;
+    if (!o.hashPairs) return;
     for (const h of ctx.partitions) if (h.verityHash && offsets.has(h.verityHash.data)) await dryRunRootHash(ctx, h, { path: scratch, offset: offsets.get(h.verityHash.data)! });
   });
 }
 
 const isDryRun = (ctx: BuildContext) => ctx.request.dryRun;
 
-export const measureSelfSizedStage: Stage = { name: 'measure self-sized', when: isDryRun, run: measureSelfSized };
+/** A dry run formats self-sized partitions too (the plan it prints is the real one) and hashes pairs over them. */
+export const measureSelfSizedStage: Stage = { name: 'measure self-sized', when: isDryRun, run: (ctx) => measureSelfSized(ctx, { hashPairs: true }) };
 
 export const dryRunRootHashesStage: Stage = {
   name: 'dry-run root hashes',

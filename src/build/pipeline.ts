@@ -17,7 +17,7 @@ import { generatedFilesStage, layoutPictureStage, rowsStage } from './outputs.js
 import { planStage } from './plan.js';
 import { seedStage } from './seed.js';
 import { signaturesStage } from './signatures.js';
-import { signingStage } from './signing.js';
+import { joinSignatureStage, signingKeysStage } from './signing.js';
 import { bindExistingStage, listExistingStage, loadTableStage } from './table.js';
 import { treesStage } from './trees.js';
 import { applyDryRunRootHashesStage, verityStage } from './verity.js';
@@ -38,7 +38,8 @@ export const STAGES: readonly Stage[] = [
   dryRunRootHashesStage,
   planStage,
   applyDryRunRootHashesStage,
-  signingStage,
+  signingKeysStage,
+  joinSignatureStage,
   growDryRunStage,
   changesStage,
   openImageStage,

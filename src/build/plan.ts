@@ -35,7 +35,7 @@ export const planStage: Stage = {
     } catch (e) {
       // provisional windows too large for a fixed --size: learn the real sizes first
       if (!(e instanceof RepartError && e.code === 'E_NO_SPACE') || !ctx.partitions.some((s) => s.fsSizeSource === 'provisional')) throw e;
-      await measureSelfSized(ctx);
+      await measureSelfSized(ctx, { hashPairs: false });
       plan = planFor(ctx);
     }
     setPlan(ctx, plan);

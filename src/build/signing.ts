@@ -1,5 +1,5 @@
 /**
- * Stage "signing keys": Verity=signature partitions are signed with --private-key=/--certificate=
+ * Stages "signing keys" and "join signature": Verity=signature partitions are signed with --private-key=/--certificate=
  * once the root hash is known, or get a signature made elsewhere (--join-signature=, 258+). Keys
  * are loaded and the joined signature checked before anything is written.
  * Writes: signer, joinCertificate; for a joined signature over an existing pair, its root hash.
@@ -14,14 +14,24 @@ import { isWritten, type BuildContext, type Stage } from './context.js';
 import type { BuildRequest } from './request.js';
 import { applyRootHash } from './root-hash.js';
 
-export const signingStage: Stage = {
+/** Online signing: the key pair, when a signature partition is written and no joined signature replaces it. */
+export const signingKeysStage: Stage = {
   name: 'signing keys',
+  when: (ctx) => !ctx.request.dryRun && (ctx.request.privateKey !== undefined || ctx.request.joinSignature === undefined),
+  run(ctx: BuildContext) {
+    const firstSigned = ctx.partitions.find((s) => s.def.verity === 'signature' && isWritten(s));
+    ctx.signer = firstSigned ? loadSigner(ctx.request, firstSigned.def.file) : undefined;
+  },
+};
+
+/** --join-signature=: the certificate checks it, and it must belong to a pair of this image. */
+export const joinSignatureStage: Stage = {
+  name: 'join signature',
+  when: (ctx) => ctx.request.joinSignature !== undefined,
   run(ctx: BuildContext) {
     const o = ctx.request;
-    const firstSigned = ctx.partitions.find((s) => s.def.verity === 'signature' && isWritten(s));
-    ctx.signer = !o.dryRun && firstSigned && (o.privateKey || !o.joinSignature) ? loadSigner(o, firstSigned.def.file) : undefined;
-    ctx.joinCertificate = o.joinSignature && o.certificate ? loadCertificate(o.certificate) : undefined;
     if (!o.joinSignature) return;
+    ctx.joinCertificate = o.certificate ? loadCertificate(o.certificate) : undefined;
     if (ctx.joinCertificate && !verifyPkcs7Detached(o.joinSignature.signature, Buffer.from(o.joinSignature.rootHash, 'ascii'), ctx.joinCertificate))
       throw new RepartError('E_VERITY', `--join-signature=: the signature does not verify for root hash ${o.joinSignature.rootHash} with the certificate`, { file: o.certificate });
     // the pair it belongs to: one hashed in this run, or an existing one named by the hash's halves

@@ -5,7 +5,7 @@
  * Writes: PartitionState.tree.
  */
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
-import type { BuildContext, Stage } from './context.js';
+import type { BuildContext, PartitionState, Stage } from './context.js';
 
 export function treeContext(ctx: BuildContext): TreeContext {
   return {
@@ -18,6 +18,9 @@ export function treeContext(ctx: BuildContext): TreeContext {
   };
 }
 
+/** A dry run formats nothing but what Minimize= measures; a real run fills every new file system. */
+const needsTree = (ctx: BuildContext, s: PartitionState) => s.def.minimize !== 'off' || !ctx.request.dryRun;
+
 export const treesStage: Stage = {
   name: 'trees',
   async run(ctx: BuildContext) {
@@ -25,7 +28,7 @@ export const treesStage: Stage = {
     for (const s of ctx.partitions) {
       const d = s.def;
       if (d.format === undefined || s.deferredByOptions || s.existing) continue;
-      if (ctx.request.dryRun && d.minimize === 'off') continue;
+      if (!needsTree(ctx, s)) continue;
       s.tree = await partitionTree(d, s.label, tc, { compat: ctx.compat, dedupe: ctx.request.dedupe });
     }
   },
