@@ -17,6 +17,7 @@ export const growDryRunStage: Stage = {
     try {
       w.writeTable({ ...plan, partitions: kept }, new Set());
       w.commit();
+      ctx.written.push(ctx.device);
     } catch (e) {
       w.abort();
       throw e;
