@@ -4,7 +4,7 @@
  * (quick) and every differential case (262 and --compat=257) with the CLI of one compiled tree
  * (DIST), same seed and SOURCE_DATE_EPOCH, and writes {name: {status, stdout, files}} sha256s.
  *
- *   node tools/compare-builds.mjs DIST OUT.json [WORKDIR]
+ *   node tools/compare-builds.mjs DIST OUT.json [WORKDIR] [--only=diff|bench]
  *   node tools/compare-builds.mjs --diff A.json B.json      (prints a markdown table)
  */
 import { spawnSync } from 'node:child_process';
@@ -51,7 +51,8 @@ if (process.argv[2] === '--diff') {
 
 const dist = path.resolve(process.argv[2]);
 const out = path.resolve(process.argv[3]);
-const work = path.resolve(process.argv[4] ?? path.join(os.tmpdir(), 'compare-builds-work'));
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+const work = path.resolve(process.argv[4] && !process.argv[4].startsWith('--') ? process.argv[4] : path.join(os.tmpdir(), 'compare-builds-work'));
 const cli = path.join(dist, 'src/cli/main.js');
 const result = {};
 
@@ -67,11 +68,12 @@ function build(name, dir, steps, between) {
   }
   for (const f of readdirSync(dir).sort()) if (f.startsWith('disk')) files[f] = shaFile(path.join(dir, f));
   result[name] = { status, stdout: sha(stdout), files };
+  writeFileSync(out, JSON.stringify(result, null, 1) + '\n'); // as it goes: a long run can be read before it ends
   process.stderr.write(`${name}: ${status} ${Object.keys(files).join(' ')}\n`);
 }
 
 const { CASES } = await import(path.join(dist, 'test/differential-cases.js'));
-for (const [compat, extra] of [['262', []], ['257', ['--compat=257']]]) {
+for (const [compat, extra] of only === 'bench' ? [] : [['262', []], ['257', ['--compat=257']]]) {
   for (const c of CASES) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cmp-diff-'));
     for (const [n, content] of Object.entries(c.files)) {
@@ -84,7 +86,7 @@ for (const [compat, extra] of [['262', []], ['257', ['--compat=257']]]) {
 }
 
 const { SCENARIOS } = await import(path.join(dist, 'bench/scenarios.js'));
-for (const sc of SCENARIOS) {
+for (const sc of only === 'diff' ? [] : SCENARIOS) {
   const dir = path.join(work, sc.name);
   rmSync(path.join(dir, 'repart.d'), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
