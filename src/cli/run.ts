@@ -20,7 +20,7 @@ import { typeFromUuid, sameType } from '../gpt/types.js';
 import { deriveLabels, makePlan, type Plan, type PlannedPartition } from '../plan/plan.js';
 import { bindExisting, currentPadding, existingFromGpt, type ExistingTable } from '../plan/existing.js';
 import { fsMinimum, minSize } from '../plan/sizes.js';
-import { guessSize, MINIMIZABLE_FORMATS, minimalSize } from '../plan/minimize/index.js';
+import { guessSize, MINIMIZABLE_FORMATS, minimalSize, minimizedMkfsOptions } from '../plan/minimize/index.js';
 import { fmtBytes } from '../plan/allocate.js';
 import type { PartitionDefinition } from '../config/definition.js';
 import type { SourceTree, TreeNode } from '../tree/model.js';
@@ -329,6 +329,8 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   // Minimize=: the file system size comes from the model (one formatting pass, not two); the
   // partition is planned around it like a CopyBlocks= source of that size.
   const fsSizes = new Map<number, bigint>();
+  /** mkfs options a Minimize= model depends on (ext: -N where the inode ratio cannot hold the tree) */
+  const modelMkfsOptions = new Map<number, string[] | undefined>();
   // erofs/squashfs size themselves: formatted first in a provisional window, then the table is
   // laid out around what they used (selfSized: definition index → still provisional?)
   const selfSized = new Map<number, boolean>();
@@ -355,6 +357,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       if (e instanceof RepartError) throw new RepartError(e.code, e.message, d.where.Minimize ?? { file: d.file });
       throw e;
     }
+    modelMkfsOptions.set(i, model.mkfsOptions);
     let fsz = roundUp(BigInt(model.bytes), grain);
     // 258+ never makes the file system smaller than the partition's own minimum; 257 only
     // applies the file system type's minimum (ext4 32 MiB, btrfs 256 MiB, …).
@@ -433,7 +436,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       sectorSize: fsSectorOf(d),
       tree: trees.get(i) ?? null,
       sourceDateEpoch: treeCtx.sourceDateEpoch,
-      extraOptions: mkfsOptionsFromEnv(io.env, d.format!),
+      extraOptions: minimizedMkfsOptions(modelMkfsOptions.get(i), mkfsOptionsFromEnv(io.env, d.format!)),
       discard: o.discard,
       subvolumes: d.subvolumes,
       defaultSubvolume: d.defaultSubvolume,
