@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ext4Driver } from '../src/fs/ext4/index.js';
-import { extGeometry, guessSize, minimizedMkfsOptions } from '../src/plan/minimize/index.js';
+import { extGeometry, guessSize, minimizedMkfsOptions, modelMkfsOptionsAt } from '../src/plan/minimize/index.js';
 import { probeJob } from '../src/plan/minimize/probe.js';
 import { emptyMeta, newTree, type FileNode, type SourceTree } from '../src/tree/model.js';
 import { hostTree } from './wasm-helpers.js';
@@ -56,6 +56,11 @@ for (const t of guessTrees) {
     // -N only where the default inode ratio cannot hold the tree under repart's size
     assert.equal(g.mkfsOptions !== undefined, t.needsInodes, `mkfsOptions ${JSON.stringify(g.mkfsOptions)}`);
     if (!t.needsInodes) assert.ok(g.bytes <= g.repartLowerBound, `guess ${g.bytes} above repart's lower bound ${g.repartLowerBound}`);
+    if (t.needsInodes) {
+      // a floor that makes the file system large enough for the default ratio drops -N again
+      assert.deepEqual(modelMkfsOptionsAt(g, g.bytes), g.mkfsOptions);
+      assert.equal(modelMkfsOptionsAt(g, 4096 * MiB), undefined);
+    }
     const img = await formatAndCheck(tree, g.bytes, g.mkfsOptions ?? []);
     const get = dumpe2fs(img);
     const usedInodes = get('Inode count') - get('Free inodes');

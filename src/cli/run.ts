@@ -20,7 +20,7 @@ import { typeFromUuid, sameType } from '../gpt/types.js';
 import { deriveLabels, makePlan, type Plan, type PlannedPartition } from '../plan/plan.js';
 import { bindExisting, currentPadding, existingFromGpt, type ExistingTable } from '../plan/existing.js';
 import { fsMinimum, minSize } from '../plan/sizes.js';
-import { guessSize, MINIMIZABLE_FORMATS, minimalSize, minimizedMkfsOptions } from '../plan/minimize/index.js';
+import { guessSize, MINIMIZABLE_FORMATS, minimalSize, minimizedMkfsOptions, modelMkfsOptionsAt } from '../plan/minimize/index.js';
 import { fmtBytes } from '../plan/allocate.js';
 import type { PartitionDefinition } from '../config/definition.js';
 import type { SourceTree, TreeNode } from '../tree/model.js';
@@ -363,13 +363,13 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       if (e instanceof RepartError) throw new RepartError(e.code, e.message, d.where.Minimize ?? { file: d.file });
       throw e;
     }
-    modelMkfsOptions.set(i, model.mkfsOptions);
     let fsz = roundUp(BigInt(model.bytes), grain);
     // 258+ never makes the file system smaller than the partition's own minimum; 257 only
     // applies the file system type's minimum (ext4 32 MiB, btrfs 256 MiB, …).
     const floor = o.compat >= 258 ? minSize(d, sc) : fsMinimum(d, sc) ?? 0n;
     if (floor > fsz) fsz = floor;
     fsSizes.set(i, fsz);
+    modelMkfsOptions.set(i, modelMkfsOptionsAt(model, Number(fsz)));
   }
   const checkMax = () => {
     for (const [i, fsz] of fsSizes) {

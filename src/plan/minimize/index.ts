@@ -13,7 +13,7 @@ import { driverFor } from '../../fs/registry.js';
 import type { SourceTree } from '../../tree/model.js';
 import { newTree } from '../../tree/model.js';
 import { btrfsMinimalSize, type BtrfsProfile } from './btrfs.js';
-import { extMinimalSize, type ExtType } from './ext4.js';
+import { extGeometry, extMinimalSize, FIRST_INO, WASM_PAGE_SIZE, type ExtType } from './ext4.js';
 import { extGuess, GUESS_HEADROOM } from './ext-guess.js';
 import { treeStats, type TreeStats } from './stats.js';
 import { vfatMinimalSize } from './vfat.js';
@@ -215,6 +215,18 @@ export async function formatMinimized(job: FormatJob, model: SizeModel | number,
       size = next;
     }
   }
+}
+
+/**
+ * The model's mkfs options for the size finally formatted: a floor (SizeMinBytes=, the file
+ * system minimum) can make the file system so much larger than the guess that mke2fs' default
+ * inode ratio holds the tree after all — then repart's own options are used (no -N).
+ */
+export function modelMkfsOptionsAt(model: SizeModel, bytes: number): string[] | undefined {
+  const n = model.detail.inodeCount;
+  if (!model.mkfsOptions || typeof n !== 'number' || !model.format.startsWith('ext')) return model.mkfsOptions;
+  const g = extGeometry(bytes, model.format as ExtType, WASM_PAGE_SIZE);
+  return g && g.freeInodes >= n - FIRST_INO - 1 ? undefined : model.mkfsOptions;
 }
 
 /**
