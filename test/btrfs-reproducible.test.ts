@@ -25,6 +25,8 @@ const EPOCH = '1735689600';
 function definitions(): string {
   const src = path.join(work, 'src');
   makeFixture(src);
+  for (const d of ['usr/lib', 'home/user']) fs.mkdirSync(path.join(src, d), { recursive: true });
+  fs.writeFileSync(path.join(src, 'home/user/notes'), 'subvolume content\n');
   const defs = path.join(work, 'defs');
   fs.mkdirSync(defs, { recursive: true });
   fs.writeFileSync(path.join(defs, '10-root.conf'),
