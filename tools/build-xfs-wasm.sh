@@ -175,7 +175,7 @@ step_xfs() {
     "-sEXPORTED_RUNTIME_METHODS=[\"FS\",\"callMain\"]"
     --pre-js "$GLUE/pre.js" --post-js "$GLUE/post.js" --js-library "$GLUE/lib64.js" --js-library "$GLUE/xattr.js"
     --js-library "$REPO/wasm/xfs/glue/fdpath.js"
-    -Wl,--wrap=ioctl -Wl,--wrap=sysconf -Wl,--wrap=getpagesize)
+    -Wl,--wrap=ioctl -Wl,--wrap=sysconf -Wl,--wrap=getpagesize -Wl,--wrap=getsubopt)
   # shellcheck disable=SC2086
   emcc -o "$OUT/mkfs.xfs.js" $objs libxfs/.libs/libxfs.a libxcmd/.libs/libxcmd.a libfrog/.libs/libfrog.a \
     "$DEPS/lib/libblkid.a" "$DEPS/lib/libuuid.a" "$DEPS/lib/libinih.a" "$DEPS/lib/liburcu.a" \

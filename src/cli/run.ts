@@ -21,6 +21,7 @@ import { deriveLabels, makePlan, type Plan, type PlannedPartition } from '../pla
 import { bindExisting, currentPadding, existingFromGpt, type ExistingTable } from '../plan/existing.js';
 import { fsMinimum, minSize } from '../plan/sizes.js';
 import { guessSize, MINIMIZABLE_FORMATS, minimalSize } from '../plan/minimize/index.js';
+import { xfsGuessModel } from '../plan/minimize/xfs.js';
 import { fmtBytes } from '../plan/allocate.js';
 import type { PartitionDefinition } from '../config/definition.js';
 import type { SourceTree, TreeNode } from '../tree/model.js';
@@ -213,7 +214,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     specifiers: { root: o.root },
     warn,
     supportedFormats: SUPPORTED_FORMATS,
-    minimizable: new Set([...MINIMIZABLE_FORMATS, ...SELF_SIZED]),
+    minimizable: new Set([...MINIMIZABLE_FORMATS, ...SELF_SIZED, 'xfs']),
     filter,
   })];
 
@@ -350,7 +351,9 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     const mo = { sectorSize: fsSectorOf(d), label: labels[i], systemdVersion: o.compat, sizeMin: d.sizeMin === undefined ? undefined : Number(d.sizeMin) };
     let model;
     try {
-      model = d.minimize === 'best' ? minimalSize(d.format, trees.get(i)!, mo) : guessSize(d.format, trees.get(i)!, mo);
+      model = d.format === 'xfs'
+        ? await xfsGuessModel(trees.get(i)!, { ...mo, label: fsLabelFor('xfs', labels[i]!), discard: o.discard, extraOptions: mkfsOptionsFromEnv(io.env, 'xfs'), sourceDateEpoch: treeCtx.sourceDateEpoch, systemdVersion: o.compat, definitionFile: d.file })
+        : d.minimize === 'best' ? minimalSize(d.format, trees.get(i)!, mo) : guessSize(d.format, trees.get(i)!, mo);
     } catch (e) {
       if (e instanceof RepartError) throw new RepartError(e.code, e.message, d.where.Minimize ?? { file: d.file });
       throw e;

@@ -50,3 +50,17 @@ int sysinfo(struct sysinfo *info)
 	info->procs = 1;
 	return 0;
 }
+
+/* getsubopt(): for a token that names no suboption, glibc points *valuep at the whole token,
+ * musl leaves it NULL. mkfs.xfs relies on glibc's behaviour for `-p [slashes_are_spaces=1,]FILE`
+ * (the bare FILE is the protofile). Link with -Wl,--wrap=getsubopt. */
+int __real_getsubopt(char **optionp, char *const *tokens, char **valuep);
+int __wrap_getsubopt(char **optionp, char *const *tokens, char **valuep)
+{
+	char *start = *optionp;
+	int r = __real_getsubopt(optionp, tokens, valuep);
+
+	if (r < 0)
+		*valuep = start;
+	return r;
+}
