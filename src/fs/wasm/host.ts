@@ -105,7 +105,7 @@ export interface ToolRun {
   env: Record<string, string>;
   tree?: { mountPoint: string; tree: SourceTree; progress?: TreeProgress };
   /** asEmptyFile: the window stands for an empty file the tool sizes itself (device.ts). */
-  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean };
+  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean };
   /** small read-only files the tool reads by absolute path (mkfs.xfs' protofile), from memory. */
   files?: Record<string, Uint8Array>;
   /** absolute path → the path it stands for (mkfs.xfs protofile names for sources with spaces). */
@@ -183,7 +183,7 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     return e as Error;
   };
   const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress) : null;
-  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile) : null;
+  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation) : null;
   const devicePath = run.device ? normalizeAbs(run.device.path) : null;
   const hostStreams = new Set<EmStream>();
   let vcwd = '/';

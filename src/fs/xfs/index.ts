@@ -49,14 +49,18 @@ export function mkfsXfsArgs(job: FormatJob, proto: Protofile | null): string[] {
   return args;
 }
 
+/** One mkfs.xfs run for a job; `trackAllocation` measures what a file would hold (Minimize). */
+export async function runMkfsXfs(job: FormatJob, progress?: (p: FormatProgress) => void, trackAllocation = false) {
+  if (job.format !== 'xfs') throw new FsError('E_FS', `xfs driver cannot make Format=${job.format}`, { file: job.definitionFile, key: 'Format' });
+  const proto = job.tree ? makeProtofile(job.tree, TREE_MOUNT, ALIAS_DIR, { file: job.definitionFile }) : null;
+  const args = gnuPermute(mkfsXfsArgs(job, proto), MKFS_XFS_OPTSTRING);
+  const files = proto ? { [PROTOFILE_PATH]: new TextEncoder().encode(proto.text) } : undefined;
+  return runForJob(job, 'mkfs.xfs', 'mkfs.xfs', args, toolEnv(job, []), progress, { files, aliases: proto?.aliases, trackAllocation });
+}
+
 export const xfsDriver: FsDriver = {
   formats: ['xfs'],
   async format(job: FormatJob, progress?: (p: FormatProgress) => void): Promise<FormatOutcome> {
-    if (job.format !== 'xfs') throw new FsError('E_FS', `xfs driver cannot make Format=${job.format}`, { file: job.definitionFile, key: 'Format' });
-    const proto = job.tree ? makeProtofile(job.tree, TREE_MOUNT, ALIAS_DIR, { file: job.definitionFile }) : null;
-    const args = gnuPermute(mkfsXfsArgs(job, proto), MKFS_XFS_OPTSTRING);
-    const files = proto ? { [PROTOFILE_PATH]: new TextEncoder().encode(proto.text) } : undefined;
-    const { outcome } = await runForJob(job, 'mkfs.xfs', 'mkfs.xfs', args, toolEnv(job, []), progress, { files, aliases: proto?.aliases });
-    return outcome;
+    return (await runMkfsXfs(job, progress)).outcome;
   },
 };

@@ -7,15 +7,15 @@
  * xfs minimum (257) or the partition's minimum (258+). Minimize=best is refused for xfs.
  *
  * Here the 1 TiB file is a sparse scratch file, written through the same window device the
- * real format uses; writes of zeros to untouched areas and zero-range/punch calls never reach
- * it, so its allocated blocks are the data segments repart's measurement sees.
+ * real format uses, which counts the 4 KiB blocks a file would hold as data (written, zeros
+ * too, and not punched or zero-ranged since: DeviceStats.allocated).
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FormatJob } from '../../fs/driver.js';
-import { xfsDriver } from '../../fs/xfs/index.js';
+import { runMkfsXfs } from '../../fs/xfs/index.js';
 import type { SourceTree } from '../../tree/model.js';
 import type { SizeModel } from './index.js';
 
@@ -42,8 +42,8 @@ export async function xfsMeasuredBytes(tree: SourceTree | null, j: XfsMeasureJob
       format: 'xfs', window: { path: file, offset: 0, size: TiB }, tree, fsUuid: randomUUID(), subvolumes: [],
       windowZeroed: true, ...j,
     };
-    await xfsDriver.format(job);
-    return fs.statSync(file).blocks * 512;
+    const { result } = await runMkfsXfs(job, undefined, true);
+    return result.device!.allocated!;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
