@@ -66,7 +66,7 @@ export async function runForJob(
   args: string[],
   env: Record<string, string>,
   progress?: (p: FormatProgress) => void,
-  opts: { deviceAsEmptyFile?: boolean; trackAllocation?: boolean; files?: Record<string, Uint8Array>; aliases?: Record<string, string> } = {},
+  opts: { deviceAsEmptyFile?: boolean; trackAllocation?: boolean; files?: Record<string, Uint8Array>; aliases?: Record<string, string>; seekHoles?: boolean } = {},
 ): Promise<{ result: ToolResult; outcome: FormatOutcome }> {
   // Progress is what the tool has read of the tree: files it is done with, bytes read, against
   // the tree's distinct files. Clamped, and only made complete when the tool is done: a file may
@@ -86,6 +86,7 @@ export async function runForJob(
     device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false, asEmptyFile: opts.deviceAsEmptyFile, trackAllocation: opts.trackAllocation },
     files: opts.files,
     aliases: opts.aliases,
+    seekHoles: opts.seekHoles,
   });
   if (result.status !== 0) {
     const text = (result.stderr + result.stdout).trim();

@@ -108,6 +108,8 @@ export interface ToolRun {
   device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean };
   /** small read-only files the tool reads by absolute path (mkfs.xfs' protofile), from memory. */
   files?: Record<string, Uint8Array>;
+  /** source files with holes show them to SEEK_DATA/SEEK_HOLE (else: data everywhere). */
+  seekHoles?: boolean;
   /** absolute path → the path it stands for (mkfs.xfs protofile names for sources with spaces). */
   aliases?: Record<string, string>;
 }
@@ -420,7 +422,7 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
       case 4:
         if (s.path === devicePath) throw fail('EINVAL');
         if (offset >= size) throw fail('ENXIO');
-        p = whence === 3 ? offset : size;
+        p = run.seekHoles && s.host.seekHole ? s.host.seekHole(s, offset, whence) : whence === 3 ? offset : size;
         break;
       default: throw fail('EINVAL');
     }

@@ -55,7 +55,7 @@ export async function runMkfsXfs(job: FormatJob, progress?: (p: FormatProgress) 
   const proto = job.tree ? makeProtofile(job.tree, TREE_MOUNT, ALIAS_DIR, { file: job.definitionFile }) : null;
   const args = gnuPermute(mkfsXfsArgs(job, proto), MKFS_XFS_OPTSTRING);
   const files = proto ? { [PROTOFILE_PATH]: new TextEncoder().encode(proto.text) } : undefined;
-  return runForJob(job, 'mkfs.xfs', 'mkfs.xfs', args, toolEnv(job, []), progress, { files, aliases: proto?.aliases, trackAllocation });
+  return runForJob(job, 'mkfs.xfs', 'mkfs.xfs', args, toolEnv(job, []), progress, { files, aliases: proto?.aliases, trackAllocation, seekHoles: true });
 }
 
 export const xfsDriver: FsDriver = {
