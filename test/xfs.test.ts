@@ -18,6 +18,7 @@ import { xfsMeasuredBytes } from '../src/plan/minimize/xfs.js';
 import { emptyMeta, newTree, type DirNode, type SourceTree } from '../src/tree/model.js';
 import { describeTree, hostTree, makeFixture } from './wasm-helpers.js';
 import { describeXfs } from './xfs-helpers.js';
+import { runOurs } from './helpers/reference.js';
 
 const MiB = 1024 * 1024;
 const UUID = '5e0c3a41-8e0f-4a8b-9d52-3f6a1c2b7e90';
@@ -146,4 +147,18 @@ test('Minimize=guess measurement: what the first pass in 1 TiB writes, content i
   const full = await xfsMeasuredBytes(t, m, work);
   assert.ok(full >= 20 * MiB && full < empty + 21 * MiB, `with 20 MiB: ${full}`);
   assert.deepEqual(fs.readdirSync(work).filter((n) => n.startsWith('repart-xfs-minimize-')), [], 'scratch removed');
+});
+
+test('Minimize=best is refused for xfs (as systemd-repart does); Format=xfs itself is accepted', { timeout: 60_000 }, () => {
+  const dir = fs.mkdtempSync(path.join(work, 'cli-'));
+  fs.mkdirSync(path.join(dir, 'defs'));
+  fs.writeFileSync(path.join(dir, 'defs', 'a.conf'), '[Partition]\nType=root\nFormat=xfs\nMinimize=best\n');
+  const r = runOurs(['--offline=yes', '--empty=create', '--size=auto', '--dry-run=yes', '--definitions=defs', 'img'], dir);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /a\.conf:4: Minimize=: Minimize=best can only be used with read-only filesystems or Verity=hash/);
+  fs.writeFileSync(path.join(dir, 'defs', 'a.conf'), '[Partition]\nType=root\nFormat=xfs\n');
+  const ok = runOurs(['--offline=yes', '--empty=create', '--size=auto', '--dry-run=yes', '--json=short', '--definitions=defs', 'img'], dir);
+  assert.equal(ok.status, 0, ok.stderr);
+  // no Minimize: the partition is xfs' 300 MiB minimum (formatting.md §8)
+  assert.equal((JSON.parse(ok.stdout) as { raw_size: number }[])[0]!.raw_size, 300 * MiB);
 });
