@@ -18,6 +18,7 @@ import { xfsMeasuredBytes } from '../src/plan/minimize/xfs.js';
 import { emptyMeta, newTree, type DirNode, type SourceTree } from '../src/tree/model.js';
 import { describeTree, hostTree, makeFixture } from './wasm-helpers.js';
 import { describeXfs } from './xfs-helpers.js';
+import { asCompat } from '../src/compat.js';
 import { runOurs } from './helpers/reference.js';
 
 const MiB = 1024 * 1024;
@@ -136,7 +137,7 @@ test('a tree too large for the window fails with E_FS_NO_SPACE', { skip: noTools
 });
 
 test('Minimize=guess measurement: what the first pass in 1 TiB writes, content included', { skip: noTools, timeout: 120_000 }, async () => {
-  const m = { label: 'root', sectorSize: 4096, discard: true, extraOptions: [], systemdVersion: 262, definitionFile: 'x.conf' };
+  const m = { label: 'root', sectorSize: 4096, discard: true, extraOptions: [], compat: asCompat(262), definitionFile: 'x.conf' };
   const empty = await xfsMeasuredBytes(null, m, work);
   // native sid mkfs.xfs 7.2.0 in a 1 TiB file, SEEK_DATA sum (measured on ext4): 389,120 bytes;
   // the log is zero-ranged, not written (test/oracle/xfs.test.ts compares with the real tool)

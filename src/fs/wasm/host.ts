@@ -11,6 +11,7 @@
  * - stdio: stdout/stderr captured (never the process's fds: closing them at exit would kill
  *   the host's output), stdin is empty.
  */
+import { asCompat, type Compat } from '../../compat.js';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { posix } from 'node:path';
@@ -37,8 +38,8 @@ export const WASM_DIR = fileURLToPath(new URL('../../../../wasm/', import.meta.u
 export type ToolSet = 'trixie' | 'sid';
 
 /** systemd ≥ 258 is only in sid (262); 257 is trixie's. */
-export function toolSetFor(systemdVersion: number): ToolSet {
-  return systemdVersion >= 258 ? 'sid' : 'trixie';
+export function toolSetFor(compat: Compat | number): ToolSet {
+  return asCompat(compat).toolsSuite;
 }
 
 /** artifact path under wasm/, without .cjs/.wasm */
@@ -55,7 +56,7 @@ const ARTIFACT: Record<ToolSet, Record<ToolName, string>> = {
     'mkfs.erofs': 'erofs/mkfs.erofs',
     mksquashfs: 'squashfs/mksquashfs',
     // sid's xfsprogs 7.2.0 sources answer 404 on the mirror (wasm/xfs/README.md): trixie's 6.13.0
-    // serves 262 too, with 7.2.0's new defaults given as options (src/fs/xfs/args.ts).
+    // serves 262 too, with 7.2.0's new defaults given as options (src/fs/xfs/index.ts).
     'mkfs.xfs': 'xfs/trixie/mkfs.xfs',
   },
 };

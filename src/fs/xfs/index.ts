@@ -11,9 +11,10 @@
  * goes in as 257's protofile. See wasm/xfs/README.md for what that changes.
  */
 import { FsError } from '../../errors.js';
-import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
+import { jobCompat, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver } from '../driver.js';
 import { gnuPermute } from '../ext4/index.js';
-import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, mangleLinuxLabel, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
+import { FORMAT_FACTS, mangleLinuxLabel } from '../facts.js';
+import { DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
 import { makeProtofile, type Protofile } from './protofile.js';
 
 /** Where the protofile and alias paths appear inside the tool (served from memory). */
@@ -39,12 +40,13 @@ export function sidDefaultArgs(extra: string[]): string[] {
 
 /** mkfs.xfs argv (without argv[0]) as systemd-repart builds it; `proto` when populated. */
 export function mkfsXfsArgs(job: FormatJob, proto: Protofile | null): string[] {
-  const version = job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION;
-  const args = ['-L', mangleLinuxLabel(job.label, 12, job), '-m', `uuid=${job.fsUuid}`, '-m', 'reflink=1'];
+  const label = mangleLinuxLabel(job.label, FORMAT_FACTS.xfs!.labelMax!, { file: job.definitionFile });
+  const args = ['-L', label, '-m', `uuid=${job.fsUuid}`, '-m', 'reflink=1'];
   if (!job.discard) args.push('-K');
   if (proto) args.push('-p', proto.slashesAreSpaces ? `slashes_are_spaces=1,${PROTOFILE_PATH}` : PROTOFILE_PATH);
   args.push('-s', `size=${job.sectorSize}`);
-  if (version >= 258) args.push(...sidDefaultArgs(job.extraOptions));
+  // sid's mkfs.xfs (7.2.0) is the one 262 runs: its defaults, on the 6.13.0 build
+  if (jobCompat(job).toolsSuite === 'sid') args.push(...sidDefaultArgs(job.extraOptions));
   args.push(DEVICE_PATH, ...job.extraOptions);
   return args;
 }

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Compat } from '../../compat.js';
 import type { FormatJob } from '../../fs/driver.js';
 import { runMkfsXfs } from '../../fs/xfs/index.js';
 import type { SourceTree } from '../../tree/model.js';
@@ -27,7 +28,8 @@ export interface XfsMeasureJob {
   discard: boolean;
   extraOptions: string[];
   sourceDateEpoch?: number;
-  systemdVersion: number;
+  now?: number;
+  compat: Compat;
   definitionFile: string;
 }
 
