@@ -3,14 +3,14 @@
  * not two) and the partition is planned around them like a CopyBlocks= source of that size;
  * self-sizing tools (erofs, squashfs; btrfs --shrink in 262) get a provisional upper bound and are
  * settled by formatting (stages "measure self-sized" and "format self-sized").
- * Writes: PartitionState.fsSize, .fsSizeSource, .selfSized.
+ * Writes: PartitionState.fsSize, .fsSizeSource, .modelMkfsOptions, .selfSized.
  */
 import { roundUp } from '../config/values.js';
 import { RepartError } from '../errors.js';
 import { mkfsBtrfsEstimate } from '../fs/btrfs/estimate.js';
 import { formatFacts, fsLabelFor } from '../fs/facts.js';
 import { fmtBytes } from '../plan/allocate.js';
-import { guessSize, minimalSize, type SizeModel } from '../plan/minimize/index.js';
+import { guessSize, minimalSize, modelMkfsOptionsAt, type SizeModel } from '../plan/minimize/index.js';
 import { xfsGuessModel } from '../plan/minimize/xfs.js';
 import { fsMinimum, minSize, type SizeContext } from '../plan/sizes.js';
 import type { SourceTree, TreeNode } from '../tree/model.js';
@@ -43,7 +43,7 @@ function xfsModel(ctx: BuildContext, s: PartitionState): Promise<SizeModel> {
   });
 }
 
-function modelSize(ctx: BuildContext, s: PartitionState, measured?: SizeModel): bigint {
+function modelSize(ctx: BuildContext, s: PartitionState, measured?: SizeModel): { bytes: bigint; mkfsOptions?: string[] } {
   const d = s.def;
   const mo = { sectorSize: fsSectorOf(ctx, d), label: s.label, compat: ctx.compat, sizeMin: d.sizeMin === undefined ? undefined : Number(d.sizeMin) };
   let model;
@@ -58,7 +58,8 @@ function modelSize(ctx: BuildContext, s: PartitionState, measured?: SizeModel): 
   // applies the file system type's minimum (ext4 32 MiB, btrfs 256 MiB, …).
   const sc = sizeContext(ctx);
   const floor = ctx.compat.minimizeFloorIsPartitionMinimum ? minSize(d, sc) : fsMinimum(d, sc) ?? 0n;
-  return floor > fsz ? floor : fsz;
+  const bytes = floor > fsz ? floor : fsz;
+  return { bytes, mkfsOptions: modelMkfsOptionsAt(model, Number(bytes)) };
 }
 
 export const minimizeStage: Stage = {
@@ -77,8 +78,10 @@ export const minimizeStage: Stage = {
         s.fsSizeSource = 'provisional';
         s.selfSized = true;
       } else {
-        s.fsSize = modelSize(ctx, s, d.format === 'xfs' ? await xfsModel(ctx, s) : undefined);
+        const m = modelSize(ctx, s, d.format === 'xfs' ? await xfsModel(ctx, s) : undefined);
+        s.fsSize = m.bytes;
         s.fsSizeSource = 'model';
+        s.modelMkfsOptions = m.mkfsOptions;
       }
     }
     checkMax(ctx);
