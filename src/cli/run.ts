@@ -318,6 +318,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     all: defs,
     mapOwnersToRoot: hooks.mapOwnersToRoot,
     log: warn,
+    env: io.env,
   };
   const labels = deriveLabels(defs, binding.bound.map((b) => b?.label));
   const trees = new Map<number, SourceTree | null>();

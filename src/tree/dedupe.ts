@@ -42,7 +42,9 @@ export async function dedupeTree(tree: SourceTree): Promise<DedupeStats> {
     const canonical = new Map<string, FileNode>();
     for (const f of group) {
       const m = f.meta;
-      const key = `${await digest(f)}:${m.perm}:${m.uid}:${m.gid}:${m.mtime.sec}:${m.mtime.nsec}`;
+      // xattrs are metadata too: a file capability must not move to a file that lacks it
+      const xk = (m.xattrs ?? []).map((x) => `${x.name}=${Buffer.from(x.value).toString('hex')}`).join(',');
+      const key = `${await digest(f)}:${m.perm}:${m.uid}:${m.gid}:${m.mtime.sec}:${m.mtime.nsec}:${xk}`;
       const first = canonical.get(key);
       if (first) { replace.set(f, first); bytesSaved += size; } else canonical.set(key, f);
     }
