@@ -17,7 +17,7 @@
  * or (in names) '=' becomes a backslash and three octal digits; values are hex. Files without
  * attributes print nothing.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { posix } from 'node:path';
 import type { SourceTree, TreeNode } from './model.js';
 
@@ -123,6 +123,27 @@ export async function readHostXattrs(paths: string[], env: NodeJS.ProcessEnv = p
   return { byPath, problems };
 }
 
+/**
+ * getfattr sorts the names; the tools store them in llistxattr's order (erofs, squashfs and
+ * ext4's in-inode area keep it), so for a file with several the host's order is asked of
+ * `attr -l` (same package), which lists it with the namespace prefix cut off: each listed name is
+ * matched to the first unmatched attribute with that suffix and value size. Anything that does
+ * not add up keeps getfattr's order.
+ */
+export function hostListOrder(p: string, xs: Xattr[], env: NodeJS.ProcessEnv = process.env): Xattr[] {
+  const r = spawnSync('attr', ['-l', p], { env: { ...env, LC_ALL: 'C' }, encoding: 'latin1', timeout: 30000 });
+  if (r.status !== 0 || typeof r.stdout !== 'string') return xs;
+  const left = [...xs];
+  const out: Xattr[] = [];
+  for (const m of r.stdout.matchAll(/^Attribute "(.*)" has a (\d+) byte value for /gm)) {
+    const short = Buffer.from(m[1]!, 'latin1').toString('utf8');
+    const i = left.findIndex((x) => x.name.slice(x.name.indexOf('.') + 1) === short && x.value.length === Number(m[2]));
+    if (i < 0) return xs;
+    out.push(left.splice(i, 1)[0]!);
+  }
+  return left.length === 0 ? out : xs;
+}
+
 /** The host path a node was copied from, if any. */
 function hostPathOf(n: TreeNode): string | undefined {
   if (n.kind === 'file') return n.source.kind === 'host' ? n.source.path : undefined;
@@ -150,8 +171,9 @@ export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv 
   };
   visit(tree.root);
   const r = await readHostXattrs([...nodes.keys()], env, platform);
-  for (const [p, xs] of r.byPath) {
-    if (xs.length === 0) continue;
+  for (const [p, found] of r.byPath) {
+    if (found.length === 0) continue;
+    const xs = found.length > 1 ? hostListOrder(p, found, env) : found;
     for (const n of nodes.get(p) ?? []) n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
   }
   return { unavailable: r.unavailable, problems: r.problems };
