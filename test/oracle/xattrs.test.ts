@@ -124,9 +124,9 @@ test('erofs: every path\'s xattrs equal to systemd-repart 262\'s (sid\'s fsck.er
   assert.deepEqual(views.ours, views.theirs);
 });
 
-/** A squashfs's xattr sets through its xattr id table (each set and the sets sorted)
- * sorted): the table itself, since unsquashfs chowns after setting xattrs and the kernel then
- * drops security.capability. gzip (mksquashfs' default) or uncompressed metadata blocks. */
+/** A squashfs's xattr sets through its xattr id table (each set and the sets sorted): the
+ * table itself, since unsquashfs chowns after setting xattrs and the kernel then drops
+ * security.capability. gzip (mksquashfs' default) or uncompressed metadata blocks. */
 function squashfsXattrSets(part: string): string[] {
   const img = fs.readFileSync(part);
   if (img.readBigInt64LE(56) === -1n) return [];
