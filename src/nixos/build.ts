@@ -11,7 +11,7 @@ import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { nativeArchitecture } from '../gpt/types.js';
 import { run, type Io, type RunHooks } from '../cli/run.js';
-import { builderArgs, definitionText, imageBaseName, parseNixosConfig } from './config.js';
+import { builderArgs, checkSources, definitionText, imageBaseName, parseNixosConfig, type NixosImageConfig } from './config.js';
 import { compressOutputs } from '../compress/index.js';
 import { formatJson, type JsonValue } from '../report/json.js';
 
@@ -22,15 +22,56 @@ export interface BuildOptions {
   repartOptions?: string[];
 }
 
+/**
+ * Messages about the generated definitions in the terms of the JSON: `DEFS/esp.conf:3` (a file
+ * deleted when the build ends) becomes `partitions.esp.repartConfig.Foo`, the line's origin.
+ */
+export function jsonOrigins(cfg: NixosImageConfig, defs: string): (s: string) => string {
+  const lines = new Map<string, string[]>();
+  for (const [pname, p] of cfg.partitions) {
+    const at = `partitions.${pname}`;
+    // definitionText's order: [Partition], repartConfig, contents, store paths
+    lines.set(pname, [at, ...p.repartConfig.map(([k]) => `${at}.repartConfig.${k}`), ...p.contents.map((c) => `${at}.contents.${JSON.stringify(c.target)}`)]);
+  }
+  const esc = defs.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = new RegExp(`${esc}/([^/:\\s]+)\\.conf(?::(\\d+))?(?::\\s*([A-Za-z]+)=:)?`, 'g');
+  return (s: string) => s.replace(re, (all, name: string, line?: string, key?: string) => {
+    const l = lines.get(name);
+    if (!l) return all;
+    const origin = line === undefined ? l[0]! : l[Number(line) - 1] ?? `partitions.${name}.storePaths`;
+    // "file:3: Foo=:" → "partitions.x.repartConfig.Foo:" (the key is in the path already)
+    return key !== undefined && origin.endsWith(`.${key}`) ? `${origin}:` : key !== undefined ? `${origin}: ${key}=:` : origin;
+  }).replaceAll(defs, '(definitions generated from the JSON)');
+}
+
+/** A second build into the same --out: say so in build's terms before anything is written. */
+function refuseExistingOutputs(cfg: NixosImageConfig, outDir: string, base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(outDir);
+  } catch {
+    return;
+  }
+  const re = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\..+)?\\.raw(\\.(zst|xz))?$`);
+  const found = names.filter((n) => re.test(n)).sort();
+  if (found.length === 0) return;
+  throw new RepartError('E_IMAGE_EXISTS',
+    `${path.join(outDir, found[0]!)}${found.length > 1 ? ` (and ${found.length - 1} more)` : ''} already exists from an earlier build: remove ${found.length > 1 ? 'them' : 'it'}, or build into another --out directory`,
+    { file: cfg.file });
+}
+
 export async function buildNixosImage(o: BuildOptions, io: Io, hooks: RunHooks = {}): Promise<number> {
   const cfg = parseNixosConfig(o.config);
   const outDir = path.resolve(o.outDir);
+  const base = imageBaseName(cfg);
+  refuseExistingOutputs(cfg, outDir, base);
+  // every source (contents, store paths) is checked before the output directory is made
+  checkSources(cfg);
   try {
     mkdirSync(outDir, { recursive: true });
   } catch (e) {
     throw new RepartError('E_IMAGE_IO', `cannot create output directory: ${(e as Error).message}`, { file: outDir });
   }
-  const base = imageBaseName(cfg);
   const image = path.join(outDir, `${base}.raw`);
   const defs = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-defs-'));
   try {
@@ -41,10 +82,11 @@ export async function buildNixosImage(o: BuildOptions, io: Io, hooks: RunHooks =
     const env = { ...io.env };
     for (const [fs, opts] of Object.entries(cfg.mkfsOptions)) env[`SYSTEMD_REPART_MKFS_OPTIONS_${fs.toUpperCase()}`] = opts.join(' ');
     const args = [...(o.repartOptions ?? []), ...builderArgs(cfg, defs, image, cfg.architecture ?? nativeArchitecture())];
+    const origins = jsonOrigins(cfg, defs);
     const repart = async (argv: string[], echo: boolean): Promise<{ code: number; json: string }> => {
       let json = '';
       const code = await run(argv, {
-        ...io, env, stdout: (s) => { json += s; if (echo) io.stdout(s); },
+        ...io, env, stdout: (s) => { json += s; if (echo) io.stdout(s); }, stderr: (s) => io.stderr(origins(s)),
       }, { ...hooks, mapOwnersToRoot: cfg.mapOwnersToRoot, dedupe: cfg.dedupe });
       return { code, json };
     };
