@@ -11,7 +11,8 @@ import { parseUuid } from '../gpt/guid.js';
 import { nativeArchitecture } from '../gpt/types.js';
 
 export interface NixosPartition {
-  contents: { target: string; source: string }[];
+  /** archive: the source is a tar archive read as the tree under target (CopyArchive=, our extension) */
+  contents: { target: string; source: string; archive?: boolean }[];
   storePaths: string[];
   /** a closureInfo `store-paths` file */
   closure?: string;
@@ -106,7 +107,7 @@ export function checkSources(cfg: NixosImageConfig): void {
       try {
         statSync(c.source);
       } catch (e) {
-        throw new RepartError('E_SOURCE', `partitions.${pname}.contents.${JSON.stringify(c.target)}.source: ${c.source} does not exist (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: cfg.file });
+        throw new RepartError('E_SOURCE', `partitions.${pname}.contents.${JSON.stringify(c.target)}.${c.archive ? 'archive' : 'source'}: ${c.source} does not exist (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: cfg.file });
       }
     }
     closurePaths(cfg, pname, p);
@@ -162,10 +163,13 @@ export function parseNixosConfig(file: string): NixosImageConfig {
     if (prefix.split('/').includes('..')) fail(file, `${where}.nixStorePrefix`, `must not contain '..': ${prefix}`);
     const contents = Object.entries(p.contents === undefined ? {} : obj(file, `${where}.contents`, p.contents)).map(([target, v]) => {
       const at = `${where}.contents.${JSON.stringify(target)}`;
-      const src = str(file, `${at}.source`, obj(file, at, v, ['source']).source);
+      const e = obj(file, at, v, ['source', 'archive']);
+      if ((e.source === undefined) === (e.archive === undefined)) fail(file, at, 'give either source (a file or directory, copied) or archive (a tar archive, unpacked into the image)');
+      const archive = e.archive !== undefined;
+      const src = archive ? str(file, `${at}.archive`, e.archive) : str(file, `${at}.source`, e.source);
       if (!target.startsWith('/')) fail(file, at, 'targets must be absolute paths');
       if (target.split('/').includes('..')) fail(file, at, `target escapes the file system with '..'`);
-      return { target, source: absolute(file, where, src, base) };
+      return { target, source: absolute(file, where, src, base), ...(archive ? { archive } : {}) };
     });
     const storePaths = p.storePaths === undefined ? [] : (() => {
       if (!Array.isArray(p.storePaths)) fail(file, `${where}.storePaths`, 'expected a list of paths');
@@ -281,7 +285,7 @@ function escapeCopyFilesPath(p: string): string {
 /** The `<name>.conf` text for one partition, as nixpkgs writes and amends it. */
 export function definitionText(cfg: NixosImageConfig, pname: string, p: NixosPartition): string {
   const lines = ['[Partition]', ...p.repartConfig.map(([k, v]) => `${k}=${v}`)];
-  for (const c of p.contents) lines.push(`CopyFiles=${escapeCopyFilesPath(c.source)}:${escapeCopyFilesPath(c.target)}`);
+  for (const c of p.contents) lines.push(`${c.archive ? 'CopyArchive' : 'CopyFiles'}=${escapeCopyFilesPath(c.source)}:${escapeCopyFilesPath(c.target)}`);
   const prefix = p.nixStorePrefix.replace(/\/+$/, '');
   for (const sp of closurePaths(cfg, pname, p)) {
     const rel = sp.slice(cfg.storeDir.length + 1);

@@ -9,6 +9,8 @@ import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../errors.js';
 import { newTree, type DirNode, type NodeMeta, type SourceTree, type Timespec, type TreeNode } from './model.js';
+import { addArchive, type ArchiveSpec } from './tar.js';
+import { treeRdev } from './devices.js';
 
 export interface CopyFilesLine {
   source: string;
@@ -30,6 +32,8 @@ export interface TreeSpec {
   mapOwnersToRoot?: boolean;
   now: Timespec;
   excludeMountPointContents?: string[];
+  /** CopyArchive= (src/tree/tar.ts): merged after the CopyFiles= lines, paths inside copySource */
+  archives?: ArchiveSpec[];
   /** notices (missing sources, skipped lines); default: ignored. */
   log?: (message: string) => void;
 }
@@ -267,6 +271,8 @@ class Builder {
       }
     }
 
+    for (const a of spec.archives ?? []) addArchive({ ...a, source: posix.join(this.root, a.source) }, { tree: this.tree, mkdirP: (p) => this.mkdirP(p, a.where), now: spec.now });
+
     for (const d of spec.makeDirectories) this.mkdirP(components(d, 'MakeDirectories= path'));
 
     for (const l of spec.makeSymlinks) {
@@ -330,7 +336,7 @@ class Builder {
       node = { kind: 'symlink', ino: this.ino(), meta: this.metaFrom(st), target, hostPath: path };
     } else {
       const kind = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'char' : 'block';
-      node = { kind, ino: this.ino(), meta: this.metaFrom(st), rdev: st.rdev, hostPath: path };
+      node = { kind, ino: this.ino(), meta: this.metaFrom(st), rdev: treeRdev(st.rdev), hostPath: path };
     }
     if (st.nlink > 1) links.set(k, node);
     return node;

@@ -65,6 +65,7 @@ export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec 
     mapOwnersToRoot: ownerPolicy(ctx.env ?? process.env, ctx.mapOwnersToRoot).policy === 'root',
     now: nowFor(ctx.sourceDateEpoch),
     excludeMountPointContents,
+    archives: d.copyArchives,
     log: ctx.log,
   };
 }
