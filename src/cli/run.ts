@@ -2,7 +2,8 @@
  * The repart-ts command: systemd-repart --offline=yes semantics for image files.
  * Returns the exit status; all output goes through the given streams.
  */
-import { existsSync, linkSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, openSync, closeSync, truncateSync, writeFileSync } from 'node:fs';
+import { publishNew } from '../image/publish.js';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, openSync, closeSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BUILTIN_DEFINITIONS, parseCommandLine, SYSTEMD_DEFINITIONS, type CliOptions } from '../config/cli.js';
@@ -838,7 +839,7 @@ function writeNewFile(file: string, text: string, what: string, replace = false)
   try {
     writeFileSync(tmp, text, { flag: 'wx' });
     if (replace) renameSync(tmp, file);
-    else linkSync(tmp, file);
+    else publishNew(tmp, file);
   } catch (e) {
     throw new RepartError('E_IMAGE_IO', `Failed to write ${what}: ${(e as Error).message}`, { file });
   } finally {

@@ -3,7 +3,8 @@
  * windows, the GPT, optional --split files, then an atomic rename. On any failure every
  * temporary file is removed and the target is untouched.
  */
-import { existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, unlinkSync } from 'node:fs';
+import { existsSync, fsyncSync, openSync, closeSync, renameSync, unlinkSync } from 'node:fs';
+import { publishNew } from './publish.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
@@ -174,14 +175,13 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
     img = null;
 
     if (o.mode === 'create') {
-      // link() refuses to replace a file that appeared meanwhile, unlike rename().
-      try { linkSync(tmp, o.target); } catch (e) { throw ioError('cannot create image file', o.target, e); }
-      unlinkSync(tmp);
+      // link() refuses to replace a file that appeared meanwhile, unlike rename() (publish.ts:
+      // an exclusive create where the target file system has no hard links).
+      try { publishNew(tmp, o.target); } catch (e) { throw ioError('cannot create image file', o.target, e); }
     } else renameSync(tmp, o.target);
     pending.delete(tmp);
     for (const [sp, t] of splitTemps) {
-      try { linkSync(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
-      unlinkSync(t);
+      try { publishNew(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
       pending.delete(t);
     }
     return outcomes;

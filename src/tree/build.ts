@@ -11,6 +11,7 @@ import { FsError, type ErrorWhere } from '../errors.js';
 import { newTree, type DirNode, type NodeMeta, type SourceTree, type Timespec, type TreeNode } from './model.js';
 import { addArchive, type ArchiveSpec } from './tar.js';
 import { treeRdev } from './devices.js';
+import { inodeKey } from './identity.js';
 
 export interface CopyFilesLine {
   source: string;
@@ -41,7 +42,8 @@ export interface TreeSpec {
 const ALWAYS_EXCLUDED = ['proc', 'sys', 'dev', 'tmp', 'run', 'var/tmp'];
 type Deny = 'inode' | 'contents';
 
-const key = (st: Stats): string => `${st.dev}:${st.ino}`;
+// (dev, ino) without losing 64-bit precision (src/tree/identity.ts)
+const key = (st: Stats, path: string, follow = false): string => inodeKey(st, path, follow);
 const ts = (ms: number, ns?: bigint): Timespec => ({ sec: Math.floor(ms / 1000), nsec: ns !== undefined ? Number(ns % 1000000000n) : Math.round((ms % 1000) * 1e6) });
 
 /** Split an absolute path into components, refusing '..' that would leave the root. */
@@ -133,7 +135,7 @@ class Builder {
 
   private addDeny(deny: Map<string, Deny>, hostPath: string, kind: Deny): void {
     const st = this.statHost(hostPath);
-    if (st && !(deny.get(key(st)) === 'inode')) deny.set(key(st), kind);
+    if (st && !(deny.get(key(st, hostPath, true)) === 'inode')) deny.set(key(st, hostPath, true), kind);
   }
 
   private lookupDir(parts: string[]): TreeNode | undefined {
@@ -299,7 +301,7 @@ class Builder {
     let p = src;
     for (;;) {
       const st = this.statHost(p);
-      if (st && deny.has(key(st))) return true;
+      if (st && deny.has(key(st, p, true))) return true;
       if (p === this.root || p === '/') return false;
       const up = posix.dirname(p);
       if (!under(up, this.root)) return false;
@@ -312,7 +314,7 @@ class Builder {
 
   /** copy_tree_at for one entry (metadata of directories applied after their children). */
   private copyEntry(path: string, st: Stats, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): TreeNode | null {
-    const k = key(st);
+    const k = key(st, path);
     const d = deny.get(k);
     if (d === 'inode') return null;
     if (st.isDirectory()) {
@@ -365,9 +367,9 @@ class Builder {
       const name = names[i]!;
       const existing = dir.entries.get(name);
       if (existing && existing.kind === 'dir' && st.isDirectory()) {
-        if (deny.get(key(st)) === 'inode') continue;
+        if (deny.get(key(st, posix.join(path, name))) === 'inode') continue;
         const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
-        if (deny.get(key(st)) !== 'contents') this.copyChildren(posix.join(path, name), existing, deny, links, where);
+        if (deny.get(key(st, posix.join(path, name))) !== 'contents') this.copyChildren(posix.join(path, name), existing, deny, links, where);
         existing.meta.atime = saved.a;
         existing.meta.mtime = saved.m;
         continue;
