@@ -103,7 +103,8 @@ export async function partitionTree(d: PartitionDefinition, label: string, ctx: 
   const owners = ownerPolicy(ctx.env ?? process.env, ctx.mapOwnersToRoot);
   if (owners.reason) once(ctx, owners.reason);
   const tree = await buildTree(treeSpecFor(d, ctx));
-  await hostXattrs(tree, ctx);
+  // vfat has no xattrs (mcopy ignores them too): nothing to read, nothing to warn about
+  if (d.format !== 'vfat') await hostXattrs(tree, ctx);
   if (validate) {
     // repart sets them on the copied root, after the source directory's own
     const v = validateFsXattrs(d, label, d.type);
