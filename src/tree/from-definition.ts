@@ -3,6 +3,7 @@
  * where sources are read, who owns what repart itself creates, what "now" is, and the root
  * partition's exclusion of other partitions' mount points (formatting.md §5.3.1 item 4).
  */
+import { asCompat, type Compat } from '../compat.js';
 import type { PartitionDefinition } from '../config/definition.js';
 import { mountPointsOf, sameType } from '../gpt/types.js';
 import type { SourceTree, Timespec, TreeNode } from './model.js';
@@ -18,6 +19,8 @@ export interface TreeContext {
   /** --copy-source=, else --root=, else '/' */
   copySource: string;
   sourceDateEpoch?: number;
+  /** the build's single "now" in milliseconds (default: the clock) */
+  now?: number;
   /** every definition of the run (other partitions' mount points are excluded from a root '/') */
   all: PartitionDefinition[];
   mapOwnersToRoot?: boolean;
@@ -36,9 +39,9 @@ function once(ctx: TreeContext, m: string): void {
   ctx.log?.(m);
 }
 
-export function nowFor(sourceDateEpoch: number | undefined): Timespec {
+export function nowFor(sourceDateEpoch: number | undefined, now?: number): Timespec {
   if (sourceDateEpoch !== undefined) return { sec: sourceDateEpoch, nsec: 0 };
-  const ms = Date.now();
+  const ms = now ?? Date.now();
   return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 };
 }
 
@@ -63,7 +66,7 @@ export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec 
     sourceDateEpoch: ctx.sourceDateEpoch,
     owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
     mapOwnersToRoot: ownerPolicy(ctx.env ?? process.env, ctx.mapOwnersToRoot).policy === 'root',
-    now: nowFor(ctx.sourceDateEpoch),
+    now: nowFor(ctx.sourceDateEpoch, ctx.now),
     excludeMountPointContents,
     archives: d.copyArchives,
     log: ctx.log,
@@ -97,8 +100,9 @@ export function clampTimes(tree: SourceTree, epoch: number): void {
  * root (v258+, which makes every ext4/btrfs partition populated), times clamped for the 262
  * stack, and the opt-in de-duplication.
  */
-export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext, o: { compat: number; dedupe?: boolean }): Promise<SourceTree | null> {
-  const validate = wantsValidateFs(d, o.compat);
+export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext, o: { compat: Compat | number; dedupe?: boolean }): Promise<SourceTree | null> {
+  const compat = asCompat(o.compat);
+  const validate = wantsValidateFs(d, compat);
   if (!needsPopulate(d) && !validate) return null;
   const owners = ownerPolicy(ctx.env ?? process.env, ctx.mapOwnersToRoot);
   if (owners.reason) once(ctx, owners.reason);
@@ -112,7 +116,7 @@ export async function partitionTree(d: PartitionDefinition, label: string, ctx: 
   }
   // The 262 stack's mkfs tools all clamp times to SOURCE_DATE_EPOCH (btrfs-progs 7.x too; our
   // btrfs-progs 6.14 does not), so the tree is clamped once for every format.
-  if (o.compat >= 262 && ctx.sourceDateEpoch !== undefined) clampTimes(tree, ctx.sourceDateEpoch);
+  if (compat.clampTimes && ctx.sourceDateEpoch !== undefined) clampTimes(tree, ctx.sourceDateEpoch);
   if (o.dedupe) {
     const st = await dedupeTree(tree);
     if (st.merged) ctx.log?.(`${label}: de-duplicated ${st.merged} of ${st.files} files (${fmtBytes(BigInt(st.bytesSaved))} saved)`);
