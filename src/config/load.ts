@@ -145,7 +145,7 @@ function unsupported(d: PartitionDefinition, msg: string, ...keys: string[]): ne
 }
 
 export function needsPopulate(d: PartitionDefinition): boolean {
-  return d.copyFiles.length > 0 || d.makeDirectories.length > 0 || d.makeSymlinks.length > 0;
+  return d.copyFiles.length > 0 || (d.copyArchives?.length ?? 0) > 0 || d.makeDirectories.length > 0 || d.makeSymlinks.length > 0;
 }
 
 function validate(d: PartitionDefinition, o: LoadOptions): void {

@@ -228,6 +228,9 @@ export class VirtualTree {
         },
       };
     }
+    // a host file, or an archive member: `size` bytes from `base` (src/tree/tar.ts)
+    const base = node.source.kind === 'archive' ? node.source.offset : 0;
+    const limit = node.source.kind === 'archive' ? node.size : Infinity;
     let nfd: number;
     try {
       nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY | fs.constants.O_NOATIME);
@@ -247,7 +250,7 @@ export class VirtualTree {
       handler: {
         ...(sparse ? { seekHole: (_s: EmStream, offset: number, whence: 3 | 4) => seekHole(fd, node.size, offset, whence, fail) } : {}),
         read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
-          const n = fs.readSync(fd, buf, off, len, pos);
+          const n = pos >= limit ? 0 : fs.readSync(fd, buf, off, Math.min(len, limit - pos), base + pos);
           stats.bytes += n;
           tick();
           return n;
