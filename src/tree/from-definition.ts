@@ -5,7 +5,7 @@
  */
 import { asCompat, type Compat } from '../compat.js';
 import type { PartitionDefinition } from '../config/definition.js';
-import { mountPointsOf, sameType } from '../gpt/types.js';
+import { mountPointsOf, sameType, type PartitionType } from '../gpt/types.js';
 import type { SourceTree, Timespec, TreeNode } from './model.js';
 import { buildTree, type TreeSpec } from './build.js';
 import { dedupeTree } from './dedupe.js';
@@ -100,7 +100,8 @@ export function clampTimes(tree: SourceTree, epoch: number): void {
  * root (v258+, which makes every ext4/btrfs partition populated), times clamped for the 262
  * stack, and the opt-in de-duplication.
  */
-export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext, o: { compat: Compat | number; dedupe?: boolean }): Promise<SourceTree | null> {
+export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext,
+  o: { compat: Compat | number; dedupe?: boolean; siblings?: { label: string; type: PartitionType }[] }): Promise<SourceTree | null> {
   const compat = asCompat(o.compat);
   const validate = wantsValidateFs(d, compat);
   if (!needsPopulate(d) && !validate) return null;
@@ -111,7 +112,7 @@ export async function partitionTree(d: PartitionDefinition, label: string, ctx: 
   if (d.format !== 'vfat') await hostXattrs(tree, ctx);
   if (validate) {
     // repart sets them on the copied root, after the source directory's own
-    const v = validateFsXattrs(d, label, d.type);
+    const v = validateFsXattrs(d, label, d.type, o.siblings);
     tree.root.meta.xattrs = [...(tree.root.meta.xattrs ?? []).filter((x) => !v.some((y) => y.name === x.name)), ...v];
   }
   // The 262 stack's mkfs tools all clamp times to SOURCE_DATE_EPOCH (btrfs-progs 7.x too; our

@@ -8,6 +8,7 @@ import { FsError } from '../../errors.js';
 import { jobCompat, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver } from '../driver.js';
 import { DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT, zeroWindow } from '../wasm/common.js';
 import { toolArtifact, toolSetFor } from '../wasm/host.js';
+import { reproducibleEnv } from './repro.js';
 
 /**
  * A btrfs job may ask for systemd-repart 262's Minimize= (formatting.md §7, "btrfs in main"):
@@ -25,8 +26,9 @@ function shrinks(job: FormatJob): boolean {
   return !!(job as BtrfsFormatJob).shrink && job.tree !== null;
 }
 
-/** Compression algorithms our build has (zstd and lzo need libraries not built for wasm yet). */
-const COMPRESSION = new Set(['zlib', 'no', 'none']);
+/** Compression algorithms our build has (`--compress`: zlib 1.3.1, zstd 1.5.7, lzo 2.10, as
+ * trixie's btrfs-progs links them). */
+const COMPRESSION = new Set(['zlib', 'zstd', 'lzo', 'no', 'none']);
 
 /** `--subvol`/`--inode-flags` words (§2.5), in configuration order. */
 export function subvolumeArgs(job: FormatJob): string[] {
@@ -80,7 +82,7 @@ export const btrfsDriver: FsDriver = {
       throw new FsError('E_FS', `btrfs driver cannot make Format=${job.format}`, { file: job.definitionFile, key: 'Format' });
     }
     if (job.compression && !COMPRESSION.has(job.compression)) {
-      throw new FsError('E_FS', `Compression=${job.compression} is not available in the WebAssembly mkfs.btrfs (zlib is)`, {
+      throw new FsError('E_FS', `Compression=${job.compression} is not a btrfs compression (zlib, zstd, lzo)`, {
         file: job.definitionFile, key: 'Compression',
       });
     }
@@ -90,13 +92,14 @@ export const btrfsDriver: FsDriver = {
       });
     }
     const args = [...toolDefaultArgs(job), ...mkfsBtrfsArgs(job)];
+    const env = { ...toolEnv(job, ['BTRFS_']), ...reproducibleEnv(job) };
     if (!shrinks(job)) {
-      const { outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', args, toolEnv(job, ['BTRFS_']), progress);
-      return outcome;
+      const { result, outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', args, env, progress);
+      return { ...outcome, toolOutput: result.stdout };
     }
     // The file repart hands mkfs is new and empty: the window must read as zeros, as it would.
     if (!job.windowZeroed) zeroWindow(job);
-    const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args, toolEnv(job, ['BTRFS_']), progress, {
+    const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args, env, progress, {
       deviceAsEmptyFile: true,
     });
     const used = result.device?.end ?? 0;
@@ -105,6 +108,6 @@ export const btrfsDriver: FsDriver = {
         file: job.definitionFile,
       });
     }
-    return { ...outcome, usedBytes: used };
+    return { ...outcome, usedBytes: used, toolOutput: result.stdout };
   },
 };

@@ -53,8 +53,10 @@ const ARTIFACT: Record<ToolSet, Record<ToolName, string>> = {
     // sid's btrfs-progs 7.3 sources are not on the mirror the build uses (wasm/sid/README.md):
     // until they are, trixie's 6.14 serves every mode.
     'mkfs.btrfs': 'mkfs.btrfs',
-    'mkfs.erofs': 'erofs/mkfs.erofs',
-    mksquashfs: 'squashfs/mksquashfs',
+    // erofs-utils 1.9.4 and squashfs-tools 4.7.5, as sid's systemd-repart 262 runs them
+    // (wasm/rofs/README.md): 1.8.6's erofs bytes, and so verity root hashes, differ.
+    'mkfs.erofs': 'sid/erofs/mkfs.erofs',
+    mksquashfs: 'sid/squashfs/mksquashfs',
     // sid's xfsprogs 7.2.0 sources answer 404 on the mirror (wasm/xfs/README.md): trixie's 6.13.0
     // serves 262 too, with 7.2.0's new defaults given as options (src/fs/xfs/index.ts).
     'mkfs.xfs': 'xfs/trixie/mkfs.xfs',
