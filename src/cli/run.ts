@@ -2,7 +2,7 @@
  * The repart-ts command: systemd-repart --offline=yes semantics for image files.
  * Returns the exit status; all output goes through the given streams.
  */
-import { existsSync, linkSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, openSync, closeSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BUILTIN_DEFINITIONS, parseCommandLine, SYSTEMD_DEFINITIONS, type CliOptions } from '../config/cli.js';
@@ -38,6 +38,9 @@ import { ProgressReporter } from '../report/progress.js';
 import { mkfsBtrfsEstimate } from '../fs/btrfs/estimate.js';
 import { encryptPartitionInPlace, luksLabel, luksPlaintextWindow } from '../luks/index.js';
 import { deriveUuid } from '../plan/ids.js';
+import { hostPathIn } from '../tree/chase.js';
+import { readSmallFile, ReadSmallError, KEY_FILE_MAX, PEM_MAX, FSTAB_MAX, MACHINE_ID_MAX } from '../io/read-small.js';
+import { copyBlocksSource, generatedPath } from '../io/root-paths.js';
 import { joinedSignatureJson, verifyPkcs7Detached, veritySignatureJson, type VeritySigner } from '../verity/signature.js';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 
@@ -148,14 +151,14 @@ repart-ts only:
      --quiet              No progress output and no warnings
 `;
 
-function machineIdSeed(root: string | undefined): Uuid | null {
-  for (const f of [root ? path.join(root, 'etc/machine-id') : null, '/etc/machine-id']) {
-    if (!f) continue;
-    try {
-      const u = parseUuid(readFileSync(f, 'utf8').trim());
-      if (u && u.some((b) => b !== 0)) return u;
-    } catch { /* next */ }
-    if (root) break; // with --root, only that tree's machine ID counts
+function machineIdSeed(root: string | undefined, warn: (m: string) => void): Uuid | null {
+  // with --root, only that tree's machine ID counts, its links resolved inside the tree
+  const f = hostPathIn(root, '/etc/machine-id');
+  try {
+    const u = parseUuid(readSmallFile(f, { what: 'machine ID file', max: MACHINE_ID_MAX }).toString('utf8').trim());
+    if (u && u.some((b) => b !== 0)) return u;
+  } catch (e) {
+    if (e instanceof ReadSmallError && e.errno !== 'ENOENT') warn(e.message);
   }
   return null;
 }
@@ -203,7 +206,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     throw new RepartError('E_USAGE', 'No device specified: repart-ts only operates on image files, pass the image path.', {}, 76);
   const device = o.device;
 
-  const defDirs = o.definitions.length > 0 ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => (o.root ? path.join(o.root, d) : d));
+  const defDirs = o.definitions.length > 0 ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => hostPathIn(o.root, d));
   const filter = o.include ? { mode: 'include' as const, types: o.include } : o.exclude ? { mode: 'exclude' as const, types: o.exclude } : undefined;
   const copied: PartitionDefinition[] = [];
   for (const img of o.copyFrom) copied.push(...await definitionsFromImage(img, o.compat, filter));
@@ -211,6 +214,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     compat: o.compat,
     architecture: o.architecture,
     specifiers: { root: o.root },
+    root: o.definitions.length > 0 ? undefined : o.root,
     warn,
     supportedFormats: SUPPORTED_FORMATS,
     minimizable: new Set([...MINIMIZABLE_FORMATS, ...SELF_SIZED]),
@@ -269,7 +273,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   let seed: Uuid;
   if (o.seed === 'random') seed = randomUuid();
   else if (o.seed === 'machine-id') {
-    const m = machineIdSeed(o.root);
+    const m = machineIdSeed(o.root, warn);
     if (!m) warn('No machine ID set, using randomized partition UUIDs.');
     seed = m ?? randomUuid();
   } else seed = o.seed;
@@ -284,14 +288,9 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       return;
     }
     if (d.copyBlocks === undefined) return;
-    const p = o.root && !o.copySource ? path.join(o.root, d.copyBlocks) : d.copyBlocks;
-    let st;
-    try { st = statSync(p); } catch (e) { throw new RepartError('E_SOURCE', `cannot open CopyBlocks= source ${p}: ${(e as Error).message}`, d.where.CopyBlocks ?? { file: d.file }); }
-    if (st.isDirectory()) throw new RepartError('E_SOURCE', `CopyBlocks= source ${p} is a directory; copying its backing block device is not supported`, d.where.CopyBlocks ?? { file: d.file });
-    try { closeSync(openSync(p, 'r')); } catch (e) { throw new RepartError('E_SOURCE', `cannot read CopyBlocks= source ${p}: ${(e as Error).message}`, d.where.CopyBlocks ?? { file: d.file }); }
-    if (st.size % 512 !== 0) throw new RepartError('E_SOURCE', `File to copy bytes from '${p}' has size that is not multiple of 512, refusing.`, d.where.CopyBlocks ?? { file: d.file });
-    copyBlocksSizes.set(i, BigInt(st.size));
-    copyBlocksPaths.set(i, { path: p, offset: 0n, length: BigInt(st.size) });
+    const src = copyBlocksSource(o.root && !o.copySource ? o.root : undefined, d.copyBlocks, d.where.CopyBlocks ?? { file: d.file });
+    copyBlocksSizes.set(i, src.length);
+    copyBlocksPaths.set(i, src);
   });
 
   let size: 'auto' | bigint;
@@ -614,7 +613,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     if (targets.length === 0) return;
     let keyFile: Uint8Array = new Uint8Array(0);
     if (o.keyFile) {
-      try { keyFile = readFileSync(o.keyFile); } catch (e) { throw new RepartError('E_SOURCE', `cannot read --key-file=: ${(e as Error).message}`, { file: o.keyFile }); }
+      keyFile = readSmallFile(o.keyFile, { what: '--key-file=', max: KEY_FILE_MAX, streams: true });
     }
     for (const p of targets) {
       const sectorSize = fsSectorOf(p.def);
@@ -773,9 +772,9 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     roothash: anyVerity ? (p.def.verity === 'off' ? null : rootHashes.get(plan.partitions.indexOf(p)) ?? 'TBD') : undefined,
   }));
 
-  if (o.generateFstab && !o.dryRun) writeFstab(o.generateFstab, fstabLines(plan.listOrder.map((k) => plan.partitions[k]!), (p) => formatUuid(p.fsUuid), o.compat), o);
+  if (o.generateFstab && !o.dryRun) writeFstab(generatedPath(o.root, o.generateFstab), fstabLines(plan.listOrder.map((k) => plan.partitions[k]!), (p) => formatUuid(p.fsUuid), o.compat), o);
   if (o.generateCrypttab && !o.dryRun)
-    writeNewFile(o.generateCrypttab, crypttabText(plan.listOrder.map((k) => plan.partitions[k]!), (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid'))), 'crypttab');
+    writeNewFile(generatedPath(o.root, o.generateCrypttab), crypttabText(plan.listOrder.map((k) => plan.partitions[k]!), (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid'))), 'crypttab');
 
   if (o.json !== 'off') emitJson(o, io, rows);
   else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend, 80, io.isTTY));
@@ -818,7 +817,8 @@ function loadSigner(o: CliOptions, definitionFile: string): VeritySigner {
   if (!o.privateKey) throw new RepartError('E_USAGE', 'Verity signature partition signing requested but no private key provided (--private-key=).', { file: definitionFile });
   if (!o.certificate) throw new RepartError('E_USAGE', 'Verity signature partition signing requested but no PEM certificate provided (--certificate=).', { file: definitionFile });
   let key: KeyObject;
-  try { key = createPrivateKey(readFileSync(o.privateKey)); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the private key: ${(e as Error).message}`, { file: o.privateKey }); }
+  const pem = readSmallFile(o.privateKey, { what: '--private-key=', max: PEM_MAX, streams: true });
+  try { key = createPrivateKey(pem); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the private key: ${(e as Error).message}`, { file: o.privateKey }); }
   const certificate = loadCertificate(o.certificate);
   if (!certificate.checkPrivateKey(key)) throw new RepartError('E_SOURCE', 'the private key does not belong to the certificate', { file: o.privateKey });
   return { key, certificate };
@@ -827,7 +827,7 @@ function loadSigner(o: CliOptions, definitionFile: string): VeritySigner {
 /** Written beside and linked/renamed into place, as the image is. */
 function writeFstab(file: string, lines: string[], o: CliOptions): void {
   let existing: string | undefined;
-  if (o.compat >= 258 && o.appendFstab !== 'no' && existsSync(file)) existing = readFileSync(file, 'utf8');
+  if (o.compat >= 258 && o.appendFstab !== 'no' && existsSync(file)) existing = readSmallFile(file, { what: 'fstab', max: FSTAB_MAX, code: 'E_IMAGE_IO' }).toString('utf8');
   writeNewFile(file, renderFstab(lines, o.compat, o.appendFstab, existing), 'fstab', existing !== undefined);
 }
 
@@ -846,7 +846,8 @@ function writeNewFile(file: string, text: string, what: string, replace = false)
 }
 
 function loadCertificate(file: string): X509Certificate {
-  try { return new X509Certificate(readFileSync(file)); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the certificate: ${(e as Error).message}`, { file }); }
+  const pem = readSmallFile(file, { what: '--certificate=', max: PEM_MAX, streams: true });
+  try { return new X509Certificate(pem); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the certificate: ${(e as Error).message}`, { file }); }
 }
 
 function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {

@@ -12,12 +12,15 @@ import { encodeGpt } from '../gpt/table.js';
 import type { GptEntry } from '../gpt/entry.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { copySparse, ImageFile } from './file.js';
+import { openScanned, type ScanId } from '../io/open-verified.js';
 
 /** Bytes copied into a partition: a CopyBlocks= file, or a partition of another image (--copy-from=). */
 export interface BlockSource {
   path: string;
   offset: bigint;
   length: bigint;
+  /** identity when it was checked: a different file at the path is refused (CopyBlocks=) */
+  id?: ScanId;
 }
 
 export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>;
@@ -92,7 +95,7 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
       let fd: number;
       try { fd = openSync(o.base.path, 'r'); } catch (e) { throw ioError('cannot open image', o.base.path, e); }
       try {
-        for (const [off, len] of o.base.keep) copySparse(fd, off, img, off, len);
+        for (const [off, len] of o.base.keep) copySparse(fd, off, img, off, len, o.base.path);
       } finally {
         closeSync(fd);
       }
@@ -103,10 +106,11 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
       const src = o.copyBlocks.get(p);
       if (src === undefined) continue;
       let fd: number;
-      try { fd = openSync(src.path, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src.path, e); }
+      if (src.id) fd = openScanned(src.path, src.id, p.def.where.CopyBlocks ?? { file: p.def.file });
+      else try { fd = openSync(src.path, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src.path, e); }
       try {
         if (src.length > p.size) throw new RepartError('E_SOURCE', `CopyBlocks= source is ${src.length} bytes, larger than the partition (${p.size} bytes)`, p.def.where.CopyBlocks ?? { file: p.def.file });
-        copySparse(fd, src.offset, img, p.offset + (o.contentOffsets?.get(p) ?? 0n), src.length);
+        copySparse(fd, src.offset, img, p.offset + (o.contentOffsets?.get(p) ?? 0n), src.length, src.path);
       } finally {
         closeSync(fd);
       }

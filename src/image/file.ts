@@ -3,6 +3,7 @@
  * all-zero blocks are skipped so holes stay holes.
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync, ftruncateSync } from 'node:fs';
+import { RepartError } from '../errors.js';
 
 const CHUNK = 4 * 1024 * 1024;
 
@@ -53,7 +54,7 @@ function allZero(b: Uint8Array): boolean {
  * Copies `length` bytes from fd `src` at `srcOffset` to `dst` at `dstOffset`, skipping zero
  * chunks (the destination is a fresh sparse file, so they already read as zero).
  */
-export function copySparse(srcFd: number, srcOffset: bigint, dst: ImageFile, dstOffset: bigint, length: bigint): void {
+export function copySparse(srcFd: number, srcOffset: bigint, dst: ImageFile, dstOffset: bigint, length: bigint, srcPath = 'source'): void {
   const buf = new Uint8Array(Math.min(CHUNK, Number(length) || 1));
   let pos = 0n;
   while (pos < length) {
@@ -64,7 +65,7 @@ export function copySparse(srcFd: number, srcOffset: bigint, dst: ImageFile, dst
       if (n === 0) break;
       got += n;
     }
-    if (got === 0) break;
+    if (got < want) throw new RepartError('E_SOURCE', `${srcPath}: ended after ${srcOffset + pos + BigInt(got)} bytes, ${srcOffset + length} were planned (it changed while it was read)`, {});
     const chunk = buf.subarray(0, got);
     if (!allZero(chunk)) dst.writeAt(dstOffset + pos, chunk);
     pos += BigInt(got);

@@ -31,7 +31,11 @@ export interface NodeMeta {
 
 /** Where a regular file's bytes come from. */
 export type FileSource =
-  | { kind: 'host'; path: string }
+  /**
+   * dev/ino: the file's identity when the tree was scanned; readers open the path without
+   * following a final symlink and refuse a different inode (src/io/open-verified.ts).
+   */
+  | { kind: 'host'; path: string; dev?: bigint; ino?: bigint }
   | { kind: 'bytes'; data: Uint8Array };
 
 export interface DirNode {
