@@ -6,12 +6,15 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { openScanned } from '../io/open-verified.js';
 import type { DirNode, FileNode, SourceTree } from './model.js';
 
 async function digest(f: FileNode): Promise<string> {
   const h = createHash('sha256');
   if (f.source.kind === 'bytes') return h.update(f.source.data).digest('hex');
-  for await (const chunk of createReadStream(f.source.path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  const { path, dev, ino } = f.source;
+  const fd = openScanned(path, dev !== undefined && ino !== undefined ? { dev, ino } : undefined);
+  for await (const chunk of createReadStream(path, { fd, highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 

@@ -3,8 +3,8 @@
  * --rootdir): stat/lstat/readdir/readlink/open answered from the tree, file bytes read in
  * place from their host path (or from the node's bytes). Nothing is copied or staged.
  */
-import * as fs from 'node:fs';
 import { posix } from 'node:path';
+import { openSourceFile, type SourceFailure } from './source-file.js';
 import type { DirNode, FileNode, SourceTree, TreeNode } from '../../tree/model.js';
 import {
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
@@ -62,6 +62,8 @@ export function byteOrder(names: string[]): string[] {
 
 export class VirtualTree {
   readonly stats: TreeReadStats = { files: 0, filesDone: 0, bytes: 0 };
+  /** the first source file that could not be read as planned: the run fails with it */
+  sourceFailure: SourceFailure | null = null;
   private nextReport = 0;
   private links: Map<TreeNode, number> | null = null;
   private sorted = new Map<DirNode, string[]>();
@@ -228,34 +230,13 @@ export class VirtualTree {
         },
       };
     }
-    let nfd: number;
-    try {
-      nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY | fs.constants.O_NOATIME);
-    } catch (e) {
-      // O_NOATIME is refused for files we do not own (EPERM): open without it.
-      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
-      nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY);
-    }
-    const fd = nfd;
-    return {
-      nfd,
-      handler: {
-        read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
-          const n = fs.readSync(fd, buf, off, len, pos);
-          stats.bytes += n;
-          tick();
-          return n;
-        },
-        write(): number {
-          throw fail('EBADF');
-        },
-        size: () => node.size,
-        close() {
-          fs.closeSync(fd);
-          done();
-        },
-      },
-    };
+    const src = openSourceFile(node as FileNode & { source: { kind: 'host' } }, fail, (f) => {
+      this.sourceFailure ??= f;
+    }, (n) => {
+      stats.bytes += n;
+      tick();
+    }, done);
+    return { nfd: src.nfd, handler: src.handler };
   }
 }
 
