@@ -36,12 +36,19 @@ export class RepartError extends Error {
   readonly exitCode: number;
 
   constructor(code: ErrorCode, message: string, where: ErrorWhere = {}, exitCode = 1, options?: { cause?: unknown }) {
-    super(formatWhere(where) + message, options);
+    super(formatWhere(where) + clipMessage(message), options);
     this.name = 'RepartError';
     this.code = code;
     this.where = where;
     this.exitCode = exitCode;
   }
+}
+
+/** Messages echo values; a value of megabytes is cut (a message stays readable, and bounded). */
+export const MESSAGE_MAX = 2048;
+export function clipMessage(m: string): string {
+  if (m.length <= MESSAGE_MAX) return m;
+  return `${m.slice(0, MESSAGE_MAX)}… (${m.length - MESSAGE_MAX} more characters)`;
 }
 
 function formatWhere(w: ErrorWhere): string {

@@ -10,7 +10,7 @@ import { readDefinitions, DEFAULT_DEFINITION_DIRS, veritySibling } from '../conf
 import { definitionsFromImage } from '../config/copy-from.js';
 import { deriveVeritySalt, deriveVerityUuid, formatVerityHash, repartVerityHashSize, verityHashBytes, verityPartitionUuids } from '../verity/index.js';
 import { expandSpecifiers } from '../config/specifiers.js';
-import { RepartError } from '../errors.js';
+import { clipMessage, RepartError } from '../errors.js';
 import type { FormatJob, FormatOutcome } from '../fs/driver.js';
 import { SUPPORTED_FORMATS, formatInProcess } from '../fs/registry.js';
 import { mangleLinuxLabel } from '../fs/swap.js';
@@ -178,7 +178,7 @@ export function fsLabelFor(format: string, label: string): string {
 
 export async function run(argv: string[], io: Io, hooks: RunHooks = {}): Promise<number> {
   let o: CliOptions;
-  const warn = (m: string) => { if (!oQuiet) io.stderr(`${m}\n`); };
+  const warn = (m: string) => { if (!oQuiet) io.stderr(`${clipMessage(m)}\n`); };
   let oQuiet = false;
   try {
     o = parseCommandLine(argv);

@@ -4,7 +4,6 @@
  * temporary file is removed and the target is untouched.
  */
 import { existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, unlinkSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import type { FormatEvents, FormatJob, FormatOutcome } from '../fs/driver.js';
@@ -13,6 +12,7 @@ import type { GptEntry } from '../gpt/entry.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { copySparse, ImageFile } from './file.js';
 import { openScanned, type ScanId } from '../io/open-verified.js';
+import { removeStaleTemps, tempBeside } from './stale-temps.js';
 
 /** Bytes copied into a partition: a CopyBlocks= file, or a partition of another image (--copy-from=). */
 export interface BlockSource {
@@ -66,9 +66,6 @@ export function removePendingFiles(): void {
   pending.clear();
 }
 
-function tempBeside(target: string): string {
-  return path.join(path.dirname(target), `.#${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-}
 
 function ioError(what: string, file: string, e: unknown): RepartError {
   return new RepartError('E_IMAGE_IO', `${what}: ${(e as Error).message}`, { file }, 1, { cause: e });
@@ -80,6 +77,9 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
   if (o.mode === 'create' && existsSync(o.target)) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: o.target });
   for (const sp of o.splitPaths.values()) if (existsSync(sp)) throw new RepartError('E_IMAGE_EXISTS', 'split output file already exists, refusing', { file: sp });
 
+  // a run killed with SIGKILL could not clean up: its full-size temporary files go now
+  removeStaleTemps(o.target);
+  for (const sp of o.splitPaths.values()) removeStaleTemps(sp);
   const tmp = tempBeside(o.target);
   pending.add(tmp);
   let img: ImageFile | null = null;
