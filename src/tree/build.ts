@@ -266,12 +266,13 @@ class Builder {
 
     for (const l of spec.makeSymlinks) {
       const w = l.where;
+      const pre = w?.key ? '' : 'MakeSymlinks=: '; // the location names the key when there is one
       const parts = components(l.path, 'MakeSymlinks= path', w);
-      if (parts.length === 0) throw new FsError('E_SOURCE', `MakeSymlinks=: cannot replace the root directory`, w);
+      if (parts.length === 0) throw new FsError('E_SOURCE', `${pre}cannot replace the root directory`, w);
       const parent = this.lookupDir(parts.slice(0, -1));
-      if (!parent || parent.kind !== 'dir') throw new FsError('E_SOURCE', `MakeSymlinks=: parent directory of ${l.path} does not exist`, w);
+      if (!parent || parent.kind !== 'dir') throw new FsError('E_SOURCE', `${pre}parent directory of ${l.path} does not exist`, w);
       const name = parts[parts.length - 1]!;
-      if (parent.entries.has(name)) throw new FsError('E_SOURCE', `MakeSymlinks=: ${l.path} already exists`, w);
+      if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${pre}${l.path} already exists`, w);
       parent.entries.set(name, { kind: 'symlink', ino: this.ino(), meta: this.meta(0o777, spec.owner, spec.now), target: l.target });
       this.touch(parent);
     }
