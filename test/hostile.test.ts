@@ -327,11 +327,21 @@ describe('10: special files and bounded reads', () => {
     const dir = scratch('defzero');
     try {
       mkdirSync(path.join(dir, 'd'));
+      // a character device is "masked" for systemd (null_or_empty()): skipped, never read
       symlinkSync('/dev/zero', path.join(dir, 'd/10.conf'));
-      const r = cli(['--definitions=d', '--empty=create', '--size=auto', '--json=off', '--quiet', 'o.img'], dir, { measure: hasTime, timeout: 30_000 });
-      assert.equal(r.status, 1);
-      assert.match(r.stderr, /10\.conf: definition .*d\/10\.conf is a character device, refusing/);
+      conf(path.join(dir, 'd'), '20.conf', 'Type=linux-generic');
+      const r = cli(['--definitions=d', '--empty=create', '--size=auto', '--json=short', '--quiet', 'o.img'], dir, { measure: hasTime, timeout: 30_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as { file: string }[]).map((p) => path.basename(p.file)), ['20.conf']);
       if (r.maxRssKb) assert.ok(r.maxRssKb < 400_000, `peak RSS ${r.maxRssKb} KiB`);
+      rmSync(path.join(dir, 'o.img'));
+      rmSync(path.join(dir, 'd'), { recursive: true });
+      // a FIFO is not: refused at once instead of a read that blocks
+      mkdirSync(path.join(dir, 'd'));
+      spawnSync('mkfifo', [path.join(dir, 'd/10.conf')]);
+      const f = cli(['--definitions=d', '--empty=create', '--size=auto', '--json=off', '--quiet', 'o.img'], dir, { timeout: 30_000 });
+      assert.equal(f.status, 1);
+      assert.match(f.stderr, /10\.conf: definition .*d\/10\.conf is a FIFO, refusing/);
       rmSync(path.join(dir, 'd/10.conf'));
       conf(path.join(dir, 'd'), '10.conf', 'Type=linux-generic');
       mkdirSync(path.join(dir, 'R/etc'), { recursive: true });

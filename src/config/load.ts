@@ -40,14 +40,15 @@ function realFile(p: string, root: string | undefined): string {
   }
 }
 
-/** Masked: a link to /dev/null (by its text: with a root, /dev/null is not inside it) or empty. */
+/** Masked: a link to /dev/null (by its text: with a root, /dev/null is not inside it), empty, or a character device. */
 function isMasked(p: string, root: string | undefined): boolean {
   try {
     if (lstatSync(p).isSymbolicLink() && readlinkSync(p) === '/dev/null') return true;
     const real = root ? realFile(p, root) : realpathSync(p);
     if (real === '/dev/null') return true;
+    // null_or_empty(): an empty regular file, or any character device (not only /dev/null)
     const st = statSync(real);
-    return st.isFile() && st.size === 0;
+    return (st.isFile() && st.size === 0) || st.isCharacterDevice();
   } catch {
     return false;
   }

@@ -49,7 +49,7 @@ export function copyBlocksSource(root: string | undefined, p: string, where: Err
   try {
     st = lstatSync(host);
   } catch (e) {
-    throw new RepartError('E_SOURCE', `Failed to open block copy file '${host}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, where);
+    throw new RepartError('E_SOURCE', `cannot open CopyBlocks= source ${host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, where);
   }
   if (st.isDirectory()) throw new RepartError('E_SOURCE', `CopyBlocks= source ${host} is a directory; copying its backing block device is not supported`, where);
   if (!st.isFile() && !st.isBlockDevice())
