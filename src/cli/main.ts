@@ -4,7 +4,8 @@ import { run } from './run.js';
 import { closeWorkerPool, formatInWorkers } from '../fs/pool.js';
 import { installSignalHandlers } from './signals.js';
 
-installSignalHandlers(removePendingFiles);
+// before any work: the inspector guard must be in place when the long synchronous phases start
+await installSignalHandlers(removePendingFiles);
 
 if (process.argv[2] === 'bench') {
   // `repart-ts bench …` is the benchmark runner (bench/run.ts), compiled beside the CLI.

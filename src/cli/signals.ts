@@ -13,25 +13,29 @@ import net from 'node:net';
 
 const EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129, SIGQUIT: 131 };
 
-export function installSignalHandlers(cleanup: () => void): void {
+/** Resolves once SIGUSR1 can no longer start the inspector: await it before any work. */
+export function installSignalHandlers(cleanup: () => void): Promise<void> {
   for (const [sig, code] of Object.entries(EXIT)) {
     process.on(sig, () => {
       cleanup();
       process.exit(code);
     });
   }
-  blockInspectorSignal();
+  return blockInspectorSignal();
 }
 
 /** Occupy the inspector's port so that SIGUSR1 cannot start it (skipped when debugging on purpose). */
-function blockInspectorSignal(): void {
-  if (process.execArgv.some((a) => /^--(inspect|debug)/.test(a))) return;
-  const guard = net.createServer((c) => c.destroy());
-  guard.on('error', () => { /* no loopback: nothing to guard against either */ });
-  guard.listen(0, '127.0.0.1', () => {
-    const addr = guard.address();
-    if (addr && typeof addr === 'object') process.debugPort = addr.port;
-    guard.unref();
+function blockInspectorSignal(): Promise<void> {
+  if (process.execArgv.some((a) => /^--(inspect|debug)/.test(a))) return Promise.resolve();
+  return new Promise((resolve) => {
+    const guard = net.createServer((c) => c.destroy());
+    // no loopback: nothing to guard against either
+    guard.on('error', () => resolve());
+    guard.listen(0, '127.0.0.1', () => {
+      const addr = guard.address();
+      if (addr && typeof addr === 'object') process.debugPort = addr.port;
+      guard.unref();
+      resolve();
+    });
   });
-  guard.unref();
 }
