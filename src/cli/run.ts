@@ -39,7 +39,8 @@ import { mkfsBtrfsEstimate } from '../fs/btrfs/estimate.js';
 import { encryptPartitionInPlace, luksLabel, luksPlaintextWindow } from '../luks/index.js';
 import { deriveUuid } from '../plan/ids.js';
 import { hostPathIn } from '../tree/chase.js';
-import { readSmallFile, ReadSmallError, KEY_FILE_MAX, PEM_MAX, FSTAB_MAX, MACHINE_ID_MAX } from '../io/read-small.js';
+import { readSmallFile, ReadSmallError, FSTAB_MAX, MACHINE_ID_MAX } from '../io/read-small.js';
+import { readCliInputs, type CliInputs } from '../io/cli-inputs.js';
 import { copyBlocksSource, generatedPath } from '../io/root-paths.js';
 import { joinedSignatureJson, verifyPkcs7Detached, veritySignatureJson, type VeritySigner } from '../verity/signature.js';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
@@ -211,6 +212,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   if (o.device === undefined)
     throw new RepartError('E_USAGE', 'No device specified: repart-ts only operates on image files, pass the image path.', {}, 76);
   const device = o.device;
+  const inputs = readCliInputs(o);
 
   const defDirs = o.definitions.length > 0 ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => hostPathIn(o.root, d));
   const filter = o.include ? { mode: 'include' as const, types: o.include } : o.exclude ? { mode: 'exclude' as const, types: o.exclude } : undefined;
@@ -570,8 +572,8 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   const signed = (p: PlannedPartition) => p.def.verity === 'signature' && !p.dropped && !p.existing && !deferred(p);
   const firstSigned = plan.partitions.find(signed);
   // online signing with the key, or a signature made elsewhere (--join-signature=, 258+)
-  const signer = !o.dryRun && firstSigned && (o.privateKey || !o.joinSignature) ? loadSigner(o, firstSigned.def.file) : undefined;
-  const joinCertificate = o.joinSignature && o.certificate ? loadCertificate(o.certificate) : undefined;
+  const signer = !o.dryRun && firstSigned && (o.privateKey || !o.joinSignature) ? loadSigner(o, firstSigned.def.file, inputs) : undefined;
+  const joinCertificate = o.joinSignature && o.certificate ? loadCertificate(o.certificate, inputs.certificate!) : undefined;
   if (o.joinSignature && joinCertificate && !verifyPkcs7Detached(o.joinSignature.signature, Buffer.from(o.joinSignature.rootHash, 'ascii'), joinCertificate))
     throw new RepartError('E_VERITY', `--join-signature=: the signature does not verify for root hash ${o.joinSignature.rootHash} with the certificate`, { file: o.certificate });
   if (o.joinSignature) {
@@ -617,10 +619,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   const encryptPartitions = async (tmp: string) => {
     const targets = plan.partitions.filter(encrypted);
     if (targets.length === 0) return;
-    let keyFile: Uint8Array = new Uint8Array(0);
-    if (o.keyFile) {
-      keyFile = readSmallFile(o.keyFile, { what: '--key-file=', max: KEY_FILE_MAX, streams: true });
-    }
+    const keyFile: Uint8Array = inputs.keyFile ?? new Uint8Array(0);
     for (const p of targets) {
       const sectorSize = fsSectorOf(p.def);
       await encryptPartitionInPlace(tmp, p.offset, p.size, {
@@ -819,13 +818,13 @@ function keptRanges(plan: Plan, oldSize: bigint, deferred: (p: PlannedPartition)
 }
 
 /** The --private-key=/--certificate= pair (PEM) that signs Verity=signature partitions. */
-function loadSigner(o: CliOptions, definitionFile: string): VeritySigner {
+function loadSigner(o: CliOptions, definitionFile: string, inputs: CliInputs): VeritySigner {
   if (!o.privateKey) throw new RepartError('E_USAGE', 'Verity signature partition signing requested but no private key provided (--private-key=).', { file: definitionFile });
   if (!o.certificate) throw new RepartError('E_USAGE', 'Verity signature partition signing requested but no PEM certificate provided (--certificate=).', { file: definitionFile });
   let key: KeyObject;
-  const pem = readSmallFile(o.privateKey, { what: '--private-key=', max: PEM_MAX, streams: true });
+  const pem = inputs.privateKey!;
   try { key = createPrivateKey(pem); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the private key: ${(e as Error).message}`, { file: o.privateKey }); }
-  const certificate = loadCertificate(o.certificate);
+  const certificate = loadCertificate(o.certificate, inputs.certificate!);
   if (!certificate.checkPrivateKey(key)) throw new RepartError('E_SOURCE', 'the private key does not belong to the certificate', { file: o.privateKey });
   return { key, certificate };
 }
@@ -851,8 +850,7 @@ function writeNewFile(file: string, text: string, what: string, replace = false)
   }
 }
 
-function loadCertificate(file: string): X509Certificate {
-  const pem = readSmallFile(file, { what: '--certificate=', max: PEM_MAX, streams: true });
+function loadCertificate(file: string, pem: Buffer): X509Certificate {
   try { return new X509Certificate(pem); } catch (e) { throw new RepartError('E_SOURCE', `cannot load the certificate: ${(e as Error).message}`, { file }); }
 }
 
