@@ -18,3 +18,11 @@ export function readCliInputs(o: { keyFile?: string; privateKey?: string; certif
     certificate: o.certificate ? readSmallFile(o.certificate, { what: '--certificate=', max: PEM_MAX, streams: true }) : undefined,
   };
 }
+
+/** Stage "command-line inputs": the first stage, so that a bad key file fails before any work. */
+export const commandLineInputsStage = {
+  name: 'command-line inputs',
+  run(ctx: { request: { keyFile?: string; privateKey?: string; certificate?: string }; inputs?: CliInputs }): void {
+    ctx.inputs = readCliInputs(ctx.request);
+  },
+};
