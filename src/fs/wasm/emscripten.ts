@@ -44,6 +44,8 @@ export interface StreamHandler {
   sync?(stream: EmStream): void;
   /** lseek SEEK_DATA (3) / SEEK_HOLE (4); absent: data everywhere, one hole at the end */
   seekData?(stream: EmStream, offset: number, whence: 3 | 4): number;
+  /** lseek(SEEK_DATA = 3 | SEEK_HOLE = 4) for a file that may have holes; throws ENXIO past the data. */
+  seekHole?(stream: EmStream, offset: number, whence: 3 | 4): number;
 }
 
 export interface EmStream {
