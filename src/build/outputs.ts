@@ -3,8 +3,10 @@
  * run), "layout picture" (--layout-svg=, from the final plan) and "rows" (the listing).
  * Writes: written, rows.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { publishNew } from '../image/publish.js';
+import { FSTAB_MAX, readSmallFile } from '../io/read-small.js';
+import { generatedPath } from '../io/root-paths.js';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
@@ -36,15 +38,17 @@ export const generatedFilesStage: Stage = {
     const o = ctx.request, plan = ctx.plan!;
     const listed = plan.listOrder.map((k) => plan.partitions[k]!);
     if (o.generateFstab) {
-      const file = o.generateFstab;
+      // below --root= (links resolved inside it), as repart writes it
+      const file = generatedPath(o.root, o.generateFstab);
       let existing: string | undefined;
-      if (ctx.compat.fstabAppend && o.appendFstab !== 'no' && existsSync(file)) existing = readFileSync(file, 'utf8');
+      if (ctx.compat.fstabAppend && o.appendFstab !== 'no' && existsSync(file)) existing = readSmallFile(file, { what: 'fstab', max: FSTAB_MAX, code: 'E_IMAGE_IO' }).toString('utf8');
       writeNewFile(file, renderFstab(fstabLines(listed, (p) => formatUuid(p.fsUuid), ctx.compat), ctx.compat, o.appendFstab, existing), 'fstab', existing !== undefined);
       ctx.written.push(file);
     }
     if (o.generateCrypttab) {
-      writeNewFile(o.generateCrypttab, crypttabText(listed, (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid'))), 'crypttab');
-      ctx.written.push(o.generateCrypttab);
+      const file = generatedPath(o.root, o.generateCrypttab);
+      writeNewFile(file, crypttabText(listed, (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid'))), 'crypttab');
+      ctx.written.push(file);
     }
   },
 };
