@@ -20,6 +20,7 @@ import { typeFromUuid, sameType } from '../gpt/types.js';
 import { deriveLabels, makePlan, type Plan, type PlannedPartition } from '../plan/plan.js';
 import { bindExisting, currentPadding, existingFromGpt, type ExistingTable } from '../plan/existing.js';
 import { fsMinimum, minSize } from '../plan/sizes.js';
+import { checkImageSize, checkPartitionCount, checkSizeInputs } from '../plan/limits.js';
 import { guessSize, MINIMIZABLE_FORMATS, minimalSize } from '../plan/minimize/index.js';
 import { fmtBytes } from '../plan/allocate.js';
 import type { PartitionDefinition } from '../config/definition.js';
@@ -27,6 +28,7 @@ import type { SourceTree, TreeNode } from '../tree/model.js';
 import { randomUuid } from '../plan/ids.js';
 import { writeImage, type BlockSource, type Formatter } from '../image/build.js';
 import { ImageFile } from '../image/file.js';
+import { inspectDisk } from '../image/disk-label.js';
 import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '../report/json.js';
 import { roundUp } from '../config/values.js';
 import { renderTable } from '../report/table.js';
@@ -236,33 +238,26 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     try { st = statSync(device); } catch (e) { throw new RepartError('E_IMAGE_IO', (e as Error).message, { file: device }); }
     if (!st.isFile()) throw new RepartError('E_IMAGE_IO', 'not a regular file; repart-ts only writes image files', { file: device });
     existingSize = BigInt(st.size);
-    if (o.empty !== 'force') {
-      const img = ImageFile.open(device, 'r');
-      try {
-        existing = await readGpt(async (off, len) => img.readAt(off, len), existingSize, `${device}: `);
-      } finally { img.close(); }
-    }
+    if (o.empty !== 'force') existing = await inspectDisk(device, existingSize, o.empty);
   }
 
   // Incremental mode: the partitions already there stay where they are, with their contents;
   // definitions without one get new partitions in the free space.
   let table: ExistingTable | undefined;
   if (existing) {
-    if (o.empty === 'require') throw new RepartError('E_IMAGE_LABEL', 'Disk has a partition table, but --empty=require was specified, refusing.', { file: device }, 77);
     if (defs.length === 0) {
       emitJson(o, io, listExisting(existing, existingSize, device, o));
       return 0;
     }
     if (o.sectorSize !== undefined && o.sectorSize !== existing.sectorSize)
       throw new RepartError('E_IMAGE_LABEL', `Disk has a GPT for ${existing.sectorSize}-byte sectors, not --sector-size=${o.sectorSize}, not repartitioning.`, { file: device }, 77);
-    if (existing.header.numEntries !== 128)
-      throw new RepartError('E_NOT_IMPLEMENTED', `the existing GPT has ${existing.header.numEntries} entries; repart-ts only rewrites tables of 128`, { file: device });
+    if (existing.header.numEntries !== 128 || existing.header.entrySize !== 128)
+      throw new RepartError('E_NOT_IMPLEMENTED', `the existing GPT has ${existing.header.numEntries} entries of ${existing.header.entrySize} bytes; repart-ts only rewrites tables of 128 entries of 128 bytes`, { file: device });
     table = existingFromGpt(existing, existingSize);
   }
   const binding = bindExisting(defs, table);
   const isOld = (i: number) => binding.bound[i] !== undefined;
-  if (exists && !table && o.empty === 'refuse')
-    throw new RepartError('E_IMAGE_LABEL', 'Disk does not have a partition table, refusing (use --empty=allow, force or create).', { file: device }, 77);
+  checkPartitionCount(defs, isOld, table);
 
   const sectorSize = table?.sectorSize ?? o.sectorSize ?? 512;
   const fsSectorSize = o.sectorSize ?? 4096;
@@ -298,6 +293,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   if (o.size === 'auto') size = 'auto';
   else if (o.size !== undefined) size = o.size > existingSize ? o.size : existingSize;
   else size = existingSize;
+  checkSizeInputs(defs, size, o.grainSize);
   if (size !== 'auto' && size === 0n) throw new RepartError('E_IMAGE_IO', 'image file is empty; use --size= to grow it', { file: device });
 
   // with --empty=create the device name is used as given, else its absolute path (JSON node, split files)
@@ -534,6 +530,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       plan = planFor();
     }
   }
+  checkImageSize(plan.imageSize, device);
   const splitPaths = new Map<PlannedPartition, string>();
   if (o.split) computeSplitPaths(plan, nodeBase, deferred, splitPaths, o);
 
@@ -653,7 +650,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   if (o.dryRun && table && plan.imageSize > table.imageSize) {
     const kept = plan.partitions.filter((p) => p.existing && !p.dropped).map((p) => ({ ...p, size: p.existing!.size }));
     await writeImage({
-      target: device, mode: 'replace', base: { path: device, keep: [[0n, table.imageSize]] },
+      target: device, mode: 'in-place', base: { keep: [[0n, table.imageSize]], oldBackup: oldBackupRange(table) },
       plan: { ...plan, partitions: kept }, deferred: () => false, jobs: new Map(), copyBlocks: new Map(), splitPaths: new Map(),
       formatter: formatInProcess,
     });
@@ -689,8 +686,8 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       try {
         const outcomes = await writeImage({
           target: device,
-          mode: o.empty === 'create' ? 'create' : 'replace',
-          base: table && { path: device, keep: keptRanges(plan, table.imageSize, deferred, o.discard) },
+          mode: o.empty === 'create' ? 'create' : 'in-place',
+          base: table && { keep: keptRanges(plan, table.imageSize, deferred, o.discard), oldBackup: oldBackupRange(table) },
           plan, deferred, jobs, copyBlocks, splitPaths, windows, contentOffsets,
           formatter: hooks.formatter ?? formatInProcess,
           postFormat: async (tmp) => { await writeVerity(tmp); writeSignatures(tmp); await encryptPartitions(tmp); },
@@ -811,6 +808,13 @@ function keptRanges(plan: Plan, oldSize: bigint, deferred: (p: PlannedPartition)
   }
   if (oldSize > pos) keep.push([pos, oldSize - pos]);
   return keep.filter(([, len]) => len > 0n);
+}
+
+/** [offset, length] of the existing backup GPT (entry array and header), restored if a run fails. */
+function oldBackupRange(t: ExistingTable): [bigint, bigint] {
+  const ss = BigInt(t.sectorSize);
+  const sectors = (BigInt(t.numEntries * t.entrySize) + ss - 1n) / ss + 1n;
+  return [(t.alternateLba + 1n - sectors) * ss, sectors * ss];
 }
 
 /** The --private-key=/--certificate= pair (PEM) that signs Verity=signature partitions. */
