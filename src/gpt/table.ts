@@ -168,7 +168,7 @@ export async function probeGpt(read: ReadAt, imageBytes: bigint, where = ''): Pr
     else if (other === null) gpt.otherProblem = 'missing';
     return { kind: 'gpt', gpt };
   }
-  return { kind: 'invalid', problems: problems.length ? problems : ['protective MBR without a GPT header'] };
+  return { kind: 'invalid', problems: problems.length ? problems : ['no GPT header at LBA 1 or at the disk end'] };
 }
 
 /**
