@@ -160,6 +160,12 @@ describe('1: labels other than a GPT are refused, untouched', () => {
       assert.ok(keep(img, 512));
       assert.equal((await gptOf(img))!.table.entries.filter(Boolean).length, 2);
     }
+    // a hybrid MBR's legacy records are left as they are (libfdisk does not rewrite it)
+    const hybrid = image(512, (b) => { b[446 + 16 + 4] = 0x83; b.writeUInt32LE(40000, 446 + 16 + 8); b.writeUInt32LE(100, 446 + 16 + 12); });
+    const mbrBefore = readFileSync(hybrid).subarray(0, 512);
+    const r = runOurs(['--definitions=d2', SEED, '--json=off', '--empty=allow', '--dry-run=no', '--size=48M', hybrid], dir);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(readFileSync(hybrid).subarray(0, 512).equals(mbrBefore), 'hybrid MBR kept');
   });
 });
 

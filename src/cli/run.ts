@@ -26,7 +26,7 @@ import { fmtBytes } from '../plan/allocate.js';
 import type { PartitionDefinition } from '../config/definition.js';
 import type { SourceTree, TreeNode } from '../tree/model.js';
 import { randomUuid } from '../plan/ids.js';
-import { writeImage, type BlockSource, type Formatter } from '../image/build.js';
+import { writeImage, type BlockSource, type Formatter, type WriteOptions } from '../image/build.js';
 import { ImageFile } from '../image/file.js';
 import { inspectDisk } from '../image/disk-label.js';
 import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '../report/json.js';
@@ -656,7 +656,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   if (o.dryRun && table && plan.imageSize > table.imageSize) {
     const kept = plan.partitions.filter((p) => p.existing && !p.dropped).map((p) => ({ ...p, size: p.existing!.size }));
     await writeImage({
-      target: device, mode: 'in-place', base: { keep: [[0n, table.imageSize]], oldBackup: oldBackupRange(table) },
+      target: device, mode: 'in-place', base: inPlaceBase(table, [[0n, table.imageSize]]),
       plan: { ...plan, partitions: kept }, deferred: () => false, jobs: new Map(), copyBlocks: new Map(), splitPaths: new Map(),
       formatter: formatInProcess,
     });
@@ -693,7 +693,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
         const outcomes = await writeImage({
           target: device,
           mode: o.empty === 'create' ? 'create' : 'in-place',
-          base: table && { keep: keptRanges(plan, table.imageSize, deferred, o.discard), oldBackup: oldBackupRange(table) },
+          base: table && inPlaceBase(table, keptRanges(plan, table.imageSize, deferred, o.discard)),
           plan, deferred, jobs, copyBlocks, splitPaths, windows, contentOffsets,
           formatter: hooks.formatter ?? formatInProcess,
           postFormat: async (tmp) => { await writeVerity(tmp); writeSignatures(tmp); await encryptPartitions(tmp); },
@@ -816,11 +816,11 @@ function keptRanges(plan: Plan, oldSize: bigint, deferred: (p: PlannedPartition)
   return keep.filter(([, len]) => len > 0n);
 }
 
-/** [offset, length] of the existing backup GPT (entry array and header), restored if a run fails. */
-function oldBackupRange(t: ExistingTable): [bigint, bigint] {
+/** What writing in place needs to know of the old table (the old backup GPT is restored if a run fails). */
+function inPlaceBase(t: ExistingTable, keep: [bigint, bigint][]): NonNullable<WriteOptions['base']> {
   const ss = BigInt(t.sectorSize);
   const sectors = (BigInt(t.numEntries * t.entrySize) + ss - 1n) / ss + 1n;
-  return [(t.alternateLba + 1n - sectors) * ss, sectors * ss];
+  return { keep, oldBackup: [(t.alternateLba + 1n - sectors) * ss, sectors * ss], keepMbr: t.hybridMbr };
 }
 
 /** The --private-key=/--certificate= pair (PEM) that signs Verity=signature partitions. */

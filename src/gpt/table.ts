@@ -6,7 +6,7 @@ import { crc32 } from './crc32.js';
 import { decodeGptEntry, encodeGptEntry, GPT_ENTRY_SIZE, type GptEntry } from './entry.js';
 import { decodeGptHeader, encodeGptHeader, headerLayout, type DecodedGptHeader } from './header.js';
 import { copiesDiffer, entryProblem, headerProblem } from './validate.js';
-import { decodeProtectiveMbr, encodeProtectiveMbr, protectiveSizeFor } from './mbr.js';
+import { decodeProtectiveMbr, encodeProtectiveMbr, isHybridMbr, protectiveSizeFor } from './mbr.js';
 import type { Uuid } from './guid.js';
 import { RepartError } from '../errors.js';
 
@@ -101,6 +101,8 @@ export interface ReadGpt {
   source: 'primary' | 'backup';
   /** the other copy's problem, when it is not valid (it is written anew with the next change) */
   otherProblem?: string;
+  /** sector 0 is a hybrid MBR, kept as it is when the table is written */
+  hybridMbr?: boolean;
 }
 
 export type ReadAt = (offset: bigint, length: number) => Promise<Uint8Array>;
@@ -135,7 +137,8 @@ async function readCopy(read: ReadAt, lba: bigint, N: bigint, ss: number, primar
  */
 export async function probeGpt(read: ReadAt, imageBytes: bigint, where = ''): Promise<GptProbe> {
   if (imageBytes < 512n) return { kind: 'none' };
-  if (!decodeProtectiveMbr(await read(0n, 512))) return { kind: 'none' };
+  const mbr = await read(0n, 512);
+  if (!decodeProtectiveMbr(mbr)) return { kind: 'none' };
   const problems: string[] = [];
   for (const ss of [512, 4096]) {
     const N = imageBytes / BigInt(ss);
@@ -164,6 +167,7 @@ export async function probeGpt(read: ReadAt, imageBytes: bigint, where = ''): Pr
     if (bad) throw new RepartError('E_GPT_CORRUPT', `${where}corrupt GPT (${source} copy): ${bad}; not touching this disk`);
     while (entries.length && entries[entries.length - 1] === null) entries.pop();
     const gpt: ReadGpt = { sectorSize: ss, header, table: { diskGuid: h.diskGuid, entries }, source };
+    if (isHybridMbr(mbr)) gpt.hybridMbr = true;
     if (typeof other === 'string') gpt.otherProblem = other;
     else if (other === null) gpt.otherProblem = 'missing';
     return { kind: 'gpt', gpt };

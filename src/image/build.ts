@@ -31,9 +31,10 @@ export interface WriteOptions {
   /**
    * in-place: byte ranges [offset, length] of the target as it is that the new image keeps
    * (sorted); the rest is zeroed. Without it the whole old content is zeroed (a new table on an
-   * existing file). oldBackup: [offset, length] of the old backup GPT, restored on failure.
+   * existing file). oldBackup: [offset, length] of the old backup GPT, restored on failure;
+   * keepMbr: sector 0 is not written (a hybrid MBR, as libfdisk leaves it).
    */
-  base?: { keep: [bigint, bigint][]; oldBackup?: [bigint, bigint] };
+  base?: { keep: [bigint, bigint][]; oldBackup?: [bigint, bigint]; keepMbr?: boolean };
   plan: Plan;
   /** partitions whose table entry and contents are not written (--defer-partitions) */
   deferred: (p: PlannedPartition) => boolean;
@@ -150,7 +151,7 @@ function inPlaceSink(o: WriteOptions): Sink {
     resize: (size) => t.resize(size),
     ensureZero: (off, len) => t.zero(off, len),
     commit: (gpt) => {
-      t.writeTables(gpt);
+      t.writeTables(o.base?.keepMbr ? { ...gpt, head: gpt.head.subarray(o.plan.geometry.sectorSize), headOffset: BigInt(o.plan.geometry.sectorSize) } : gpt);
       t.close();
       open = false;
     },

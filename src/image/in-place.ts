@@ -83,12 +83,12 @@ export class InPlaceImage {
   }
 
   /** Steps 2–4: contents are durable before the backup table, the backup before the primary. */
-  writeTables(gpt: EncodedGpt): void {
+  writeTables(gpt: EncodedGpt & { headOffset?: bigint }): void {
     fsyncSync(this.file.fd);
     this.tablesStarted = true;
     this.file.writeAt(gpt.tailOffset, gpt.tail);
     fsyncSync(this.file.fd);
-    this.file.writeAt(0n, gpt.head);
+    this.file.writeAt(gpt.headOffset ?? 0n, gpt.head);
     fsyncSync(this.file.fd);
     this.done = true;
   }

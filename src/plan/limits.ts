@@ -26,7 +26,7 @@ export function checkPartitionCount(defs: readonly PartitionDefinition[], isOld:
   }
 }
 
-const tooLarge = (what: bigint) => `${fmtBytes(what)} (${what} bytes) is more than an image file can hold (repart-ts writes images up to ${fmtBytes(MAX_IMAGE_BYTES)}), refusing.`;
+const tooLarge = (what: bigint) => `${fmtBytes(what)} (${what} bytes) is more than an image file can hold (repart-ts writes images up to ${fmtBytes(MAX_IMAGE_BYTES)}, ${MAX_IMAGE_BYTES} bytes), refusing.`;
 
 /** Sizes asked for directly: --size=, --grain-size=, and each definition's minimum sizes. */
 export function checkSizeInputs(defs: readonly PartitionDefinition[], size: 'auto' | bigint, grainSize: number | undefined): void {
