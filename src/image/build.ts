@@ -1,8 +1,12 @@
 /**
  * Writes a planned image: partition contents in their windows, optional --split files, then the
  * GPT. A new image (--empty=create) is built in a temporary file beside the target and linked into
- * place; an existing one is written in place (in-place.ts), tables last. On any failure every
- * temporary file is removed, and an existing image keeps its old tables and size.
+ * place; an existing one is written in place (in-place.ts), its tables last. On any failure every
+ * temporary file is removed, and an existing image gets its old size and tables back.
+ *
+ * The writer is a sequence of steps the build pipeline calls one by one (open, format, resize,
+ * copy blocks, write table, commit), each given the plan in force: the plan is a value, never
+ * changed by the writer.
  */
 import { existsSync, fsyncSync, linkSync, openSync, closeSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -24,38 +28,21 @@ export interface BlockSource {
 
 export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>;
 
-export interface WriteOptions {
-  target: string;
-  /** create: target must not exist (a new file); in-place: the existing target is written in place */
-  mode: 'create' | 'in-place';
-  /**
-   * in-place: byte ranges [offset, length] of the target as it is that the new image keeps
-   * (sorted); the rest is zeroed. Without it the whole old content is zeroed (a new table on an
-   * existing file). oldBackup: [offset, length] of the old backup GPT, restored on failure;
-   * keepMbr: sector 0 is not written (a hybrid MBR, as libfdisk leaves it).
-   */
-  base?: { keep: [bigint, bigint][]; oldBackup?: [bigint, bigint]; keepMbr?: boolean };
-  plan: Plan;
-  /** partitions whose table entry and contents are not written (--defer-partitions) */
-  deferred: (p: PlannedPartition) => boolean;
-  /** the format jobs, one per partition with Format= (built by the caller, windows filled in here) */
-  jobs: Map<PlannedPartition, Omit<FormatJob, 'window'>>;
-  formatter: Formatter;
-  events?: FormatEvents;
-  /** formatted before the others: file systems that size themselves (erofs, squashfs) */
-  first?: (p: PlannedPartition) => boolean;
-  /** after `first`: may re-place the partitions in o.plan, in place, from what they used */
-  afterFirst?: (outcomes: Map<PlannedPartition, FormatOutcome>) => void;
-  /** runs after the contents are written and before the GPT (verity hashes, UUIDs from them) */
-  postFormat?: (tmpPath: string) => Promise<void>;
-  /** CopyBlocks= sources by partition */
-  copyBlocks: Map<PlannedPartition, BlockSource>;
-  /** split file path per partition, when --split=yes */
-  splitPaths: Map<PlannedPartition, string>;
-  /** file system size where it is smaller than the partition (Minimize=, encryption) */
-  windows?: Map<PlannedPartition, bigint>;
-  /** where the contents start inside the partition, if not at its start (behind a LUKS2 header) */
-  contentOffsets?: Map<PlannedPartition, bigint>;
+/** One partition's contents: a format job without its window, and where the window lies. */
+export interface PartitionContent {
+  job: Omit<FormatJob, 'window'>;
+  /** file system size when smaller than the partition (Minimize=, encryption) */
+  size?: bigint;
+  /** where the contents start inside the partition (behind a LUKS2 header) */
+  contentOffset?: bigint;
+}
+
+/** A format job that failed: which one (index into the jobs given), and its error. */
+export class FormatJobError extends Error {
+  constructor(readonly index: number, readonly error: unknown) {
+    super(error instanceof Error ? error.message : String(error));
+    this.name = 'FormatJobError';
+  }
 }
 
 /**
@@ -79,151 +66,133 @@ function ioError(what: string, file: string, e: unknown): RepartError {
   return new RepartError('E_IMAGE_IO', `${what}: ${(e as Error).message}`, { file }, 1, { cause: e });
 }
 
-/**
- * Where the image is being written: a new temporary file linked into place at the end
- * (--empty=create), or the existing image itself, in place (in-place.ts).
- */
-interface Sink {
-  /** the file formatters and post-format steps open by name */
-  path: string;
-  img: ImageFile;
-  resize(size: bigint): void;
-  /** the window of a partition not formatted yet must read as zero (it may have moved) */
-  ensureZero(offset: bigint, length: bigint): void;
-  commit(gpt: EncodedGpt): void;
-  abort(): void;
+export interface OpenOptions {
+  target: string;
+  /** create: target must not exist (a new file); in-place: the existing target is written in place */
+  mode: 'create' | 'in-place';
+  imageSize: bigint;
+  /**
+   * in-place: byte ranges [offset, length] of the target as it is that the new image keeps
+   * (sorted); the rest is zeroed. Without it the whole old content is zeroed (a new table on an
+   * existing file). oldBackup: [offset, length] of the old backup GPT, restored on failure;
+   * keepMbr: sector 0 is not written (a hybrid MBR, as libfdisk leaves it).
+   */
+  base?: { keep: [bigint, bigint][]; oldBackup?: [bigint, bigint]; keepMbr?: boolean };
+  /** split files that will be written (refused up front if one exists) */
+  splitPaths?: Iterable<string>;
 }
 
-function newFileSink(o: WriteOptions): Sink {
-  const tmp = tempBeside(o.target);
-  pending.add(tmp);
-  let img: ImageFile;
-  try {
-    img = ImageFile.open(tmp, 'wx+');
-  } catch (e) {
-    pending.delete(tmp);
-    throw ioError('cannot create image file', tmp, e);
+/** The two ways of holding the image: a new temporary file, or the existing target in place. */
+type Held = { kind: 'new'; tmp: string; img: ImageFile } | { kind: 'in-place'; t: InPlaceImage; zeroed: [bigint, bigint][]; keepMbr: boolean };
+
+export class ImageWriter {
+  private held: Held | null;
+  private readonly splitTemps = new Map<string, string>();
+  /** in place, the tables wait for commit(): they are written last */
+  private table: EncodedGpt | null = null;
+
+  private constructor(readonly target: string, readonly mode: 'create' | 'in-place', held: Held) {
+    this.held = held;
   }
-  let open = true;
-  return {
-    path: tmp, img,
-    resize: (size) => {
-      try { img.truncate(size); } catch (e) { throw ioError('cannot create image file', tmp, e); }
-    },
-    ensureZero: () => { /* a new file: nothing but what this run wrote */ },
-    commit: (gpt) => {
-      img.writeAt(0n, gpt.head);
-      img.writeAt(gpt.tailOffset, gpt.tail);
-      fsyncSync(img.fd);
-      img.close();
-      open = false;
-      // link() refuses to replace a file that appeared meanwhile, unlike rename().
-      try { linkSync(tmp, o.target); } catch (e) { throw ioError('cannot create image file', o.target, e); }
-      unlinkSync(tmp);
-      pending.delete(tmp);
-    },
-    abort: () => {
-      if (open) try { img.close(); } catch { /* ignore */ }
-      open = false;
-    },
-  };
-}
 
-function inPlaceSink(o: WriteOptions): Sink {
-  const t = InPlaceImage.open(o.target, o.base?.oldBackup);
-  try {
-    t.resize(o.plan.imageSize);
-    // everything the new layout does not keep reads as zero (new partitions, discarded gaps)
-    let pos = 0n;
-    for (const [off, len] of o.base?.keep ?? []) {
-      if (off > pos) t.zero(pos, off - pos);
-      if (off + len > pos) pos = off + len;
-    }
-    if (t.oldSize > pos) t.zero(pos, t.oldSize - pos);
-  } catch (e) {
-    t.rollBack();
-    t.close();
-    throw e instanceof RepartError ? e : ioError('cannot prepare image', o.target, e);
+  /** The file formatters and the verity, signature and encryption steps open by name. */
+  get path(): string {
+    const h = this.hold();
+    return h.kind === 'new' ? h.tmp : h.t.path;
   }
-  let open = true;
-  return {
-    path: t.path, img: t.file,
-    resize: (size) => t.resize(size),
-    ensureZero: (off, len) => t.zero(off, len),
-    commit: (gpt) => {
-      t.writeTables(o.base?.keepMbr ? { ...gpt, head: gpt.head.subarray(o.plan.geometry.sectorSize), headOffset: BigInt(o.plan.geometry.sectorSize) } : gpt);
-      t.close();
-      open = false;
-    },
-    abort: () => {
-      if (!open) return;
-      t.rollBack();
-      try { t.close(); } catch { /* ignore */ }
-      open = false;
-    },
-  };
-}
 
-export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
-  const dir = path.dirname(o.target);
-  if (!existsSync(dir)) throw new RepartError('E_IMAGE_IO', `directory ${dir} does not exist`, { file: o.target });
-  if (o.mode === 'create' && existsSync(o.target)) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: o.target });
-  for (const sp of o.splitPaths.values()) if (existsSync(sp)) throw new RepartError('E_IMAGE_EXISTS', 'split output file already exists, refusing', { file: sp });
+  static open(o: OpenOptions): ImageWriter {
+    const dir = path.dirname(o.target);
+    if (!existsSync(dir)) throw new RepartError('E_IMAGE_IO', `directory ${dir} does not exist`, { file: o.target });
+    if (o.mode === 'create' && existsSync(o.target)) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: o.target });
+    for (const sp of o.splitPaths ?? []) if (existsSync(sp)) throw new RepartError('E_IMAGE_EXISTS', 'split output file already exists, refusing', { file: sp });
+    return new ImageWriter(o.target, o.mode, o.mode === 'create' ? openNew(o) : openInPlace(o));
+  }
 
-  const sink = o.mode === 'create' ? newFileSink(o) : inPlaceSink(o);
-  const img = sink.img;
-  const splitTemps = new Map<string, string>();
-  try {
-    sink.resize(o.plan.imageSize);
-    const live = o.plan.partitions.filter((p) => !p.dropped && !o.deferred(p));
+  private hold(): Held {
+    if (!this.held) throw new Error('image writer used after commit or abort');
+    return this.held;
+  }
 
-    for (const p of live) {
-      const src = o.copyBlocks.get(p);
-      if (src === undefined) continue;
+  private file(): ImageFile {
+    const h = this.hold();
+    return h.kind === 'new' ? h.img : h.t.file;
+  }
+
+  resize(imageSize: bigint): void {
+    const h = this.hold();
+    if (h.kind === 'new') h.img.truncate(imageSize);
+    else h.t.resize(imageSize);
+  }
+
+  /** In place, a partition that moved after the first phase may lie where old bytes were kept. */
+  private ensureZero(p: PlannedPartition): void {
+    const h = this.hold();
+    if (h.kind === 'new') return;
+    const end = p.offset + p.size;
+    if (p.offset >= h.t.oldSize || h.zeroed.some(([a, len]) => p.offset >= a && end <= a + len)) return;
+    h.t.zero(p.offset, p.size);
+  }
+
+  /** Copies CopyBlocks= sources into their partitions. */
+  copyBlocks(items: { p: PlannedPartition; src: BlockSource; contentOffset?: bigint }[]): void {
+    const img = this.file();
+    for (const { p, src, contentOffset } of items) {
+      this.ensureZero(p);
       let fd: number;
       try { fd = openSync(src.path, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src.path, e); }
       try {
         if (src.length > p.size) throw new RepartError('E_SOURCE', `CopyBlocks= source is ${src.length} bytes, larger than the partition (${p.size} bytes)`, p.def.where.CopyBlocks ?? { file: p.def.file });
-        copySparse(fd, src.offset, img, p.offset + (o.contentOffsets?.get(p) ?? 0n), src.length);
+        copySparse(fd, src.offset, img, p.offset + (contentOffset ?? 0n), src.length);
       } finally {
         closeSync(fd);
       }
     }
+  }
 
-    // Jobs are made when they run: a self-sizing first phase may move the windows of the rest.
-    const order = live.filter((p) => o.jobs.has(p));
-    const results = new Map<PlannedPartition, FormatOutcome>();
-    const format = async (parts: PlannedPartition[]) => {
-      if (parts.length === 0) return;
-      const jobs = parts.map((p): FormatJob => ({ ...o.jobs.get(p)!, window: { path: sink.path, offset: Number(p.offset + (o.contentOffsets?.get(p) ?? 0n)), size: Number(o.windows?.get(p) ?? p.size) } }));
-      const at = (i: number) => order.indexOf(parts[i]!);
-      const ev = o.events;
-      const out = await o.formatter(jobs, ev && {
-        start: ev.start && ((i) => ev.start!(at(i))),
-        progress: ev.progress && ((i, pr) => ev.progress!(at(i), pr)),
-        done: ev.done && ((i, r) => ev.done!(at(i), r)),
-      });
-      parts.forEach((p, i) => results.set(p, out[i]!));
-    };
-    const first = order.filter((p) => o.first?.(p) ?? false);
-    await format(first);
-    const rest = order.filter((p) => !first.includes(p));
-    if (first.length && o.afterFirst) {
-      o.afterFirst(results);
-      sink.resize(o.plan.imageSize);
-      for (const p of rest) sink.ensureZero(p.offset, p.size);
+  /**
+   * Formats partitions in their windows; `events` get indexes into `parts`. A failing job is
+   * reported as FormatJobError with its index, so the caller knows which partition it was.
+   */
+  async format(parts: { p: PlannedPartition; content: PartitionContent }[], formatter: Formatter, events?: FormatEvents): Promise<FormatOutcome[]> {
+    if (parts.length === 0) return [];
+    for (const { p } of parts) this.ensureZero(p);
+    const jobs = parts.map(({ p, content }): FormatJob => ({
+      ...content.job,
+      window: { path: this.path, offset: Number(p.offset + (content.contentOffset ?? 0n)), size: Number(content.size ?? p.size) },
+    }));
+    return formatJobs(jobs, formatter, events);
+  }
+
+  /** Writes the GPT: each entry at its partition number (deferred and dropped ones stay empty). */
+  writeTable(plan: Plan, deferred: ReadonlySet<PlannedPartition>): void {
+    const entries: (GptEntry | null)[] = [];
+    const ss = BigInt(plan.geometry.sectorSize);
+    for (const p of plan.partitions) {
+      if (p.dropped || deferred.has(p)) continue;
+      while (entries.length <= p.partno) entries.push(null);
+      entries[p.partno] = {
+        typeGuid: p.type.uuid, partGuid: p.uuid, firstLba: p.offset / ss, lastLba: (p.offset + p.size) / ss - 1n,
+        attributes: p.diskAttributes, name: p.label,
+      };
     }
-    await format(rest);
-    const outcomes = order.map((p) => results.get(p)!);
-    await o.postFormat?.(sink.path);
+    const gpt = encodeGpt({ diskGuid: plan.diskGuid, entries }, plan.geometry);
+    const h = this.hold();
+    if (h.kind === 'in-place') {
+      this.table = gpt;
+      return;
+    }
+    h.img.writeAt(0n, gpt.head);
+    h.img.writeAt(gpt.tailOffset, gpt.tail);
+  }
 
-    const gpt = encodeGpt({ diskGuid: o.plan.diskGuid, entries: tableEntries(o) }, o.plan.geometry);
-
-    for (const [p, sp] of o.splitPaths) {
-      if (p.dropped || o.deferred(p)) continue;
+  /** Copies partitions into their --split files (temporary until commit). */
+  writeSplits(splits: { p: PlannedPartition; path: string }[]): void {
+    const img = this.file();
+    for (const { p, path: sp } of splits) {
       const t = tempBeside(sp);
       pending.add(t);
-      splitTemps.set(sp, t);
+      this.splitTemps.set(sp, t);
       const out = ImageFile.open(t, 'wx');
       try {
         out.truncate(p.size);
@@ -233,35 +202,92 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
         out.close();
       }
     }
-    sink.commit(gpt);
-    for (const [sp, t] of splitTemps) {
+  }
+
+  /**
+   * A new image: synced and linked into place. In place: the contents synced, then the backup GPT,
+   * synced, then the primary, synced (in-place.ts). Then the split files are linked into place.
+   */
+  commit(): void {
+    const h = this.hold();
+    if (h.kind === 'new') {
+      fsyncSync(h.img.fd);
+      h.img.close();
+      this.held = null;
+      // link() refuses to replace a file that appeared meanwhile, unlike rename().
+      try { linkSync(h.tmp, this.target); } catch (e) { throw ioError('cannot create image file', this.target, e); }
+      unlinkSync(h.tmp);
+      pending.delete(h.tmp);
+    } else {
+      if (!this.table) throw new Error('in-place commit without a table');
+      const ss = this.table.head.length - this.table.tail.length; // one sector: the MBR's
+      const gpt = h.keepMbr ? { ...this.table, head: this.table.head.subarray(ss), headOffset: BigInt(ss) } : this.table;
+      h.t.writeTables(gpt);
+      h.t.close();
+      this.held = null;
+    }
+    for (const [sp, t] of this.splitTemps) {
       try { linkSync(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
       unlinkSync(t);
       pending.delete(t);
     }
-    return outcomes;
-  } catch (e) {
-    sink.abort();
+  }
+
+  /** Removes every temporary file; an image written in place gets its old size and backup GPT back. */
+  abort(): void {
+    const h = this.held;
+    this.held = null;
+    if (h?.kind === 'new') try { h.img.close(); } catch { /* ignore */ }
+    if (h?.kind === 'in-place') {
+      h.t.rollBack();
+      try { h.t.close(); } catch { /* ignore */ }
+    }
     removePendingFiles();
-    throw e;
   }
 }
 
-/** Each entry at its partition number (existing partitions keep theirs; deferred ones stay empty). */
-function tableEntries(o: WriteOptions): (GptEntry | null)[] {
-  const entries: (GptEntry | null)[] = [];
-  const ss = BigInt(o.plan.geometry.sectorSize);
-  for (const p of o.plan.partitions) {
-    if (p.dropped || o.deferred(p)) continue;
-    while (entries.length <= p.partno) entries.push(null);
-    entries[p.partno] = {
-      typeGuid: p.type.uuid,
-      partGuid: p.uuid,
-      firstLba: p.offset / ss,
-      lastLba: (p.offset + p.size) / ss - 1n,
-      attributes: p.diskAttributes,
-      name: p.label,
-    };
+function openNew(o: OpenOptions): Held {
+  const tmp = tempBeside(o.target);
+  pending.add(tmp);
+  let img: ImageFile | null = null;
+  try {
+    img = ImageFile.open(tmp, 'wx+');
+    img.truncate(o.imageSize);
+    return { kind: 'new', tmp, img };
+  } catch (e) {
+    if (img) try { img.close(); } catch { /* ignore */ }
+    removePendingFiles();
+    throw ioError('cannot create image file', tmp, e);
   }
-  return entries;
+}
+
+/** Grows the target and zeroes what the new layout does not keep (new partitions, discarded gaps). */
+function openInPlace(o: OpenOptions): Held {
+  const t = InPlaceImage.open(o.target, o.base?.oldBackup);
+  const zeroed: [bigint, bigint][] = [];
+  try {
+    t.resize(o.imageSize);
+    let pos = 0n;
+    const clear = (a: bigint, len: bigint) => { t.zero(a, len); zeroed.push([a, len]); };
+    for (const [off, len] of o.base?.keep ?? []) {
+      if (off > pos) clear(pos, off - pos);
+      if (off + len > pos) pos = off + len;
+    }
+    if (t.oldSize > pos) clear(pos, t.oldSize - pos);
+  } catch (e) {
+    t.rollBack();
+    t.close();
+    throw e instanceof RepartError ? e : ioError('cannot prepare image', o.target, e);
+  }
+  return { kind: 'in-place', t, zeroed, keepMbr: o.base?.keepMbr ?? false };
+}
+
+/** Runs jobs through the formatter; a failure becomes FormatJobError naming the job. */
+export async function formatJobs(jobs: FormatJob[], formatter: Formatter, events?: FormatEvents): Promise<FormatOutcome[]> {
+  try {
+    return await formatter(jobs, events);
+  } catch (e) {
+    const index = typeof (e as { jobIndex?: unknown })?.jobIndex === 'number' ? (e as { jobIndex: number }).jobIndex : -1;
+    throw new FormatJobError(index, e);
+  }
 }

@@ -2,6 +2,7 @@
  * context_dump_partitions() --json output: same keys, order, types and formatting as
  * systemd's JSON printer (pretty: tabs and "key" : value; short: compact).
  */
+import { asCompat, type Compat } from '../compat.js';
 export type JsonValue = string | number | bigint | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 
 function str(s: string): string {
@@ -45,7 +46,7 @@ export interface PartitionRow {
 }
 
 /** `compat`: 257 prints an empty array for partitions without drop-ins, 262 prints null. */
-export function partitionsJson(rows: PartitionRow[], compat: number): JsonValue {
+export function partitionsJson(rows: PartitionRow[], compat: Compat | number): JsonValue {
   const anyVerity = rows.some((r) => r.roothash !== undefined);
   const anyDropIns = rows.some((r) => r.dropIns && r.dropIns.length > 0);
   const anySplit = rows.some((r) => r.splitPath !== undefined);
@@ -65,7 +66,7 @@ export function partitionsJson(rows: PartitionRow[], compat: number): JsonValue 
       activity: r.activity,
     };
     if (anyVerity) o.roothash = r.roothash ?? null;
-    if (anyDropIns) o['drop-in_files'] = r.dropIns && r.dropIns.length > 0 ? r.dropIns : compat >= 262 ? null : [];
+    if (anyDropIns) o['drop-in_files'] = r.dropIns && r.dropIns.length > 0 ? r.dropIns : asCompat(compat).jsonNullDropIns ? null : [];
     if (anySplit) o.split_path = r.splitPath ?? '-';
     return o;
   });

@@ -1,0 +1,93 @@
+/**
+ * Stages after the image: "fstab/crypttab" (--generate-fstab=/--generate-crypttab=, not in a dry
+ * run), "layout picture" (--layout-svg=, from the final plan) and "rows" (the listing).
+ * Writes: written, rows.
+ */
+import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { RepartError } from '../errors.js';
+import { formatUuid } from '../gpt/guid.js';
+import { deriveUuid } from '../plan/ids.js';
+import { crypttabText } from '../report/crypttab.js';
+import { fstabLines, renderFstab } from '../report/fstab.js';
+import { partitionNode, type PartitionRow } from '../report/json.js';
+import { renderLayoutSvg } from '../report/layout-svg.js';
+import type { BuildContext, Stage } from './context.js';
+
+/** Written beside and linked into place (never replacing a file unless asked to), as the image is. */
+function writeNewFile(file: string, text: string, what: string, replace = false): void {
+  const tmp = path.join(path.dirname(file), `.#${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, text, { flag: 'wx' });
+    if (replace) renameSync(tmp, file);
+    else linkSync(tmp, file);
+  } catch (e) {
+    throw new RepartError('E_IMAGE_IO', `Failed to write ${what}: ${(e as Error).message}`, { file });
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+export const generatedFilesStage: Stage = {
+  name: 'fstab/crypttab',
+  when: (ctx) => !ctx.request.dryRun && (ctx.request.generateFstab !== undefined || ctx.request.generateCrypttab !== undefined),
+  run(ctx: BuildContext) {
+    const o = ctx.request, plan = ctx.plan!;
+    const listed = plan.listOrder.map((k) => plan.partitions[k]!);
+    if (o.generateFstab) {
+      const file = o.generateFstab;
+      let existing: string | undefined;
+      if (ctx.compat.fstabAppend && o.appendFstab !== 'no' && existsSync(file)) existing = readFileSync(file, 'utf8');
+      writeNewFile(file, renderFstab(fstabLines(listed, (p) => formatUuid(p.fsUuid), ctx.compat), ctx.compat, o.appendFstab, existing), 'fstab', existing !== undefined);
+      ctx.written.push(file);
+    }
+    if (o.generateCrypttab) {
+      writeNewFile(o.generateCrypttab, crypttabText(listed, (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid'))), 'crypttab');
+      ctx.written.push(o.generateCrypttab);
+    }
+  },
+};
+
+export const layoutPictureStage: Stage = {
+  name: 'layout picture',
+  when: (ctx) => ctx.request.layoutSvg !== undefined,
+  run(ctx: BuildContext) {
+    const file = ctx.request.layoutSvg!;
+    try {
+      writeFileSync(file, renderLayoutSvg(ctx.plan!, path.basename(ctx.device)));
+    } catch (e) {
+      throw new RepartError('E_IMAGE_IO', `cannot write layout picture: ${(e as Error).message}`, { file });
+    }
+    ctx.written.push(file);
+  },
+};
+
+export const rowsStage: Stage = {
+  name: 'rows',
+  run(ctx: BuildContext) {
+    const plan = ctx.plan!, o = ctx.request;
+    const anyVerity = ctx.definitions.some((d) => d.verity !== 'off');
+    const stateAt = (k: number) => ctx.partitions[k];
+    ctx.rows = plan.listOrder.filter((k) => !plan.partitions[k]!.dropped).map((k): PartitionRow => {
+      const p = plan.partitions[k]!, s = stateAt(k);
+      return {
+        type: p.type.name,
+        label: p.label,
+        // verity partitions get their UUIDs from the root hash: unknown until it is computed
+        uuid: !p.existing && p.def.verity !== 'off' && p.def.verity !== 'signature' && !p.def.uuid && s?.rootHash === undefined ? formatUuid(new Uint8Array(16)) : formatUuid(p.uuid),
+        partno: p.partno,
+        file: p.foreign ? null : p.def.file,
+        node: partitionNode(ctx.nodeBase, p.partno),
+        offset: p.offset,
+        oldSize: p.existing?.size ?? 0n,
+        rawSize: p.size,
+        oldPadding: p.existing?.padding ?? 0n,
+        rawPadding: p.padding,
+        activity: !p.existing ? 'create' : p.size !== p.existing.size ? 'resize' : 'unchanged',
+        dropIns: p.def.dropIns,
+        splitPath: o.split ? s?.splitPath ?? '-' : undefined,
+        roothash: anyVerity ? (p.def.verity === 'off' ? null : s?.rootHash ?? 'TBD') : undefined,
+      };
+    });
+  },
+};
