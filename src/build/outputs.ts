@@ -3,7 +3,8 @@
  * run), "layout picture" (--layout-svg=, from the final plan) and "rows" (the listing).
  * Writes: written, rows.
  */
-import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { publishNew } from '../image/publish.js';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
@@ -20,7 +21,7 @@ function writeNewFile(file: string, text: string, what: string, replace = false)
   try {
     writeFileSync(tmp, text, { flag: 'wx' });
     if (replace) renameSync(tmp, file);
-    else linkSync(tmp, file);
+    else publishNew(tmp, file);
   } catch (e) {
     throw new RepartError('E_IMAGE_IO', `Failed to write ${what}: ${(e as Error).message}`, { file });
   } finally {

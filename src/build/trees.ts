@@ -15,6 +15,7 @@ export function treeContext(ctx: BuildContext): TreeContext {
     all: ctx.definitions,
     mapOwnersToRoot: ctx.request.mapOwnersToRoot,
     log: ctx.warn,
+    env: ctx.request.env,
   };
 }
 

@@ -8,7 +8,8 @@
  * copy blocks, write table, commit), each given the plan in force: the plan is a value, never
  * changed by the writer.
  */
-import { existsSync, fsyncSync, linkSync, openSync, closeSync, unlinkSync } from 'node:fs';
+import { existsSync, fsyncSync, openSync, closeSync, unlinkSync } from 'node:fs';
+import { publishNew } from './publish.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
@@ -214,9 +215,9 @@ export class ImageWriter {
       fsyncSync(h.img.fd);
       h.img.close();
       this.held = null;
-      // link() refuses to replace a file that appeared meanwhile, unlike rename().
-      try { linkSync(h.tmp, this.target); } catch (e) { throw ioError('cannot create image file', this.target, e); }
-      unlinkSync(h.tmp);
+      // link() refuses to replace a file that appeared meanwhile, unlike rename() (publish.ts:
+      // an exclusive create where the target file system has no hard links).
+      try { publishNew(h.tmp, this.target); } catch (e) { throw ioError('cannot create image file', this.target, e); }
       pending.delete(h.tmp);
     } else {
       if (!this.table) throw new Error('in-place commit without a table');
@@ -227,8 +228,7 @@ export class ImageWriter {
       this.held = null;
     }
     for (const [sp, t] of this.splitTemps) {
-      try { linkSync(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
-      unlinkSync(t);
+      try { publishNew(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
       pending.delete(t);
     }
   }
