@@ -18,7 +18,7 @@ export const encryptStage: Stage = {
     for (const s of targets) {
       const p = s.placed!;
       const sectorSize = fsSectorOf(ctx, s.def);
-      await encryptPartitionInPlace(ctx.image!.tmp, p.offset, p.size, {
+      await encryptPartitionInPlace(ctx.image!.path, p.offset, p.size, {
         keyFile,
         uuid: formatUuid(deriveUuid(p.uuid, 'luks-uuid')),
         label: luksLabel(ctx.compat, p.label, s.def.volumeLabel),

@@ -8,9 +8,10 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
-import { gptGeometry, readGpt, type ReadGpt } from '../gpt/table.js';
+import { gptGeometry, type ReadGpt } from '../gpt/table.js';
 import { sameType, typeFromUuid } from '../gpt/types.js';
-import { ImageFile } from '../image/file.js';
+import { inspectDisk } from '../image/disk-label.js';
+import { checkPartitionCount, checkSizeInputs } from '../plan/limits.js';
 import { bindExisting, currentPadding, existingFromGpt } from '../plan/existing.js';
 import { deriveLabels } from '../plan/plan.js';
 import { partitionNode, type PartitionRow } from '../report/json.js';
@@ -29,10 +30,8 @@ export const loadTableStage: Stage = {
     if (!st.isFile()) throw new RepartError('E_IMAGE_IO', 'not a regular file; repart-ts only writes image files', { file: device });
     ctx.deviceSize = BigInt(st.size);
     if (o.empty === 'force') return;
-    const img = ImageFile.open(device, 'r');
-    try {
-      ctx.gpt = await readGpt(async (off, len) => img.readAt(off, len), ctx.deviceSize, `${device}: `);
-    } finally { img.close(); }
+    // anything but a GPT repart-ts fully understands is refused here, before any planning
+    ctx.gpt = await inspectDisk(device, ctx.deviceSize, o.empty);
   },
 };
 
@@ -41,30 +40,24 @@ export const listExistingStage: Stage = {
   name: 'list existing table',
   when: (ctx) => ctx.gpt !== null && ctx.definitions.length === 0,
   run(ctx: BuildContext) {
-    if (ctx.request.empty === 'require') throw requireRefusal(ctx);
     ctx.rows = listExisting(ctx.gpt!, ctx.deviceSize, ctx.device, ctx.request.grainSize);
     ctx.done = true;
   },
 };
-
-const requireRefusal = (ctx: BuildContext) =>
-  new RepartError('E_IMAGE_LABEL', 'Disk has a partition table, but --empty=require was specified, refusing.', { file: ctx.device }, 77);
 
 export const bindExistingStage: Stage = {
   name: 'bind existing',
   run(ctx: BuildContext) {
     const o = ctx.request, device = ctx.device, existing = ctx.gpt;
     if (existing) {
-      if (o.empty === 'require') throw requireRefusal(ctx);
       if (o.sectorSize !== undefined && o.sectorSize !== existing.sectorSize)
         throw new RepartError('E_IMAGE_LABEL', `Disk has a GPT for ${existing.sectorSize}-byte sectors, not --sector-size=${o.sectorSize}, not repartitioning.`, { file: device }, 77);
-      if (existing.header.numEntries !== 128)
-        throw new RepartError('E_NOT_IMPLEMENTED', `the existing GPT has ${existing.header.numEntries} entries; repart-ts only rewrites tables of 128`, { file: device });
+      if (existing.header.numEntries !== 128 || existing.header.entrySize !== 128)
+        throw new RepartError('E_NOT_IMPLEMENTED', `the existing GPT has ${existing.header.numEntries} entries of ${existing.header.entrySize} bytes; repart-ts only rewrites tables of 128 entries of 128 bytes`, { file: device });
       ctx.table = existingFromGpt(existing, ctx.deviceSize);
     }
     const binding = bindExisting(ctx.definitions, ctx.table);
-    if (ctx.deviceExists && !ctx.table && o.empty === 'refuse')
-      throw new RepartError('E_IMAGE_LABEL', 'Disk does not have a partition table, refusing (use --empty=allow, force or create).', { file: device }, 77);
+    checkPartitionCount(ctx.definitions, (i) => binding.bound[i] !== undefined, ctx.table);
 
     ctx.sectorSize = ctx.table?.sectorSize ?? o.sectorSize ?? 512;
     ctx.fsSectorSize = o.sectorSize ?? 4096;
@@ -80,6 +73,7 @@ export const bindExistingStage: Stage = {
     if (o.size === 'auto') ctx.size = 'auto';
     else if (o.size !== undefined) ctx.size = o.size > ctx.deviceSize ? o.size : ctx.deviceSize;
     else ctx.size = ctx.deviceSize;
+    checkSizeInputs(ctx.definitions, ctx.size, o.grainSize);
     if (ctx.size !== 'auto' && ctx.size === 0n) throw new RepartError('E_IMAGE_IO', 'image file is empty; use --size= to grow it', { file: device });
     // with --empty=create the device name is used as given, else its absolute path (JSON node, split files)
     ctx.nodeBase = o.empty === 'create' ? device : path.resolve(device);
