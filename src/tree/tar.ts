@@ -10,7 +10,7 @@
  * Compressed archives cannot be read in place and are refused with a clear message.
  */
 import { closeSync, fstatSync, readSync } from 'node:fs';
-import { openScanned } from '../io/open-verified.js';
+import { openScanned, SourceChangedError } from '../io/open-verified.js';
 import { FsError, type ErrorWhere } from '../errors.js';
 import { makedev } from './devices.js';
 import type { DirNode, NodeMeta, SourceTree, Timespec, TreeNode } from './model.js';
@@ -95,7 +95,7 @@ export function* readTarHeaders(spec: ArchiveSpec): Generator<Header> {
     // not through a final symlink, never blocking on a FIFO (src/io/open-verified.ts)
     fd = openScanned(spec.source, undefined);
   } catch (e) {
-    fail(spec, `cannot open CopyArchive= source: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    fail(spec, `cannot open CopyArchive= source: ${e instanceof SourceChangedError ? e.errno : (e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   try {
     const st = fstatSync(fd, { bigint: true });
