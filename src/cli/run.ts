@@ -27,9 +27,11 @@ import type { SourceTree, TreeNode } from '../tree/model.js';
 import { randomUuid } from '../plan/ids.js';
 import { writeImage, type BlockSource, type Formatter } from '../image/build.js';
 import { ImageFile } from '../image/file.js';
-import { formatJson, partitionNode, partitionsJson, type PartitionRow } from '../report/json.js';
+import { elToritoEsp, writeElTorito } from '../image/el-torito.js';
+import { partitionNode, type PartitionRow } from '../report/json.js';
 import { roundUp } from '../config/values.js';
-import { renderTable } from '../report/table.js';
+import { emitSummary } from '../report/summary.js';
+import { versionText } from '../report/version.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
 import { fstabLines, renderFstab } from '../report/fstab.js';
@@ -185,7 +187,7 @@ export async function run(argv: string[], io: Io, hooks: RunHooks = {}): Promise
     throw e;
   }
   if (o.help) { io.stdout(HELP); return 0; }
-  if (o.version) { io.stdout(`repart-ts ${VERSION} (systemd-repart ${o.compat} compatible)\n`); return 0; }
+  if (o.version) { io.stdout(versionText(o.compat, VERSION)); return 0; }
   o.warnings.forEach(warn);
   try {
     return await runChecked(o, io, hooks, warn);
@@ -250,7 +252,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   if (existing) {
     if (o.empty === 'require') throw new RepartError('E_IMAGE_LABEL', 'Disk has a partition table, but --empty=require was specified, refusing.', { file: device }, 77);
     if (defs.length === 0) {
-      emitJson(o, io, listExisting(existing, existingSize, device, o));
+      emitSummary(o, io, listExisting(existing, existingSize, device, o), existingSize, warn);
       return 0;
     }
     if (o.sectorSize !== undefined && o.sectorSize !== existing.sectorSize)
@@ -658,6 +660,14 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
       formatter: formatInProcess,
     });
   }
+  // --el-torito=yes: checked before anything is written, written with the table
+  if (o.elTorito) elToritoEsp(plan.partitions);
+  const elTorito = async (tmp: string) => {
+    if (!o.elTorito) return;
+    await writeElTorito(tmp, { espOffset: elToritoEsp(plan.partitions).offset, system: o.elToritoSystem, volume: o.elToritoVolume,
+      publisher: o.elToritoPublisher, time: treeCtx.sourceDateEpoch ?? Math.floor(Date.now() / 1000) });
+  };
+
   // context_changed(): nothing new and nothing resized leaves the image alone
   const changed = plan.partitions.some((p) => !p.dropped && (!p.existing || p.size !== p.existing.size));
   if (!changed) warn('No changes.');
@@ -693,7 +703,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
           base: table && { path: device, keep: keptRanges(plan, table.imageSize, deferred, o.discard) },
           plan, deferred, jobs, copyBlocks, splitPaths, windows, contentOffsets,
           formatter: hooks.formatter ?? formatInProcess,
-          postFormat: async (tmp) => { await writeVerity(tmp); writeSignatures(tmp); await encryptPartitions(tmp); },
+          postFormat: async (tmp) => { await writeVerity(tmp); writeSignatures(tmp); await encryptPartitions(tmp); await elTorito(tmp); },
           first: (p) => selfSized.has(plan.partitions.indexOf(p)),
           afterFirst: (done) => {
             for (const [p, r] of done) {
@@ -777,8 +787,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   if (o.generateCrypttab && !o.dryRun)
     writeNewFile(o.generateCrypttab, crypttabText(plan.listOrder.map((k) => plan.partitions[k]!), (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid'))), 'crypttab');
 
-  if (o.json !== 'off') emitJson(o, io, rows);
-  else if (o.pretty ?? io.isTTY) io.stdout(renderTable(rows, plan, !o.noLegend, 80, io.isTTY));
+  emitSummary(o, io, rows, plan.imageSize, warn);
   return 0;
 }
 
@@ -853,11 +862,6 @@ function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {
   const v = env.SOURCE_DATE_EPOCH;
   if (v === undefined || !/^[0-9]+$/.test(v)) return undefined;
   return Number(v);
-}
-
-function emitJson(o: CliOptions, io: Io, rows: PartitionRow[]): void {
-  if (o.json === 'off') return;
-  io.stdout(formatJson(partitionsJson(rows, o.compat), o.json) + '\n');
 }
 
 function computeSplitPaths(plan: Plan, device: string, deferred: (p: PlannedPartition) => boolean, out: Map<PlannedPartition, string>, o: CliOptions): void {

@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import { parseUuid, type Uuid } from '../gpt/guid.js';
 import { ARCHITECTURES, resolveTypeName, typeForArchitecture, type PartitionType } from '../gpt/types.js';
 import { parseBool, parseSize, roundUp } from './values.js';
+import { checkIdentifier } from '../image/el-torito.js';
 
 export type EmptyMode = 'refuse' | 'allow' | 'require' | 'force' | 'create';
 
@@ -58,6 +59,11 @@ export interface CliOptions {
   makeDdi?: 'sysext' | 'confext' | 'portable';
   /** --join-signature=HASH:SIG (258+): a root hash and its PKCS#7 signature made elsewhere */
   joinSignature?: { rootHash: string; signature: Uint8Array };
+  /** --el-torito= and its identifiers (261+): an El Torito boot catalog for the ESP */
+  elTorito: boolean;
+  elToritoSystem?: string;
+  elToritoVolume?: string;
+  elToritoPublisher?: string;
   warnings: string[];
 }
 
@@ -72,6 +78,7 @@ const WITH_ARG = new Set([
   'defer-partitions', 'discard', 'compat', 'copy-from', 'make-ddi', 'private-key', 'certificate', 'key-file',
   'tpm2-device', 'tpm2-pcrs', 'tpm2-public-key', 'tpm2-public-key-pcrs', 'generate-fstab', 'generate-crypttab',
   'factory-reset', 'cow', 'append-fstab', 'defer-partitions-empty', 'defer-partitions-factory-reset', 'join-signature', 'layout-svg',
+  'el-torito', 'el-torito-system', 'el-torito-volume', 'el-torito-publisher', 'private-key-source', 'certificate-source',
 ]);
 const FLAGS = new Set(['make-sysext', 'make-confext', 'make-portable', 'help', 'version', 'no-pager', 'no-legend', 'quiet', 'no-progress', 'can-factory-reset', 'list-devices']);
 /** options repart has that repart-ts refuses clearly instead of ignoring */
@@ -85,6 +92,17 @@ const UNSUPPORTED: Record<string, string> = {
   'can-factory-reset': 'only meaningful on a running system',
   'list-devices': 'only meaningful on a running system',
 };
+
+/**
+ * --private-key-source= / --certificate-source=: "file" is what repart-ts does (PEM files read by
+ * Node); OpenSSL providers and engines (PKCS#11 tokens, TPM keys) cannot be loaded from Node.
+ */
+function checkKeySource(name: string, v: string, engineToo: boolean): void {
+  if (v === 'file') return;
+  const m = /^(provider|engine):(.+)$/.exec(v);
+  if (!m || (m[1] === 'engine' && !engineToo)) throw new UsageError(`Failed to parse --${name}= argument: ${v}`);
+  throw new UsageError(`--${name}=${v}: OpenSSL ${m[1]}s are not supported by repart-ts (Node cannot load them); sign with --${name}=file and a PEM ${engineToo ? 'private key' : 'certificate'}, or sign elsewhere and use --join-signature=`);
+}
 
 function bool(name: string, v: string): boolean {
   const b = parseBool(v);
@@ -107,7 +125,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
   const o: CliOptions = {
     definitions: [], copyFrom: [], appendFstab: 'no', deferEmpty: false, deferFactoryReset: false, empty: 'refuse', dryRun: true, seed: 'machine-id', json: 'off', split: false, defer: [],
     discard: true, noPager: false, noLegend: false, compat: 262, help: false, version: false, quiet: false,
-    progress: true, warnings: [],
+    progress: true, warnings: [], elTorito: false,
   };
   const positional: string[] = [];
   const raw: [string, string | undefined][] = [];
@@ -223,6 +241,12 @@ export function parseCommandLine(argv: string[]): CliOptions {
         o.makeDdi = v;
         break;
       case 'certificate': o.certificate = path.resolve(v!); break;
+      case 'private-key-source': checkKeySource(n, v!, true); break;
+      case 'certificate-source': checkKeySource(n, v!, false); break;
+      case 'el-torito': o.elTorito = bool(n, v!); break;
+      case 'el-torito-system': checkIdentifier('system', v!); o.elToritoSystem = v!; break;
+      case 'el-torito-volume': checkIdentifier('volume', v!); o.elToritoVolume = v!; break;
+      case 'el-torito-publisher': checkIdentifier('publisher', v!); o.elToritoPublisher = v!; break;
       case 'join-signature': {
         const colon = v!.indexOf(':');
         const hash = colon < 0 ? '' : v!.slice(0, colon).toLowerCase();
@@ -266,6 +290,8 @@ export function parseCommandLine(argv: string[]): CliOptions {
   for (const n of ['defer-partitions-empty', 'defer-partitions-factory-reset'])
     if (o.compat < 259 && raw.some(([m]) => m === n)) throw new UsageError(`unrecognized option '--${n}' (systemd-repart 259 or newer; use --compat=262)`);
   if (o.compat < 258 && raw.some(([n]) => n === 'append-fstab')) throw new UsageError('--append-fstab= needs systemd-repart 258 or newer (use --compat=262).');
+  if (o.compat < 261) for (const n of ['el-torito', 'el-torito-system', 'el-torito-volume', 'el-torito-publisher'])
+    if (raw.some(([m]) => m === n)) throw new UsageError(`unrecognized option '--${n}' (systemd-repart 261 or newer; use --compat=262)`);
   if (o.joinSignature !== undefined && o.certificate === undefined) throw new UsageError('Verity signature specified without --certificate=.');
   return o;
 }

@@ -265,9 +265,12 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
 }
 
 export function fmtBytes(n: bigint): string {
-  const units = ['B', 'K', 'M', 'G', 'T', 'P', 'E'];
-  let v = Number(n);
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return u === 0 ? `${n}B` : `${v.toFixed(1).replace(/\.0$/, '')}${units[u]}`;
+  // systemd's format_bytes(): the first decimal is truncated, not rounded, and ".0" is left out
+  const units = ['K', 'M', 'G', 'T', 'P', 'E'];
+  let u = -1;
+  while (u < units.length - 1 && n >= 1024n ** BigInt(u + 2)) u++;
+  if (u < 0) return `${n}B`;
+  const factor = 1024n ** BigInt(u + 1);
+  const tenth = u === 0 ? (n * 10n / factor) % 10n : (n / (factor / 1024n) * 10n / 1024n) % 10n;
+  return `${n / factor}${tenth > 0n ? `.${tenth}` : ''}${units[u]}`;
 }
