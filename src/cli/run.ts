@@ -2,7 +2,7 @@
  * The repart-ts command: systemd-repart --offline=yes semantics for image files.
  * Returns the exit status; all output goes through the given streams.
  */
-import { existsSync, linkSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, openSync, closeSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, openSync, closeSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BUILTIN_DEFINITIONS, parseCommandLine, SYSTEMD_DEFINITIONS, type CliOptions } from '../config/cli.js';
@@ -34,8 +34,7 @@ import { emitSummary } from '../report/summary.js';
 import { versionText } from '../report/version.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
-import { fstabLines, renderFstab } from '../report/fstab.js';
-import { crypttabText } from '../report/crypttab.js';
+import { writeGeneratedTabs } from '../report/generated-tabs.js';
 import { ProgressReporter } from '../report/progress.js';
 import { mkfsBtrfsEstimate } from '../fs/btrfs/estimate.js';
 import { encryptPartitionInPlace, luksLabel, luksPlaintextWindow } from '../luks/index.js';
@@ -611,6 +610,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
 
   // Encrypt=key-file: the partition's contents become a LUKS2 container, encrypted in place
   const encrypted = (p: PlannedPartition) => p.def.encrypt === 'key-file' && !p.dropped && !p.existing && !deferred(p);
+  const volumeKeys = new Map<PlannedPartition, Uint8Array>();
   const encryptPartitions = async (tmp: string) => {
     const targets = plan.partitions.filter(encrypted);
     if (targets.length === 0) return;
@@ -620,14 +620,14 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     }
     for (const p of targets) {
       const sectorSize = fsSectorOf(p.def);
-      await encryptPartitionInPlace(tmp, p.offset, p.size, {
+      volumeKeys.set(p, await encryptPartitionInPlace(tmp, p.offset, p.size, {
         keyFile,
         uuid: formatUuid(deriveUuid(p.uuid, 'luks-uuid')),
         label: luksLabel(o.compat, p.label, p.def.volumeLabel),
         sectorSize: sectorSize >= 4096 ? 4096 : 512,
         allowDiscards: o.compat >= 261 && p.def.discard !== false,
         pbkdf: p.def.encryptKdfMinimal ? { hash: 'sha512', iterations: 1000 } : undefined,
-      });
+      }));
     }
   };
 
@@ -783,9 +783,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     roothash: anyVerity ? (p.def.verity === 'off' ? null : rootHashes.get(plan.partitions.indexOf(p)) ?? 'TBD') : undefined,
   }));
 
-  if (o.generateFstab && !o.dryRun) writeFstab(o.generateFstab, fstabLines(plan.listOrder.map((k) => plan.partitions[k]!), (p) => formatUuid(p.fsUuid), o.compat), o);
-  if (o.generateCrypttab && !o.dryRun)
-    writeNewFile(o.generateCrypttab, crypttabText(plan.listOrder.map((k) => plan.partitions[k]!), (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid'))), 'crypttab');
+  if (!o.dryRun) writeGeneratedTabs(o, plan.listOrder.map((k) => plan.partitions[k]!), { volumeKeys, warn });
 
   emitSummary(o, io, rows, plan.imageSize, warn);
   return 0;
@@ -831,27 +829,6 @@ function loadSigner(o: CliOptions, definitionFile: string): VeritySigner {
   const certificate = loadCertificate(o.certificate);
   if (!certificate.checkPrivateKey(key)) throw new RepartError('E_SOURCE', 'the private key does not belong to the certificate', { file: o.privateKey });
   return { key, certificate };
-}
-
-/** Written beside and linked/renamed into place, as the image is. */
-function writeFstab(file: string, lines: string[], o: CliOptions): void {
-  let existing: string | undefined;
-  if (o.compat >= 258 && o.appendFstab !== 'no' && existsSync(file)) existing = readFileSync(file, 'utf8');
-  writeNewFile(file, renderFstab(lines, o.compat, o.appendFstab, existing), 'fstab', existing !== undefined);
-}
-
-/** Written beside and linked into place (never replacing a file unless asked to), as the image is. */
-function writeNewFile(file: string, text: string, what: string, replace = false): void {
-  const tmp = path.join(path.dirname(file), `.#${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, text, { flag: 'wx' });
-    if (replace) renameSync(tmp, file);
-    else linkSync(tmp, file);
-  } catch (e) {
-    throw new RepartError('E_IMAGE_IO', `Failed to write ${what}: ${(e as Error).message}`, { file });
-  } finally {
-    rmSync(tmp, { force: true });
-  }
 }
 
 function loadCertificate(file: string): X509Certificate {
