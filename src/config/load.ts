@@ -175,7 +175,8 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
   // repart-ts sizes ext2/3/4, btrfs, vfat and swap from the tree, so it allows best for them too.
   if (d.minimize === 'best' && d.format !== undefined && !fstypeIsRo(d.format) && d.verity !== 'hash' && !o.minimizable.has(d.format))
     refuse(d, 'Minimize=best can only be used with read-only filesystems or Verity=hash', 'Minimize');
-  if (d.format !== undefined && fstypeIsRo(d.format) && !populate)
+  // 262 makes an empty read-only file system; 257 refused
+  if (d.format !== undefined && fstypeIsRo(d.format) && !populate && o.compat < 262)
     refuse(d, `Cannot format ${d.format} filesystem without source files, refusing`, 'Format');
   if (d.verity !== 'off' && d.verityMatchKey === undefined)
     refuse(d, `VerityMatchKey= must be set if Verity=${d.verity}`, 'Verity');
