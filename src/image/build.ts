@@ -148,7 +148,7 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
         firstLba: p.offset / BigInt(o.plan.geometry.sectorSize),
         lastLba: (p.offset + p.size) / BigInt(o.plan.geometry.sectorSize) - 1n,
         attributes: p.diskAttributes,
-        name: p.label,
+        name: p.gptName ?? p.label,
       };
     }
     const gpt = encodeGpt({ diskGuid: o.plan.diskGuid, entries }, o.plan.geometry);
