@@ -18,7 +18,7 @@ import type { FormatJob } from '../src/fs/driver.js';
 import { mke2fsArgs, mke2fsEnv } from '../src/fs/ext4/index.js';
 import { mkfsBtrfsArgs } from '../src/fs/btrfs/index.js';
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
-import { hostTree } from '../test/wasm-helpers.js';
+import { hostTree } from '../test-images/host-tree.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

@@ -19,7 +19,7 @@ import { formatMinimized, guessSize, minimalSize } from '../src/plan/minimize/in
 import { bisectWithTool, fitsWithTool, probeJob } from '../src/plan/minimize/probe.js';
 import type { SourceTree } from '../src/tree/model.js';
 import { generate } from '../test-images/gen-tree.js';
-import { hostTree } from '../test/wasm-helpers.js';
+import { hostTree } from '../test-images/host-tree.js';
 
 const MiB = 1024 * 1024;
 const W = process.env.BENCH_DIR ?? '/var/tmp/repart-ts-bench';

@@ -17,7 +17,7 @@ import type { FormatJob } from '../src/fs/driver.js';
 import { mkfsErofsArgs } from '../src/fs/erofs/index.js';
 import { mksquashfsArgs } from '../src/fs/squashfs/index.js';
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
-import { hostTree } from '../test/wasm-helpers.js';
+import { hostTree } from '../test-images/host-tree.js';
 
 const MiB = 1024 * 1024;
 const W = process.env.BENCH_DIR ?? '/var/tmp/repart-ts-bench';

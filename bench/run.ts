@@ -63,11 +63,15 @@ function machine(): Record<string, string | number> {
 export async function main(): Promise<void> {
   const a = process.argv.slice(2);
   const flag = (n: string) => a.includes(`--${n}`);
+  if (flag('help') || a.includes('-h')) {
+    process.stdout.write(`usage: repart-ts bench [--quick] [--runs N] [--warmup N] [--scenario a,b] [--other NAME=COMMAND] [--out DIR] [--no-reference]\n\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}\nresults go to DIR (default ./bench-results); as root, the real systemd-repart (../shared/tools/reference-repart) runs beside repart-ts.\n`);
+    return;
+  }
   const opt = (n: string) => { const i = a.findIndex((x) => x === `--${n}` || x.startsWith(`--${n}=`)); if (i < 0) return undefined; return a[i]!.includes('=') ? a[i]!.slice(n.length + 3) : a[i + 1]; };
   const quick = flag('quick');
   const runs = Number(opt('runs') ?? (quick ? 1 : 3));
   const warmup = Number(opt('warmup') ?? 1);
-  const outDir = path.resolve(opt('out') ?? path.join(REPO, 'bench-results'));
+  const outDir = path.resolve(opt('out') ?? 'bench-results');
   const names = opt('scenario')?.split(',') ?? (quick ? ['gpt-only', 'appliance', 'store-partition', 'minimize-guess', 'tiny-files'] : SCENARIOS.map((s) => s.name));
   const work = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'repart-ts-bench');
 

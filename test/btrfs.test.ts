@@ -21,41 +21,21 @@ import { mkfsBtrfsEstimate } from '../src/fs/btrfs/estimate.js';
 import { emptyMeta, newTree } from '../src/tree/model.js';
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
-import { assertProgress, btrfsXattrs, copyWindow, describeBtrfs, describeTree, diffDescriptions, hostTree, isRoot, makeFixture, ROOT_XATTRS, FILE_XATTRS, setHostXattrs, xattrView } from './wasm-helpers.js';
-import { REFERENCE } from './helpers/reference.js';
+import { assertProgress, copyWindow, describeBtrfs, describeTree, diffDescriptions, hostTree, makeFixture } from './wasm-helpers.js';
+import { BTRFS_UUID as UUID, BTRFS_SUBVOLS as SUBVOLS, btrfsJob as job, GiB, MiB, sparseImage as sparseIn } from './helpers/fs-jobs.js';
 
-const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
-const UUID = '7d0b9c3e-54a1-4c2f-8e6d-1b2a3c4d5e6f';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'btrfs-test-'));
+const sparseImage = (name: string, size: number) => sparseIn(work, name, size);
 after(async () => {
   await closeWorkerPool();
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-function job(over: Partial<FormatJob> & Pick<FormatJob, 'window'>): FormatJob {
-  return {
-    format: 'btrfs', label: 'home', fsUuid: UUID, sectorSize: 512, tree: null, sourceDateEpoch: 1700000000,
-    extraOptions: [], discard: true, subvolumes: [], definitionFile: '/etc/repart.d/20-home.conf', windowZeroed: true, ...over,
-  };
-}
-
-function sparseImage(name: string, size: number): string {
-  const p = path.join(work, name);
-  fs.rmSync(p, { force: true });
-  fs.writeFileSync(p, '');
-  fs.truncateSync(p, size);
-  return p;
-}
 
 function rootTree(dev: string): string {
   return execFileSync('btrfs', ['inspect-internal', 'dump-tree', '-t', 'root', dev], { encoding: 'utf8' });
 }
 
-const SUBVOLS = [
-  { path: '/usr', readOnly: false, nodatacow: false },
-  { path: '/private', readOnly: true, nodatacow: false },
-];
 
 test('mkfs.btrfs argv is systemd-repart\'s, --subvol from Subvolumes=/DefaultSubvolume=', () => {
   const tree = { root: { kind: 'dir', ino: 1, meta: { perm: 0o755, uid: 0, gid: 0, atime: { sec: 0, nsec: 0 }, mtime: { sec: 0, nsec: 0 }, ctime: { sec: 0, nsec: 0 } }, entries: new Map() }, nextIno: 2 } as const;
@@ -162,12 +142,6 @@ test('the check-block speed patch leaves the image byte-identical (BTRFS_MKFS_CH
   assert.ok(fast.equals(checked), 'same bytes with and without the per-search block checks');
 });
 
-/** The superblock fields that do not depend on tree layout, times or random UUIDs. */
-const superOf = (p: string) =>
-  execFileSync('btrfs', ['inspect-internal', 'dump-super', p], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => /^(fsid|label|sectorsize|nodesize|stripesize|flags|magic|incompat_flags|compat_flags|compat_ro_flags|csum_type|num_devices|root_level|chunk_root_level|metadata_uuid|total_bytes|dev_item\.total_bytes)\s/.test(l))
-    .join('\n');
 
 test('Minimize under 262: --shrink into an empty-file window; too small a window is E_FS_NO_SPACE with the size needed', async () => {
   const src = path.join(work, 'stree');
@@ -193,84 +167,4 @@ test('Minimize under 262: --shrink into an empty-file window; too small a window
   const wantBig = mkfsBtrfsEstimate(big, 4096);
   assert.ok(wantBig > 300 * MiB, String(wantBig));
   await assert.rejects(btrfsDriver.format({ ...j, tree: big } as BtrfsFormatJob), (e: unknown) => e instanceof FsError && e.code === 'E_FS_NO_SPACE' && e.message.includes(`needs at least ${wantBig} bytes`));
-});
-
-const REF = REFERENCE;
-// setfattr (package attr) puts the xattrs on the host tree for the native tool
-const oracle = isRoot && fs.existsSync(REF) && spawnSync('setfattr', ['--version']).status === 0;
-
-test('same fs UUID, label, features and trees as native mkfs.btrfs: sid\'s 7.3 with 262\'s arguments, trixie\'s 6.14 with 257\'s', { skip: oracle ? false : 'needs root, ../shared/tools/reference-repart (the oracle) and setfattr' }, async () => {
-  const src = path.join(work, 'otree');
-  makeFixture(src);
-  // the same xattrs on the host tree (native mkfs reads them there) and in ours
-  setHostXattrs(src, ROOT_XATTRS);
-  setHostXattrs(path.join(src, 'etc/hostname'), FILE_XATTRS);
-  const tree = hostTree(src);
-  tree.root.meta.xattrs = ROOT_XATTRS;
-  (tree.root.entries.get('etc') as DirNode).entries.get('hostname')!.meta.xattrs = FILE_XATTRS;
-  const size = 256 * MiB;
-  for (const version of [262, 257]) {
-    const img = sparseImage('mine.img', size);
-    const j = job({ window: { path: img, offset: 0, size }, tree, subvolumes: SUBVOLS, defaultSubvolume: '/usr', systemdVersion: version });
-    await btrfsDriver.format(j);
-    const ref = sparseImage('ref.img', size);
-    // the native tool gets exactly repart's argv (no toolDefaultArgs: 7.3 has them as defaults)
-    const args = mkfsBtrfsArgs(j).map((a) => (a === '/repart-root' ? src : a === '/dev/repart-partition' ? ref : a));
-    const suite = version >= 258 ? 'sid' : 'trixie';
-    execFileSync(REF, ['--exec', 'mkfs.btrfs', ...args], { env: { ...process.env, REFERENCE_BIND: work, REFERENCE_SUITE: suite }, cwd: work, stdio: 'pipe' });
-    // 262: sid's 7.3 has block-group-tree on by default; ours (6.14) gets it asked for
-    assert.match(superOf(ref), version >= 258 ? /compat_ro_flags\s+0xb\n/ : /compat_ro_flags\s+0x3\n/);
-    assert.equal(superOf(img), superOf(ref), `v${version}: superblock vs ${suite}'s mkfs.btrfs`);
-    const check = spawnSync('btrfs', ['check', '--readonly', img], { encoding: 'utf8' });
-    assert.equal(check.status, 0, check.stdout + check.stderr);
-    const mine = describeBtrfs(img, path.join(work, 's1'));
-    const theirs = describeBtrfs(ref, path.join(work, 's2'));
-    assert.deepEqual(diffDescriptions(theirs, mine), [], `v${version}: trees`);
-    assert.deepEqual([...mine.subvolumes.keys()].sort(), [...theirs.subvolumes.keys()].sort());
-    const xattrs = (p: string) => new Map([...btrfsXattrs(p)].map(([k, xs]) => [k, xattrView(xs)]));
-    assert.deepEqual(xattrs(img), xattrs(ref));
-    assert.deepEqual(xattrs(img).get('/'), xattrView(ROOT_XATTRS));
-  }
-});
-
-test('Minimize under 262: --shrink gives the size, superblock and trees of native mkfs.btrfs on an empty file (sid\'s 7.3 and trixie\'s 6.14)', { skip: oracle ? false : 'needs root, ../shared/tools/reference-repart (the oracle) and setfattr' }, async () => {
-  const src = path.join(work, 'shtree');
-  makeFixture(src);
-  // 7.x keeps the holes of sparse source files, 6.14 writes them out: with one, sid's shrunk
-  // size is smaller than ours (wasm/sid/README.md). Without, both versions agree.
-  fs.rmSync(path.join(src, 'sparse.img'));
-  fs.writeFileSync(path.join(src, 'blob'), Buffer.alloc(12 * MiB, 0x6b)); // past the 8 MiB data chunk
-  const tree = hostTree(src);
-  // a window at an offset, larger than mkfs' estimate, in an image with other bytes after it
-  const img = sparseImage('shrink-mine.img', 600 * MiB);
-  const w = { path: img, offset: MiB, size: 512 * MiB };
-  fs.writeFileSync(img, Buffer.alloc(2 * MiB, 0x5a), { flag: 'r+' }); // dirty: the driver must zero it first
-  const j = job({ window: w, tree, subvolumes: SUBVOLS, defaultSubvolume: '/usr', systemdVersion: 262, shrink: true, windowZeroed: false } as BtrfsFormatJob);
-  const out = await btrfsDriver.format(j);
-  const mine = path.join(work, 'shrink-part.img');
-  copyWindow(img, w.offset, out.usedBytes!, mine);
-  fs.truncateSync(mine, out.usedBytes!);
-  const check = spawnSync('btrfs', ['check', '--readonly', mine], { encoding: 'utf8' });
-  assert.equal(check.status, 0, check.stdout + check.stderr);
-  const mineTree = describeBtrfs(mine, path.join(work, 's1'));
-  // sid's 7.3 with repart's argv; trixie's 6.14 with exactly what we ran (+ -O block-group-tree)
-  for (const [suite, extra] of [['sid', []], ['trixie', toolDefaultArgs(j)]] as const) {
-    const ref = path.join(work, `shrink-ref-${suite}.img`);
-    fs.writeFileSync(ref, ''); // repart's temporary file: new and empty
-    const args = mkfsBtrfsArgs(j).map((a) => (a === '/repart-root' ? src : a === '/dev/repart-partition' ? ref : a));
-    execFileSync(REF, ['--exec', 'mkfs.btrfs', ...extra, ...args], { env: { ...process.env, REFERENCE_BIND: work, REFERENCE_SUITE: suite }, cwd: work, stdio: 'pipe' });
-    assert.equal(out.usedBytes, fs.statSync(ref).size, `${suite}: the size mkfs.btrfs --shrink left the file at`);
-    assert.equal(superOf(mine), superOf(ref), `${suite}: superblock`);
-    assert.deepEqual(diffDescriptions(describeBtrfs(ref, path.join(work, 's2')), mineTree), [], `${suite}: trees`);
-  }
-  // what mkfs wrote past the final size was truncated away, as from a file; before the window: untouched
-  const fd = fs.openSync(img, 'r');
-  const buf = Buffer.alloc(MiB);
-  fs.readSync(fd, buf, 0, MiB, 0);
-  assert.ok(buf.every((x) => x === 0x5a), 'the MiB before the window');
-  for (let p = w.offset + out.usedBytes!; p < w.offset + w.size; p += MiB) {
-    fs.readSync(fd, buf, 0, MiB, p);
-    assert.ok(buf.every((x) => x === 0), `zeros beyond the file system (at ${p})`);
-  }
-  fs.closeSync(fd);
 });

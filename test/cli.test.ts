@@ -5,19 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { referenceSkipReason, runOurs, runReference } from './helpers/reference.js';
+import { runOurs } from './helpers/reference.js';
+import { checkTableWithFdisk } from './helpers/fdisk-check.js';
+import { scratchDir } from './helpers/scratch.js';
 
-function scratch(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'repart-cli-'));
-  for (const [n, c] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, n)), { recursive: true });
-    writeFileSync(path.join(dir, n), c);
-  }
-  return dir;
-}
+const scratch = (files: Record<string, string>) => scratchDir('repart-cli-', files);
 
 const base = ['--empty=create', '--seed=e2a40bf9-73f1-4278-9160-49c031e7aef8', '--definitions=defs'];
 
@@ -83,58 +77,9 @@ test('refuse mode on an image without a partition table exits 77', () => {
 
 const tools = ['sgdisk', 'sfdisk'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
 
-/**
- * Debian 12's sfdisk/sgdisk cannot be told the sector size of an image file, so 4096-byte
- * images are checked with the sfdisk of the reference tree (util-linux 2.41, --sector-size).
- */
-function sfdiskJson(dir: string, ss: number): { status: number; stdout: string; stderr: string } {
-  if (ss === 512) return spawnSync('sfdisk', ['-J', 'disk.raw'], { cwd: dir, encoding: 'utf8' }) as { status: number; stdout: string; stderr: string };
-  return runReference('trixie', ['--exec', 'sfdisk', '--sector-size=4096', '-J', 'disk.raw'], dir);
-}
-function sfdiskVerify(dir: string, ss: number): { status: number; stdout: string; stderr: string } {
-  if (ss === 512) return spawnSync('sfdisk', ['-V', 'disk.raw'], { cwd: dir, encoding: 'utf8' }) as { status: number; stdout: string; stderr: string };
-  return runReference('trixie', ['--exec', 'sfdisk', '--sector-size=4096', '-V', 'disk.raw'], dir);
-}
-
-for (const ss of [512, 4096]) {
-  const skip = !tools ? 'sgdisk/sfdisk not installed (apt-get install gdisk fdisk)'
-    : ss === 4096 && referenceSkipReason('trixie') ? `4096-byte images need util-linux >= 2.39 sfdisk from the reference tree: ${referenceSkipReason('trixie')}` : false;
-  test(`sgdisk/sfdisk accept our images (${ss}-byte sectors)`, { skip }, () => {
-    const dir = scratch({
-      'defs/00-esp.conf': '[Partition]\nType=esp\nSizeMinBytes=20M\nSizeMaxBytes=20M\n',
-      'defs/10-root.conf': '[Partition]\nType=root\nLabel=nixos\nSizeMinBytes=40M\n',
-      'defs/20-swap.conf': '[Partition]\nType=swap\nSizeMaxBytes=16M\n',
-      'defs/30-home.conf': '[Partition]\nType=home\nPaddingMinBytes=1M\nWeight=2000\n',
-    });
-    try {
-      const r = runOurs([...base, '--size=300M', `--sector-size=${ss}`, '--json=short', 'disk.raw'], dir);
-      assert.equal(r.status, 0, r.stderr);
-      const ours = JSON.parse(r.stdout) as { uuid: string; offset: number; raw_size: number; label: string }[];
-      if (ss === 512) {
-        const v = spawnSync('sgdisk', ['-v', 'disk.raw'], { cwd: dir, encoding: 'utf8' });
-        assert.match(v.stdout, /No problems found/);
-      }
-      const ver = sfdiskVerify(dir, ss);
-      assert.equal(ver.status, 0, ver.stdout + ver.stderr);
-      const j = sfdiskJson(dir, ss);
-      assert.equal(j.status, 0, j.stderr);
-      const pt = JSON.parse(j.stdout).partitiontable;
-      assert.equal(pt.label, 'gpt');
-      assert.equal(pt.sectorsize, ss);
-      assert.equal(pt.partitions.length, 4);
-      pt.partitions.forEach((p: { start: number; size: number; uuid: string; name: string }, i: number) => {
-        assert.equal(p.start * ss, ours[i]!.offset);
-        assert.equal(p.size * ss, ours[i]!.raw_size);
-        assert.equal(p.uuid.toLowerCase(), ours[i]!.uuid);
-        assert.equal(p.name, ours[i]!.label);
-      });
-      // the swap partition carries a mkswap header that blkid recognises
-      const b = spawnSync('blkid', ['-p', '-O', String(ours[2]!.offset), '-o', 'export', 'disk.raw'], { cwd: dir, encoding: 'utf8' });
-      if (b.status === 0) assert.match(b.stdout, /TYPE="?swap/);
-      assert.deepEqual(readdirSync(dir).sort(), ['defs', 'disk.raw'], 'no temporary files left');
-    } finally { rmSync(dir, { recursive: true, force: true }); }
-  });
-}
+test('sgdisk/sfdisk accept our images (512-byte sectors)', { skip: tools ? false : 'sgdisk/sfdisk not installed (apt-get install gdisk fdisk)' }, () => {
+  checkTableWithFdisk(scratch, base, 512);
+});
 
 test('--layout-svg draws every partition; --pretty prints the table and bar', () => {
   const dir = scratch({

@@ -8,6 +8,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SourceTree, DirNode } from '../src/tree/model.js';
+import type { FormatJob } from '../src/fs/driver.js';
 import { REFERENCE, referenceSkipReason } from './helpers/reference.js';
 import { WASM_DIR } from '../src/fs/wasm/host.js';
 import { type Xattr, describeTree, FILE_XATTRS, hostTree, isRoot, makeFixture, ROOT_XATTRS, setHostXattrs, sha256File, xattrView, type Entry } from './wasm-helpers.js';
@@ -123,3 +124,33 @@ export function checkArtifacts(dir: string, files: string[], versions: RegExp[],
   const pkg = fs.readFileSync(path.resolve(WASM_DIR, '../package.json'), 'utf8');
   if (pkg.includes('build-rofs-wasm')) throw new Error('package.json must not run the wasm build');
 }
+
+/** A job for the read-only formats, with the fixture's UUID and time. */
+export function rofsJob(format: 'erofs' | 'squashfs', over: Partial<FormatJob> & Pick<FormatJob, 'window'>): FormatJob {
+  return {
+    format, label: 'usr-x86-64', fsUuid: UUID, sectorSize: 4096, tree: null, sourceDateEpoch: EPOCH,
+    extraOptions: [], discard: true, subvolumes: [], definitionFile: '/etc/repart.d/20-usr.conf', windowZeroed: true, ...over,
+  };
+}
+
+/** A sparse image in `dir` with marker MiBs (0x5a) at `marks`, to prove a tool stays in its window. */
+export function markedImage(dir: string, name: string, size: number, marks: number[] = []): string {
+  const p = path.join(dir, name);
+  fs.rmSync(p, { force: true });
+  fs.writeFileSync(p, '');
+  fs.truncateSync(p, size);
+  const fd = fs.openSync(p, 'r+');
+  for (const o of marks) fs.writeSync(fd, Buffer.alloc(MiB, 0x5a), 0, MiB, o);
+  fs.closeSync(fd);
+  return p;
+}
+
+export const marked = (img: string, o: number): boolean => {
+  const b = Buffer.alloc(MiB);
+  const fd = fs.openSync(img, 'r');
+  fs.readSync(fd, b, 0, MiB, o);
+  fs.closeSync(fd);
+  return b.every((x) => x === 0x5a);
+};
+
+export const same = (a: string[], b: string[]): boolean => JSON.stringify(a) === JSON.stringify(b);

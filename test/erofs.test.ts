@@ -10,44 +10,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FormatJob } from '../src/fs/driver.js';
-import type { DirNode } from '../src/tree/model.js';
 import { erofsDriver, mkfsErofsArgs } from '../src/fs/erofs/index.js';
-import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
+import { closeWorkerPool } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
-import { copyWindow, diffDescriptions } from './wasm-helpers.js';
-import { checkArtifacts, describeDir, describeTree, EPOCH, fixture, hostXattrView, MiB, native, nativeSkipReason, UUID, xattrView } from './erofs-helpers.js';
+import { checkArtifacts, fixture, marked, markedImage, MiB, rofsJob, UUID } from './erofs-helpers.js';
 
-const same = (a: string[], b: string[]): boolean => JSON.stringify(a) === JSON.stringify(b);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'erofs-test-'));
+const job = (over: Partial<FormatJob> & Pick<FormatJob, 'window'>) => rofsJob('erofs', over);
+const image = (name: string, size: number, marks: number[] = []) => markedImage(work, name, size, marks);
 after(async () => {
   await closeWorkerPool();
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-function job(over: Partial<FormatJob> & Pick<FormatJob, 'window'>): FormatJob {
-  return {
-    format: 'erofs', label: 'usr-x86-64', fsUuid: UUID, sectorSize: 4096, tree: null, sourceDateEpoch: EPOCH,
-    extraOptions: [], discard: true, subvolumes: [], definitionFile: '/etc/repart.d/20-usr.conf', windowZeroed: true, ...over,
-  };
-}
-
-function image(name: string, size: number, marks: number[] = []): string {
-  const p = path.join(work, name);
-  fs.rmSync(p, { force: true });
-  fs.writeFileSync(p, '');
-  fs.truncateSync(p, size);
-  const fd = fs.openSync(p, 'r+');
-  for (const o of marks) fs.writeSync(fd, Buffer.alloc(MiB, 0x5a), 0, MiB, o);
-  fs.closeSync(fd);
-  return p;
-}
-const marked = (img: string, o: number): boolean => {
-  const b = Buffer.alloc(MiB);
-  const fd = fs.openSync(img, 'r');
-  fs.readSync(fd, b, 0, MiB, o);
-  fs.closeSync(fd);
-  return b.every((x) => x === 0x5a);
-};
 
 test('mkfs.erofs argv is systemd-repart\'s', () => {
   const w = { path: '/x', offset: 0, size: MiB };
@@ -64,43 +39,7 @@ test('wasm/erofs: checksums, sources, licenses', () => {
 });
 
 const src = path.join(work, 'tree');
-const { tree, hostXattrs } = fixture(src);
-const why = nativeSkipReason();
-
-for (const variant of [{}, { compression: 'lz4hc', compressionLevel: '12' }, { compression: 'zstd', compressionLevel: '15' }] as const) {
-  const name = 'compression' in variant ? `-z${variant.compression},level=${variant.compressionLevel}` : 'uncompressed';
-  test(`erofs ${name}: in a worker, into a window; fsck.erofs extracts the tree; native mkfs.erofs writes the same bytes`, { skip: why ?? false }, async () => {
-    const img = image(`e-${name}.img`, 64 * MiB, [0, 40 * MiB]);
-    const j = job({ window: { path: img, offset: MiB, size: 32 * MiB }, tree, ...variant });
-    const [out] = await formatInWorkers([j]);
-    const used = out!.usedBytes!;
-    assert.ok(used > 0 && used % 4096 === 0 && used < 32 * MiB, `usedBytes ${used}`);
-    assert.ok(marked(img, 0) && marked(img, 40 * MiB), 'bytes outside the window are untouched');
-    const ours = path.join(work, `ours-${name}.erofs`);
-    copyWindow(img, MiB, used, ours);
-
-    const ex = path.join(work, `ex-${name}`);
-    fs.rmSync(ex, { recursive: true, force: true });
-    const r = native('fsck.erofs', [`--extract=${ex}`, '--xattrs', ours], [work]);
-    assert.equal(r.status, 0, r.out);
-    const want = describeTree(tree, EPOCH);
-    assert.deepEqual(diffDescriptions(want, describeDir(ex)), []);
-    // fsck.erofs sets xattrs before it chowns, and the kernel drops security.capability on
-    // chown: that one is checked by the byte comparison with native mkfs.erofs below.
-    const noCap = (v: string[]) => v.filter((x) => !x.startsWith('security.capability='));
-    const hostname = (tree.root.entries.get('etc') as DirNode).entries.get('hostname')!;
-    assert.ok(same(noCap(hostXattrView(path.join(ex, 'etc/hostname'))), noCap(xattrView(hostname.meta.xattrs))), 'xattrs of /etc/hostname');
-    assert.ok(same(hostXattrView(ex), xattrView(tree.root.meta.xattrs)), 'xattrs of the root directory');
-
-    if (!hostXattrs) return;
-    const theirs = path.join(work, `native-${name}.erofs`);
-    fs.rmSync(theirs, { force: true });
-    const n = native('mkfs.erofs', [...mkfsErofsArgs(j).slice(0, -2), theirs, src], [work], { SOURCE_DATE_EPOCH: String(EPOCH) });
-    assert.equal(n.status, 0, n.out);
-    assert.equal(fs.statSync(theirs).size, used, 'same image size');
-    assert.ok(fs.readFileSync(theirs).equals(fs.readFileSync(ours)), 'byte-identical to native mkfs.erofs');
-  });
-}
+const { tree } = fixture(src);
 
 test('erofs: a window too small fails with E_FS_NO_SPACE and stays inside it', async () => {
   const img = image('small.img', 4 * MiB, [MiB]);

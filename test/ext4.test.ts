@@ -9,38 +9,20 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FormatJob, FormatProgress } from '../src/fs/driver.js';
-import type { DirNode } from '../src/tree/model.js';
+import type { FormatProgress } from '../src/fs/driver.js';
 import { ext4Driver, gnuPermute, mke2fsArgs, mke2fsEnv } from '../src/fs/ext4/index.js';
 import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
-import { assertProgress, describeExt4, describeTree, diffDescriptions, hostTree, isRoot, makeFixture, ROOT_XATTRS, FILE_XATTRS, setHostXattrs } from './wasm-helpers.js';
-import { REFERENCE } from './helpers/reference.js';
+import { assertProgress, describeExt4, describeTree, diffDescriptions, hostTree, makeFixture } from './wasm-helpers.js';
+import { EPOCH, ext4Job as job, EXT4_UUID as UUID, GiB, MiB, sparseImage as sparseIn } from './helpers/fs-jobs.js';
 
-const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
-const UUID = '5e0c3a41-8e0f-4a8b-9d52-3f6a1c2b7e90';
-const EPOCH = 1700000000;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ext4-test-'));
+const sparseImage = (name: string, size: number) => sparseIn(work, name, size);
 after(async () => {
   await closeWorkerPool();
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-function job(over: Partial<FormatJob> & Pick<FormatJob, 'window'>): FormatJob {
-  return {
-    format: 'ext4', label: 'root-x86-64', fsUuid: UUID, sectorSize: 4096, tree: null, sourceDateEpoch: EPOCH,
-    extraOptions: [], discard: true, subvolumes: [], definitionFile: '/etc/repart.d/10-root.conf', windowZeroed: true, ...over,
-  };
-}
-
-function sparseImage(name: string, size: number): string {
-  const p = path.join(work, name);
-  fs.rmSync(p, { force: true });
-  fs.writeFileSync(p, '');
-  fs.truncateSync(p, size);
-  return p;
-}
 
 /** Marker MiBs just outside a window, to prove nothing there is touched. */
 function mark(img: string, offsets: number[]): void {
@@ -132,54 +114,4 @@ test('content that does not fit, and bad options, fail as typed errors naming th
     formatInWorkers([job({ window: { path: img, offset: 0, size: 16 * MiB }, extraOptions: ['-O', 'no_such_feature'] })]),
     (e: unknown) => e instanceof FsError && e.code === 'E_FS' && /Invalid filesystem option set|no_such_feature/.test(e.message),
   );
-});
-
-const REF = REFERENCE;
-// setfattr (package attr) puts the xattrs on the host tree for the native tool
-const oracle = isRoot && fs.existsSync(REF) && spawnSync('setfattr', ['--version']).status === 0;
-
-test('byte-identical to native mkfs.ext4: sid\'s 1.47.4 with 262\'s arguments, trixie\'s 1.47.2 with 257\'s', { skip: oracle ? false : 'needs root, ../shared/tools/reference-repart (the oracle) and setfattr' }, async () => {
-  const src = path.join(work, 'otree');
-  makeFixture(src);
-  // A directory of long and short names: 1.47.3+ appends each entry to the directory's last
-  // block (EXT2FS_LINK_APPEND), 1.47.2 put short names into the free tail of earlier blocks, so
-  // this alone makes 1.47.2's and 1.47.4's images differ (by thousands of bytes).
-  fs.mkdirSync(path.join(src, 'many'));
-  for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(src, 'many', `f${String(i).padStart(3, '0')}${'x'.repeat(i % 3 === 0 ? 200 : i % 17)}`), '');
-  // the same xattrs on the host tree (native mkfs reads them there) and in ours
-  setHostXattrs(src, ROOT_XATTRS);
-  setHostXattrs(path.join(src, 'etc/hostname'), FILE_XATTRS);
-  describeTree(hostTree(src));
-  const tree = hostTree(src);
-  tree.root.meta.xattrs = ROOT_XATTRS;
-  (tree.root.entries.get('etc') as DirNode).entries.get('hostname')!.meta.xattrs = FILE_XATTRS;
-  for (const version of [262, 257]) {
-    for (const discard of [true, false]) {
-      const size = 256 * MiB;
-      const img = sparseImage('mine.img', size + 2 * MiB);
-      const j = job({ window: { path: img, offset: MiB, size }, tree, systemdVersion: version, discard });
-      await ext4Driver.format(j);
-      const ref = sparseImage('ref.img', size);
-      const args = mke2fsArgs(j).map((a) => (a === '/repart-root' ? src : a === '/dev/repart-partition' ? ref : a));
-      const env = { ...process.env, ...mke2fsEnv(j), REFERENCE_BIND: work };
-      delete (env as Record<string, string | undefined>).MKE2FS_CONFIG; // the chroot's own /etc/mke2fs.conf
-      // each version against its own Debian release's mkfs.ext4 (262: sid, 257: trixie)
-      execFileSync(REF, ['--exec', 'mkfs.ext4', ...args], { env: { ...env, REFERENCE_SUITE: version >= 258 ? 'sid' : 'trixie' }, cwd: work, stdio: 'pipe' });
-      const mine = path.join(work, 'mine-part.img');
-      execFileSync('dd', [`if=${img}`, `of=${mine}`, 'bs=1M', 'skip=1', `count=${size / MiB}`, 'status=none']);
-      const cmp = spawnSync('sh', ['-c', `cmp -l "${ref}" "${mine}" | wc -l`], { encoding: 'utf8' });
-      const header = (p: string) => execFileSync('dumpe2fs', ['-h', p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      if (version >= 260) {
-        assert.equal(cmp.stdout.trim(), '0', `v${version} discard=${discard}: bytes differ from native mkfs.ext4`);
-      } else {
-        // v257 passes no hash_seed=, so mke2fs picks a random one: only the seed and the
-        // superblock checksum may differ, in each superblock copy (16 + 4 bytes).
-        const mask = (t: string) => t.replace(/^(Directory Hash Seed|Checksum):.*$/gm, '');
-        assert.equal(mask(header(mine)), mask(header(ref)));
-        const copies = 1 + (execFileSync('dumpe2fs', [mine], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).match(/Backup superblock at/g)?.length ?? 0);
-        assert.ok(Number(cmp.stdout.trim()) <= 20 * copies, `v257: ${cmp.stdout.trim()} bytes differ (at most ${20 * copies} expected)`);
-      }
-      if (version >= 260) assert.equal(header(mine), header(ref));
-    }
-  }
 });

@@ -1,20 +1,16 @@
 /** Test helpers: a small independent-enough FAT reader and oracle plumbing for the vfat tests. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { decodeBootSector } from '../src/fs/vfat/boot-sector.js';
 import { decodeDirEntry, type DirEntry } from '../src/fs/vfat/dirent.js';
 import { decodeFat, type FatBits } from '../src/fs/vfat/fat-table.js';
 import { decodeLfnEntry, longNameFrom, type LfnEntry } from '../src/fs/vfat/lfn.js';
-import { REFERENCE } from './helpers/reference.js';
+import { REFERENCE, referenceSkipReason } from './helpers/reference.js';
 
 export const ORACLE = REFERENCE;
 
 export function oracleSkipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'reference-repart needs root';
-  if (!existsSync(ORACLE)) return `${ORACLE} not available`;
-  const r = spawnSync(ORACLE, ['--exec', 'true'], { stdio: 'pipe', timeout: 600_000 });
-  if (r.status !== 0) return `reference-repart does not run: ${String(r.stderr).slice(0, 200)}`;
-  return undefined;
+  return referenceSkipReason('trixie') ?? undefined;
 }
 
 export function hostToolSkipReason(...tools: string[]): string | undefined {

@@ -28,6 +28,10 @@ if (process.argv[2] === 'build') {
   const outDir = outIdx < 0 ? '.' : args[outIdx]!.startsWith('--out=') ? args[outIdx]!.slice(6) : args[outIdx + 1] ?? '.';
   const config = args.find((a, i) => !a.startsWith('--') && (outIdx < 0 || i !== outIdx + 1));
   const usage = 'usage: repart-ts build CONFIG.json [--out DIR] [--compat=257|262] [--quiet] [--no-progress]\n';
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${usage}\nBuilds the NixOS image.repart description CONFIG.json (as written by the NixOS module) into DIR.\n`);
+    process.exit(0);
+  }
   if (!config) { process.stderr.write(usage); process.exit(1); }
   const options = args.filter((a) => a.startsWith('--') && a !== '--out' && !a.startsWith('--out='));
   const unknown = options.find((a) => !/^--(compat=\d+|quiet|no-progress)$/.test(a));

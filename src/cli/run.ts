@@ -84,6 +84,8 @@ export interface RunHooks {
 }
 
 const HELP = `repart-ts [OPTIONS...] [DEVICE]
+repart-ts build CONFIG.json [--out DIR] [--compat=257|262] [--quiet] [--no-progress]
+repart-ts bench [--quick] [--runs N] [--scenario a,b] [--out DIR]
 
 Grow and add partitions to a partition table, as systemd-repart --offline=yes does,
 for image files, without root, loop devices or native mkfs tools.
@@ -141,6 +143,10 @@ for image files, without root, loop devices or native mkfs tools.
                           Specify root hash and pkcs7 signature of root hash for
                           verity as a tuple of hex-encoded hash and a DER-encoded
                           PKCS7, either as a path to a file or as base64:...
+
+Subcommands (repart-ts only; each takes --help):
+  build                   Build a NixOS image.repart description (JSON), natively
+  bench                   Benchmark repart-ts against the real systemd-repart
 
 repart-ts only:
      --compat=257|262     Behave like systemd-repart 257 or 262 (default 262)

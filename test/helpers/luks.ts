@@ -4,7 +4,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LUKS2_DATA_OFFSET } from '../../src/luks/index.js';
 
@@ -79,3 +79,14 @@ export function cryptsetupDecrypt(dir: string, part: string, keyFile: string, se
   return readFileSync(seg);
 }
 
+/** `len` bytes of `file` at `at`. */
+export function readRange(file: string, at: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, b, 0, len, at);
+  } finally {
+    closeSync(fd);
+  }
+  return b;
+}

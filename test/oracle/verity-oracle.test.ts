@@ -10,11 +10,11 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { referenceSkipReason, runReference, type Suite } from './helpers/reference.js';
+import { referenceSkipReason, runReference, type Suite } from '../helpers/reference.js';
 import {
   decodeVeritySuperblock, deriveVeritySalt, deriveVerityUuid, formatVerityHash, repartVerityHashSize, verityHashBytes, verityPartitionUuids,
-} from '../src/verity/index.js';
-import { formatUuid, parseUuid } from '../src/gpt/guid.js';
+} from '../../src/verity/index.js';
+import { formatUuid, parseUuid } from '../../src/gpt/guid.js';
 
 const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
 // 3 MiB + 5 sectors: the data partition (rounded to 4096) has a partly filled last block

@@ -10,8 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { referenceSkipReason, runOurs, runReference, type Suite } from './helpers/reference.js';
-import { cryptsetupDecrypt, luksDump } from './helpers/luks.js';
+import { referenceSkipReason, runOurs, runReference, type Suite } from '../helpers/reference.js';
+import { cryptsetupDecrypt, luksDump } from '../helpers/luks.js';
 
 const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
 const MIB = 1024 * 1024;

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { referenceSkipReason, runOurs, runReference, type Suite } from './helpers/reference.js';
+import { referenceSkipReason, runOurs, runReference, type Suite } from '../helpers/reference.js';
 
 const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
 const EPOCH = '1700000000';

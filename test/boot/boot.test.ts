@@ -16,10 +16,10 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { HOME_KEY, HOME_MARKER, REPO, STORE_BLOB_LINE, VARIANTS, buildImage, findCryptsetup, findDmsetup, prepare, referenceSuite, type Builder, type PrepareOptions, type Variant } from '../tools/boot/appliance.js';
-import { ensureBootParts, type BootParts } from '../tools/boot/debs.js';
-import { boot, qemuSkipReason } from '../tools/boot/qemu.js';
-import { referenceSkipReason } from './helpers/reference.js';
+import { HOME_KEY, HOME_MARKER, REPO, STORE_BLOB_LINE, VARIANTS, buildImage, findCryptsetup, findDmsetup, prepare, referenceSuite, type Builder, type PrepareOptions, type Variant } from '../../tools/boot/appliance.js';
+import { ensureBootParts, type BootParts } from '../../tools/boot/debs.js';
+import { boot, qemuSkipReason } from '../../tools/boot/qemu.js';
+import { referenceSkipReason } from '../helpers/reference.js';
 
 const ARTIFACTS = path.join(REPO, 'test-artifacts/boot');
 const TIMEOUT_S = Number(process.env.BOOT_TIMEOUT ?? 180);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { referenceSkipReason, runOurs, runReference, type Suite } from './helpers/reference.js';
+import { referenceSkipReason, runOurs, runReference, type Suite } from '../helpers/reference.js';
 
 const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
 

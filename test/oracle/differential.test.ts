@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync,
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { CASES } from './differential-cases.js';
-import { referenceSkipReason, runOurs, runReference, type Suite } from './helpers/reference.js';
+import { CASES } from '../differential-cases.js';
+import { referenceSkipReason, runOurs, runReference, type Suite } from '../helpers/reference.js';
 
 const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
 

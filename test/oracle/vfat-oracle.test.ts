@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, truncateSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildTree } from '../src/tree/build.js';
-import { formatVfat } from '../src/fs/vfat/index.js';
-import { describe, openFat, oracle, oracleSkipReason } from './vfat-helpers.js';
+import { buildTree } from '../../src/tree/build.js';
+import { formatVfat } from '../../src/fs/vfat/index.js';
+import { describe, openFat, oracle, oracleSkipReason } from '../vfat-helpers.js';
 
 const skip = oracleSkipReason();
 const EPOCH = 1700000000;
