@@ -34,7 +34,7 @@ import { emitSummary } from '../report/summary.js';
 import { versionText } from '../report/version.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import { renderLayoutSvg } from '../report/layout-svg.js';
-import { writeGeneratedTabs } from '../report/generated-tabs.js';
+import { writeGeneratedTabs, writeTabsBeforePopulating } from '../report/generated-tabs.js';
 import { ProgressReporter } from '../report/progress.js';
 import { mkfsBtrfsEstimate } from '../fs/btrfs/estimate.js';
 import { encryptPartitionInPlace, luksLabel, luksPlaintextWindow } from '../luks/index.js';
@@ -316,6 +316,11 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
   const deferred = (p: PlannedPartition) => !p.existing && !p.foreign && deferredDef(p.def);
   const grain = BigInt(Math.max(o.grainSize ?? 4096, sectorSize));
   const fsSectorOf = (d: PartitionDefinition) => Math.max(d.fsSectorSize ?? fsSectorSize, sectorSize);
+
+  // --generate-fstab=/--generate-crypttab= are written (under --root=) before the trees are
+  // read, so that a CopyFiles=/etc picks them up, as 262 does; labels and UUIDs do not depend on
+  // the layout, so an auto-sized plan names them. Written again at the end (fixate-volume-key=).
+  if (!o.dryRun) writeTabsBeforePopulating(o, () => makePlan(defs, { compat: o.compat, seed, sectorSize, grain: o.grainSize, fsSectorSize, size: 'auto', warn: () => {}, copyBlocksSizes, existing: table }), warn);
 
   // The virtual source trees, built before planning when Minimize= needs them to size the file
   // systems (sources are only lstat'ed here; drivers read them in place later).
@@ -789,7 +794,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     roothash: anyVerity ? (p.def.verity === 'off' ? null : rootHashes.get(plan.partitions.indexOf(p)) ?? 'TBD') : undefined,
   }));
 
-  if (!o.dryRun) writeGeneratedTabs(o, plan.listOrder.map((k) => plan.partitions[k]!), { volumeKeys, warn });
+  if (!o.dryRun) writeGeneratedTabs(o, plan.listOrder.map((k) => plan.partitions[k]!), { volumeKeys, warn, again: true });
 
   emitSummary(o, io, rows, plan.imageSize, warn);
   return 0;

@@ -3,13 +3,13 @@
  * linked (or, for an fstab being merged, renamed) into place, as the image is. 258+ does not
  * create a file without lines ("… is not specified for any eligible partitions, not generating").
  */
-import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CliOptions } from '../config/cli.js';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
 import { deriveUuid } from '../plan/ids.js';
-import type { PlannedPartition } from '../plan/plan.js';
+import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { anyCrypttabLine, crypttabText } from './crypttab.js';
 import { fstabLines, renderFstab } from './fstab.js';
 
@@ -31,15 +31,30 @@ export function tabTarget(file: string, root: string | undefined): string {
 }
 
 export function writeGeneratedTabs(o: CliOptions, partitions: PlannedPartition[], c: TabContext): void {
-  if (o.generateFstab) {
+  const fstab = o.generateFstab && tabTarget(o.generateFstab, o.root);
+  const crypttab = o.generateCrypttab && tabTarget(o.generateCrypttab, o.root);
+  if (fstab) {
     const lines = fstabLines(partitions, (p) => formatUuid(p.fsUuid), o.compat);
-    if (lines.length === 0 && o.compat >= 258) c.warn(`MountPoint= is not specified for any eligible partitions, not generating ${o.generateFstab}`);
-    else writeFstab(o.generateFstab, lines, o, c.again === true);
+    if (lines.length === 0 && o.compat >= 258) { if (!c.again) c.warn(`MountPoint= is not specified for any eligible partitions, not generating ${o.generateFstab}`); }
+    else writeFstab(fstab, lines, o, c.again === true);
   }
-  if (o.generateCrypttab) {
-    if (!anyCrypttabLine(partitions) && o.compat >= 258) c.warn(`EncryptedVolume= is not specified for any eligible partitions, not generating ${o.generateCrypttab}`);
-    else writeNewFile(o.generateCrypttab, crypttabText(partitions, (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid')), (p) => c.volumeKeys?.get(p)), 'crypttab', c.again === true);
+  if (crypttab) {
+    if (!anyCrypttabLine(partitions) && o.compat >= 258) { if (!c.again) c.warn(`EncryptedVolume= is not specified for any eligible partitions, not generating ${o.generateCrypttab}`); }
+    else writeNewFile(crypttab, crypttabText(partitions, (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid')), (p) => c.volumeKeys?.get(p)), 'crypttab', c.again === true);
   }
+}
+
+/**
+ * The early pass (before the source trees are read). `probe` plans with an automatic size; if
+ * even that cannot be planned the build fails later with the real error, and the files are only
+ * written at the end.
+ */
+export function writeTabsBeforePopulating(o: CliOptions, probe: () => Plan, warn: (m: string) => void): void {
+  if (!o.generateFstab && !o.generateCrypttab) return;
+  let plan: Plan;
+  try { plan = probe(); } catch { return; }
+  for (const f of [o.generateFstab, o.generateCrypttab]) if (f) mkdirSync(path.dirname(tabTarget(f, o.root)), { recursive: true });
+  writeGeneratedTabs(o, plan.listOrder.map((k) => plan.partitions[k]!), { warn });
 }
 
 function writeFstab(file: string, lines: string[], o: CliOptions, again: boolean): void {
