@@ -258,6 +258,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     if (o.empty === 'require') throw new RepartError('E_IMAGE_LABEL', 'Disk has a partition table, but --empty=require was specified, refusing.', { file: device }, 77);
     if (defs.length === 0) {
       emitSummary(o, io, listExisting(existing, existingSize, device, o), existingSize, warn);
+      warn('No changes.');
       return 0;
     }
     if (o.sectorSize !== undefined && o.sectorSize !== existing.sectorSize)
@@ -886,7 +887,8 @@ function listExisting(g: NonNullable<Awaited<ReturnType<typeof readGpt>>>, image
   return table.partitions.map((e) => {
     const padding = currentPadding(e, table, lastUsable, grain);
     return {
-      type: typeFromUuid(e.type).name, label: e.label, uuid: formatUuid(e.uuid), partno: e.partno,
+      // an unnamed entry is shown with its type's name, as repart lists it
+      type: typeFromUuid(e.type).name, label: e.label || typeFromUuid(e.type).name, uuid: formatUuid(e.uuid), partno: e.partno,
       file: null, node: partitionNode(path.resolve(device), e.partno), offset: e.offset,
       oldSize: e.size, rawSize: e.size, oldPadding: padding, rawPadding: padding, activity: 'unchanged',
     };

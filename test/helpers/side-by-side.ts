@@ -38,8 +38,8 @@ export function makeSides(prefix: string): Sides {
     fork() {
       rmSync(s.ours, { recursive: true, force: true });
       rmSync(s.ref, { recursive: true, force: true });
-      cpSync(s.template, s.ours, { recursive: true });
-      cpSync(s.template, s.ref, { recursive: true });
+      cpSync(s.template, s.ours, { recursive: true, preserveTimestamps: true });
+      cpSync(s.template, s.ref, { recursive: true, preserveTimestamps: true });
     },
     cleanup() { rmSync(base, { recursive: true, force: true }); },
   };
