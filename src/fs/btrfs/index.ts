@@ -4,7 +4,11 @@
  * from the virtual source tree (--rootdir) and Subvolumes=/DefaultSubvolume= via --subvol,
  * writing straight into the partition window.
  */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { FsError } from '../../errors.js';
+import { mkfsBtrfsEstimate } from './estimate.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
 import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT, zeroWindow } from '../wasm/common.js';
 import { toolArtifact, toolSetFor } from '../wasm/host.js';
@@ -96,15 +100,47 @@ export const btrfsDriver: FsDriver = {
     }
     // The file repart hands mkfs is new and empty: the window must read as zeros, as it would.
     if (!job.windowZeroed) zeroWindow(job);
+    // mkfs first grows the file to its own estimate; a window already sized to what a previous
+    // pass used (a relayout, or a partition placed after another self-sized one) is smaller than
+    // that, so mkfs runs on a scratch file of its own, as repart's, and the result is copied in.
+    if (job.window.size < mkfsBtrfsEstimate(job.tree, Math.max(job.sectorSize, 4096))) return shrinkViaScratch(job, args, progress);
     const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args, toolEnv(job, ['BTRFS_']), progress, {
       deviceAsEmptyFile: true,
     });
-    const used = result.device?.end ?? 0;
-    if (used <= 0 || used > job.window.size) {
-      throw new FsError('E_FS', `mkfs.btrfs --shrink finished but its output size (${used} bytes) is not within the partition (${job.window.size} bytes)`, {
-        file: job.definitionFile,
-      });
-    }
-    return { ...outcome, usedBytes: used };
+    return { ...outcome, usedBytes: usedWithin(job, result.device?.end ?? 0) };
   },
 };
+
+function usedWithin(job: FormatJob, used: number): number {
+  if (used <= 0 || used > job.window.size) {
+    throw new FsError(used > job.window.size ? 'E_FS_NO_SPACE' : 'E_FS', `mkfs.btrfs --shrink finished but its output size (${used} bytes) is not within the partition (${job.window.size} bytes)`, {
+      file: job.definitionFile,
+    });
+  }
+  return used;
+}
+
+/** `--shrink` into a sparse scratch file as large as mkfs may want, then its bytes into the window. */
+async function shrinkViaScratch(job: FormatJob, args: string[], progress?: (p: FormatProgress) => void): Promise<FormatOutcome> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-btrfs-'));
+  try {
+    const scratch = path.join(dir, 'fs');
+    writeFileSync(scratch, '');
+    const room = Math.max(2 * mkfsBtrfsEstimate(job.tree, Math.max(job.sectorSize, 4096)), 2 * job.window.size);
+    const { result, outcome } = await runForJob({ ...job, window: { path: scratch, offset: 0, size: room }, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args,
+      toolEnv(job, ['BTRFS_']), progress, { deviceAsEmptyFile: true });
+    const used = usedWithin(job, result.device?.end ?? 0);
+    const src = openSync(scratch, 'r');
+    const dst = openSync(job.window.path, 'r+');
+    try {
+      const buf = Buffer.alloc(4 << 20);
+      for (let at = 0; at < used; at += buf.length) {
+        const n = readSync(src, buf, 0, Math.min(buf.length, used - at), at);
+        writeSync(dst, buf, 0, n, job.window.offset + at);
+      }
+    } finally { closeSync(src); closeSync(dst); }
+    return { ...outcome, usedBytes: used };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
