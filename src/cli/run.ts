@@ -210,7 +210,7 @@ async function runChecked(o: CliOptions, io: Io, hooks: RunHooks, warn: (m: stri
     throw new RepartError('E_USAGE', 'No device specified: repart-ts only operates on image files, pass the image path.', {}, 76);
   const device = o.device;
 
-  const defDirs = o.definitions.length > 0 ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => (o.root ? path.join(o.root, d) : d));
+  const defDirs = o.definitions.length > 0 || o.definitionsGiven ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => (o.root ? path.join(o.root, d) : d));
   const filter = o.include ? { mode: 'include' as const, types: o.include } : o.exclude ? { mode: 'exclude' as const, types: o.exclude } : undefined;
   const copied: PartitionDefinition[] = [];
   for (const img of o.copyFrom) copied.push(...await definitionsFromImage(img, o.compat, filter));

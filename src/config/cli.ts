@@ -16,6 +16,8 @@ export type EmptyMode = 'refuse' | 'allow' | 'require' | 'force' | 'create';
 export interface CliOptions {
   device?: string;
   definitions: string[];
+  /** --definitions= was given (an empty value: no definitions at all, not the default directories) */
+  definitionsGiven?: boolean;
   empty: EmptyMode;
   size?: 'auto' | bigint;
   dryRun: boolean;
@@ -166,7 +168,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
       case 'no-legend': o.noLegend = true; break;
       case 'quiet': o.quiet = true; o.progress = false; break;
       case 'no-progress': o.progress = false; break;
-      case 'definitions': o.definitions.push(path.resolve(v!)); break;
+      case 'definitions': o.definitionsGiven = true; if (v !== '') o.definitions.push(path.resolve(v!)); break;
       case 'empty':
         if (!['refuse', 'allow', 'require', 'force', 'create'].includes(v!)) throw new UsageError(`Failed to parse --empty= parameter: ${v}`);
         o.empty = v as EmptyMode;
