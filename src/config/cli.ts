@@ -273,6 +273,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
   if (positional.length > 1) throw new UsageError('Expected at most one argument, the path to the block device or image file.');
   o.device = positional[0];
   if (o.makeDdi) {
+    if (o.copySource === undefined) throw new UsageError('No --copy-source= specified, refusing.');
     // the built-in definitions; an image made from scratch, sized to fit, with random UUIDs
     const given = new Set(raw.map(([n]) => n));
     if (!given.has('definitions')) o.definitions = [path.join(BUILTIN_DEFINITIONS, `${o.makeDdi}.repart.d`)];

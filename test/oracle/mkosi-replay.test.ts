@@ -105,7 +105,8 @@ describe('mkosi replay vs systemd-repart 262', () => {
         '-keyout', path.join(s.template, 'mkosi.key'), '-out', path.join(s.template, 'mkosi.crt')], { encoding: 'utf8' });
       assert.equal(k.status, 0, k.stderr);
       prepare(s);
-      const ext = ['--root=@D@/buildroot', '--json=pretty', '--dry-run=no', '--no-pager', '--offline=yes', '--seed', SEED, '--empty=create', '--size=auto',
+      // --make-ddi= takes its tree from --copy-source= (262 refuses without one)
+      const ext = ['--copy-source=@D@/buildroot', '--json=pretty', '--dry-run=no', '--no-pager', '--offline=yes', '--seed', SEED, '--empty=create', '--size=auto',
         '--make-ddi=sysext', '--private-key=mkosi.key', '--certificate=mkosi.crt', '--split=yes'];
       const r = both(s, [...ext, 'ext.raw']);
       const rows = (out: string) => (JSON.parse(out) as { type: string; roothash?: string; raw_size: number; offset: number }[]).map((x) => [x.type, x.roothash ?? null, x.raw_size, x.offset]);
@@ -119,7 +120,7 @@ describe('mkosi replay vs systemd-repart 262', () => {
         const sig = spawnSync('openssl', ['smime', '-sign', '-in', '/dev/stdin', '-inkey', 'mkosi.key', '-signer', 'mkosi.crt', '-noattr', '-binary', '-outform', 'der', '-out', 'rh.p7s'], { cwd: side, input: rh });
         assert.equal(sig.status, 0);
       }
-      both(s, ['--definitions=/usr/lib/systemd/repart/definitions/sysext.repart.d', '--dry-run=no', '--offline=yes', `--join-signature=${rh}:rh.p7s`, '--certificate=mkosi.crt', 'obs.raw']);
+      both(s, ['--make-ddi=sysext', '--empty=allow', '--seed', SEED, '--copy-source=@D@/buildroot', '--dry-run=no', '--offline=yes', `--join-signature=${rh}:rh.p7s`, '--certificate=mkosi.crt', 'obs.raw']);
       assert.equal(readFileSync(path.join(s.ours, 'obs.raw')).length, readFileSync(path.join(s.ref, 'obs.raw')).length);
     } finally { s.cleanup(); }
   });
