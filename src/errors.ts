@@ -29,22 +29,56 @@ export interface ErrorWhere {
   key?: string;
 }
 
+/** A RepartError as data: what crosses a worker thread (structured clone) or a JSON boundary. */
+export interface RepartErrorJson {
+  name: string;
+  code: ErrorCode;
+  detail: string;
+  where: ErrorWhere;
+  exitCode: number;
+}
+
 export class RepartError extends Error {
   readonly code: ErrorCode;
   readonly where: ErrorWhere;
   /** exit status the CLI uses (systemd-repart: 1 for errors, 77 for "not repartitioning"). */
   readonly exitCode: number;
+  /** what went wrong, without the location (wrap with `detail`, not with `message`) */
+  readonly detail: string;
 
-  constructor(code: ErrorCode, message: string, where: ErrorWhere = {}, exitCode = 1, options?: { cause?: unknown }) {
-    super(formatWhere(where) + message, options);
+  constructor(code: ErrorCode, detail: string, where: ErrorWhere = {}, exitCode = 1, options?: { cause?: unknown }) {
+    super(detail, options);
     this.name = 'RepartError';
     this.code = code;
     this.where = where;
     this.exitCode = exitCode;
+    this.detail = detail;
+    // `message` is the location and the detail, formatted when read (never baked in, so a
+    // rebuilt or re-located error does not carry an old location)
+    Object.defineProperty(this, 'message', { get: () => formatWhere(this.where) + this.detail, enumerable: false, configurable: true });
+  }
+
+  /** The same error with another location (the detail is kept as it is). */
+  at(where: ErrorWhere): RepartError {
+    return RepartError.fromJSON({ ...this.toJSON(), where });
+  }
+
+  toJSON(): RepartErrorJson {
+    return { name: this.name, code: this.code, detail: this.detail, where: { ...this.where }, exitCode: this.exitCode };
+  }
+
+  /** Rebuilds an error sent as data, as the same class where it is one of ours. */
+  static fromJSON(j: RepartErrorJson): RepartError {
+    let e: RepartError;
+    if (j.name === 'FsError') e = new FsError(j.code as FsErrorCode, j.detail, j.where);
+    else if (j.name === 'ConfigError') e = new ConfigError(j.code, j.detail, j.where);
+    else e = new RepartError(j.code, j.detail, j.where, j.exitCode);
+    return e;
   }
 }
 
-function formatWhere(w: ErrorWhere): string {
+/** "file:line: key=: " — how a location is printed before a message. */
+export function formatWhere(w: ErrorWhere): string {
   if (!w.file) return w.key ? `${w.key}=: ` : '';
   let s = w.file;
   if (w.line !== undefined) s += `:${w.line}`;
@@ -66,8 +100,10 @@ export class UsageError extends RepartError {
   }
 }
 
+type FsErrorCode = 'E_FS' | 'E_FS_NO_SPACE' | 'E_FS_NAME' | 'E_SOURCE';
+
 export class FsError extends RepartError {
-  constructor(code: 'E_FS' | 'E_FS_NO_SPACE' | 'E_FS_NAME' | 'E_SOURCE', message: string, where: ErrorWhere = {}) {
+  constructor(code: FsErrorCode, message: string, where: ErrorWhere = {}) {
     super(code, message, where);
     this.name = 'FsError';
   }

@@ -36,13 +36,20 @@ if (process.argv[2] === 'build') {
   const options = args.filter((a) => a.startsWith('--') && a !== '--out' && !a.startsWith('--out='));
   const unknown = options.find((a) => !/^--(compat=\d+|quiet|no-progress)$/.test(a));
   if (unknown) { process.stderr.write(`repart-ts build: unrecognized option '${unknown}'\n${usage}`); process.exit(1); }
+  const { ProgressReporter } = await import('../report/progress.js');
+  const { errorLine } = await import('./run.js');
   try {
-    process.exitCode = await buildNixosImage({ config, outDir, repartOptions: options }, {
-      stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
-      isTTY: Boolean(process.stdout.isTTY), stderrIsTTY: Boolean(process.stderr.isTTY), env: process.env,
-    }, { formatter: formatInWorkers });
+    const r = await buildNixosImage({
+      config, outDir, repartOptions: options, env: process.env, formatter: formatInWorkers,
+      onWarning: (m) => process.stderr.write(`${m}\n`),
+      progress: (enabled) => {
+        const bar = new ProgressReporter((s) => process.stderr.write(s), Boolean(process.stderr.isTTY), enabled);
+        return { start: (id, l) => bar.start(id, l), update: (id, p) => bar.update(id, p), finish: (id) => bar.finish(id) };
+      },
+    });
+    process.stdout.write(r.json);
   } catch (e) {
-    if (e instanceof RepartError) { process.stderr.write(`repart-ts: ${e.message}\n`); process.exitCode = e.exitCode; } else throw e;
+    if (e instanceof RepartError) { process.stderr.write(`${errorLine(e)}\n`); process.exitCode = e.exitCode; } else throw e;
   } finally {
     await closeWorkerPool();
   }

@@ -3,6 +3,7 @@
  * definition placed before the repart.d ones — same type, UUID, label, attributes, size (min =
  * max) and padding, its bytes copied in as with CopyBlocks=.
  */
+import { asCompat, type Compat } from '../compat.js';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { RepartError } from '../errors.js';
 import { readGpt } from '../gpt/table.js';
@@ -13,7 +14,7 @@ import { emptyDefinition, type PartitionDefinition } from './definition.js';
 /** libfdisk's grain for an image file without topology: 1 MiB (what the source padding is rounded to). */
 const LIBFDISK_GRAIN = 1024n * 1024n;
 
-export async function definitionsFromImage(image: string, compat: number, filter?: { mode: 'include' | 'exclude'; types: PartitionType[] }): Promise<PartitionDefinition[]> {
+export async function definitionsFromImage(image: string, compat: Compat | number, filter?: { mode: 'include' | 'exclude'; types: PartitionType[] }): Promise<PartitionDefinition[]> {
   let fd: number;
   try { fd = openSync(image, 'r'); } catch (e) { throw new RepartError('E_SOURCE', `--copy-from=: cannot open ${image}: ${(e as Error).message}`, { file: image }); }
   try {
@@ -41,7 +42,7 @@ export async function definitionsFromImage(image: string, compat: number, filter
       // last partition over; 257 takes libfdisk's padding, rounded to its 1 MiB grain
       const end = e.offset + e.size;
       const next = table.partitions.reduce<bigint | null>((m, q) => (q.offset >= end && (m === null || q.offset < m) ? q.offset : m), null);
-      d.paddingMin = d.paddingMax = compat >= 262 ? (next === null ? 0n : next - end) : currentPadding(e, table, table.lastUsableLba, LIBFDISK_GRAIN);
+      d.paddingMin = d.paddingMax = asCompat(compat).copyFromNoTrailingPadding ? (next === null ? 0n : next - end) : currentPadding(e, table, table.lastUsableLba, LIBFDISK_GRAIN);
       d.flags = e.attributes;
       d.copyFrom = { path: image, offset: e.offset, length: e.size };
       out.push(d);

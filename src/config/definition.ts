@@ -2,6 +2,7 @@
  * repart.d [Partition] definitions: the key table of systemd-repart 262 (and what 257 knows),
  * each value parsed with repart's own rules (gpt-layout.md §8, formatting.md §5).
  */
+import { asCompat, type Compat } from '../compat.js';
 import { ConfigError, type ErrorWhere } from '../errors.js';
 import { parseUuid, type Uuid } from '../gpt/guid.js';
 import { resolveTypeName, typeForArchitecture, type PartitionType } from '../gpt/types.js';
@@ -91,7 +92,7 @@ export interface PartitionDefinition {
 }
 
 export interface ParseOptions {
-  compat: number; // 257 or 262
+  compat: Compat | number;
   architecture?: string;
   specifiers: SpecifierContext;
   warn: (msg: string) => void;
@@ -120,7 +121,7 @@ function sizeKey(field: 'sizeMin' | 'sizeMax' | 'paddingMin' | 'paddingMax'): Ke
     if (parsed === null) throw fatal(w, `failed to parse size value: ${v}`);
     // Parse-time rounding to 4096 flipped direction in v262 (PR #42529).
     const isMin = field === 'sizeMin' || field === 'paddingMin';
-    const up = o.compat >= 262 ? isMin : !isMin;
+    const up = asCompat(o.compat).sizeBoundsRoundInward ? isMin : !isMin;
     d[field] = up ? roundUp(parsed, 4096n) : roundDown(parsed, 4096n);
   };
 }
@@ -237,7 +238,7 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
     parse: (d, v, w, o) => {
       if (v === '') { d.format = undefined; return; }
       if (!/^[A-Za-z0-9_.+-]+$/.test(v)) return o.warn(`${loc(w)}: invalid file system type, ignoring: ${v}`);
-      if (v === 'empty' && o.compat < 258) return o.warn(`${loc(w)}: unknown file system type 'empty', ignoring`);
+      if (v === 'empty' && !asCompat(o.compat).formatEmpty) return o.warn(`${loc(w)}: unknown file system type 'empty', ignoring`);
       d.format = v;
     },
   },
@@ -255,7 +256,7 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
         return o.warn(`${loc(w)}: CopyFiles= paths must be absolute and normalized, ignoring: ${v}`);
       const options = f[2] ? f[2].split(',').filter((x) => x !== '') : [];
       for (const opt of options) {
-        if (!/^fsverity=(off|copy)$/.test(opt) || o.compat < 258) o.warn(`${loc(w)}: unknown CopyFiles= option '${opt}', ignoring`);
+        if (!/^fsverity=(off|copy)$/.test(opt) || !asCompat(o.compat).copyFilesFsverity) o.warn(`${loc(w)}: unknown CopyFiles= option '${opt}', ignoring`);
       }
       d.copyFiles.push({ source: simplifyPath(src), target: simplifyPath(dst), options, where: w });
     },
@@ -273,7 +274,7 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
         const f = splitColonFields(word);
         if (!f || f.length !== 2) { o.warn(`${loc(w)}: invalid MakeSymlinks= item, ignoring: ${word}`); continue; }
         const p = expand(f[0]!, w, o);
-        const target = o.compat >= 262 ? expand(f[1]!, w, o) : f[1]!;
+        const target = asCompat(o.compat).copyFilesTargetSpecifiers ? expand(f[1]!, w, o) : f[1]!;
         if (p === null || target === null) continue;
         if (!isAbsoluteNormalizable(p)) { o.warn(`${loc(w)}: MakeSymlinks= path is not absolute, ignoring: ${p}`); continue; }
         d.makeSymlinks.push({ path: simplifyPath(p), target });
@@ -297,7 +298,7 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
         let bad = false;
         for (const fl of flags) {
           if (fl === 'ro') sv.readOnly = true;
-          else if (fl === 'nodatacow' && o.compat >= 259) sv.nodatacow = true;
+          else if (fl === 'nodatacow' && asCompat(o.compat).subvolumeNodatacow) sv.nodatacow = true;
           else { o.warn(`${loc(w)}: unknown subvolume flag '${fl}', ignoring item`); bad = true; }
         }
         if (bad) continue;
@@ -423,10 +424,10 @@ function verityBlockKey(field: 'verityDataBlockSize' | 'verityHashBlockSize'): K
   };
 }
 
-/** Keys known to a given systemd version (257: everything with since ≤ 257). */
-export function keyKnown(key: string, compat: number): boolean {
+/** Keys known to a given systemd release (257: everything with since ≤ 257): the key table names each key's release. */
+export function keyKnown(key: string, compat: Compat | number): boolean {
   const k = KEYS[key];
-  return k !== undefined && k.since <= compat;
+  return k !== undefined && k.since <= asCompat(compat).version;
 }
 
 export const PARTITION_KEYS: readonly string[] = Object.keys(KEYS);

@@ -2,6 +2,7 @@
  * context_read_definitions(): find *.conf in the definition directories, apply drop-ins,
  * validate each definition as partition_read_definition() does.
  */
+import { asCompat } from '../compat.js';
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, RepartError, type ErrorWhere } from '../errors.js';
@@ -176,7 +177,7 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
   if (d.minimize === 'best' && d.format !== undefined && !fstypeIsRo(d.format) && d.verity !== 'hash' && !o.minimizable.has(d.format))
     refuse(d, 'Minimize=best can only be used with read-only filesystems or Verity=hash', 'Minimize');
   // 262 makes an empty read-only file system; 257 refused
-  if (d.format !== undefined && fstypeIsRo(d.format) && !populate && o.compat < 262)
+  if (d.format !== undefined && fstypeIsRo(d.format) && !populate && !asCompat(o.compat).emptyReadOnlyFs)
     refuse(d, `Cannot format ${d.format} filesystem without source files, refusing`, 'Format');
   if (d.verity !== 'off' && d.verityMatchKey === undefined)
     refuse(d, `VerityMatchKey= must be set if Verity=${d.verity}`, 'Verity');
@@ -188,11 +189,12 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
     refuse(d, 'SizeMinBytes=/SizeMaxBytes= cannot be used with Verity=signature', 'Verity');
   if (d.defaultSubvolume !== undefined && !d.subvolumes.some((s) => s.path === d.defaultSubvolume))
     refuse(d, 'DefaultSubvolume= must be one of the paths in Subvolumes=', 'DefaultSubvolume');
-  if (o.compat < 258 && (d.subvolumes.length > 0 || d.defaultSubvolume !== undefined))
+  const compat = asCompat(o.compat);
+  if (!compat.subvolumes && (d.subvolumes.length > 0 || d.defaultSubvolume !== undefined))
     refuse(d, 'Subvolumes= and DefaultSubvolume= are not supported with --offline=yes by systemd-repart 257', 'Subvolumes', 'DefaultSubvolume');
 
   // Verity partitions are read-only; growfs is forced on wherever the type knows it and RO is off.
-  if ((isVerityHashType(d.type) || (o.compat >= 257 && d.verity === 'data') || (o.compat >= 262 && (d.verity === 'signature' || d.type.role === 'root-verity-sig' || d.type.role === 'usr-verity-sig'))) && d.readOnly === undefined)
+  if ((isVerityHashType(d.type) || (compat.verityDataReadOnly && d.verity === 'data') || (compat.veritySigReadOnly && (d.verity === 'signature' || d.type.role === 'root-verity-sig' || d.type.role === 'usr-verity-sig'))) && d.readOnly === undefined)
     d.readOnly = true;
   if (knowsGrowFs(d.type) && d.readOnly !== true) d.growFileSystem = true;
 

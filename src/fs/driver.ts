@@ -2,6 +2,7 @@
  * One interface for every Format=: a driver formats one partition window of the image file and
  * fills it from a SourceTree. Jobs are plain data so they can be posted to worker threads.
  */
+import { asCompat, type Compat } from '../compat.js';
 import type { SourceTree } from '../tree/model.js';
 
 export interface PartitionWindow {
@@ -33,6 +34,8 @@ export interface FormatJob {
   tree: SourceTree | null;
   /** SOURCE_DATE_EPOCH in seconds, if set. */
   sourceDateEpoch?: number;
+  /** the build's single "now" in milliseconds (time stamps when SOURCE_DATE_EPOCH is not set; default: the clock) */
+  now?: number;
   /** words of SYSTEMD_REPART_MKFS_OPTIONS_<FSTYPE>, appended to the tool's argv. */
   extraOptions: string[];
   discard: boolean;
@@ -42,11 +45,9 @@ export interface FormatJob {
   compressionLevel?: string;
   /** the definition file, for error messages. */
   definitionFile: string;
-  /**
-   * Behave like this systemd-repart version where mkfs arguments differ (ext: hash_seed= and
-   * E2FSPROGS_FAKE_TIME from v260; btrfs: --compress without a root dir before v259).
-   * Default: 262.
-   */
+  /** the systemd-repart behaviour to reproduce where mkfs arguments differ (default: 262's) */
+  compat?: Compat;
+  /** the same as a release number, for callers that have no record (read through jobCompat()) */
   systemdVersion?: number;
   /**
    * The caller guarantees the window reads as zeros (a freshly created sparse image). Lets the
@@ -84,4 +85,14 @@ export interface FormatEvents {
   start?(index: number): void;
   progress?(index: number, p: FormatProgress): void;
   done?(index: number, outcome: FormatOutcome): void;
+}
+
+/** The compat record a job asks for (`compat`, else `systemdVersion`, else 262). */
+export function jobCompat(job: Pick<FormatJob, 'compat' | 'systemdVersion'>): Compat {
+  return job.compat ?? asCompat(job.systemdVersion);
+}
+
+/** Seconds since the epoch for a job's time stamps: SOURCE_DATE_EPOCH, else the build's "now". */
+export function jobNowSeconds(job: Pick<FormatJob, 'sourceDateEpoch' | 'now'>): number {
+  return job.sourceDateEpoch ?? Math.floor((job.now ?? Date.now()) / 1000);
 }

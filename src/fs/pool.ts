@@ -5,19 +5,21 @@
  * worker and reused by later jobs on that worker (src/fs/wasm/host.ts).
  *
  * Jobs travel by structured clone, which keeps hard links (the same FileNode object twice)
- * intact within one message. Errors come back as data and are rebuilt as the same typed
- * error (code, file, message): an Error thrown across the thread boundary would lose them.
+ * intact within one message. Errors come back as data (RepartError.toJSON) and are rebuilt as the
+ * same typed error: an Error thrown across the thread boundary would lose its code and location.
+ * The error thrown names the job that failed (`jobIndex`).
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { FsError, RepartError, type ErrorCode, type ErrorWhere } from '../errors.js';
+import { FsError, RepartError, type RepartErrorJson } from '../errors.js';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { FormatEvents, FormatJob, FormatOutcome, FormatProgress } from './driver.js';
-import { driverFor } from './registry.js';
+import { driverFor, tagJob } from './registry.js';
 
 type Reply =
   | { ok: true; outcome: FormatOutcome }
-  | { ok: false; error: { name: string; code?: ErrorCode; where?: ErrorWhere; exitCode?: number; message: string; stack?: string } };
+  | { ok: false; error: RepartErrorJson }
+  | { ok: false; foreign: { message: string; stack?: string } };
 
 interface Task {
   job: FormatJob;
@@ -43,29 +45,17 @@ export default async function formatJob({ job, port }: Task): Promise<Reply> {
       port?.close();
     }
   } catch (e) {
-    const err = e as Error & { code?: ErrorCode; where?: ErrorWhere; exitCode?: number };
-    return {
-      ok: false,
-      error: {
-        name: err?.name ?? 'Error',
-        code: e instanceof RepartError ? err.code : undefined,
-        where: e instanceof RepartError ? err.where : undefined,
-        exitCode: e instanceof RepartError ? err.exitCode : undefined,
-        message: err?.message ?? String(e),
-        stack: err?.stack,
-      },
-    };
+    if (e instanceof RepartError) return { ok: false, error: e.toJSON() };
+    const err = e as Error;
+    return { ok: false, foreign: { message: err?.message ?? String(e), stack: err?.stack } };
   }
 }
 
-function rebuild(r: Extract<Reply, { ok: false }>['error'], job: FormatJob): Error {
-  if (r.code) {
-    const e = r.name === 'FsError' ? new FsError(r.code as 'E_FS', '', r.where) : new RepartError(r.code, '', r.where, r.exitCode);
-    e.message = r.message;
-    return e;
-  }
-  const e = new FsError('E_FS', `formatting ${job.format} failed: ${r.message}`, { file: job.definitionFile });
-  if (r.stack) e.stack = r.stack;
+/** A failure sent back as data: our errors are rebuilt as themselves, others become E_FS. */
+function rebuild(r: Extract<Reply, { ok: false }>, job: FormatJob): Error {
+  if ('error' in r) return RepartError.fromJSON(r.error);
+  const e = new FsError('E_FS', `formatting ${job.format} failed: ${r.foreign.message}`, { file: job.definitionFile });
+  if (r.foreign.stack) e.stack = r.foreign.stack;
   return e;
 }
 
@@ -111,11 +101,13 @@ export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = 
   let first: Error | null = null;
   replies.forEach((r, i) => {
     const job = jobs[i]!;
+    let failed: Error | null = null;
     if (r.status === 'rejected') {
-      first ??= new FsError('E_FS', `formatting ${job.format} failed in its worker: ${String((r.reason as Error)?.message ?? r.reason)}`, { file: job.definitionFile });
+      failed = new FsError('E_FS', `formatting ${job.format} failed in its worker: ${String((r.reason as Error)?.message ?? r.reason)}`, { file: job.definitionFile });
     } else if (!r.value.ok) {
-      first ??= rebuild(r.value.error, job);
+      failed = rebuild(r.value, job);
     } else out.push(r.value.outcome);
+    if (failed && !first) first = tagJob(failed, i);
   });
   if (first) throw first;
   return out;

@@ -27,9 +27,20 @@ export async function formatInProcess(jobs: FormatJob[], events: FormatEvents = 
   const out: FormatOutcome[] = [];
   for (const [i, j] of jobs.entries()) {
     events.start?.(i);
-    const r = await (await driverFor(j.format)).format(j, (p) => events.progress?.(i, p));
+    let r: FormatOutcome;
+    try {
+      r = await (await driverFor(j.format)).format(j, (p) => events.progress?.(i, p));
+    } catch (e) {
+      throw tagJob(e, i);
+    }
     events.done?.(i, r);
     out.push(r);
   }
   return out;
+}
+
+/** Marks an error with the index of the job that failed (formatters report which one it was). */
+export function tagJob<E>(e: E, index: number): E {
+  if (e !== null && typeof e === 'object') Object.defineProperty(e, 'jobIndex', { value: index, enumerable: false, configurable: true });
+  return e;
 }

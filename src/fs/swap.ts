@@ -2,6 +2,7 @@
  * Format=swap: the header util-linux mkswap writes (swap_header_v1_2 in the first page,
  * "SWAPSPACE2" at its end). Pure encode/decode; repart mangles the label to 15 bytes.
  */
+import { FORMAT_FACTS, mangleLinuxLabel } from './facts.js';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseUuid } from '../gpt/guid.js';
 import type { FsDriver } from './driver.js';
@@ -42,18 +43,8 @@ export function decodeSwapHeader(b: Uint8Array, pageSize = SWAP_PAGE_SIZE): Swap
   };
 }
 
-/** mangle_linux_fs_label(): at most `max` bytes, cut at a UTF-8 character boundary. */
-export function mangleLinuxLabel(label: string, max: number): string {
-  let out = '';
-  for (const ch of label) {
-    if (Buffer.byteLength(out + ch, 'utf8') > max) break;
-    out += ch;
-  }
-  return out;
-}
-
 export function swapHeaderFor(size: bigint, uuid: Uint8Array, label: string): SwapHeader {
-  return { lastPage: Number(size / BigInt(SWAP_PAGE_SIZE)) - 1, uuid, label: mangleLinuxLabel(label, 15), pageSize: SWAP_PAGE_SIZE };
+  return { lastPage: Number(size / BigInt(SWAP_PAGE_SIZE)) - 1, uuid, label: mangleLinuxLabel(label, FORMAT_FACTS.swap!.labelMax!), pageSize: SWAP_PAGE_SIZE };
 }
 
 

@@ -2,6 +2,7 @@
  * Discoverable Partitions type table and Type= resolution as systemd's gpt.c does it
  * (gpt-layout.md §5).
  */
+import { asCompat, type Compat } from '../compat.js';
 import { formatUuid, parseUuid, uuidEqual, type Uuid } from './guid.js';
 import { PARTITION_TYPE_TABLE, type PartitionRole } from './type-table.js';
 
@@ -116,10 +117,10 @@ export function knowsNoAuto(t: PartitionType): boolean {
 }
 
 /** gpt_partition_type_knows_read_only(); verity-sig types only from v262 on. */
-export function knowsReadOnly(t: PartitionType, compat: number): boolean {
+export function knowsReadOnly(t: PartitionType, compat: Compat | number): boolean {
   if (t.role === null) return false;
   if (([...GENERIC_DESIGNATORS, 'root-verity', 'usr-verity'] as PartitionRole[]).includes(t.role)) return true;
-  return compat >= 262 && (t.role === 'root-verity-sig' || t.role === 'usr-verity-sig');
+  return asCompat(compat).veritySigReadOnly && (t.role === 'root-verity-sig' || t.role === 'usr-verity-sig');
 }
 
 /** gpt_partition_type_knows_growfs() */

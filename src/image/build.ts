@@ -2,6 +2,10 @@
  * Writes a planned image: a temporary file beside the target, partition contents in their
  * windows, the GPT, optional --split files, then an atomic rename. On any failure every
  * temporary file is removed and the target is untouched.
+ *
+ * The writer is a sequence of steps the build pipeline calls one by one (open, format, resize,
+ * copy blocks, write table, commit), each given the plan in force: the plan is a value, never
+ * changed by the writer.
  */
 import { existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -22,36 +26,21 @@ export interface BlockSource {
 
 export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>;
 
-export interface WriteOptions {
-  target: string;
-  /** create: target must not exist; replace: build anew and replace the target */
-  mode: 'create' | 'replace';
-  /**
-   * incremental mode: byte ranges [offset, length] of this file (the target as it is) carried into
-   * the new image; the rest starts zeroed. The target itself is never written: it is replaced.
-   */
-  base?: { path: string; keep: [bigint, bigint][] };
-  plan: Plan;
-  /** partitions whose table entry and contents are not written (--defer-partitions) */
-  deferred: (p: PlannedPartition) => boolean;
-  /** the format jobs, one per partition with Format= (built by the caller, windows filled in here) */
-  jobs: Map<PlannedPartition, Omit<FormatJob, 'window'>>;
-  formatter: Formatter;
-  events?: FormatEvents;
-  /** formatted before the others: file systems that size themselves (erofs, squashfs) */
-  first?: (p: PlannedPartition) => boolean;
-  /** after `first`: may re-place the partitions in o.plan, in place, from what they used */
-  afterFirst?: (outcomes: Map<PlannedPartition, FormatOutcome>) => void;
-  /** runs after the contents are written and before the GPT (verity hashes, UUIDs from them) */
-  postFormat?: (tmpPath: string) => Promise<void>;
-  /** CopyBlocks= sources by partition */
-  copyBlocks: Map<PlannedPartition, BlockSource>;
-  /** split file path per partition, when --split=yes */
-  splitPaths: Map<PlannedPartition, string>;
-  /** file system size where it is smaller than the partition (Minimize=, encryption) */
-  windows?: Map<PlannedPartition, bigint>;
-  /** where the contents start inside the partition, if not at its start (behind a LUKS2 header) */
-  contentOffsets?: Map<PlannedPartition, bigint>;
+/** One partition's contents: a format job without its window, and where the window lies. */
+export interface PartitionContent {
+  job: Omit<FormatJob, 'window'>;
+  /** file system size when smaller than the partition (Minimize=, encryption) */
+  size?: bigint;
+  /** where the contents start inside the partition (behind a LUKS2 header) */
+  contentOffset?: bigint;
+}
+
+/** A format job that failed: which one (index into the jobs given), and its error. */
+export class FormatJobError extends Error {
+  constructor(readonly index: number, readonly error: unknown) {
+    super(error instanceof Error ? error.message : String(error));
+    this.name = 'FormatJobError';
+  }
 }
 
 /** Temporary files registered here are removed on failure and on SIGINT/SIGTERM. */
@@ -71,95 +60,122 @@ function ioError(what: string, file: string, e: unknown): RepartError {
   return new RepartError('E_IMAGE_IO', `${what}: ${(e as Error).message}`, { file }, 1, { cause: e });
 }
 
-export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
-  const dir = path.dirname(o.target);
-  if (!existsSync(dir)) throw new RepartError('E_IMAGE_IO', `directory ${dir} does not exist`, { file: o.target });
-  if (o.mode === 'create' && existsSync(o.target)) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: o.target });
-  for (const sp of o.splitPaths.values()) if (existsSync(sp)) throw new RepartError('E_IMAGE_EXISTS', 'split output file already exists, refusing', { file: sp });
+export interface OpenOptions {
+  target: string;
+  /** create: target must not exist; replace: build anew and replace the target */
+  mode: 'create' | 'replace';
+  imageSize: bigint;
+  /**
+   * incremental mode: byte ranges [offset, length] of this file (the target as it is) carried into
+   * the new image; the rest starts zeroed. The target itself is never written: it is replaced.
+   */
+  base?: { path: string; keep: [bigint, bigint][] };
+  /** split files that will be written (refused up front if one exists) */
+  splitPaths?: Iterable<string>;
+}
 
-  const tmp = tempBeside(o.target);
-  pending.add(tmp);
-  let img: ImageFile | null = null;
-  const splitTemps = new Map<string, string>();
-  try {
+export class ImageWriter {
+  private img: ImageFile | null;
+  private readonly splitTemps = new Map<string, string>();
+
+  private constructor(readonly target: string, readonly mode: 'create' | 'replace', readonly tmp: string, img: ImageFile) {
+    this.img = img;
+  }
+
+  static open(o: OpenOptions): ImageWriter {
+    const dir = path.dirname(o.target);
+    if (!existsSync(dir)) throw new RepartError('E_IMAGE_IO', `directory ${dir} does not exist`, { file: o.target });
+    if (o.mode === 'create' && existsSync(o.target)) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: o.target });
+    for (const sp of o.splitPaths ?? []) if (existsSync(sp)) throw new RepartError('E_IMAGE_EXISTS', 'split output file already exists, refusing', { file: sp });
+    const tmp = tempBeside(o.target);
+    pending.add(tmp);
+    let img: ImageFile | null = null;
     try {
-      img = ImageFile.open(tmp, 'wx+');
-      img.truncate(o.plan.imageSize);
-    } catch (e) {
-      throw ioError('cannot create image file', tmp, e);
-    }
-    if (o.base) {
-      let fd: number;
-      try { fd = openSync(o.base.path, 'r'); } catch (e) { throw ioError('cannot open image', o.base.path, e); }
       try {
-        for (const [off, len] of o.base.keep) copySparse(fd, off, img, off, len);
-      } finally {
-        closeSync(fd);
+        img = ImageFile.open(tmp, 'wx+');
+        img.truncate(o.imageSize);
+      } catch (e) {
+        throw ioError('cannot create image file', tmp, e);
       }
+      if (o.base) {
+        let fd: number;
+        try { fd = openSync(o.base.path, 'r'); } catch (e) { throw ioError('cannot open image', o.base.path, e); }
+        try {
+          for (const [off, len] of o.base.keep) copySparse(fd, off, img, off, len);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      return new ImageWriter(o.target, o.mode, tmp, img);
+    } catch (e) {
+      if (img) try { img.close(); } catch { /* ignore */ }
+      removePendingFiles();
+      throw e;
     }
-    const live = o.plan.partitions.filter((p) => !p.dropped && !o.deferred(p));
+  }
 
-    for (const p of live) {
-      const src = o.copyBlocks.get(p);
-      if (src === undefined) continue;
+  private file(): ImageFile {
+    if (!this.img) throw new Error('image writer used after commit or abort');
+    return this.img;
+  }
+
+  resize(imageSize: bigint): void {
+    this.file().truncate(imageSize);
+  }
+
+  /** Copies CopyBlocks= sources into their partitions. */
+  copyBlocks(items: { p: PlannedPartition; src: BlockSource; contentOffset?: bigint }[]): void {
+    const img = this.file();
+    for (const { p, src, contentOffset } of items) {
       let fd: number;
       try { fd = openSync(src.path, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src.path, e); }
       try {
         if (src.length > p.size) throw new RepartError('E_SOURCE', `CopyBlocks= source is ${src.length} bytes, larger than the partition (${p.size} bytes)`, p.def.where.CopyBlocks ?? { file: p.def.file });
-        copySparse(fd, src.offset, img, p.offset + (o.contentOffsets?.get(p) ?? 0n), src.length);
+        copySparse(fd, src.offset, img, p.offset + (contentOffset ?? 0n), src.length);
       } finally {
         closeSync(fd);
       }
     }
+  }
 
-    // Jobs are made when they run: a self-sizing first phase may move the windows of the rest.
-    const order = live.filter((p) => o.jobs.has(p));
-    const results = new Map<PlannedPartition, FormatOutcome>();
-    const format = async (parts: PlannedPartition[]) => {
-      if (parts.length === 0) return;
-      const jobs = parts.map((p): FormatJob => ({ ...o.jobs.get(p)!, window: { path: tmp, offset: Number(p.offset + (o.contentOffsets?.get(p) ?? 0n)), size: Number(o.windows?.get(p) ?? p.size) } }));
-      const at = (i: number) => order.indexOf(parts[i]!);
-      const ev = o.events;
-      const out = await o.formatter(jobs, ev && {
-        start: ev.start && ((i) => ev.start!(at(i))),
-        progress: ev.progress && ((i, pr) => ev.progress!(at(i), pr)),
-        done: ev.done && ((i, r) => ev.done!(at(i), r)),
-      });
-      parts.forEach((p, i) => results.set(p, out[i]!));
-    };
-    const first = order.filter((p) => o.first?.(p) ?? false);
-    await format(first);
-    if (first.length && o.afterFirst) {
-      o.afterFirst(results);
-      img.truncate(o.plan.imageSize);
-    }
-    await format(order.filter((p) => !first.includes(p)));
-    const outcomes = order.map((p) => results.get(p)!);
-    await o.postFormat?.(tmp);
+  /**
+   * Formats partitions in their windows; `events` get indexes into `parts`. A failing job is
+   * reported as FormatJobError with its index, so the caller knows which partition it was.
+   */
+  async format(parts: { p: PlannedPartition; content: PartitionContent }[], formatter: Formatter, events?: FormatEvents): Promise<FormatOutcome[]> {
+    if (parts.length === 0) return [];
+    const jobs = parts.map(({ p, content }): FormatJob => ({
+      ...content.job,
+      window: { path: this.tmp, offset: Number(p.offset + (content.contentOffset ?? 0n)), size: Number(content.size ?? p.size) },
+    }));
+    return formatJobs(jobs, formatter, events);
+  }
 
-    // each entry at its partition number (existing partitions keep theirs; deferred ones stay empty)
+  /** Writes the GPT: each entry at its partition number (deferred and dropped ones stay empty). */
+  writeTable(plan: Plan, deferred: ReadonlySet<PlannedPartition>): void {
     const entries: (GptEntry | null)[] = [];
-    for (const p of o.plan.partitions) {
-      if (p.dropped || o.deferred(p)) continue;
+    const ss = BigInt(plan.geometry.sectorSize);
+    for (const p of plan.partitions) {
+      if (p.dropped || deferred.has(p)) continue;
       while (entries.length <= p.partno) entries.push(null);
       entries[p.partno] = {
-        typeGuid: p.type.uuid,
-        partGuid: p.uuid,
-        firstLba: p.offset / BigInt(o.plan.geometry.sectorSize),
-        lastLba: (p.offset + p.size) / BigInt(o.plan.geometry.sectorSize) - 1n,
-        attributes: p.diskAttributes,
-        name: p.gptName ?? p.label,
+        typeGuid: p.type.uuid, partGuid: p.uuid, firstLba: p.offset / ss, lastLba: (p.offset + p.size) / ss - 1n,
+        attributes: p.diskAttributes, name: p.gptName ?? p.label,
       };
     }
-    const gpt = encodeGpt({ diskGuid: o.plan.diskGuid, entries }, o.plan.geometry);
+    const gpt = encodeGpt({ diskGuid: plan.diskGuid, entries }, plan.geometry);
+    const img = this.file();
     img.writeAt(0n, gpt.head);
     img.writeAt(gpt.tailOffset, gpt.tail);
+  }
 
-    for (const [p, sp] of o.splitPaths) {
-      if (p.dropped || o.deferred(p)) continue;
+  /** Copies partitions into their --split files (temporary until commit). */
+  writeSplits(splits: { p: PlannedPartition; path: string }[]): void {
+    const img = this.file();
+    for (const { p, path: sp } of splits) {
       const t = tempBeside(sp);
       pending.add(t);
-      splitTemps.set(sp, t);
+      this.splitTemps.set(sp, t);
       const out = ImageFile.open(t, 'wx');
       try {
         out.truncate(p.size);
@@ -169,25 +185,41 @@ export async function writeImage(o: WriteOptions): Promise<FormatOutcome[]> {
         out.close();
       }
     }
+  }
+
+  /** Syncs and moves the image (and split files) into place. */
+  commit(): void {
+    const img = this.file();
     fsyncSync(img.fd);
     img.close();
-    img = null;
-
-    if (o.mode === 'create') {
+    this.img = null;
+    if (this.mode === 'create') {
       // link() refuses to replace a file that appeared meanwhile, unlike rename().
-      try { linkSync(tmp, o.target); } catch (e) { throw ioError('cannot create image file', o.target, e); }
-      unlinkSync(tmp);
-    } else renameSync(tmp, o.target);
-    pending.delete(tmp);
-    for (const [sp, t] of splitTemps) {
+      try { linkSync(this.tmp, this.target); } catch (e) { throw ioError('cannot create image file', this.target, e); }
+      unlinkSync(this.tmp);
+    } else renameSync(this.tmp, this.target);
+    pending.delete(this.tmp);
+    for (const [sp, t] of this.splitTemps) {
       try { linkSync(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
       unlinkSync(t);
       pending.delete(t);
     }
-    return outcomes;
-  } catch (e) {
-    if (img) try { img.close(); } catch { /* ignore */ }
+  }
+
+  /** Removes every temporary file; the target stays as it was. */
+  abort(): void {
+    if (this.img) try { this.img.close(); } catch { /* ignore */ }
+    this.img = null;
     removePendingFiles();
-    throw e;
+  }
+}
+
+/** Runs jobs through the formatter; a failure becomes FormatJobError naming the job. */
+export async function formatJobs(jobs: FormatJob[], formatter: Formatter, events?: FormatEvents): Promise<FormatOutcome[]> {
+  try {
+    return await formatter(jobs, events);
+  } catch (e) {
+    const index = typeof (e as { jobIndex?: unknown })?.jobIndex === 'number' ? (e as { jobIndex: number }).jobIndex : -1;
+    throw new FormatJobError(index, e);
   }
 }

@@ -53,10 +53,11 @@ export function validatePartition(partitionOffset: bigint, partitionSize: bigint
  */
 export async function encryptPartitionInPlace(
   file: string, partitionOffset: bigint, partitionSize: bigint, o: LuksEncryptOptions,
+  random: (n: number) => Uint8Array = randomBytes,
 ): Promise<Uint8Array> {
   validateFormatOptions(o);
   validatePartition(partitionOffset, partitionSize, o.sectorSize);
-  const f = formatLuks2(o);
+  const f = formatLuks2(o, random);
   let fh: FileHandle;
   try {
     fh = await open(file, 'r+');
@@ -83,7 +84,7 @@ export async function encryptPartitionInPlace(
     // libcryptsetup wipes the keyslots area with random bytes before storing a keyslot.
     for (let at = LUKS2_KEYSLOTS_OFFSET; at < Number(LUKS2_DATA_OFFSET); at += CHUNK) {
       const n = Math.min(CHUNK, Number(LUKS2_DATA_OFFSET) - at);
-      await writeFully(fh, randomBytes(n), partitionOffset + BigInt(at));
+      await writeFully(fh, random(n), partitionOffset + BigInt(at));
     }
     await writeFully(fh, f.keyslotMaterial, partitionOffset + BigInt(LUKS2_KEYSLOTS_OFFSET));
     // Primary last: until it is written the partition does not look like LUKS at all.

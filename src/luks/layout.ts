@@ -3,6 +3,7 @@
  * systemd-repart 257 and 262 with libcryptsetup; see README.md). Everything is relative to the
  * partition start.
  */
+import { asCompat, type Compat } from '../compat.js';
 import { LuksError } from './errors.js';
 
 const MIB = 1024n * 1024n;
@@ -50,7 +51,7 @@ export function luksPlaintextWindow(partitionSize: bigint): PlaintextWindow {
  * The LUKS superblock label repart writes: the GPT label before v259; from v259 `VolumeLabel=`
  * if set, else `luks-` + the GPT label.
  */
-export function luksLabel(version: number, gptLabel: string, volumeLabel?: string): string {
-  if (version < 259) return gptLabel;
+export function luksLabel(compat: Compat | number, gptLabel: string, volumeLabel?: string): string {
+  if (!asCompat(compat).luksVolumeLabel) return gptLabel;
   return volumeLabel !== undefined && volumeLabel !== '' ? volumeLabel : `luks-${gptLabel}`;
 }

@@ -10,19 +10,96 @@ import os from 'node:os';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { nativeArchitecture } from '../gpt/types.js';
-import { run, type Io, type RunHooks } from '../cli/run.js';
-import { builderArgs, definitionText, imageBaseName, parseNixosConfig } from './config.js';
+import { parseCommandLine } from '../config/cli.js';
+import { buildImage } from '../build/build-image.js';
+import { mkfsWords, requestFromOptions } from '../build/defaults.js';
+import type { BuildRequest, BuildResult, Formatter, ProgressSink } from '../build/request.js';
+import { builderArgs, definitionText, imageBaseName, parseNixosConfig, type NixosImageConfig } from './config.js';
 import { compressOutputs } from '../compress/index.js';
-import { formatJson, type JsonValue } from '../report/json.js';
+import { formatJson, partitionsJson, type PartitionRow } from '../report/json.js';
 
-export interface BuildOptions {
+export interface NixosBuildOptions {
   config: string;
   outDir: string;
   /** repart-ts options put before the builder's command line (--compat=, --quiet, --no-progress) */
   repartOptions?: string[];
+  /** the environment systemd-repart and the UKI command would see (default: process.env) */
+  env?: NodeJS.ProcessEnv;
+  formatter?: Formatter;
+  onWarning?: (message: string) => void;
+  /** progress of formatting (given the parsed options, to honour --no-progress) */
+  progress?: (enabled: boolean) => ProgressSink;
 }
 
-export async function buildNixosImage(o: BuildOptions, io: Io, hooks: RunHooks = {}): Promise<number> {
+export interface NixosBuildResult {
+  /** the image (before compression) */
+  image: string;
+  /** the final listing, as written to repart-output.json */
+  rows: PartitionRow[];
+  json: string;
+  /** root hashes by partition label (the verityStore flow: from its first build) */
+  rootHashes: Record<string, string>;
+  warnings: string[];
+}
+
+/** One build of the image with the builder's command line (and extra arguments). */
+async function buildOnce(cfg: NixosImageConfig, o: NixosBuildOptions, argv: string[]): Promise<{ result: BuildResult; compat: number }> {
+  const env = o.env ?? process.env;
+  const opts = parseCommandLine(argv);
+  const warn = (m: string) => { if (!opts.quiet) o.onWarning?.(m); };
+  opts.warnings.forEach(warn);
+  const base = requestFromOptions(opts, env);
+  const mkfsOptions = { ...base.mkfsOptions };
+  for (const [fs, words] of Object.entries(cfg.mkfsOptions)) mkfsOptions[fs] = mkfsWords(words.join(' '));
+  const request: BuildRequest = {
+    ...base, mkfsOptions, formatter: o.formatter, onWarning: warn, progress: o.progress?.(opts.progress),
+    mapOwnersToRoot: cfg.mapOwnersToRoot, dedupe: cfg.dedupe,
+  };
+  return { result: await buildImage(request), compat: opts.compat };
+}
+
+const jsonOf = (rows: PartitionRow[], compat: number) => formatJson(partitionsJson(rows, compat), 'pretty') + '\n';
+
+/**
+ * As repart-verity-store.nix: an intermediate image without the ESP gives the store's root hash;
+ * the UKI is built with usrhash=; the same image is built again to add the ESP. The final rows
+ * carry the root hashes of the first build (the second only knows them as "TBD").
+ */
+async function verityStoreFlow(cfg: NixosImageConfig, o: NixosBuildOptions, args: string[], writeDefinitions: () => void, image: string): Promise<NixosBuildResult> {
+  const vs = cfg.verityStore!;
+  const env = o.env ?? process.env;
+  const first = await buildOnce(cfg, o, [...args.filter((a) => !a.startsWith('--split=')), '--split=false', '--defer-partitions=esp']);
+  const storeRow = first.result.rows.find((r) => /^usr-.*-verity$/.test(r.type));
+  const usrhash = storeRow && first.result.rootHashes[storeRow.label];
+  if (!usrhash || !/^[0-9a-f]{64}$/.test(usrhash))
+    throw new RepartError('E_VERITY', 'the intermediate image reports no root hash for the store', { file: cfg.file });
+  const ukiDir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-uki-'));
+  let finished = false;
+  try {
+    const uki = path.join(ukiDir, path.basename(vs.ukiPath));
+    const fill = (a: string) => a.replaceAll('@usrhash@', usrhash).replaceAll('@out@', uki);
+    const [cmd, ...cmdArgs] = vs.ukiCommand.map(fill);
+    const r = spawnSync(cmd!, cmdArgs, { cwd: path.dirname(path.resolve(cfg.file)), env: { ...env, USRHASH: usrhash, UKI_OUT: uki }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.error || r.status !== 0 || !existsSync(uki))
+      throw new RepartError('E_SOURCE', `verityStore.ukiCommand failed (${r.error?.message ?? (r.status !== 0 ? `exit ${r.status}` : `no file at ${uki}`)}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' / ')}`, { file: cfg.file });
+    cfg.partitions.find(([n]) => n === vs.partitionIds.esp)![1].contents.push({ target: vs.ukiPath, source: uki });
+    writeDefinitions();
+    const second = await buildOnce(cfg, o, args.filter((a) => a !== '--empty=create'));
+    finished = true;
+    const hashes = new Map(first.result.rows.filter((r) => r.roothash != null).map((r) => [r.uuid, r.roothash!]));
+    const rows = second.result.rows
+      .map((r) => (hashes.has(r.uuid) ? { ...r, roothash: hashes.get(r.uuid)! } : r))
+      .sort((a, b) => Number(a.offset) - Number(b.offset));
+    return { image, rows, json: jsonOf(rows, second.compat), rootHashes: first.result.rootHashes, warnings: [...first.result.warnings, ...second.result.warnings] };
+  } finally {
+    rmSync(ukiDir, { recursive: true, force: true });
+    // no half-made output: the intermediate image goes if the final one was not made
+    if (!finished) rmSync(image, { force: true });
+  }
+}
+
+/** Builds a NixOS image.repart description into `outDir` (image, split files, repart-output.json). */
+export async function buildNixosImage(o: NixosBuildOptions): Promise<NixosBuildResult> {
   const cfg = parseNixosConfig(o.config);
   const outDir = path.resolve(o.outDir);
   try {
@@ -38,67 +115,20 @@ export async function buildNixosImage(o: BuildOptions, io: Io, hooks: RunHooks =
       for (const [pname, p] of cfg.partitions) writeFileSync(path.join(defs, `${pname}.conf`), definitionText(cfg, pname, p));
     };
     writeDefinitions();
-    const env = { ...io.env };
-    for (const [fs, opts] of Object.entries(cfg.mkfsOptions)) env[`SYSTEMD_REPART_MKFS_OPTIONS_${fs.toUpperCase()}`] = opts.join(' ');
     const args = [...(o.repartOptions ?? []), ...builderArgs(cfg, defs, image, cfg.architecture ?? nativeArchitecture())];
-    const repart = async (argv: string[], echo: boolean): Promise<{ code: number; json: string }> => {
-      let json = '';
-      const code = await run(argv, {
-        ...io, env, stdout: (s) => { json += s; if (echo) io.stdout(s); },
-      }, { ...hooks, mapOwnersToRoot: cfg.mapOwnersToRoot, dedupe: cfg.dedupe });
-      return { code, json };
-    };
-
-    let json: string;
-    if (cfg.verityStore) {
-      // As repart-verity-store.nix: an intermediate image without the ESP gives the store's root
-      // hash; the UKI is built with usrhash=; the same image is run again to add the ESP.
-      const vs = cfg.verityStore;
-      const first = await repart([...args.filter((a) => !a.startsWith('--split=')), '--split=false', `--defer-partitions=esp`], false);
-      if (first.code !== 0) return first.code;
-      const rows = JSON.parse(first.json) as { type: string; uuid: string; roothash?: string | null }[];
-      const usrhash = rows.find((r) => /^usr-.*-verity$/.test(r.type))?.roothash;
-      if (!usrhash || !/^[0-9a-f]{64}$/.test(usrhash))
-        throw new RepartError('E_VERITY', 'the intermediate image reports no root hash for the store', { file: cfg.file });
-      const ukiDir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-uki-'));
-      let finished = false;
-      try {
-        const uki = path.join(ukiDir, path.basename(vs.ukiPath));
-        const fill = (a: string) => a.replaceAll('@usrhash@', usrhash).replaceAll('@out@', uki);
-        const [cmd, ...cmdArgs] = vs.ukiCommand.map(fill);
-        const r = spawnSync(cmd!, cmdArgs, { cwd: path.dirname(path.resolve(cfg.file)), env: { ...env, USRHASH: usrhash, UKI_OUT: uki }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-        if (r.error || r.status !== 0 || !existsSync(uki))
-          throw new RepartError('E_SOURCE', `verityStore.ukiCommand failed (${r.error?.message ?? (r.status !== 0 ? `exit ${r.status}` : `no file at ${uki}`)}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' / ')}`, { file: cfg.file });
-        cfg.partitions.find(([n]) => n === vs.partitionIds.esp)![1].contents.push({ target: vs.ukiPath, source: uki });
-        writeDefinitions();
-        const second = await repart(args.filter((a) => a !== '--empty=create'), false);
-        if (second.code !== 0) return second.code;
-        finished = true;
-        // as the module does: the final rows, with the root hashes the first run reported
-        // (the second run only knows them as "TBD"), ordered by offset
-        const hashes = new Map(rows.filter((r) => r.roothash != null).map((r) => [r.uuid, r.roothash!]));
-        const merged = (JSON.parse(second.json) as Record<string, JsonValue>[])
-          .map((r) => (hashes.has(r.uuid as string) ? { ...r, roothash: hashes.get(r.uuid as string)! } : r))
-          .sort((a, b) => Number(a.offset) - Number(b.offset));
-        json = formatJson(merged, 'pretty') + '\n';
-        io.stdout(json);
-      } finally {
-        rmSync(ukiDir, { recursive: true, force: true });
-        // no half-made output: the intermediate image goes if the final one was not made
-        if (!finished) rmSync(image, { force: true });
-      }
-    } else {
-      const r = await repart(args, true);
-      if (r.code !== 0) return r.code;
-      json = r.json;
+    let out: NixosBuildResult;
+    if (cfg.verityStore) out = await verityStoreFlow(cfg, o, args, writeDefinitions, image);
+    else {
+      const { result, compat } = await buildOnce(cfg, o, args);
+      out = { image, rows: result.rows, json: jsonOf(result.rows, compat), rootHashes: result.rootHashes, warnings: result.warnings };
     }
-    writeFileSync(path.join(outDir, 'repart-output.json'), json);
+    writeFileSync(path.join(outDir, 'repart-output.json'), out.json);
     if (cfg.compression.enable) {
       // as nixpkgs does: every image file becomes FILE.zst / FILE.xz, the original is removed
       const outputs = readdirSync(outDir).filter((f) => f === `${base}.raw` || (f.startsWith(`${base}.`) && f.endsWith('.raw'))).map((f) => path.join(outDir, f));
       await compressOutputs(outputs, { algorithm: cfg.compression.algorithm, level: cfg.compression.level });
     }
-    return 0;
+    return out;
   } finally {
     rmSync(defs, { recursive: true, force: true });
   }

@@ -1,7 +1,12 @@
 /**
  * context_ponder(): fit partitions into the free area, drop by priority, grow by weight,
  * place (gpt-layout.md §3). Pure: bigint arithmetic on sizes, no I/O.
+ *
+ * Ported upstream algorithm: allocate() follows systemd-repart's context_ponder() /
+ * context_grow_partitions() step by step (257 and 262 variants), so it stays one long function
+ * that can be read side by side with repart.c rather than being split.
  */
+import { asCompat, type Compat } from '../compat.js';
 import { RepartError } from '../errors.js';
 import { roundDown, roundUp } from '../config/values.js';
 
@@ -75,7 +80,8 @@ const less = (a: bigint, b: bigint) => (a > b ? a - b : 0n);
  * before the first existing partition and one after every existing partition with space behind it.
  * @param start,end the usable area, both grain aligned
  */
-export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: bigint, compat: number): Allocation {
+export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: bigint, compatIn: Compat | number): Allocation {
+  const compat = asCompat(compatIn);
   const dropped = items.map(() => false);
   // existing partitions whose priority was given up become foreign (fixed size)
   const foreign = items.map((it) => it.foreign === true);
@@ -183,7 +189,7 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
     const parts = items.map((it, i) => ({ it, i })).filter(({ i }) => !dropped[i] && !suppressed[i] && (areaOf.get(i) === a || paddingArea.get(i) === a));
     // 262 keeps its list sorted by offset: the existing partition that starts the area is grown
     // before the new ones placed into it (it takes its rounded-down share first)
-    if (compat >= 262) parts.sort((x, y) => (x.it.existing && !y.it.existing ? -1 : !x.it.existing && y.it.existing ? 1 : 0));
+    if (compat.newPartitionAtGapStart) parts.sort((x, y) => (x.it.existing && !y.it.existing ? -1 : !x.it.existing && y.it.existing ? 1 : 0));
     let weightSum = 0n;
     for (const { i } of parts) weightSum += BigInt(bounds(i).weight) + BigInt(bounds(i).paddingWeight);
     let span = a.size;
@@ -225,7 +231,7 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
       charge(m - cur);
       newSize.set(i, m);
     };
-    if (compat >= 262) {
+    if (compat.allocator262) {
       // 262 offers it to every participant, then turns what is left into padding of the last one
       for (const { i } of parts) growOne(i);
       if (span > 0n && parts.length > 0) {
@@ -264,7 +270,7 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
       placed[i] = { offset: cursor, size, padding };
       placementOrder.push(i);
       cursor += size + padding;
-      if (compat >= 262) cursor = roundUp(cursor, grain);
+      if (compat.allocator262) cursor = roundUp(cursor, grain);
     });
   }
   return { placed, placementOrder, suppressed: suppressed.map((x, i) => x && !dropped[i]) };

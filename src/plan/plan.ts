@@ -2,6 +2,7 @@
  * From definitions to a complete partition table: identifiers, labels, flags, image size,
  * allocation and placement. Pure apart from the warnings it reports.
  */
+import { asCompat, type Compat } from '../compat.js';
 import { emptyDefinition, type PartitionDefinition } from '../config/definition.js';
 import { roundDown, roundUp } from '../config/values.js';
 import { uuidEqual, type Uuid } from '../gpt/guid.js';
@@ -13,7 +14,7 @@ import { deriveUuid, derivePartitionUuid, randomUuid } from './ids.js';
 import { maxPadding, maxSize, minPadding, minSize, type SizeContext } from './sizes.js';
 
 export interface PlanOptions {
-  compat: number;
+  compat: Compat | number;
   seed: Uuid;
   sectorSize: number;
   /** alignment; default max(4096, sectorSize) */
@@ -27,6 +28,8 @@ export interface PlanOptions {
   /** incremental mode: the partition table already in the image */
   existing?: ExistingTable;
   warn: (msg: string) => void;
+  /** a random UUID, for a derived one that clashes (default: node:crypto) */
+  randomUuid?: () => Uuid;
 }
 
 export interface PlannedPartition {
@@ -68,7 +71,7 @@ const BIT_RO = 1n << 60n;
 const BIT_GROWFS = 1n << 59n;
 const LOW48 = (1n << 48n) - 1n;
 
-function mergeFlags(d: PartitionDefinition, compat: number, warn: (m: string) => void): bigint {
+function mergeFlags(d: PartitionDefinition, compat: Compat, warn: (m: string) => void): bigint {
   let f = d.flags ?? 0n;
   const apply = (v: boolean | undefined, knows: boolean, bit: bigint, key: string) => {
     if (v === undefined) return;
@@ -102,28 +105,13 @@ export function deriveLabels(defs: PartitionDefinition[], current: readonly (str
   return labels;
 }
 
-export function autoSize(sumMin: bigint, sectorSize: number, grain: bigint, compat: number): bigint {
-  if (compat >= 262) return roundUp(1024n * 1024n, grain) + 16384n + BigInt(sectorSize) + sumMin;
+export function autoSize(sumMin: bigint, sectorSize: number, grain: bigint, compat: Compat | number): bigint {
+  if (asCompat(compat).autoSizeByGrain) return roundUp(1024n * 1024n, grain) + 16384n + BigInt(sectorSize) + sumMin;
   return 1069056n + sumMin;
 }
 
-export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
-  const grain = BigInt(Math.max(o.grain ?? 4096, o.sectorSize));
-  const sc: SizeContext = { compat: o.compat, grain, fsSectorSize: o.fsSectorSize };
-  const ex = o.existing;
-  const { bound, foreign } = bindExisting(defs, ex);
-  // the list: definitions in order, then the partitions no definition claimed
-  const list = [...defs, ...foreign.map((e) => {
-    const d = emptyDefinition('', `foreign-${e.partno}`);
-    d.type = typeFromUuid(e.type);
-    d.splitName = ''; // repart splits only what it has definitions for
-    return d;
-  })];
-  const current = [...bound, ...foreign];
-  const isForeign = (i: number) => i >= defs.length;
-  const inputs = (i: number) => ({ copyBlocksSize: current[i] ? undefined : o.copyBlocksSizes?.get(i), existingSize: current[i]?.size });
-
-  // UUIDs: an existing partition keeps its own; k counts every earlier list entry of the same type.
+/** UUIDs: an existing partition keeps its own; k counts every earlier list entry of the same type. */
+function partitionUuids(list: PartitionDefinition[], current: readonly ({ uuid: Uuid } | undefined)[], o: PlanOptions): Uuid[] {
   const uuids: Uuid[] = [];
   const derived = list.map(() => false);
   list.forEach((d, i) => {
@@ -140,9 +128,51 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
     const clash = uuids.some((u, j) => j !== i && uuidEqual(u, uuids[i]!));
     if (clash) {
       o.warn(`${d.file}: derived partition UUID already in use, using a random one`);
-      uuids[i] = randomUuid();
+      uuids[i] = (o.randomUuid ?? randomUuid)();
     }
   });
+
+  return uuids;
+}
+
+/**
+ * Partition numbers: existing ones keep theirs; new ones in placement order take the lowest free
+ * slot (262: above the last existing partition of the same type, when there is one).
+ */
+function partitionNumbers(list: PartitionDefinition[], current: readonly ({ partno: number } | undefined)[], placementOrder: number[], ex: ExistingTable | undefined, compat: Compat): number[] {
+  const partnos: number[] = list.map((_, i) => current[i]?.partno ?? -1);
+  const used = new Set(partnos.filter((n) => n >= 0));
+  for (const i of placementOrder) {
+    let from = 0;
+    if (compat.partnoAfterSameType) for (const e of ex?.partitions ?? []) if (uuidEqual(e.type, list[i]!.type.uuid) && e.partno + 1 > from) from = e.partno + 1;
+    let n = from;
+    while (used.has(n)) n++;
+    if (n >= 128 && from > 0) for (n = 0; used.has(n);) n++;
+    used.add(n);
+    partnos[i] = n;
+  }
+
+  return partnos;
+}
+
+export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
+  const compat = asCompat(o.compat);
+  const grain = BigInt(Math.max(o.grain ?? 4096, o.sectorSize));
+  const sc: SizeContext = { compat, grain, fsSectorSize: o.fsSectorSize };
+  const ex = o.existing;
+  const { bound, foreign } = bindExisting(defs, ex);
+  // the list: definitions in order, then the partitions no definition claimed
+  const list = [...defs, ...foreign.map((e) => {
+    const d = emptyDefinition('', `foreign-${e.partno}`);
+    d.type = typeFromUuid(e.type);
+    d.splitName = ''; // repart splits only what it has definitions for
+    return d;
+  })];
+  const current = [...bound, ...foreign];
+  const isForeign = (i: number) => i >= defs.length;
+  const inputs = (i: number) => ({ copyBlocksSize: current[i] ? undefined : o.copyBlocksSizes?.get(i), existingSize: current[i]?.size });
+
+  const uuids = partitionUuids(list, current, o);
 
   const labels = deriveLabels(list, current.map((c) => c?.label));
 
@@ -185,7 +215,7 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
       if (it.supplementFor !== undefined && !it.existing) return;
       sum += minWithPadding(merging.has(i) && it.merged ? { ...it, ...it.merged } : it, grain);
     });
-    imageSize = autoSize(sum, o.sectorSize, grain, o.compat);
+    imageSize = autoSize(sum, o.sectorSize, grain, compat);
     // an image file is only ever grown
     if (ex && imageSize < ex.imageSize) imageSize = ex.imageSize;
   } else imageSize = o.size;
@@ -201,25 +231,13 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
   const start = roundUp(geometry.firstUsableLba * ss, grain);
   const end = roundDown((geometry.lastUsableLba + 1n) * ss, grain);
 
-  const alloc = allocate(items, start, end, grain, o.compat);
+  const alloc = allocate(items, start, end, grain, compat);
 
-  // Partition numbers: existing ones keep theirs; new ones in placement order take the lowest free
-  // slot (262: above the last existing partition of the same type, when there is one).
-  const partnos: number[] = list.map((_, i) => current[i]?.partno ?? -1);
-  const used = new Set(partnos.filter((n) => n >= 0));
-  for (const i of alloc.placementOrder) {
-    let from = 0;
-    if (o.compat >= 262) for (const e of ex?.partitions ?? []) if (uuidEqual(e.type, list[i]!.type.uuid) && e.partno + 1 > from) from = e.partno + 1;
-    let n = from;
-    while (used.has(n)) n++;
-    if (n >= 128 && from > 0) for (n = 0; used.has(n);) n++;
-    used.add(n);
-    partnos[i] = n;
-  }
+  const partnos = partitionNumbers(list, current, alloc.placementOrder, ex, compat);
 
   const partitions = list.map((d, i): PlannedPartition => {
     const cur = current[i];
-    const flags = isForeign(i) ? cur!.attributes : mergeFlags(d, o.compat, o.warn);
+    const flags = isForeign(i) ? cur!.attributes : mergeFlags(d, compat, o.warn);
     const p = alloc.placed[i];
     const it = items[i]!;
     return {
@@ -246,7 +264,7 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
 
   // 262 re-sorts its list after allocating: by offset, dropped partitions last
   const listOrder = list.map((_, i) => i);
-  if (o.compat >= 262) {
+  if (compat.listByOffset) {
     listOrder.sort((a, b) => {
       const pa = partitions[a]!, pb = partitions[b]!;
       if (pa.dropped !== pb.dropped) return pa.dropped ? 1 : -1;

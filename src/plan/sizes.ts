@@ -2,6 +2,7 @@
  * Per-partition size and padding bounds (partition_min_size()/partition_max_size(),
  * gpt-layout.md §3.3), version-aware through `compat`.
  */
+import { asCompat, type Compat } from '../compat.js';
 import type { PartitionDefinition } from '../config/definition.js';
 import { fstypeIsRo } from '../config/load.js';
 import { isVeritySigType } from '../gpt/types.js';
@@ -12,7 +13,7 @@ const HARD_MIN_SIZE = 4096n;
 const VERITY_SIG_SIZE = 16384n;
 
 export interface SizeContext {
-  compat: number;
+  compat: Compat | number;
   grain: bigint;
   /** file system sector size (for the ESP minimum of v262) */
   fsSectorSize: number;
@@ -25,7 +26,7 @@ export function fsMinimum(d: PartitionDefinition, c: SizeContext): bigint | null
     case 'xfs': return 300n * MIB;
     case 'btrfs': return 256n * MIB;
     case 'vfat':
-      if (c.compat >= 258 && (d.type.role === 'esp' || d.type.role === 'xbootldr'))
+      if (asCompat(c.compat).espVfatMinimum && (d.type.role === 'esp' || d.type.role === 'xbootldr'))
         return (d.fsSectorSize ?? c.fsSectorSize) >= 4096 ? 260n * MIB : 100n * MIB;
       return null;
     default: return null;
@@ -60,7 +61,7 @@ export function minSize(d: PartitionDefinition, c: SizeContext, inp: SizeInputs 
 
 /** null = unlimited */
 export function maxSize(d: PartitionDefinition, c: SizeContext, inp: SizeInputs = {}): bigint | null {
-  if (c.compat >= 262 ? isVeritySigType(d.type) : d.verity === 'signature') return VERITY_SIG_SIZE;
+  if (asCompat(c.compat).veritySigSizeByType ? isVeritySigType(d.type) : d.verity === 'signature') return VERITY_SIG_SIZE;
   if (d.sizeMax === undefined) return null;
   let sm = roundDown(d.sizeMax, c.grain);
   if (inp.existingSize !== undefined && inp.existingSize > sm) sm = inp.existingSize;

@@ -6,6 +6,7 @@
  * --append-fstab=auto puts before an existing file's own lines (dropping an older section) and
  * --append-fstab=replace writes over the file (measured against 262).
  */
+import { asCompat, type Compat } from '../compat.js';
 import type { PlannedPartition } from '../plan/plan.js';
 
 export type AppendFstab = 'no' | 'auto' | 'replace';
@@ -18,12 +19,12 @@ const END = '# End section ↑ of automatically generated fstab by systemd-repar
 /** fstype_can_discard(): systemd's curated list (ext2/3 go through the ext4 driver, which has it). */
 const CAN_DISCARD = new Set(['btrfs', 'f2fs', 'ext2', 'ext3', 'ext4', 'vfat', 'xfs']);
 
-function mountOptions(p: PlannedPartition, fstype: string, compat: number): string {
+function mountOptions(p: PlannedPartition, fstype: string, compat: Compat | number): string {
   const role = p.type.role;
   const bootLike = role === 'esp' || role === 'xbootldr';
   const opts: string[] = [];
   // the ESP may hold a boot-time random seed: not for ordinary users
-  if (bootLike && fstype === 'vfat') opts.push(compat >= 258 ? 'fmask=0177,dmask=0077' : 'umask=0077');
+  if (bootLike && fstype === 'vfat') opts.push(asCompat(compat).fstabFmask ? 'fmask=0177,dmask=0077' : 'umask=0077');
   if (!bootLike && CAN_DISCARD.has(fstype)) opts.push('discard');
   opts.push('rw', 'nodev', bootLike || role === 'tmp' ? 'nosuid' : 'suid', bootLike ? 'noexec' : 'exec');
   if (bootLike) opts.push('nosymfollow');
@@ -39,7 +40,7 @@ function what(p: PlannedPartition, fsUuid: string): string {
   return `UUID=${fsUuid}`;
 }
 
-export function fstabLines(partitions: PlannedPartition[], fsUuidOf: (p: PlannedPartition) => string, compat: number): string[] {
+export function fstabLines(partitions: PlannedPartition[], fsUuidOf: (p: PlannedPartition) => string, compat: Compat | number): string[] {
   const lines: string[] = [];
   for (const p of partitions) {
     const fstype = p.def.format;
@@ -48,7 +49,7 @@ export function fstabLines(partitions: PlannedPartition[], fsUuidOf: (p: Planned
       const extra = p.def.mountOptions[k] ?? '';
       const options = mountOptions(p, fstype, compat) + (extra ? `,${extra}` : '');
       // 262: everything on the root partition is checked first (pass 1), like "/" itself
-      const first = where === '/' || (compat >= 262 && p.type.role === 'root');
+      const first = where === '/' || (asCompat(compat).fstabRootPartitionPass1 && p.type.role === 'root');
       lines.push(`${what(p, fsUuidOf(p))} ${where} ${fstype} ${options} 0 ${first ? 1 : 2}`);
     });
   }
@@ -59,8 +60,8 @@ export function fstabLines(partitions: PlannedPartition[], fsUuidOf: (p: Planned
  * The whole file to write. `existing` is the file's current text (undefined if there is none);
  * with 258+ --append-fstab=auto|replace the marked section goes first and replaces an older one.
  */
-export function renderFstab(lines: string[], compat: number, mode: AppendFstab, existing?: string): string {
-  if (compat < 258) return GENERATED_HEADER + lines.map((l) => `${l}\n`).join('');
+export function renderFstab(lines: string[], compat: Compat | number, mode: AppendFstab, existing?: string): string {
+  if (!asCompat(compat).fstabAppend) return GENERATED_HEADER + lines.map((l) => `${l}\n`).join('');
   const section = [START, ...lines, END].join('\n') + '\n';
   // replace: the file becomes the section; auto: the section first, the file's own lines after it
   if (existing === undefined || mode !== 'auto') return section;

@@ -6,6 +6,7 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CliOptions } from '../config/cli.js';
+import { asCompat } from '../compat.js';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
 import { deriveUuid } from '../plan/ids.js';
@@ -30,16 +31,19 @@ export function tabTarget(file: string, root: string | undefined): string {
   return inside ? file : path.join(root, file);
 }
 
-export function writeGeneratedTabs(o: CliOptions, partitions: PlannedPartition[], c: TabContext): void {
+/** The options these files depend on (the command line's, or a BuildRequest's). */
+export type TabOptions = Pick<CliOptions, 'generateFstab' | 'generateCrypttab' | 'root' | 'compat' | 'appendFstab'>;
+
+export function writeGeneratedTabs(o: TabOptions, partitions: PlannedPartition[], c: TabContext): void {
   const fstab = o.generateFstab && tabTarget(o.generateFstab, o.root);
   const crypttab = o.generateCrypttab && tabTarget(o.generateCrypttab, o.root);
   if (fstab) {
     const lines = fstabLines(partitions, (p) => formatUuid(p.fsUuid), o.compat);
-    if (lines.length === 0 && o.compat >= 258) { if (!c.again) c.warn(`MountPoint= is not specified for any eligible partitions, not generating ${o.generateFstab}`); }
+    if (lines.length === 0 && asCompat(o.compat).generatedTabsSkipEmpty) { if (!c.again) c.warn(`MountPoint= is not specified for any eligible partitions, not generating ${o.generateFstab}`); }
     else writeFstab(fstab, lines, o, c.again === true);
   }
   if (crypttab) {
-    if (!anyCrypttabLine(partitions) && o.compat >= 258) { if (!c.again) c.warn(`EncryptedVolume= is not specified for any eligible partitions, not generating ${o.generateCrypttab}`); }
+    if (!anyCrypttabLine(partitions) && asCompat(o.compat).generatedTabsSkipEmpty) { if (!c.again) c.warn(`EncryptedVolume= is not specified for any eligible partitions, not generating ${o.generateCrypttab}`); }
     else writeNewFile(crypttab, crypttabText(partitions, (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid')), (p) => c.volumeKeys?.get(p)), 'crypttab', c.again === true);
   }
 }
@@ -49,7 +53,7 @@ export function writeGeneratedTabs(o: CliOptions, partitions: PlannedPartition[]
  * even that cannot be planned the build fails later with the real error, and the files are only
  * written at the end.
  */
-export function writeTabsBeforePopulating(o: CliOptions, probe: () => Plan, warn: (m: string) => void): void {
+export function writeTabsBeforePopulating(o: TabOptions, probe: () => Plan, warn: (m: string) => void): void {
   if (!o.generateFstab && !o.generateCrypttab) return;
   let plan: Plan;
   try { plan = probe(); } catch { return; }
@@ -57,9 +61,9 @@ export function writeTabsBeforePopulating(o: CliOptions, probe: () => Plan, warn
   writeGeneratedTabs(o, plan.listOrder.map((k) => plan.partitions[k]!), { warn });
 }
 
-function writeFstab(file: string, lines: string[], o: CliOptions, again: boolean): void {
+function writeFstab(file: string, lines: string[], o: TabOptions, again: boolean): void {
   let existing: string | undefined;
-  if (o.compat >= 258 && o.appendFstab !== 'no' && existsSync(file)) existing = readFileSync(file, 'utf8');
+  if (asCompat(o.compat).fstabAppend && o.appendFstab !== 'no' && existsSync(file)) existing = readFileSync(file, 'utf8');
   writeNewFile(file, renderFstab(lines, o.compat, o.appendFstab, existing), 'fstab', again || existing !== undefined);
 }
 

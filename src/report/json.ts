@@ -2,8 +2,8 @@
  * context_dump_partitions() --json output: same keys, order, types and formatting as
  * systemd's JSON printer (pretty: tabs and "key" : value; short: compact).
  */
+import { asCompat, type Compat } from '../compat.js';
 import { rowSizes, type Glyphs } from './table.js';
-
 export type JsonValue = string | number | bigint | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 
 function str(s: string): string {
@@ -48,10 +48,10 @@ export interface PartitionRow {
 
 /**
  * `compat`: 257 prints an empty array for partitions without drop-ins, 262 prints null.
- * `debugSizes`: 262 under SYSTEMD_LOG_LEVEL=debug also shows the table's "size" and "padding"
+ * `debugSizes`: under SYSTEMD_LOG_LEVEL=debug repart also shows the table's "size" and "padding"
  * columns (e.g. "-> 32M", "14M -> 0B"), in those glyphs.
  */
-export function partitionsJson(rows: PartitionRow[], compat: number, debugSizes?: Glyphs): JsonValue {
+export function partitionsJson(rows: PartitionRow[], compat: Compat | number, debugSizes?: Glyphs): JsonValue {
   const anyVerity = rows.some((r) => r.roothash !== undefined);
   const anyDropIns = rows.some((r) => r.dropIns && r.dropIns.length > 0);
   const anySplit = rows.some((r) => r.splitPath !== undefined);
@@ -73,7 +73,7 @@ export function partitionsJson(rows: PartitionRow[], compat: number, debugSizes?
       activity: r.activity,
     };
     if (anyVerity) o.roothash = r.roothash ?? null;
-    if (anyDropIns) o['drop-in_files'] = r.dropIns && r.dropIns.length > 0 ? r.dropIns : compat >= 262 ? null : [];
+    if (anyDropIns) o['drop-in_files'] = r.dropIns && r.dropIns.length > 0 ? r.dropIns : asCompat(compat).jsonNullDropIns ? null : [];
     if (anySplit) o.split_path = r.splitPath ?? '-';
     return o;
   });

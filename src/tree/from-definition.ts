@@ -3,6 +3,7 @@
  * where sources are read, who owns what repart itself creates, what "now" is, and the root
  * partition's exclusion of other partitions' mount points (formatting.md §5.3.1 item 4).
  */
+import { asCompat, type Compat } from '../compat.js';
 import type { PartitionDefinition } from '../config/definition.js';
 import { mountPointsOf, sameType } from '../gpt/types.js';
 import type { SourceTree, Timespec, TreeNode } from './model.js';
@@ -16,15 +17,17 @@ export interface TreeContext {
   /** --copy-source=, else --root=, else '/' */
   copySource: string;
   sourceDateEpoch?: number;
+  /** the build's single "now" in milliseconds (default: the clock) */
+  now?: number;
   /** every definition of the run (other partitions' mount points are excluded from a root '/') */
   all: PartitionDefinition[];
   mapOwnersToRoot?: boolean;
   log?: (m: string) => void;
 }
 
-export function nowFor(sourceDateEpoch: number | undefined): Timespec {
+export function nowFor(sourceDateEpoch: number | undefined, now?: number): Timespec {
   if (sourceDateEpoch !== undefined) return { sec: sourceDateEpoch, nsec: 0 };
-  const ms = Date.now();
+  const ms = now ?? Date.now();
   return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 };
 }
 
@@ -49,7 +52,7 @@ export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec 
     sourceDateEpoch: ctx.sourceDateEpoch,
     owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
     mapOwnersToRoot: ctx.mapOwnersToRoot,
-    now: nowFor(ctx.sourceDateEpoch),
+    now: nowFor(ctx.sourceDateEpoch, ctx.now),
     excludeMountPointContents,
     log: ctx.log,
   };
@@ -74,14 +77,15 @@ export function clampTimes(tree: SourceTree, epoch: number): void {
  * root (v258+, which makes every ext4/btrfs partition populated), times clamped for the 262
  * stack, and the opt-in de-duplication.
  */
-export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext, o: { compat: number; dedupe?: boolean }): Promise<SourceTree | null> {
-  const validate = wantsValidateFs(d, o.compat);
+export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext, o: { compat: Compat | number; dedupe?: boolean }): Promise<SourceTree | null> {
+  const compat = asCompat(o.compat);
+  const validate = wantsValidateFs(d, compat);
   if (!needsPopulate(d) && !validate) return null;
   const tree = await buildTree(treeSpecFor(d, ctx));
   if (validate) tree.root.meta.xattrs = validateFsXattrs(d, label, d.type);
   // The 262 stack's mkfs tools all clamp times to SOURCE_DATE_EPOCH (btrfs-progs 7.x too; our
   // btrfs-progs 6.14 does not), so the tree is clamped once for every format.
-  if (o.compat >= 262 && ctx.sourceDateEpoch !== undefined) clampTimes(tree, ctx.sourceDateEpoch);
+  if (compat.clampTimes && ctx.sourceDateEpoch !== undefined) clampTimes(tree, ctx.sourceDateEpoch);
   if (o.dedupe) {
     const st = await dedupeTree(tree);
     if (st.merged) ctx.log?.(`${label}: de-duplicated ${st.merged} of ${st.files} files (${fmtBytes(BigInt(st.bytesSaved))} saved)`);

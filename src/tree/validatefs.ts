@@ -2,6 +2,7 @@
  * The `user.validatefs.*` extended attributes systemd-repart ≥ 258 puts on a file system's root
  * directory (formatting.md §5.6): each value a list of strings, every one NUL-terminated.
  */
+import { asCompat, type Compat } from '../compat.js';
 import type { PartitionDefinition } from '../config/definition.js';
 import { formatUuid } from '../gpt/guid.js';
 import { mountPointsOf, type PartitionType } from '../gpt/types.js';
@@ -18,8 +19,8 @@ function nulstr(list: string[]): Uint8Array {
 const strcmp = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** AddValidateFS= defaults to on for every Format= except swap and vfat (v258+). */
-export function wantsValidateFs(d: PartitionDefinition, compat: number): boolean {
-  if (compat < 258 || d.format === undefined) return false;
+export function wantsValidateFs(d: PartitionDefinition, compat: Compat | number): boolean {
+  if (!asCompat(compat).validatefs || d.format === undefined) return false;
   return d.addValidateFS ?? !['swap', 'vfat'].includes(d.format);
 }
 

@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { FsError } from '../../errors.js';
 import { mkfsBtrfsEstimate } from './estimate.js';
-import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
-import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT, zeroWindow } from '../wasm/common.js';
+import { jobCompat, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver } from '../driver.js';
+import { DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT, zeroWindow } from '../wasm/common.js';
 import { toolArtifact, toolSetFor } from '../wasm/host.js';
 
 /**
@@ -34,15 +34,15 @@ const COMPRESSION = new Set(['zlib', 'no', 'none']);
 
 /** `--subvol`/`--inode-flags` words (§2.5), in configuration order. */
 export function subvolumeArgs(job: FormatJob): string[] {
-  const version = job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION;
-  if (!job.tree || version < 258) return [];
+  const compat = jobCompat(job);
+  if (!job.tree || !compat.btrfsSubvolumes) return [];
   const out: string[] = [];
   for (const sv of job.subvolumes) {
     const isDefault = job.defaultSubvolume !== undefined && sv.path === job.defaultSubvolume;
     const prefix = isDefault ? (sv.readOnly ? 'default-ro' : 'default') : sv.readOnly ? 'ro' : '';
     out.push('--subvol', prefix ? `${prefix}:${sv.path}` : sv.path);
   }
-  if (version >= 259) {
+  if (compat.subvolumeNodatacow) {
     for (const sv of job.subvolumes) if (sv.nodatacow) out.push('--inode-flags', `nodatacow:${sv.path}`);
   }
   return out;
@@ -50,11 +50,11 @@ export function subvolumeArgs(job: FormatJob): string[] {
 
 /** mkfs.btrfs argv (without argv[0]) exactly as systemd-repart builds it. */
 export function mkfsBtrfsArgs(job: FormatJob): string[] {
-  const version = job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION;
+  const compat = jobCompat(job);
   const args = ['-L', job.label, '-U', job.fsUuid];
   if (!job.discard) args.push('--nodiscard');
   if (job.tree) args.push('-r', TREE_MOUNT);
-  if (job.compression && (job.tree || version < 259)) {
+  if (job.compression && (job.tree || !compat.btrfsCompressNeedsTree)) {
     args.push('--compress', job.compressionLevel ? `${job.compression}:${job.compressionLevel}` : job.compression);
   }
   args.push(`--sectorsize=${Math.max(job.sectorSize, 4096)}`);
@@ -73,7 +73,7 @@ export function mkfsBtrfsArgs(job: FormatJob): string[] {
  * somewhat differently.
  */
 export function toolDefaultArgs(job: FormatJob): string[] {
-  const set = toolSetFor(job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION);
+  const set = toolSetFor(jobCompat(job));
   return set === 'sid' && toolArtifact('mkfs.btrfs', set) === toolArtifact('mkfs.btrfs', 'trixie') ? ['-O', 'block-group-tree'] : [];
 }
 
@@ -88,7 +88,7 @@ export const btrfsDriver: FsDriver = {
         file: job.definitionFile, key: 'Compression',
       });
     }
-    if (job.tree && job.subvolumes.some((s) => s.nodatacow) && (job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION) >= 259) {
+    if (job.tree && job.subvolumes.some((s) => s.nodatacow) && jobCompat(job).subvolumeNodatacow) {
       throw new FsError('E_FS', 'Subvolumes= with nodatacow needs mkfs.btrfs --inode-flags (btrfs-progs >= 6.15); the bundled build is 6.14', {
         file: job.definitionFile, key: 'Subvolumes',
       });

@@ -4,14 +4,15 @@
  * place and writing the image straight into the partition window. erofs sizes itself: the
  * outcome's usedBytes is the image size.
  */
+import { FORMAT_FACTS } from '../facts.js';
 import { FsError } from '../../errors.js';
-import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
+import { jobNowSeconds, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver } from '../driver.js';
 import { DEVICE_PATH, toolEnv, TREE_MOUNT } from '../wasm/common.js';
 import { formatSelfSized } from './self-sized.js';
 
 /** The compressors of our build (`mkfs.erofs -V`). deflate is erofs-utils' built-in encoder:
  * Debian links libdeflate, whose output differs (both are valid deflate). */
-export const EROFS_COMPRESSORS = new Set(['lz4', 'lz4hc', 'lzma', 'deflate', 'zstd']);
+export const EROFS_COMPRESSORS: ReadonlySet<string> = new Set(FORMAT_FACTS.erofs!.compressors);
 
 /** mkfs.erofs argv (without argv[0]) as systemd-repart builds it:
  * `-U <uuid> [--quiet] [-z<alg>[,level=<n>]] <node> <root> <extra>`. repart passes --quiet
@@ -42,7 +43,7 @@ export const erofsDriver: FsDriver = {
  * partition gets an empty one (0755 root:root, SOURCE_DATE_EPOCH or now). */
 export function withRoot(job: FormatJob): FormatJob {
   if (job.tree) return job;
-  const now = { sec: job.sourceDateEpoch ?? Math.floor(Date.now() / 1000), nsec: 0 };
+  const now = { sec: jobNowSeconds(job), nsec: 0 };
   return {
     ...job,
     tree: {

@@ -4,8 +4,9 @@
  * virtual source tree (-d) and writing straight into the partition window.
  */
 import { FsError } from '../../errors.js';
-import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
-import { DEFAULT_SYSTEMD_VERSION, DEVICE_PATH, mangleLinuxLabel, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
+import { FORMAT_FACTS, mangleLinuxLabel } from '../facts.js';
+import { jobCompat, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver } from '../driver.js';
+import { DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
 import { toolSetFor, WASM_DIR } from '../wasm/host.js';
 
 const FORMATS = ['ext2', 'ext3', 'ext4'] as const;
@@ -47,10 +48,10 @@ export function gnuPermute(args: string[], optstring: string): string[] {
 
 /** mke2fs argv (without argv[0]) exactly as systemd-repart builds it. */
 export function mke2fsArgs(job: FormatJob): string[] {
-  const version = job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION;
-  const label = mangleLinuxLabel(job.label, 16, job);
+  const compat = jobCompat(job);
+  const label = mangleLinuxLabel(job.label, FORMAT_FACTS[job.format]?.labelMax ?? 16, { file: job.definitionFile });
   let e = `${job.discard ? 'discard' : 'nodiscard'},lazy_itable_init=1`;
-  if (version >= 260) e += `,hash_seed=${job.fsUuid}`;
+  if (compat.ext4HashSeed) e += `,hash_seed=${job.fsUuid}`;
   const args = ['-L', label, '-U', job.fsUuid, '-I', '256', '-m', '0', '-E', e, '-b', '4096', '-T', 'default'];
   if (job.tree) args.push('-d', TREE_MOUNT);
   args.push(DEVICE_PATH, ...job.extraOptions);
@@ -59,16 +60,16 @@ export function mke2fsArgs(job: FormatJob): string[] {
 
 /** The environment systemd-repart adds for mke2fs (§2.7), on top of the inherited e2fsprogs knobs. */
 export function mke2fsEnv(job: FormatJob): Record<string, string> {
-  const version = job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION;
+  const compat = jobCompat(job);
   const env = toolEnv(job, ['MKE2FS_', 'E2FSPROGS_', 'UNIX_IO_', 'E2FSCK_']);
   env.MKE2FS_DEVICE_SECTSIZE = String(job.sectorSize);
-  if (version >= 260 && job.sourceDateEpoch !== undefined && env.E2FSPROGS_FAKE_TIME === undefined) {
+  if (compat.ext4HashSeed && job.sourceDateEpoch !== undefined && env.E2FSPROGS_FAKE_TIME === undefined) {
     env.E2FSPROGS_FAKE_TIME = String(job.sourceDateEpoch);
   }
   // The wasm mke2fs would read the *host's* /etc/mke2fs.conf (a distribution's, if any); use
   // the one shipped with the build this version runs (each identical to its Debian release's
   // /etc/mke2fs.conf) unless asked.
-  env.MKE2FS_CONFIG ??= WASM_DIR + (toolSetFor(version) === 'sid' ? 'sid/' : '') + 'mke2fs.conf';
+  env.MKE2FS_CONFIG ??= WASM_DIR + (toolSetFor(compat) === 'sid' ? 'sid/' : '') + 'mke2fs.conf';
   return env;
 }
 

@@ -4,6 +4,7 @@
  * creates and truncates its output file and pads it to 4 KiB: that file is the partition window
  * (the host maps it onto the window device), and its final size is the outcome's usedBytes.
  */
+import { FORMAT_FACTS } from '../facts.js';
 import { FsError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../driver.js';
 import { DEVICE_PATH, toolEnv, TREE_MOUNT } from '../wasm/common.js';
@@ -11,7 +12,7 @@ import { withRoot } from '../erofs/index.js';
 import { formatSelfSized } from '../erofs/self-sized.js';
 
 /** mksquashfs -comp values of our build (all that Debian's build has). */
-export const SQUASHFS_COMPRESSORS = new Set(['gzip', 'lzma', 'lzo', 'lz4', 'xz', 'zstd']);
+export const SQUASHFS_COMPRESSORS: ReadonlySet<string> = new Set(FORMAT_FACTS.squashfs!.compressors);
 
 /** mksquashfs argv (without argv[0]) as systemd-repart builds it:
  * `<root> <node> -noappend [-comp <alg> [-Xcompression-level <n>]] <extra>`. */

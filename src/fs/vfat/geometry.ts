@@ -2,6 +2,7 @@
  * The volume geometry mkfs.fat (dosfstools 4.2) chooses for a regular file of a given size:
  * establish_params() + the sizing loop of setup_tables(). Reproduced step by step, including
  * its integer quirks, because repart's ESP must come out byte-identical (formatting.md §11.3).
+ * Ported upstream algorithm: computeGeometry() mirrors mkfs.fat's code path as one function.
  */
 import type { FatBits } from './fat-table.js';
 

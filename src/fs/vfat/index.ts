@@ -6,7 +6,7 @@
 import { statSync as stat } from 'node:fs';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../../errors.js';
-import type { FormatJob, FormatOutcome, FormatProgress, FsDriver, PartitionWindow } from '../driver.js';
+import { jobCompat, jobNowSeconds, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver, type PartitionWindow } from '../driver.js';
 import { lookup, type SourceTree, type TreeNode } from '../../tree/model.js';
 import type { FatBits } from './fat-table.js';
 import { computeGeometry, GeometryError } from './geometry.js';
@@ -31,6 +31,8 @@ export interface VfatOptions {
   tree?: SourceTree | null;
   /** "now" for the label entry (SOURCE_DATE_EPOCH); the clock when unset. */
   sourceDateEpoch?: number;
+  /** the build's single "now" in milliseconds, for time stamps without SOURCE_DATE_EPOCH (default: the clock) */
+  now?: number;
   /**
    * Clamp file and directory times to sourceDateEpoch, as the systemd 262 stack does (Debian
    * sid's mcopy 4.0.49 run by repart 262; measured). repart 257 with mtools 4.0.48 does not.
@@ -160,7 +162,7 @@ function neededSize(top: PlanNode[], opts: VfatOptions): number | null {
 export async function formatVfat(opts: VfatOptions): Promise<FormatOutcome> {
   const where = opts.where ?? {};
   const warnings: string[] = [];
-  const now = opts.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+  const now = jobNowSeconds(opts);
   let img;
   try {
     img = mkfs({
@@ -218,8 +220,9 @@ export const vfatDriver: FsDriver = {
       fatBits: 32,
       tree: job.tree,
       sourceDateEpoch: job.sourceDateEpoch,
-      clampToEpoch: (job.systemdVersion ?? 262) >= 262,
-      followSymlinks: (job.systemdVersion ?? 262) < 262,
+      now: job.now,
+      clampToEpoch: jobCompat(job).clampTimes,
+      followSymlinks: !jobCompat(job).mtoolsSkipsSymlinks,
       where,
       progress,
     });

@@ -4,6 +4,7 @@
  * mk_direntry.c): a name's slots are reserved first (growing the directory by one cluster if
  * needed), then the new directory's first cluster or the file's data clusters are allocated,
  * first-fit from the last allocation. The result is pure data; writing it is writer.ts's job.
+ * Ported upstream algorithm: planLayout() follows mcopy's order of events as one function.
  */
 import type { FileSource, Timespec } from '../../tree/model.js';
 import { ATTR_ARCHIVE, ATTR_DIR, DIRENT_SIZE, encodeDirEntry, fatDateTime } from './dirent.js';

@@ -2,8 +2,9 @@
  * What the ext and btrfs drivers share: running a tool for a FormatJob, the environment
  * systemd-repart gives it, label mangling, and turning a failed run into an FsError.
  */
+import { DEFAULT_COMPAT } from '../../compat.js';
 import { FsError } from '../../errors.js';
-import type { FormatJob, FormatOutcome, FormatProgress } from '../driver.js';
+import { jobCompat, type FormatJob, type FormatOutcome, type FormatProgress } from '../driver.js';
 import { runTool, toolSetFor, type ToolName, type ToolResult } from './host.js';
 import { treeTotals, type TreeProgress } from './vtree.js';
 import { WindowDevice } from './device.js';
@@ -14,23 +15,7 @@ export const TREE_MOUNT = '/repart-root';
 export const DEVICE_PATH = '/dev/repart-partition';
 
 /** systemd-repart version whose mkfs arguments are reproduced when a job does not say. */
-export const DEFAULT_SYSTEMD_VERSION = 262;
-
-/** Cut a label to at most `max` UTF-8 bytes at a character boundary (mangle_linux_fs_label). */
-export function mangleLinuxLabel(label: string, max: number, job: FormatJob): string {
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(label)) {
-    throw new FsError('E_FS', `label "${label}" is not valid UTF-8`, { file: job.definitionFile, key: 'Label' });
-  }
-  let out = '';
-  let bytes = 0;
-  for (const ch of label) {
-    const n = Buffer.byteLength(ch);
-    if (bytes + n > max) break;
-    out += ch;
-    bytes += n;
-  }
-  return out;
-}
+export const DEFAULT_SYSTEMD_VERSION = DEFAULT_COMPAT.version;
 
 /**
  * The tool's environment. systemd-repart's mkfs child inherits repart's environment; of that,
@@ -78,7 +63,7 @@ export async function runForJob(
   }));
   const result = await runTool({
     tool,
-    toolSet: toolSetFor(job.systemdVersion ?? DEFAULT_SYSTEMD_VERSION),
+    toolSet: toolSetFor(jobCompat(job)),
     argv0,
     args,
     env,

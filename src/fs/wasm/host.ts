@@ -11,6 +11,7 @@
  * - stdio: stdout/stderr captured (never the process's fds: closing them at exit would kill
  *   the host's output), stdin is empty.
  */
+import { asCompat, type Compat } from '../../compat.js';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { posix } from 'node:path';
@@ -37,8 +38,8 @@ export const WASM_DIR = fileURLToPath(new URL('../../../../wasm/', import.meta.u
 export type ToolSet = 'trixie' | 'sid';
 
 /** systemd ≥ 258 is only in sid (262); 257 is trixie's. */
-export function toolSetFor(systemdVersion: number): ToolSet {
-  return systemdVersion >= 258 ? 'sid' : 'trixie';
+export function toolSetFor(compat: Compat | number): ToolSet {
+  return asCompat(compat).toolsSuite;
 }
 
 /** artifact path under wasm/, without .cjs/.wasm */

@@ -6,6 +6,8 @@
  *   guessSize(format, tree, opts)    minimal + headroom, never above repart 257's guess
  *   formatMinimized(job, model)      format once at the model's size; grow and retry on no space
  */
+import type { Compat } from '../../compat.js';
+import { FORMAT_FACTS } from '../../fs/facts.js';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { FsError, RepartError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../../fs/driver.js';
@@ -26,7 +28,8 @@ const MiB = 1024 * 1024;
 const UNIT = 4096;
 const roundUp = (v: number, p: number): number => Math.ceil(v / p) * p;
 
-export const MINIMIZABLE_FORMATS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'btrfs', 'vfat', 'swap']);
+/** what the model sizes (the self-sized formats are minimized by formatting them: src/fs/facts.ts) */
+export const MINIMIZABLE_FORMATS: ReadonlySet<string> = new Set(Object.keys(FORMAT_FACTS).filter((f) => FORMAT_FACTS[f]!.minimizable && !FORMAT_FACTS[f]!.selfSized));
 
 export interface MinimizeOptions {
   /** file system sector size (formatting.md §2.3): mkfs.fat -S, mkfs.btrfs --sectorsize. */
@@ -35,7 +38,7 @@ export interface MinimizeOptions {
    * is assumed (repart always passes the partition label). */
   label?: string;
   /** vfat: which systemd stack to mirror (symlinks copied below 262). Default 262. */
-  systemdVersion?: number;
+  compat?: Compat | number;
   /** btrfs profiles when SYSTEMD_REPART_MKFS_OPTIONS_BTRFS changes them (default dup/single). */
   btrfsMetadataProfile?: BtrfsProfile;
   btrfsDataProfile?: BtrfsProfile;
@@ -73,7 +76,7 @@ export function minimalSize(format: string, tree: SourceTree | null, opts: Minim
       return { format, bytes: m.bytes, detail: { ...m.detail, limitedBy: 'mkfs.btrfs --rootdir size estimate' } };
     }
     case 'vfat': {
-      const m = vfatMinimalSize(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, systemdVersion: opts.systemdVersion });
+      const m = vfatMinimalSize(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, compat: opts.compat });
       return { format, bytes: m.bytes, detail: m.detail };
     }
     case 'swap':
@@ -136,7 +139,7 @@ export function guessSize(format: string, tree: SourceTree | null, opts: Minimiz
     }
     case 'vfat': {
       const st = statsOf(tree);
-      const g = vfatMinimalSize(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, systemdVersion: opts.systemdVersion, headroom: GUESS_HEADROOM });
+      const g = vfatMinimalSize(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, compat: opts.compat, headroom: GUESS_HEADROOM });
       const lower = roundUp(1.5 * st.bytes, UNIT);
       const bytes = capAtRepart(min.bytes, g.bytes, lower);
       return { format, bytes, minimal: min.bytes, repartLowerBound: lower, detail: { ...min.detail, headroomBytes: bytes - min.bytes, guess: g.detail } };

@@ -10,6 +10,7 @@
  *      (FAT32's root directory is cluster 2) — geometry alone, cheap;
  *   3. confirm with a full plan at that size (and step up if a boundary quirk says otherwise).
  */
+import { asCompat, type Compat } from '../../compat.js';
 import type { SourceTree } from '../../tree/model.js';
 import { toPlan } from '../../fs/vfat/index.js';
 import { computeGeometry, GeometryError } from '../../fs/vfat/geometry.js';
@@ -24,7 +25,7 @@ export interface VfatModelOptions {
    * one root directory slot. Default: some label is assumed, as repart always passes one. */
   label?: string;
   /** as the vfat driver: below 262 symlinks to files are copied (mcopy 4.0.48), from 262 on skipped. */
-  systemdVersion?: number;
+  compat?: Compat | number;
   nameMode?: NameMode;
   /** clusters to keep free beyond the content (Minimize=guess headroom), as a fraction of it. */
   headroom?: number;
@@ -55,7 +56,7 @@ export function vfatMinimalSize(tree: SourceTree, opts: VfatModelOptions = {}): 
   // a placeholder no real name maps to, so it takes its slot without changing any alias
   // the partition label as the driver passes it (mangled to 11 FAT characters: 262 builds these)
   const label = opts.label === undefined ? '~~~~~~~~~~~' : mangleFatLabel(opts.label);
-  const top = vfatPlanNodes(tree, (opts.systemdVersion ?? 262) < 262);
+  const top = vfatPlanNodes(tree, !asCompat(opts.compat).mtoolsSkipsSymlinks);
   let planRuns = 0;
   const image = (size: number, spc?: number) => mkfs({ size, sectorSize: ss, fatBits: 32, sectorsPerCluster: spc, volumeId: 0, label, labelTime: 0 });
   /** clusters the content takes (without the root's first cluster) at this cluster size. */

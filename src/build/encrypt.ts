@@ -1,0 +1,37 @@
+/**
+ * Stage "encrypt": Encrypt=key-file partitions become LUKS2 containers, encrypted in place.
+ * Writes: the encrypted partitions' bytes in the image.
+ */
+import { readFileSync } from 'node:fs';
+import { RepartError } from '../errors.js';
+import { formatUuid } from '../gpt/guid.js';
+import { encryptPartitionInPlace, luksLabel } from '../luks/index.js';
+import { deriveUuid } from '../plan/ids.js';
+import { fsSectorOf, isWritten, type BuildContext, type Stage } from './context.js';
+
+export const encryptStage: Stage = {
+  name: 'encrypt',
+  when: (ctx) => !ctx.request.dryRun && ctx.changed,
+  async run(ctx: BuildContext) {
+    const targets = ctx.partitions.filter((s) => s.def.encrypt === 'key-file' && isWritten(s));
+    if (targets.length === 0) return;
+    const o = ctx.request;
+    let keyFile: Uint8Array = new Uint8Array(0);
+    if (o.keyFile) {
+      try { keyFile = readFileSync(o.keyFile); } catch (e) { throw new RepartError('E_SOURCE', `cannot read --key-file=: ${(e as Error).message}`, { file: o.keyFile }); }
+    }
+    for (const s of targets) {
+      const p = s.placed!;
+      const sectorSize = fsSectorOf(ctx, s.def);
+      const key = await encryptPartitionInPlace(ctx.image!.tmp, p.offset, p.size, {
+        keyFile,
+        uuid: formatUuid(deriveUuid(p.uuid, 'luks-uuid')),
+        label: luksLabel(ctx.compat, p.label, s.def.volumeLabel),
+        sectorSize: sectorSize >= 4096 ? 4096 : 512,
+        allowDiscards: ctx.compat.luksAllowDiscards && s.def.discard !== false,
+        pbkdf: s.def.encryptKdfMinimal ? { hash: 'sha512', iterations: 1000 } : undefined,
+      }, ctx.random);
+      (ctx.volumeKeys ??= new Map()).set(p, key);
+    }
+  },
+};

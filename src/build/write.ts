@@ -1,0 +1,184 @@
+/**
+ * Writing the image, in steps over one temporary file (src/image/build.ts):
+ *   "open image"          the temporary file, with what incremental mode keeps      writes: image, attempts
+ *   "format self-sized"   erofs/squashfs/btrfs --shrink first, in provisional windows; the plan
+ *                         is then recomputed from what they used (a re-layout if one would move)
+ *                                                                                 writes: fsSize, plan, formatted
+ *   "copy blocks"         CopyBlocks= / --copy-from= contents                       writes: (image bytes)
+ *   "format"              every other file system; a minimized one that turns out too small is
+ *                         grown a step and laid out again (bounded)                writes: formatted, stats
+ * The verity, signature and encryption stages follow; "write table" commits.
+ */
+import { fmtBytes } from '../plan/allocate.js';
+import { roundUp } from '../config/values.js';
+import { RepartError } from '../errors.js';
+import type { FormatEvents } from '../fs/driver.js';
+import { formatInProcess } from '../fs/registry.js';
+import { FormatJobError, ImageWriter, type PartitionContent } from '../image/build.js';
+import { luksPlaintextWindow } from '../luks/index.js';
+import type { Plan, PlannedPartition } from '../plan/plan.js';
+import { deferredEntries, isLive, isWritten, setPlan, type BuildContext, type PartitionState, type Stage } from './context.js';
+import { formatJobFor } from './jobs.js';
+import { checkMax, settleSelfSized } from './minimize.js';
+import { planFor } from './plan.js';
+import { followVerityData } from './verity-sizes.js';
+
+/** Write attempts (a re-layout or a no-space retry each start one more). */
+export const MAX_ATTEMPTS = 4;
+
+const writing = (ctx: BuildContext) => !ctx.request.dryRun && ctx.changed;
+
+/** The partitions formatted in the image, in plan order (progress ids are positions here). */
+const formatted = (ctx: BuildContext): PartitionState[] => ctx.partitions.filter((s) => isWritten(s) && s.def.format !== undefined);
+
+function contentOf(ctx: BuildContext, s: PartitionState): PartitionContent {
+  const p = s.placed!;
+  const c: PartitionContent = { job: formatJobFor(ctx, s, p) };
+  if (s.def.encrypt === 'key-file') {
+    // the contents go where the LUKS2 data segment will be, 32 MiB smaller than the partition
+    const w = luksPlaintextWindow(p.size);
+    c.contentOffset = w.offset;
+    c.size = w.length;
+  }
+  if (s.fsSize !== undefined) c.size = s.fsSize;
+  return c;
+}
+
+async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promise<void> {
+  const all = formatted(ctx);
+  const name = (s: PartitionState) => s.placed!.label || s.placed!.type.name;
+  const id = (k: number) => String(all.indexOf(parts[k]!));
+  const pr = ctx.request.progress;
+  const events: FormatEvents = {
+    start: (k) => pr?.start?.(id(k), name(parts[k]!)),
+    progress: (k, p) => pr?.update?.(id(k), p),
+    done: (k, r) => { pr?.finish?.(id(k)); r.warnings.forEach((w) => ctx.warn(`${name(parts[k]!)}: ${w}`)); },
+  };
+  const out = await ctx.image!.format(parts.map((s) => ({ p: s.placed!, content: contentOf(ctx, s) })), ctx.request.formatter ?? formatInProcess, events);
+  parts.forEach((s, k) => { s.formatted = out[k]; });
+}
+
+/**
+ * What incremental mode carries over from the image as it is: everything except the new
+ * partitions (they start zeroed) and, with --discard=yes, the gaps repart discards (after each new
+ * partition, and before the first partition).
+ */
+function keptRanges(plan: Plan, oldSize: bigint, deferred: ReadonlySet<PlannedPartition>, discard: boolean): [bigint, bigint][] {
+  const live = plan.partitions.filter((p) => !p.dropped);
+  const ss = BigInt(plan.geometry.sectorSize);
+  const usableEnd = (plan.geometry.lastUsableLba + 1n) * ss;
+  const nextStart = (from: bigint) => live.reduce((m, q) => (q.offset >= from && q.offset < m ? q.offset : m), usableEnd);
+  const cleared: [bigint, bigint][] = [];
+  for (const p of live) {
+    if (p.existing || deferred.has(p)) continue;
+    cleared.push([p.offset, p.offset + p.size]);
+    if (discard) cleared.push([p.offset + p.size, nextStart(p.offset + p.size)]);
+  }
+  if (discard) {
+    const first = plan.geometry.firstUsableLba * ss;
+    cleared.push([first, nextStart(first)]);
+  }
+  cleared.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const keep: [bigint, bigint][] = [];
+  let pos = 0n;
+  for (const [a, b] of cleared) {
+    if (a > pos) keep.push([pos, (a < oldSize ? a : oldSize) - pos]);
+    if (b > pos) pos = b;
+  }
+  if (oldSize > pos) keep.push([pos, oldSize - pos]);
+  return keep.filter(([, len]) => len > 0n);
+}
+
+export const openImageStage: Stage = {
+  name: 'open image',
+  when: writing,
+  run(ctx: BuildContext) {
+    const plan = ctx.plan!;
+    ctx.attempts++;
+    ctx.image = ImageWriter.open({
+      target: ctx.device,
+      mode: ctx.request.empty === 'create' ? 'create' : 'replace',
+      imageSize: plan.imageSize,
+      base: ctx.table && { path: ctx.device, keep: keptRanges(plan, ctx.table.imageSize, deferredEntries(ctx), ctx.request.discard) },
+      splitPaths: ctx.partitions.filter((s) => s.splitPath !== undefined && isLive(s)).map((s) => s.splitPath!),
+    });
+  },
+};
+
+export const formatSelfSizedStage: Stage = {
+  name: 'format self-sized',
+  when: writing,
+  async run(ctx: BuildContext) {
+    const first = formatted(ctx).filter((s) => s.selfSized);
+    if (first.length === 0) return;
+    await formatInImage(ctx, first);
+    for (const s of first) settleSelfSized(ctx, s, s.formatted!.usedBytes);
+    checkMax(ctx);
+    followVerityData(ctx, first);
+    const next = planFor(ctx);
+    // Partitions already written must stay where they are; if one would move (a fixed --size
+    // shares space by weight), everything is built again with the sizes now known.
+    if (first.some((s) => next.partitions[s.index]!.offset !== s.placed!.offset)) {
+      for (const s of ctx.partitions) if (s.selfSized) s.extraPasses++;
+      return relayout(ctx);
+    }
+    setPlan(ctx, next);
+    ctx.image!.resize(next.imageSize);
+  },
+};
+
+function relayout(ctx: BuildContext): { next: 'replan' } {
+  if (ctx.attempts >= MAX_ATTEMPTS) throw new RepartError('E_NO_SPACE', `the layout did not settle after ${MAX_ATTEMPTS} attempts`, {});
+  return { next: 'replan' };
+}
+
+export const copyBlocksStage: Stage = {
+  name: 'copy blocks',
+  when: writing,
+  run(ctx: BuildContext) {
+    ctx.image!.copyBlocks(ctx.partitions.filter((s) => s.blocks && isLive(s)).map((s) => ({ p: s.placed!, src: s.blocks!, contentOffset: contentOf(ctx, s).contentOffset })));
+  },
+};
+
+export const formatStage: Stage = {
+  name: 'format',
+  when: writing,
+  async run(ctx: BuildContext) {
+    const rest = formatted(ctx).filter((s) => !s.selfSized);
+    try {
+      await formatInImage(ctx, rest);
+    } catch (e) {
+      if (!(e instanceof FormatJobError)) throw e;
+      const s = rest[e.index];
+      // The model was short for a minimized file system: grow it by a small step and build
+      // again (bounded; every retry is reported and counted as a formatting pass).
+      if (!(e.error instanceof RepartError && e.error.code === 'E_FS_NO_SPACE') || s?.fsSize === undefined || ctx.attempts >= MAX_ATTEMPTS) throw e.error;
+      const old = s.fsSize;
+      const step = old / 50n > 1048576n ? old / 50n : 1048576n;
+      s.fsSize = roundUp(old + step, ctx.grain);
+      s.extraPasses++;
+      ctx.warn(`${s.label}: Minimize= model was ${fmtBytes(old)}, too small for the content; retrying at ${fmtBytes(s.fsSize)}`);
+      checkMax(ctx);
+      return relayout(ctx);
+    }
+    const all = formatted(ctx);
+    const passes = all.map((s) => (s.formatted?.passes ?? 0) + s.extraPasses);
+    ctx.stats = {
+      passes: passes.reduce((a, b) => a + b, 0),
+      partitions: all.map((s, k) => ({ label: s.placed!.label, format: s.def.format, minimize: s.def.minimize, passes: passes[k]!, fsBytes: Number(contentOf(ctx, s).size ?? s.placed!.size) })),
+    };
+  },
+};
+
+export const writeTableStage: Stage = {
+  name: 'write table',
+  when: writing,
+  run(ctx: BuildContext) {
+    const image = ctx.image!;
+    image.writeTable(ctx.plan!, deferredEntries(ctx));
+    image.writeSplits(ctx.partitions.filter((s) => s.splitPath !== undefined && isLive(s)).map((s) => ({ p: s.placed!, path: s.splitPath! })));
+    image.commit();
+    ctx.image = undefined;
+    ctx.written.push(ctx.device, ...ctx.partitions.filter((s) => s.splitPath !== undefined && isLive(s)).map((s) => s.splitPath!));
+  },
+};
