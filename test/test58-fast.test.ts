@@ -210,3 +210,76 @@ describe('images (no oracle)', () => {
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 });
+
+describe('orchestration (issue 14 items 1, 2, 9, 11, 16, 17), no oracle', () => {
+  const SEED2 = '750b6cd5c4ae4012a15e7be3c29e6a47';
+  const go = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    let out = '', err = '';
+    const st = await run(['--no-progress', ...args], { stdout: (s) => { out += s; }, stderr: (s) => { err += s; }, isTTY: false, env: { SYSTEMD_UTF8: '0', ...env } });
+    return { st, out, err };
+  };
+  const gpt = async (file: string) => {
+    const b = readFileSync(file);
+    return (await readGpt(async (o, l) => b.subarray(Number(o), Number(o) + l), BigInt(b.length), ''))!;
+  };
+  const withDir = async (fn: (dir: string) => Promise<void>) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'orch-'));
+    try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
+  };
+
+  it('no definitions with --empty=create: an image with an empty GPT (also an empty or missing --definitions= directory)', () => withDir(async (dir) => {
+    mkdirSync(path.join(dir, 'empty'));
+    for (const [name, extra] of [['a', []], ['b', ['--definitions', path.join(dir, 'empty')]], ['c', ['--definitions', path.join(dir, 'missing')]]] as const) {
+      const r = await go(['--empty=create', '--size=1G', `--seed=${SEED2}`, ...extra, path.join(dir, name)]);
+      assert.equal(r.st, 0, r.err);
+      const g = await gpt(path.join(dir, name));
+      assert.equal(g.table.entries.filter((e) => e).length, 0);
+      assert.equal(Buffer.from(g.table.diskGuid).toString('hex'), '1d2ce2917cce4f7dbc83fdb49ad74ebd', 'label-id 1D2CE291-7CCE-4F7D-BC83-FDB49AD74EBD (TEST-58 basic)');
+      assert.equal(readFileSync(path.join(dir, name)).length, 1 << 30);
+    }
+  }));
+
+  it('device "-": the automatically determined minimal size, nothing written (TEST-58 get_size)', () => withDir(async (dir) => {
+    mkdirSync(path.join(dir, 'defs'));
+    writeFileSync(path.join(dir, 'defs/a.conf'), '[Partition]\nType=root\nSizeMinBytes=15M\n');
+    writeFileSync(path.join(dir, 'defs/b.conf'), '[Partition]\nType=linux-generic\nSizeMinBytes=23M\n');
+    const r = await go(['--definitions', path.join(dir, 'defs'), '-']);
+    assert.equal(r.st, 0, r.err);
+    assert.equal(r.out, '');
+    assert.match(r.err, /Automatically determined minimal disk image size as 39M\./);
+  }));
+
+  it('--generate-fstab= with --root=: under the root, before populating, so CopyFiles=/etc takes it in; never outside', () => withDir(async (dir) => {
+    mkdirSync(path.join(dir, 'defs'));
+    mkdirSync(path.join(dir, 'root/etc'), { recursive: true });
+    writeFileSync(path.join(dir, 'root/etc/hostname'), 'h\n');
+    writeFileSync(path.join(dir, 'defs/r.conf'), '[Partition]\nType=linux-generic\nFormat=vfat\nCopyFiles=/etc\nMountPoint=/mnt/volume\n');
+    const r = await go(['--definitions', path.join(dir, 'defs'), '--root', path.join(dir, 'root'), '--empty=create', '--size=100M', `--seed=${SEED2}`,
+      '--dry-run=no', '--generate-fstab=/etc/fstab', '--generate-crypttab=/etc/crypttab', path.join(dir, 'img')]);
+    assert.equal(r.st, 0, r.err);
+    const fstab = readFileSync(path.join(dir, 'root/etc/fstab'), 'utf8');
+    assert.match(fstab, /\/mnt\/volume vfat /);
+    assert.match(r.err, /EncryptedVolume= is not specified for any eligible partitions, not generating \/etc\/crypttab/);
+    // the vfat partition holds /etc/fstab: its 8.3 directory entry "FSTAB" is in the image
+    assert.ok(readFileSync(path.join(dir, 'img')).includes(Buffer.from('FSTAB      ', 'latin1')));
+  }));
+
+  it('--size= grows an image with nothing else to change (the backup GPT moves); --split=yes writes the split files', () => withDir(async (dir) => {
+    mkdirSync(path.join(dir, 'defs'));
+    writeFileSync(path.join(dir, 'defs/home.conf'), '[Partition]\nType=home\nSizeMaxBytes=20M\n');
+    const img = path.join(dir, 'disk.raw');
+    const base = ['--definitions', path.join(dir, 'defs'), `--seed=${SEED2}`, '--dry-run=no'];
+    assert.equal((await go([...base, '--empty=create', '--size=64M', img])).st, 0);
+    const r = await go([...base, '--size=128M', img]);
+    assert.equal(r.st, 0, r.err);
+    assert.match(r.err, /No changes\./);
+    assert.equal(readFileSync(img).length, 128 << 20);
+    const g = await gpt(img);
+    assert.equal(g.header.alternateLba, BigInt((128 << 20) / 512 - 1));
+    const s = await go([...base, '--split=yes', '--json=short', img]);
+    assert.equal(s.st, 0, s.err);
+    const row = JSON.parse(s.out)[0] as { split_path: string; offset: number; raw_size: number };
+    assert.equal(row.split_path, path.join(dir, 'disk.home.raw'));
+    assert.ok(readFileSync(row.split_path).equals(readFileSync(img).subarray(row.offset, row.offset + row.raw_size)));
+  }));
+});
