@@ -283,3 +283,23 @@ describe('orchestration (issue 14 items 1, 2, 9, 11, 16, 17), no oracle', () => 
     assert.ok(readFileSync(row.split_path).equals(readFileSync(img).subarray(row.offset, row.offset + row.raw_size)));
   }));
 });
+
+describe('btrfs Minimize=guess twice (item 11)', () => {
+  it('two minimized btrfs partitions: two 101M partitions, as 262 makes them (no "unable to zero the output file")', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'btrfs2-'));
+    try {
+      mkdirSync(path.join(dir, 'defs'));
+      mkdirSync(path.join(dir, 'content'));
+      writeFileSync(path.join(dir, 'content/hello'), 'hi\n');
+      for (const n of ['a', 'b']) writeFileSync(path.join(dir, `defs/${n}.conf`), `[Partition]\nType=root\nFormat=btrfs\nCopyFiles=${path.join(dir, 'content')}\nMinimize=guess\n`);
+      let out = '', err = '';
+      const st = await run(['--quiet', '--definitions', path.join(dir, 'defs'), '--empty=create', '--size=auto', `--seed=${SEED}`, '--dry-run=no', '--json=short', path.join(dir, 'img')],
+        { stdout: (s) => { out += s; }, stderr: (s) => { err += s; }, isTTY: false, env: {} });
+      assert.equal(st, 0, err);
+      // measured with systemd-repart 262: both 105906176 bytes, the second at 106954752
+      assert.deepEqual((JSON.parse(out) as { offset: number; raw_size: number }[]).map((r) => [r.offset, r.raw_size]), [[1048576, 105906176], [106954752, 105906176]]);
+      const img = readFileSync(path.join(dir, 'img'));
+      for (const off of [1048576, 106954752]) assert.equal(img.toString('latin1', off + 0x10040, off + 0x10048), '_BHRfS_M', 'btrfs superblock');
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+});
