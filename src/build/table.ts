@@ -41,7 +41,8 @@ export const loadTableStage: Stage = {
 /** Lists an existing table as repart does when there are no definitions (every entry foreign). */
 export const listExistingStage: Stage = {
   name: 'list existing table',
-  when: (ctx) => ctx.gpt !== null && ctx.definitions.length === 0,
+  // a --size= that grows the file goes the whole way (mkosi's RuntimeSize= passes no definitions)
+  when: (ctx) => ctx.gpt !== null && ctx.definitions.length === 0 && !(typeof ctx.request.size === 'bigint' && ctx.request.size > ctx.deviceSize),
   run(ctx: BuildContext) {
     if (ctx.request.empty === 'require') throw requireRefusal(ctx);
     ctx.rows = listExisting(ctx.gpt!, ctx.deviceSize, ctx.device, ctx.request.grainSize);
