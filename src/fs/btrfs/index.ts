@@ -23,6 +23,9 @@ import { toolArtifact, toolSetFor } from '../wasm/host.js';
 export interface BtrfsFormatJob extends FormatJob {
   /** Minimize= is not off, under systemd-repart ≥ 262 (only with content: --shrink needs --rootdir). */
   shrink?: boolean;
+  /** the window is the size an earlier --shrink pass used (a re-layout, a partition after another
+   * self-sized one): mkfs then runs on a scratch file of its own and the result is copied in */
+  measured?: boolean;
 }
 
 function shrinks(job: FormatJob): boolean {
@@ -103,7 +106,7 @@ export const btrfsDriver: FsDriver = {
     // mkfs first grows the file to its own estimate; a window already sized to what a previous
     // pass used (a relayout, or a partition placed after another self-sized one) is smaller than
     // that, so mkfs runs on a scratch file of its own, as repart's, and the result is copied in.
-    if (job.window.size < mkfsBtrfsEstimate(job.tree, Math.max(job.sectorSize, 4096))) return shrinkViaScratch(job, args, progress);
+    if ((job as BtrfsFormatJob).measured && job.window.size < mkfsBtrfsEstimate(job.tree, Math.max(job.sectorSize, 4096))) return shrinkViaScratch(job, args, progress);
     const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args, toolEnv(job, ['BTRFS_']), progress, {
       deviceAsEmptyFile: true,
     });
