@@ -4,6 +4,7 @@
  * /usr/bin/time (wall, CPU, peak RSS of the whole process tree's largest member).
  *
  *   npm run bench -- [--quick] [--runs N] [--scenario a,b] [--other NAME=COMMAND] [--out DIR] [--no-reference]
+ *   npm run bench -- minimize-sizes [--trees a,b] [--no-reference] [--out f.json]   (Minimize=guess sizes vs 262/257)
  *
  * COMMAND for --other gets the repart command line appended (like systemd-repart's).
  */
@@ -174,4 +175,8 @@ export function renderReportText(r: BenchReport): string {
   return lines.join('\n') + '\n';
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  // `run.js minimize-sizes …`: the Minimize=guess size table (bench/minimize-sizes.ts)
+  if (process.argv[2] === 'minimize-sizes') await (await import('./minimize-sizes.js')).main(process.argv.slice(3));
+  else await main();
+}

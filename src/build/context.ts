@@ -52,6 +52,8 @@ export interface PartitionState {
   /** the file system size when it is smaller than the partition (Minimize=) */
   fsSize?: bigint;
   fsSizeSource?: FsSizeSource;
+  /** mkfs options the Minimize= model depends on (ext: -N where the default inode ratio cannot hold the tree) */
+  modelMkfsOptions?: string[];
   /** the file system sizes itself (erofs, squashfs, btrfs --shrink with Minimize=) */
   selfSized: boolean;
   /** Verity=hash: its data sibling and how much of it is hashed */

@@ -6,6 +6,7 @@ import { formatUuid } from '../gpt/guid.js';
 import type { FormatJob } from '../fs/driver.js';
 import { fsLabelFor } from '../fs/facts.js';
 import type { PlannedPartition } from '../plan/plan.js';
+import { minimizedMkfsOptions } from '../plan/minimize/index.js';
 import { fsSectorOf, type BuildContext, type PartitionState } from './context.js';
 
 export function formatJobFor(ctx: BuildContext, s: PartitionState, p: PlannedPartition): Omit<FormatJob, 'window'> {
@@ -18,7 +19,7 @@ export function formatJobFor(ctx: BuildContext, s: PartitionState, p: PlannedPar
     tree: s.tree ?? null,
     sourceDateEpoch: ctx.request.sourceDateEpoch,
     now: ctx.now,
-    extraOptions: ctx.request.mkfsOptions?.[d.format!] ?? [],
+    extraOptions: minimizedMkfsOptions(s.modelMkfsOptions, ctx.request.mkfsOptions?.[d.format!] ?? []),
     discard: ctx.request.discard,
     subvolumes: d.subvolumes,
     defaultSubvolume: d.defaultSubvolume,

@@ -3,14 +3,14 @@
  * not two) and the partition is planned around them like a CopyBlocks= source of that size;
  * self-sizing tools (erofs, squashfs; btrfs --shrink in 262) get a provisional upper bound and are
  * settled by formatting (stages "measure self-sized" and "format self-sized").
- * Writes: PartitionState.fsSize, .fsSizeSource, .selfSized.
+ * Writes: PartitionState.fsSize, .fsSizeSource, .modelMkfsOptions, .selfSized.
  */
 import { roundUp } from '../config/values.js';
 import { RepartError } from '../errors.js';
 import { mkfsBtrfsEstimate } from '../fs/btrfs/estimate.js';
 import { formatFacts } from '../fs/facts.js';
 import { fmtBytes } from '../plan/allocate.js';
-import { guessSize, minimalSize } from '../plan/minimize/index.js';
+import { guessSize, minimalSize, modelMkfsOptionsAt } from '../plan/minimize/index.js';
 import { fsMinimum, minSize, type SizeContext } from '../plan/sizes.js';
 import type { SourceTree, TreeNode } from '../tree/model.js';
 import { fsSectorOf, type BuildContext, type PartitionState, type Stage } from './context.js';
@@ -33,7 +33,7 @@ function provisionalSize(tree: SourceTree | null): bigint {
 
 export const sizeContext = (ctx: BuildContext): SizeContext => ({ compat: ctx.compat, grain: ctx.grain, fsSectorSize: ctx.fsSectorSize });
 
-function modelSize(ctx: BuildContext, s: PartitionState): bigint {
+function modelSize(ctx: BuildContext, s: PartitionState): { bytes: bigint; mkfsOptions?: string[] } {
   const d = s.def;
   const mo = { sectorSize: fsSectorOf(ctx, d), label: s.label, compat: ctx.compat, sizeMin: d.sizeMin === undefined ? undefined : Number(d.sizeMin) };
   let model;
@@ -48,7 +48,8 @@ function modelSize(ctx: BuildContext, s: PartitionState): bigint {
   // applies the file system type's minimum (ext4 32 MiB, btrfs 256 MiB, …).
   const sc = sizeContext(ctx);
   const floor = ctx.compat.minimizeFloorIsPartitionMinimum ? minSize(d, sc) : fsMinimum(d, sc) ?? 0n;
-  return floor > fsz ? floor : fsz;
+  const bytes = floor > fsz ? floor : fsz;
+  return { bytes, mkfsOptions: modelMkfsOptionsAt(model, Number(bytes)) };
 }
 
 export const minimizeStage: Stage = {
@@ -67,8 +68,10 @@ export const minimizeStage: Stage = {
         s.fsSizeSource = 'provisional';
         s.selfSized = true;
       } else {
-        s.fsSize = modelSize(ctx, s);
+        const m = modelSize(ctx, s);
+        s.fsSize = m.bytes;
         s.fsSizeSource = 'model';
+        s.modelMkfsOptions = m.mkfsOptions;
       }
     }
     checkMax(ctx);

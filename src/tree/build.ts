@@ -260,7 +260,7 @@ class Builder {
         const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
         const name = tgtParts[tgtParts.length - 1]!;
         if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target already exists`, line.where);
-        parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, spec.owner), size: st.size, source: { kind: 'host', path: src } });
+        parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, spec.owner), size: st.size, source: { kind: 'host', path: src }, allocated: st.blocks * 512 });
         this.touch(parent);
       } else {
         throw new FsError('E_SOURCE', `${src}: CopyFiles= source is neither a regular file nor a directory`, line.where);
@@ -319,7 +319,7 @@ class Builder {
       if (prev) return prev;
     }
     let node: TreeNode;
-    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: { kind: 'host', path } };
+    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: { kind: 'host', path }, allocated: st.blocks * 512 };
     else if (st.isSymbolicLink()) {
       let target: string;
       try {

@@ -52,6 +52,11 @@ export interface FileNode {
   meta: NodeMeta;
   size: number;
   source: FileSource;
+  /**
+   * Bytes the host allocates for the source (st_blocks × 512), when copied from the host. Less
+   * than `size` means the file has holes; the Minimize= models then look for its data blocks.
+   */
+  allocated?: number;
 }
 
 export interface SymlinkNode {

@@ -23,7 +23,7 @@ const BS = 4096;
 const BPG = BS * 8;
 const INODE_SIZE = 256;
 const INODE_RATIO = 16384;
-const FIRST_INO = 11;
+export const FIRST_INO = 11;
 const MAX_EXTENT_LEN = 32768;
 /** extents per extent-tree block: (4096 - 12 header - 4 tail) / 12 */
 const EXTENTS_PER_BLOCK = 340;
@@ -107,34 +107,53 @@ export interface ExtGeometry {
   freeBlocks: number;
   /** free inodes after mke2fs without content. */
   freeInodes: number;
+  /** 32768, less when -N asks for more inodes than 8 × block size per group. */
+  blocksPerGroup: number;
 }
 
-/** The empty file system mke2fs makes in `bytes`, or null when it refuses ("too small"). */
-export function extGeometry(bytes: number, type: ExtType = 'ext4', pageSize = WASM_PAGE_SIZE): ExtGeometry | null {
+/**
+ * The empty file system mke2fs makes in `bytes`, or null when it refuses ("too small", or more
+ * inodes than the blocks hold). `inodeCount`: mke2fs -N (default: one inode per 16 KiB of the
+ * requested size).
+ */
+export function extGeometry(bytes: number, type: ExtType = 'ext4', pageSize = WASM_PAGE_SIZE, inodeCount?: number): ExtGeometry | null {
   const f = extFeatures(type);
   // mke2fs rounds a size it read from the device down to whole pages (sysconf(_SC_PAGESIZE)):
   // 64 KiB in the WebAssembly build, 4 KiB natively.
   const perPage = Math.max(1, pageSize / BS);
   const requested = Math.floor(Math.floor(bytes / BS) / perPage) * perPage;
   let blocks = requested;
-  // mke2fs computes the inode count once, from the size it was given
-  const inodesWanted = Math.max(Math.floor((requested * BS) / INODE_RATIO), FIRST_INO + 1);
+  // mke2fs computes the inode count once, from the size it was given (or takes -N)
+  const inodesWanted = Math.max(inodeCount ?? Math.floor((requested * BS) / INODE_RATIO), FIRST_INO + 1);
+  // mke2fs: "inode_size * inodes_count too big for a filesystem with N blocks"
+  if (inodesWanted * INODE_SIZE >= requested * BS) return null;
   const descPerBlock = BS / (f.bit64 ? 64 : 32);
+  let bpg = BPG;
   for (;;) {
     if (blocks <= 0) return null;
-    const groups = Math.ceil(blocks / BPG);
+    const groups = Math.ceil(blocks / bpg);
     const descBlocks = Math.ceil(groups / descPerBlock);
     let ipg = Math.ceil(inodesWanted / groups);
-    if (ipg > BS * 8) ipg = BS * 8;
+    if (ipg > BS * 8) {
+      // ext2fs_initialize(): more inodes than a group's bitmap holds — try again with smaller
+      // groups (only reachable with -N)
+      if (bpg < 256) return null;
+      bpg -= 8;
+      blocks = requested;
+      continue;
+    }
     let itb = Math.ceil((ipg * INODE_SIZE) / BS);
     ipg = Math.floor((itb * BS) / INODE_SIZE) & ~7;
     itb = Math.ceil((ipg * INODE_SIZE) / BS);
     // calc_reserved_gdt_blocks(): room to grow to 1024x (at most 2^32 blocks)
     const maxBlocks = blocks < Math.floor(0xffffffff / 1024) ? blocks * 1024 : 0xffffffff;
-    const rsvGroups = Math.ceil(maxBlocks / BPG);
+    const rsvGroups = Math.ceil(maxBlocks / bpg);
     const rsv = Math.min(Math.max(Math.ceil(rsvGroups / descPerBlock) - descBlocks, 0), ADDR_PER_BLOCK);
     const lastOverhead = 2 + itb + (groupHasSuper(groups - 1) ? 1 + descBlocks + rsv : 0);
-    const rem = blocks % BPG;
+    // meta_bg (GDT > 3/4 of a group) is not modelled; "too many inodes" when a group cannot
+    // hold its own metadata
+    if (rsv + descBlocks > Math.floor((bpg * 3) / 4) || 3 + itb + rsv + descBlocks > bpg) return null;
+    const rem = blocks % bpg;
     if (groups === 1 && rem && rem < lastOverhead) return null;
     if (rem && rem < lastOverhead + 50) {
       blocks -= rem;
@@ -152,7 +171,7 @@ export function extGeometry(bytes: number, type: ExtType = 'ext4', pageSize = WA
     const inodes = ipg * groups;
     return {
       blocks, groups, inodes, inodesPerGroup: ipg, reservedGdt: rsv, journalBlocks: Math.max(j, 0),
-      freeBlocks, freeInodes: inodes - FIRST_INO - (orphan ? 1 : 0),
+      freeBlocks, freeInodes: inodes - FIRST_INO - (orphan ? 1 : 0), blocksPerGroup: bpg,
     };
   }
 }
@@ -188,19 +207,50 @@ export interface ExtContent {
   blocks: number;
   /** inodes for the content (the root directory exists already). */
   inodes: number;
-  detail: { data: number; mapping: number; dirs: number; symlinks: number };
+  detail: { data: number; mapping: number; dirs: number; symlinks: number; xattrs: number };
+}
+
+/** Extent-tree blocks for a file of `extents` extents: none up to 4 (they live in the inode),
+ * then leaves of 340 and index blocks above them. */
+export function extentTreeBlocks(extents: number): number {
+  let total = 0;
+  let level = extents;
+  while (level > 4) {
+    level = Math.ceil(level / EXTENTS_PER_BLOCK);
+    total += level;
+  }
+  return total;
+}
+
+/** In-inode xattr room with 256-byte inodes: 256 − 128 − i_extra_isize 32 − the 4-byte magic. */
+const INODE_XATTR_ROOM = 92;
+const XATTR_PREFIXES = ['user.', 'trusted.', 'security.', 'system.posix_acl_access', 'system.posix_acl_default'];
+
+/** 1 when a node's xattrs do not all fit in its inode (libext2fs then gives it its own block). */
+function xattrBlock(set: { name: string; valueLen: number }[]): number {
+  let need = 4; // the terminating null entry
+  for (const a of set) {
+    const prefix = XATTR_PREFIXES.find((p) => a.name.startsWith(p));
+    const nameLen = Buffer.byteLength(prefix ? a.name.slice(prefix.length) : a.name, 'utf8');
+    need += ((16 + nameLen + 3) & ~3) + ((a.valueLen + 3) & ~3);
+  }
+  return need > INODE_XATTR_ROOM ? 1 : 0;
 }
 
 export function extContent(st: TreeStats, type: ExtType = 'ext4'): ExtContent {
   const f = extFeatures(type);
   let data = 0;
   let mapping = 0;
-  for (const size of st.fileSizes) {
-    const n = Math.ceil(size / BS);
+  st.fileSizes.forEach((size, i) => {
+    // mke2fs writes only the blocks that are not all zeros (holes and zero blocks stay holes)
+    const fd = st.fileData?.[i];
+    const n = fd ? fd.blocks : Math.ceil(size / BS);
     data += n;
     // long files cross group metadata; count one split per 32768-block run
-    mapping += mappingBlocks(n, f.extents, Math.floor(n / MAX_EXTENT_LEN));
-  }
+    const splits = Math.floor(n / MAX_EXTENT_LEN);
+    if (!f.extents) mapping += mappingBlocks(n && Math.ceil(size / BS), false); // indirect blocks cover every position up to the last
+    else mapping += extentTreeBlocks((fd ? fd.extents : Math.ceil(n / MAX_EXTENT_LEN)) + splits);
+  });
   let symlinks = 0;
   for (const len of st.symlinkLengths) if (len >= 60) symlinks += 1;
   let dirs = 0;
@@ -210,9 +260,11 @@ export function extContent(st: TreeStats, type: ExtType = 'ext4'): ExtContent {
     dirs += n;
     // a directory that grows while files are written beside it gets one extent per block
     const total = i === 0 ? n + 1 : n;
-    if (f.extents ? total > 4 : total > 12) mapping += f.extents ? Math.ceil(total / EXTENTS_PER_BLOCK) : mappingBlocks(total, false);
+    if (f.extents ? total > 4 : total > 12) mapping += f.extents ? extentTreeBlocks(total) : mappingBlocks(total, false);
   });
-  return { blocks: data + mapping + dirs + symlinks, inodes: st.inodes, detail: { data, mapping, dirs, symlinks } };
+  let xattrs = 0;
+  for (const set of st.xattrs) xattrs += xattrBlock(set);
+  return { blocks: data + mapping + dirs + symlinks + xattrs, inodes: st.inodes, detail: { data, mapping, dirs, symlinks, xattrs } };
 }
 
 export interface ExtMinimal {
@@ -224,15 +276,18 @@ export interface ExtMinimal {
 }
 
 /** Smallest size (multiple of 4096) where the content fits, searching block counts. */
-export function extMinimalSize(st: TreeStats, type: ExtType = 'ext4', opts: { slackBlocks?: number; slackInodes?: number; pageSize?: number } = {}): ExtMinimal {
+export function extMinimalSize(st: TreeStats, type: ExtType = 'ext4', opts: { slackBlocks?: number; slackInodes?: number; pageSize?: number; inodeCount?: number } = {}): ExtMinimal {
   const content = extContent(st, type);
+  if (opts.inodeCount !== undefined && opts.inodeCount < content.inodes + (opts.slackInodes ?? 0) + FIRST_INO + 1) {
+    throw new Error(`extMinimalSize: -N ${opts.inodeCount} cannot hold ${content.inodes} inodes`);
+  }
   const needBlocks = content.blocks + (opts.slackBlocks ?? 0);
   const needInodes = content.inodes + (opts.slackInodes ?? 0);
   const pageSize = opts.pageSize ?? WASM_PAGE_SIZE;
   const perPage = Math.max(1, pageSize / BS);
   const fits = (b: number): ExtGeometry | null => {
     if (b % perPage) return null;
-    const g = extGeometry(b * BS, type, pageSize);
+    const g = extGeometry(b * BS, type, pageSize, opts.inodeCount);
     return g && g.freeBlocks >= needBlocks && g.freeInodes >= needInodes ? g : null;
   };
   // lower bound: every block of content plus the fixed minimum; free blocks and inodes grow
@@ -241,7 +296,10 @@ export function extMinimalSize(st: TreeStats, type: ExtType = 'ext4', opts: { sl
   const pages = (p: number) => fits(p * perPage);
   let lo = Math.max(1, Math.floor(needBlocks / perPage));
   let hi = Math.max(lo * 2, 64);
-  while (!pages(hi)) hi *= 2;
+  while (!pages(hi)) {
+    hi *= 2;
+    if (hi * perPage > 2 ** 32) throw new Error('extMinimalSize: no size up to 16 TiB holds the content');
+  }
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2);
     if (pages(mid)) hi = mid;
@@ -252,8 +310,9 @@ export function extMinimalSize(st: TreeStats, type: ExtType = 'ext4', opts: { sl
   for (let p = hi - 1; p >= Math.max(1, hi - 64); p--) if (pages(p)) best = p;
   const g = pages(best)!;
   const bytes = best * perPage * BS;
-  const prev = extGeometry(bytes - pageSize, type, pageSize);
+  const prev = extGeometry(bytes - pageSize, type, pageSize, opts.inodeCount);
   const limitedBy = content.blocks === 0 && content.inodes === 0 ? 'tool-minimum'
+    : opts.inodeCount !== undefined ? 'blocks'
     : prev && prev.freeBlocks >= needBlocks && prev.freeInodes < needInodes ? 'inodes' : 'blocks';
   return { bytes, geometry: g, content, limitedBy };
 }

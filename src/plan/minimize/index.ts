@@ -15,7 +15,8 @@ import { driverFor } from '../../fs/registry.js';
 import type { SourceTree } from '../../tree/model.js';
 import { newTree } from '../../tree/model.js';
 import { btrfsMinimalSize, type BtrfsProfile } from './btrfs.js';
-import { extContent, extMinimalSize, WASM_PAGE_SIZE, type ExtType } from './ext4.js';
+import { extGeometry, extMinimalSize, FIRST_INO, WASM_PAGE_SIZE, type ExtType } from './ext4.js';
+import { extGuess, GUESS_HEADROOM } from './ext-guess.js';
 import { treeStats, type TreeStats } from './stats.js';
 import { vfatMinimalSize } from './vfat.js';
 
@@ -23,6 +24,7 @@ export { btrfsMinimalSize, btrfsMinDevSize } from './btrfs.js';
 export { extGeometry, extMinimalSize, extContent } from './ext4.js';
 export { vfatMinimalSize } from './vfat.js';
 export { treeStats } from './stats.js';
+export { extGuess, repartGuessLowerBound, GUESS_HEADROOM, GUESS_EXT_FLOOR } from './ext-guess.js';
 
 const MiB = 1024 * 1024;
 const UNIT = 4096;
@@ -52,10 +54,18 @@ export interface SizeModel {
   bytes: number;
   /** what decided the size (per file system: counts, geometry, the estimate's terms). */
   detail: Record<string, unknown>;
+  /** options the tool must get for the content to fit in `bytes` (ext: `-N`, only where the
+   * default inode ratio cannot hold the tree); put them before SYSTEMD_REPART_MKFS_OPTIONS_*. */
+  mkfsOptions?: string[];
 }
 
 function statsOf(tree: SourceTree | null): TreeStats {
   return treeStats(tree ?? newTree());
+}
+
+/** ext: with the blocks mke2fs really writes per file (sparse files read for their holes). */
+function extStatsOf(tree: SourceTree | null): TreeStats {
+  return treeStats(tree ?? newTree(), { fileData: { blockSize: 4096, maxRun: 32768 } });
 }
 
 function unsupported(format: string): never {
@@ -68,7 +78,7 @@ export function minimalSize(format: string, tree: SourceTree | null, opts: Minim
     case 'ext2':
     case 'ext3':
     case 'ext4': {
-      const m = extMinimalSize(statsOf(tree), format as ExtType);
+      const m = extMinimalSize(extStatsOf(tree), format as ExtType);
       return { format, bytes: m.bytes, detail: { limitedBy: m.limitedBy, content: m.content, geometry: m.geometry } };
     }
     case 'btrfs': {
@@ -87,10 +97,6 @@ export function minimalSize(format: string, tree: SourceTree | null, opts: Minim
   }
 }
 
-/** Free space Minimize=guess leaves beyond the content: 15% of the content's blocks/inodes/clusters. */
-export const GUESS_HEADROOM = 0.15;
-/** ext: a guessed file system is at least 16 MiB, so it always has a journal (mke2fs drops it below 8 MiB). */
-export const GUESS_EXT_FLOOR = 16 * MiB;
 
 /** The guess, capped at repart's — unless repart's guess cannot even hold the content (it fails
  * there), in which case there is nothing to stay below and the headroom is kept. */
@@ -101,53 +107,40 @@ function capAtRepart(minimal: number, target: number, repartLower: number): numb
 
 export interface GuessModel extends SizeModel {
   minimal: number;
-  /** lower bound of what systemd-repart 257's two-pass guess gives for this content. */
+  /** lower bound of what systemd-repart's (257, 262) two-pass guess gives for this content. */
   repartLowerBound: number;
 }
 
 /**
- * Minimize=guess: a writable file system with room to spare, formatted once.
+ * Minimize=guess: a writable file system with room to spare, formatted once, never larger than
+ * systemd-repart's own guess.
  *
- * Rule: the smallest size with GUESS_HEADROOM (15%) of the content's size free again — for ext
- * 15% more free blocks *and* free inodes than the content takes (at least 16 MiB, so there is a
- * journal), for vfat 15% more free clusters; btrfs' minimum already is mkfs.btrfs' own generous
- * estimate (every entry charged 16 KiB of metadata, plus data/8), so the guess is that minimum.
- *
- * Never larger than repart 257's guess: repart formats in 1 TiB, measures the bytes written W
- * (at least the content's blocks), then uses max(32 MiB for ext4, W × 1.5). Our guess is capped
- * at that lower bound (max(floor, 1.5 × content blocks)), never below the minimum. Where even
- * that bound cannot hold the content (e.g. thousands of tiny files exhaust ext4's inodes:
- * repart 257's second pass then fails, measured), the headroom is kept. For btrfs, repart's
- * final mkfs enlarges its file to the same estimate whenever its guess is smaller, so ours is
- * never larger.
+ * ext: see ext-guess.ts (15 % free blocks and inodes, capped at a lower bound of repart's
+ * two-pass guess; `-N` only where mke2fs' default inode ratio cannot hold the tree there).
+ * vfat: 15 % more free clusters, capped at 1.5 × the content's bytes. btrfs: the minimum, which
+ * already is mkfs.btrfs' own generous estimate (every entry charged 16 KiB of metadata, plus
+ * data/8); repart's final mkfs enlarges its file to the same estimate.
  */
 export function guessSize(format: string, tree: SourceTree | null, opts: MinimizeOptions = {}): GuessModel {
-  const min = minimalSize(format, tree, opts);
   switch (format) {
     case 'ext2':
     case 'ext3':
     case 'ext4': {
-      const st = statsOf(tree);
-      const c = extContent(st, format as ExtType);
-      const g = extMinimalSize(st, format as ExtType, { slackBlocks: Math.ceil(c.blocks * GUESS_HEADROOM), slackInodes: Math.ceil(c.inodes * GUESS_HEADROOM) });
-      const target = Math.max(g.bytes, GUESS_EXT_FLOOR);
-      // repart 257: max(minimal_size_by_fs_name, 1.5 × written); ext2/ext3 have no fs minimum there
-      const lower = Math.max(format === 'ext4' ? 32 * MiB : 0, roundUp(1.5 * c.blocks * UNIT, UNIT));
-      // ext sizes come in whole pages (64 KiB, see ext4.ts): cap at the last page below the bound
-      const bytes = capAtRepart(min.bytes, roundUp(target, WASM_PAGE_SIZE), Math.floor(lower / WASM_PAGE_SIZE) * WASM_PAGE_SIZE);
-      return { format, bytes, minimal: min.bytes, repartLowerBound: lower, detail: { ...min.detail, headroomBytes: bytes - min.bytes } };
+      const g = extGuess(extStatsOf(tree), format as ExtType);
+      return { format, bytes: g.bytes, minimal: g.minimal, repartLowerBound: g.repartLowerBound, detail: g.detail, ...(g.mkfsOptions.length ? { mkfsOptions: g.mkfsOptions } : {}) };
     }
     case 'vfat': {
+      const min = minimalSize(format, tree, opts);
       const st = statsOf(tree);
       const g = vfatMinimalSize(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, compat: opts.compat, headroom: GUESS_HEADROOM });
       const lower = roundUp(1.5 * st.bytes, UNIT);
       const bytes = capAtRepart(min.bytes, g.bytes, lower);
       return { format, bytes, minimal: min.bytes, repartLowerBound: lower, detail: { ...min.detail, headroomBytes: bytes - min.bytes, guess: g.detail } };
     }
-    case 'btrfs':
+    default: {
+      const min = minimalSize(format, tree, opts);
       return { ...min, minimal: min.bytes, repartLowerBound: min.bytes };
-    default:
-      return { ...min, minimal: min.bytes, repartLowerBound: min.bytes };
+    }
   }
 }
 
@@ -225,4 +218,27 @@ export async function formatMinimized(job: FormatJob, model: SizeModel | number,
       size = next;
     }
   }
+}
+
+/**
+ * The model's mkfs options for the size finally formatted: a floor (SizeMinBytes=, the file
+ * system minimum) can make the file system so much larger than the guess that mke2fs' default
+ * inode ratio holds the tree after all — then repart's own options are used (no -N).
+ */
+export function modelMkfsOptionsAt(model: SizeModel, bytes: number): string[] | undefined {
+  const n = model.detail.inodeCount;
+  if (!model.mkfsOptions || typeof n !== 'number' || !model.format.startsWith('ext')) return model.mkfsOptions;
+  const g = extGeometry(bytes, model.format as ExtType, WASM_PAGE_SIZE);
+  return g && g.freeInodes >= n - FIRST_INO - 1 ? undefined : model.mkfsOptions;
+}
+
+/**
+ * The mkfs options of a minimized partition: the model's (ext `-N`) before the user's
+ * SYSTEMD_REPART_MKFS_OPTIONS_*; if the user sizes inodes (-N, -i, -T) the user's choice stands
+ * alone (the model did not assume it; a short model is retried).
+ */
+export function minimizedMkfsOptions(model: string[] | undefined, user: string[]): string[] {
+  if (!model?.length) return user;
+  if (user.some((o) => /^-[^-]*[NiT]/.test(o))) return user;
+  return [...model, ...user];
 }

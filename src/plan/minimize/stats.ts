@@ -4,6 +4,7 @@
  * file sizes, symlink target lengths. The models never look at file bytes.
  */
 import type { DirNode, SourceTree, TreeNode } from '../../tree/model.js';
+import { fileData, type FileData } from './file-data.js';
 
 export interface DirStats {
   /** UTF-8 byte length of every entry name, in the tool's (byte) order. */
@@ -31,13 +32,30 @@ export interface TreeStats {
   /** sum of distinct file sizes. */
   bytes: number;
   subvolumes: number;
+  /** per distinct file (parallel to fileSizes): the blocks a tool writes, when asked for
+   * (`TreeStatsOptions.fileData`); files that may have holes are read (file-data.ts). */
+  fileData?: FileData[];
+  /** xattrs of every node that has some (root included): name and value length each. */
+  xattrs: { name: string; valueLen: number }[][];
+}
+
+export interface TreeStatsOptions {
+  /** count data blocks and extents per file with this block size and longest extent */
+  fileData?: { blockSize: number; maxRun: number };
 }
 
 const utf8Len = (s: string): number => Buffer.byteLength(s, 'utf8');
 
-export function treeStats(tree: SourceTree): TreeStats {
-  const st: TreeStats = { dirs: [], fileSizes: [], symlinkLengths: [], specials: 0, extraLinks: 0, extraLinkSizes: [], inodes: 0, bytes: 0, subvolumes: 0 };
+export function treeStats(tree: SourceTree, opts: TreeStatsOptions = {}): TreeStats {
+  const st: TreeStats = { dirs: [], fileSizes: [], symlinkLengths: [], specials: 0, extraLinks: 0, extraLinkSizes: [], inodes: 0, bytes: 0, subvolumes: 0, xattrs: [] };
+  const fd = opts.fileData;
+  if (fd) st.fileData = [];
   const seen = new Set<TreeNode>();
+  const noteXattrs = (node: TreeNode): void => {
+    const x = node.meta.xattrs;
+    if (x?.length) st.xattrs.push(x.map((a) => ({ name: a.name, valueLen: a.value.length })));
+  };
+  noteXattrs(tree.root);
   const visit = (dir: DirNode): void => {
     const names: number[] = [];
     let subdirs = 0;
@@ -55,6 +73,7 @@ export function treeStats(tree: SourceTree): TreeStats {
       }
       seen.add(node);
       st.inodes++;
+      noteXattrs(node);
       switch (node.kind) {
         case 'dir':
           subdirs++;
@@ -63,6 +82,7 @@ export function treeStats(tree: SourceTree): TreeStats {
         case 'file':
           st.fileSizes.push(node.size);
           st.bytes += node.size;
+          if (fd) st.fileData!.push(fileData(node, fd.blockSize, fd.maxRun));
           break;
         case 'symlink':
           st.symlinkLengths.push(utf8Len(node.target));
