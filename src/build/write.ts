@@ -52,7 +52,11 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
   const events: FormatEvents = {
     start: (k) => pr?.start?.(id(k), name(parts[k]!)),
     progress: (k, p) => pr?.update?.(id(k), p),
-    done: (k, r) => { pr?.finish?.(id(k)); r.warnings.forEach((w) => ctx.warn(`${name(parts[k]!)}: ${w}`)); },
+    done: (k, r) => {
+      pr?.finish?.(id(k));
+      if (r.toolOutput?.trim()) ctx.warn(r.toolOutput.trimEnd()); // 262 shows its mkfs child's output
+      r.warnings.forEach((w) => ctx.warn(`${name(parts[k]!)}: ${w}`));
+    },
   };
   const out = await ctx.image!.format(parts.map((s) => ({ p: s.placed!, content: contentOf(ctx, s) })), ctx.request.formatter ?? formatInProcess, events);
   parts.forEach((s, k) => { s.formatted = out[k]; });

@@ -53,6 +53,8 @@ export interface PartitionDefinition {
   copyFrom?: { path: string; offset: bigint; length: bigint };
   format?: string;
   copyFiles: CopyFilesEntry[];
+  /** CopyArchive= (a repart-ts extension, src/tree/tar.ts): tar archives merged into the tree */
+  copyArchives?: { source: string; target: string; where: ErrorWhere }[];
   excludeFiles: string[];
   excludeFilesTarget: string[];
   makeDirectories: string[];
@@ -259,6 +261,24 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
         if (!/^fsverity=(off|copy)$/.test(opt) || !asCompat(o.compat).copyFilesFsverity) o.warn(`${loc(w)}: unknown CopyFiles= option '${opt}', ignoring`);
       }
       d.copyFiles.push({ source: simplifyPath(src), target: simplifyPath(dst), options, where: w });
+    },
+  },
+  // repart-ts's extension (no systemd version has it, so every --compat knows it):
+  // CopyArchive=ARCHIVE[:TARGET], an uncompressed tar read in place as the tree's source with
+  // its own owners, modes, times, xattrs, hard links and device nodes (src/tree/tar.ts). A key of
+  // its own, so that copying a .tar file as a file (CopyFiles=) keeps meaning what it means.
+  CopyArchive: {
+    since: 0,
+    parse: (d, v, w, o) => {
+      if (v === '') { d.copyArchives = []; return; }
+      const f = splitColonFields(v);
+      if (!f || f.length > 2) return o.warn(`${loc(w)}: failed to parse CopyArchive= line (ARCHIVE[:TARGET]), ignoring: ${v}`);
+      const src = expand(f[0]!, w, o);
+      const dst = f[1] !== undefined && f[1] !== '' ? expand(f[1], w, o) : '/';
+      if (src === null || dst === null) return;
+      if (!isAbsoluteNormalizable(src) || !isAbsoluteNormalizable(dst))
+        return o.warn(`${loc(w)}: CopyArchive= paths must be absolute and normalized, ignoring: ${v}`);
+      (d.copyArchives ??= []).push({ source: simplifyPath(src), target: simplifyPath(dst), where: w });
     },
   },
   ExcludeFiles: { since: 254, parse: pathListKey('excludeFiles', true) },

@@ -66,6 +66,9 @@ export interface FormatOutcome {
    * themselves (erofs, squashfs); the rest of the window is unused. Absent: the whole window.
    */
   usedBytes?: number;
+  /** what the tool printed that systemd-repart shows (its child's output goes to repart's
+   * stderr): mkfs.btrfs's summary. */
+  toolOutput?: string;
 }
 
 export interface FormatProgress {

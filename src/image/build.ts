@@ -7,7 +7,8 @@
  * copy blocks, write table, commit), each given the plan in force: the plan is a value, never
  * changed by the writer.
  */
-import { existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, unlinkSync } from 'node:fs';
+import { existsSync, fsyncSync, openSync, closeSync, renameSync, unlinkSync } from 'node:fs';
+import { publishNew } from './publish.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
@@ -194,14 +195,13 @@ export class ImageWriter {
     img.close();
     this.img = null;
     if (this.mode === 'create') {
-      // link() refuses to replace a file that appeared meanwhile, unlike rename().
-      try { linkSync(this.tmp, this.target); } catch (e) { throw ioError('cannot create image file', this.target, e); }
-      unlinkSync(this.tmp);
+      // link() refuses to replace a file that appeared meanwhile, unlike rename() (publish.ts:
+      // an exclusive create where the target file system has no hard links).
+      try { publishNew(this.tmp, this.target); } catch (e) { throw ioError('cannot create image file', this.target, e); }
     } else renameSync(this.tmp, this.target);
     pending.delete(this.tmp);
     for (const [sp, t] of this.splitTemps) {
-      try { linkSync(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
-      unlinkSync(t);
+      try { publishNew(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
       pending.delete(t);
     }
   }

@@ -3,10 +3,11 @@
  * linked (or, for an fstab being merged, renamed) into place, as the image is. 258+ does not
  * create a file without lines ("… is not specified for any eligible partitions, not generating").
  */
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CliOptions } from '../config/cli.js';
 import { asCompat } from '../compat.js';
+import { publishNew } from '../image/publish.js';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
 import { deriveUuid } from '../plan/ids.js';
@@ -73,7 +74,7 @@ function writeNewFile(file: string, text: string, what: string, replace: boolean
   try {
     writeFileSync(tmp, text, { flag: 'wx' });
     if (replace) renameSync(tmp, file);
-    else linkSync(tmp, file);
+    else publishNew(tmp, file);
   } catch (e) {
     throw new RepartError('E_IMAGE_IO', `Failed to write ${what}: ${(e as Error).message}`, { file });
   } finally {

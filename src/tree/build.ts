@@ -9,6 +9,9 @@ import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../errors.js';
 import { newTree, type DirNode, type NodeMeta, type SourceTree, type Timespec, type TreeNode } from './model.js';
+import { addArchive, type ArchiveSpec } from './tar.js';
+import { treeRdev } from './devices.js';
+import { inodeKey } from './identity.js';
 
 export interface CopyFilesLine {
   source: string;
@@ -30,6 +33,8 @@ export interface TreeSpec {
   mapOwnersToRoot?: boolean;
   now: Timespec;
   excludeMountPointContents?: string[];
+  /** CopyArchive= (src/tree/tar.ts): merged after the CopyFiles= lines, paths inside copySource */
+  archives?: ArchiveSpec[];
   /** notices (missing sources, skipped lines); default: ignored. */
   log?: (message: string) => void;
 }
@@ -37,7 +42,8 @@ export interface TreeSpec {
 const ALWAYS_EXCLUDED = ['proc', 'sys', 'dev', 'tmp', 'run', 'var/tmp'];
 type Deny = 'inode' | 'contents';
 
-const key = (st: Stats): string => `${st.dev}:${st.ino}`;
+// (dev, ino) without losing 64-bit precision (src/tree/identity.ts)
+const key = (st: Stats, path: string, follow = false): string => inodeKey(st, path, follow);
 const ts = (ms: number, ns?: bigint): Timespec => ({ sec: Math.floor(ms / 1000), nsec: ns !== undefined ? Number(ns % 1000000000n) : Math.round((ms % 1000) * 1e6) });
 
 /** Split an absolute path into components, refusing '..' that would leave the root. */
@@ -129,7 +135,7 @@ class Builder {
 
   private addDeny(deny: Map<string, Deny>, hostPath: string, kind: Deny): void {
     const st = this.statHost(hostPath);
-    if (st && !(deny.get(key(st)) === 'inode')) deny.set(key(st), kind);
+    if (st && !(deny.get(key(st, hostPath, true)) === 'inode')) deny.set(key(st, hostPath, true), kind);
   }
 
   private lookupDir(parts: string[]): TreeNode | undefined {
@@ -267,6 +273,8 @@ class Builder {
       }
     }
 
+    for (const a of spec.archives ?? []) addArchive({ ...a, source: posix.join(this.root, a.source) }, { tree: this.tree, mkdirP: (p) => this.mkdirP(p, a.where), now: spec.now });
+
     for (const d of spec.makeDirectories) this.mkdirP(components(d, 'MakeDirectories= path'));
 
     for (const l of spec.makeSymlinks) {
@@ -293,7 +301,7 @@ class Builder {
     let p = src;
     for (;;) {
       const st = this.statHost(p);
-      if (st && deny.has(key(st))) return true;
+      if (st && deny.has(key(st, p, true))) return true;
       if (p === this.root || p === '/') return false;
       const up = posix.dirname(p);
       if (!under(up, this.root)) return false;
@@ -306,7 +314,7 @@ class Builder {
 
   /** copy_tree_at for one entry (metadata of directories applied after their children). */
   private copyEntry(path: string, st: Stats, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): TreeNode | null {
-    const k = key(st);
+    const k = key(st, path);
     const d = deny.get(k);
     if (d === 'inode') return null;
     if (st.isDirectory()) {
@@ -330,7 +338,7 @@ class Builder {
       node = { kind: 'symlink', ino: this.ino(), meta: this.metaFrom(st), target, hostPath: path };
     } else {
       const kind = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'char' : 'block';
-      node = { kind, ino: this.ino(), meta: this.metaFrom(st), rdev: st.rdev, hostPath: path };
+      node = { kind, ino: this.ino(), meta: this.metaFrom(st), rdev: treeRdev(st.rdev), hostPath: path };
     }
     if (st.nlink > 1) links.set(k, node);
     return node;
@@ -359,9 +367,9 @@ class Builder {
       const name = names[i]!;
       const existing = dir.entries.get(name);
       if (existing && existing.kind === 'dir' && st.isDirectory()) {
-        if (deny.get(key(st)) === 'inode') continue;
+        if (deny.get(key(st, posix.join(path, name))) === 'inode') continue;
         const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
-        if (deny.get(key(st)) !== 'contents') this.copyChildren(posix.join(path, name), existing, deny, links, where);
+        if (deny.get(key(st, posix.join(path, name))) !== 'contents') this.copyChildren(posix.join(path, name), existing, deny, links, where);
         existing.meta.atime = saved.a;
         existing.meta.mtime = saved.m;
         continue;

@@ -197,16 +197,19 @@ async function streamData(
       const src = await open(seg.source.path, 'r').catch((e: NodeJS.ErrnoException) => {
         throw new WriteError(`${seg.source.kind === 'host' ? seg.source.path : seg.path}: cannot open: ${e.code ?? e.message}`, seg.path);
       });
+      // an archive member (src/tree/tar.ts) is `size` bytes from its offset in the archive
+      const base = seg.source.kind === 'archive' ? seg.source.offset : 0;
       try {
         const st = await src.stat();
-        if (st.size !== seg.size) throw new WriteError(`${seg.source.path}: file changed size while building (${seg.size} → ${st.size} bytes)`, seg.path);
+        if (base === 0 && seg.source.kind === 'host' && st.size !== seg.size) throw new WriteError(`${seg.source.path}: file changed size while building (${seg.size} → ${st.size} bytes)`, seg.path);
+        if (st.size < base + seg.size) throw new WriteError(`${seg.source.path}: archive shrank while building`, seg.path);
         let o = 0;
         while (o < total) {
           const n = Math.min(total - o, BUF - fill);
           const want = Math.max(0, Math.min(n, seg.size - o));
           let got = 0;
           while (got < want) {
-            const { bytesRead } = await src.read(buf, fill + got, want - got, o + got);
+            const { bytesRead } = await src.read(buf, fill + got, want - got, base + o + got);
             if (bytesRead === 0) throw new WriteError(`${seg.source.path}: file shrank while copying (expected ${seg.size} bytes)`, seg.path);
             got += bytesRead;
           }
