@@ -5,6 +5,7 @@
  * Stages replace `plan` as a whole (never edit its entries); the partition states carry what is
  * learnt about each partition as the stages run.
  */
+import type { CliInputs } from '../io/cli-inputs.js';
 import type { Compat } from '../compat.js';
 import type { FormatOutcome } from '../fs/driver.js';
 import type { PartitionDefinition } from '../config/definition.js';
@@ -102,6 +103,8 @@ export interface BuildContext {
   plan?: Plan;
   /** something is new or resized (context_changed()) */
   changed: boolean;
+  /** --key-file=, --private-key=, --certificate= contents, read first (io/cli-inputs.ts) */
+  inputs?: CliInputs;
   signer?: VeritySigner;
   joinCertificate?: X509Certificate;
   /** the temporary image while it is written */

@@ -2,8 +2,6 @@
  * Stage "encrypt": Encrypt=key-file partitions become LUKS2 containers, encrypted in place.
  * Writes: the encrypted partitions' bytes in the image.
  */
-import { readFileSync } from 'node:fs';
-import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
 import { encryptPartitionInPlace, luksLabel } from '../luks/index.js';
 import { deriveUuid } from '../plan/ids.js';
@@ -15,11 +13,8 @@ export const encryptStage: Stage = {
   async run(ctx: BuildContext) {
     const targets = ctx.partitions.filter((s) => s.def.encrypt === 'key-file' && isWritten(s));
     if (targets.length === 0) return;
-    const o = ctx.request;
-    let keyFile: Uint8Array = new Uint8Array(0);
-    if (o.keyFile) {
-      try { keyFile = readFileSync(o.keyFile); } catch (e) { throw new RepartError('E_SOURCE', `cannot read --key-file=: ${(e as Error).message}`, { file: o.keyFile }); }
-    }
+    // read (bounded, type-checked) by the first stage
+    const keyFile: Uint8Array = ctx.inputs?.keyFile ?? new Uint8Array(0);
     for (const s of targets) {
       const p = s.placed!;
       const sectorSize = fsSectorOf(ctx, s.def);

@@ -10,6 +10,7 @@ import type { BuildContext, Stage } from './context.js';
 import { copyBlocksStage as copyBlocksSourcesStage } from './copy-blocks.js';
 import { elToritoCheckStage, elToritoStage, growUnchangedStage, minimalSizeStage, splitUnchangedStage, tabsBeforePopulatingStage } from './conformance.js';
 import { readDefinitionsStage } from './definitions.js';
+import { commandLineInputsStage } from '../io/cli-inputs.js';
 import { changesStage, growDryRunStage } from './dry-run.js';
 import { encryptStage } from './encrypt.js';
 import { dryRunRootHashesStage, measureSelfSizedStage } from './measure.js';
@@ -26,6 +27,7 @@ import { veritySizesStage } from './verity-sizes.js';
 import { copyBlocksStage, formatSelfSizedStage, formatStage, MAX_ATTEMPTS, openImageStage, writeTableStage } from './write.js';
 
 export const STAGES: readonly Stage[] = [
+  commandLineInputsStage,
   readDefinitionsStage,
   loadTableStage,
   listExistingStage,

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseCommandLine, type CliOptions } from '../config/cli.js';
-import { formatWhere, RepartError } from '../errors.js';
+import { formatWhere, RepartError, clipMessage } from '../errors.js';
 import { buildImage } from '../build/build-image.js';
 import { requestFromOptions } from '../build/defaults.js';
 import type { BuildRequest, Formatter } from '../build/request.js';
@@ -132,7 +132,7 @@ export async function run(argv: string[], io: Io, hooks: RunHooks = {}): Promise
     if (e instanceof RepartError) { io.stderr(`${errorLine(e)}\n`); return e.exitCode; }
     throw e;
   }
-  const warn = (m: string) => { if (!o.quiet) io.stderr(`${m}\n`); };
+  const warn = (m: string) => { if (!o.quiet) io.stderr(`${clipMessage(m)}\n`); };
   if (o.help) { io.stdout(HELP); return 0; }
   if (o.version) { io.stdout(versionText(o.compat, VERSION)); return 0; }
   o.warnings.forEach(warn);

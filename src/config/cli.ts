@@ -4,7 +4,7 @@
  */
 import { asCompat } from '../compat.js';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readSmallFile, SIGNATURE_MAX } from '../io/read-small.js';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { parseUuid, type Uuid } from '../gpt/guid.js';
@@ -255,7 +255,7 @@ function applyOption(o: CliOptions, n: string, v: string | undefined): void {
       let signature: Uint8Array;
       if (sig.startsWith('base64:')) signature = Buffer.from(sig.slice(7), 'base64');
       else {
-        try { signature = readFileSync(path.resolve(sig)); } catch (e) { throw new UsageError(`Failed to read --join-signature= signature file ${sig}: ${(e as Error).message}`); }
+        try { signature = readSmallFile(path.resolve(sig), { what: '--join-signature= signature file', max: SIGNATURE_MAX, streams: true }); } catch (e) { throw new UsageError(`Failed to read --join-signature= signature file ${sig}: ${(e as Error).message}`); }
       }
       o.joinSignature = { rootHash: hash, signature };
       break;

@@ -228,12 +228,31 @@ export function splitQuotedColonFields(s: string): string[] | null {
   return out;
 }
 
-/** path_simplify() for absolute paths: collapse '//' and '/./', drop trailing '/'. */
+/**
+ * path_simplify(): collapse '//' and '/./', drop a trailing '/', and — for an absolute path —
+ * drop '..' right after the root ("/../../x" is "/x": nothing is above the root). A '..'
+ * anywhere else stays, and path_is_normalized() then refuses the path (systemd 262, measured:
+ * "/q/../r" is ignored with "path is not normalized", "/../../z" is "/z").
+ */
 export function simplifyPath(p: string): string {
-  const parts = p.split('/').filter((x) => x !== '' && x !== '.');
-  return (p.startsWith('/') ? '/' : '') + parts.join('/') || (p.startsWith('/') ? '/' : '.');
+  const abs = p.startsWith('/');
+  const parts: string[] = [];
+  for (const x of p.split('/')) {
+    if (x === '' || x === '.') continue;
+    if (x === '..' && abs && parts.length === 0) continue;
+    parts.push(x);
+  }
+  return (abs ? '/' : '') + parts.join('/') || (abs ? '/' : '.');
 }
 
+/** Absolute, and normalized once simplified (no '..' left below the root). */
 export function isAbsoluteNormalizable(p: string): boolean {
-  return p.startsWith('/') && !p.split('/').includes('..');
+  return p.startsWith('/') && !simplifyPath(p).split('/').includes('..');
+}
+
+/** Why a path value is refused, in systemd's words, or null when it is accepted. */
+export function pathValueProblem(p: string): string | null {
+  if (!p.startsWith('/')) return 'is not absolute';
+  if (simplifyPath(p).split('/').includes('..')) return 'is not normalized';
+  return null;
 }

@@ -9,7 +9,6 @@
  */
 import { existsSync, fsyncSync, openSync, closeSync, renameSync, unlinkSync } from 'node:fs';
 import { publishNew } from './publish.js';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import type { FormatEvents, FormatJob, FormatOutcome } from '../fs/driver.js';
@@ -17,12 +16,16 @@ import { encodeGpt } from '../gpt/table.js';
 import type { GptEntry } from '../gpt/entry.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { copySparse, ImageFile } from './file.js';
+import { openScanned, type ScanId } from '../io/open-verified.js';
+import { removeStaleTemps, tempBeside } from './stale-temps.js';
 
 /** Bytes copied into a partition: a CopyBlocks= file, or a partition of another image (--copy-from=). */
 export interface BlockSource {
   path: string;
   offset: bigint;
   length: bigint;
+  /** identity when it was checked: a different file at the path is refused (CopyBlocks=) */
+  id?: ScanId;
 }
 
 export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>;
@@ -53,9 +56,6 @@ export function removePendingFiles(): void {
   pending.clear();
 }
 
-function tempBeside(target: string): string {
-  return path.join(path.dirname(target), `.#${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-}
 
 function ioError(what: string, file: string, e: unknown): RepartError {
   return new RepartError('E_IMAGE_IO', `${what}: ${(e as Error).message}`, { file }, 1, { cause: e });
@@ -88,6 +88,9 @@ export class ImageWriter {
     if (!existsSync(dir)) throw new RepartError('E_IMAGE_IO', `directory ${dir} does not exist`, { file: o.target });
     if (o.mode === 'create' && existsSync(o.target)) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: o.target });
     for (const sp of o.splitPaths ?? []) if (existsSync(sp)) throw new RepartError('E_IMAGE_EXISTS', 'split output file already exists, refusing', { file: sp });
+    // a run killed with SIGKILL could not clean up: its full-size temporary files go now
+    removeStaleTemps(o.target);
+    for (const sp of o.splitPaths ?? []) removeStaleTemps(sp);
     const tmp = tempBeside(o.target);
     pending.add(tmp);
     let img: ImageFile | null = null;
@@ -102,7 +105,7 @@ export class ImageWriter {
         let fd: number;
         try { fd = openSync(o.base.path, 'r'); } catch (e) { throw ioError('cannot open image', o.base.path, e); }
         try {
-          for (const [off, len] of o.base.keep) copySparse(fd, off, img, off, len);
+          for (const [off, len] of o.base.keep) copySparse(fd, off, img, off, len, o.base.path);
         } finally {
           closeSync(fd);
         }
@@ -129,10 +132,11 @@ export class ImageWriter {
     const img = this.file();
     for (const { p, src, contentOffset } of items) {
       let fd: number;
-      try { fd = openSync(src.path, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src.path, e); }
+      if (src.id) fd = openScanned(src.path, src.id, p.def.where.CopyBlocks ?? { file: p.def.file });
+      else try { fd = openSync(src.path, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src.path, e); }
       try {
         if (src.length > p.size) throw new RepartError('E_SOURCE', `CopyBlocks= source is ${src.length} bytes, larger than the partition (${p.size} bytes)`, p.def.where.CopyBlocks ?? { file: p.def.file });
-        copySparse(fd, src.offset, img, p.offset + (contentOffset ?? 0n), src.length);
+        copySparse(fd, src.offset, img, p.offset + (contentOffset ?? 0n), src.length, src.path);
       } finally {
         closeSync(fd);
       }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { CliOptions } from '../config/cli.js';
 import { asCompat } from '../compat.js';
 import { publishNew } from '../image/publish.js';
+import { generatedPath } from '../io/root-paths.js';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
 import { deriveUuid } from '../plan/ids.js';
@@ -25,11 +26,7 @@ export interface TabContext {
 
 /** Where a --generate-*= path lands: under --root= when one is given (262), never outside it. */
 export function tabTarget(file: string, root: string | undefined): string {
-  if (!root) return file;
-  const rel = path.relative(root, file);
-  // an absolute path names a file of the root's tree; one already under --root is taken as is
-  const inside = !rel.startsWith('..') && !path.isAbsolute(rel);
-  return inside ? file : path.join(root, file);
+  return generatedPath(root, file);
 }
 
 /** The options these files depend on (the command line's, or a BuildRequest's). */

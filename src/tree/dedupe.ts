@@ -6,15 +6,18 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { openScanned } from '../io/open-verified.js';
 import type { DirNode, FileNode, SourceTree } from './model.js';
 
 async function digest(f: FileNode): Promise<string> {
   const h = createHash('sha256');
   if (f.source.kind === 'bytes') return h.update(f.source.data).digest('hex');
-  // an archive member is `size` bytes from its offset
+  // an archive member is `size` bytes from its offset in the archive
+  if (f.size === 0) return h.digest('hex');
+  const { path, dev, ino } = f.source;
   const range = f.source.kind === 'archive' ? { start: f.source.offset, end: f.source.offset + f.size - 1 } : {};
-  if (f.source.kind === 'archive' && f.size === 0) return h.digest('hex');
-  for await (const chunk of createReadStream(f.source.path, { highWaterMark: 1 << 20, ...range })) h.update(chunk as Buffer);
+  const fd = openScanned(path, dev !== undefined && ino !== undefined ? { dev, ino } : undefined);
+  for await (const chunk of createReadStream(path, { fd, highWaterMark: 1 << 20, ...range })) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 

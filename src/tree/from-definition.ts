@@ -60,6 +60,7 @@ export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec 
     excludeFiles: d.excludeFiles,
     excludeFilesTarget: d.excludeFilesTarget,
     makeDirectories: d.makeDirectories,
+    makeDirectoriesWhere: d.makeDirectoriesWhere,
     makeSymlinks: d.makeSymlinks,
     subvolumes: d.subvolumes,
     defaultSubvolume: d.defaultSubvolume,

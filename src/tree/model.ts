@@ -34,9 +34,14 @@ export interface NodeMeta {
  * file — an archive member (CopyArchive=, src/tree/tar.ts), `size` bytes from `offset`.
  */
 export type FileSource =
-  | { kind: 'host'; path: string }
+  /**
+   * dev/ino: the file's identity when the tree was scanned; readers open the path without
+   * following a final symlink and refuse a different inode (src/io/open-verified.ts). For an
+   * archive member, path/dev/ino are the archive's.
+   */
+  | { kind: 'host'; path: string; dev?: bigint; ino?: bigint }
   | { kind: 'bytes'; data: Uint8Array }
-  | { kind: 'archive'; path: string; offset: number };
+  | { kind: 'archive'; path: string; offset: number; dev?: bigint; ino?: bigint };
 
 /** The host file and byte offset a file's data starts at (null: in memory). */
 export function hostRange(source: FileSource): { path: string; offset: number } | null {

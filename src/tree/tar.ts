@@ -9,7 +9,8 @@
  * offset), read by the file system writers when they need them. Nothing is unpacked to disk.
  * Compressed archives cannot be read in place and are refused with a clear message.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { openScanned } from '../io/open-verified.js';
 import { FsError, type ErrorWhere } from '../errors.js';
 import { makedev } from './devices.js';
 import type { DirNode, NodeMeta, SourceTree, Timespec, TreeNode } from './model.js';
@@ -91,12 +92,16 @@ function paxRecords(data: Buffer): Map<string, Buffer> {
 export function* readTarHeaders(spec: ArchiveSpec): Generator<Header> {
   let fd: number;
   try {
-    fd = openSync(spec.source, 'r');
+    // not through a final symlink, never blocking on a FIFO (src/io/open-verified.ts)
+    fd = openScanned(spec.source, undefined);
   } catch (e) {
     fail(spec, `cannot open CopyArchive= source: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   try {
-    const total = fstatSync(fd).size;
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile()) fail(spec, 'not a regular file');
+    identity.set(spec, { dev: st.dev, ino: st.ino });
+    const total = Number(st.size);
     const h = Buffer.alloc(BLOCK);
     const read = (buf: Buffer, at: number): void => {
       if (readSync(fd, buf, 0, buf.length, at) !== buf.length) fail(spec, `truncated archive at byte ${at}`);
@@ -209,6 +214,9 @@ export interface ArchiveContext {
  * exists already is an error. Hard links become the same node; entries of the archive's root
  * ("./") give the target directory its metadata.
  */
+/** The archive each walk read, as scanned: its members are read later as that inode only. */
+const identity = new WeakMap<ArchiveSpec, { dev: bigint; ino: bigint }>();
+
 export function addArchive(spec: ArchiveSpec, ctx: ArchiveContext): { entries: number } {
   const base = parts(spec, spec.target);
   const top = ctx.mkdirP(base);
@@ -247,7 +255,7 @@ export function addArchive(spec: ArchiveSpec, ctx: ArchiveContext): { entries: n
         node = { kind: 'dir', ino: ctx.tree.nextIno++, meta, entries: new Map() };
         break;
       case '0': case '7':
-        node = { kind: 'file', ino: ctx.tree.nextIno++, meta, size: h.size, source: { kind: 'archive', path: spec.source, offset: h.dataOffset } };
+        node = { kind: 'file', ino: ctx.tree.nextIno++, meta, size: h.size, source: { kind: 'archive', path: spec.source, offset: h.dataOffset, ...identity.get(spec) } };
         break;
       case '1': {
         const target = byPath.get(parts(spec, h.linkname).join('/'));

@@ -23,6 +23,7 @@ import {
   O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC, S_IFDIR,
   type EmFactory, type EmFS, type EmModule, type EmNode, type EmStat, type EmStream, type StreamHandler,
 } from './emscripten.js';
+import type { SourceFailure } from './source-file.js';
 import { normalizeAbs, VirtualTree, VTREE_DEV, type TreeProgress, type TreeReadStats } from './vtree.js';
 
 export type ToolName = 'mke2fs' | 'mkfs.btrfs' | 'mkfs.erofs' | 'mksquashfs' | 'mkfs.xfs';
@@ -125,6 +126,8 @@ export interface ToolResult {
   crash?: string;
   tree?: TreeReadStats;
   device?: DeviceStats;
+  /** a source file that could not be read as planned (the run must fail with it) */
+  sourceFailure?: SourceFailure;
 }
 
 class HostError extends Error {
@@ -170,7 +173,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
   } finally {
     ctx.closeAll();
   }
-  return { status, stdout: out.join(''), stderr: err.join(''), crash, tree: ctx.vtree?.stats, device: ctx.device?.stats };
+  return { status, stdout: out.join(''), stderr: err.join(''), crash, tree: ctx.vtree?.stats, device: ctx.device?.stats, sourceFailure: ctx.vtree?.sourceFailure ?? undefined };
 }
 
 /** Fill in the module's FS overrides; returns what the run needs afterwards. */
@@ -425,7 +428,13 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
       case 4:
         if (s.path === devicePath) throw fail('EINVAL');
         if (offset >= size) throw fail('ENXIO');
-        p = run.seekHoles && s.host.seekHole ? s.host.seekHole(s, offset, whence) : whence === 3 ? offset : size;
+        if (run.seekHoles && s.host.seekData) {
+          try {
+            p = s.host.seekData(s, offset, whence);
+          } catch (e) {
+            throw nodeErr(e);
+          }
+        } else p = run.seekHoles && s.host.seekHole ? s.host.seekHole(s, offset, whence) : whence === 3 ? offset : size;
         break;
       default: throw fail('EINVAL');
     }

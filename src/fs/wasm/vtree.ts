@@ -3,8 +3,8 @@
  * --rootdir): stat/lstat/readdir/readlink/open answered from the tree, file bytes read in
  * place from their host path (or from the node's bytes). Nothing is copied or staged.
  */
-import * as fs from 'node:fs';
 import { posix } from 'node:path';
+import { openSourceFile, type SourceFailure } from './source-file.js';
 import type { DirNode, FileNode, SourceTree, TreeNode } from '../../tree/model.js';
 import {
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
@@ -62,6 +62,8 @@ export function byteOrder(names: string[]): string[] {
 
 export class VirtualTree {
   readonly stats: TreeReadStats = { files: 0, filesDone: 0, bytes: 0 };
+  /** the first source file that could not be read as planned: the run fails with it */
+  sourceFailure: SourceFailure | null = null;
   private nextReport = 0;
   private links: Map<TreeNode, number> | null = null;
   private sorted = new Map<DirNode, string[]>();
@@ -228,64 +230,14 @@ export class VirtualTree {
         },
       };
     }
-    // a host file, or an archive member: `size` bytes from `base` (src/tree/tar.ts)
-    const base = node.source.kind === 'archive' ? node.source.offset : 0;
-    const limit = node.source.kind === 'archive' ? node.size : Infinity;
-    let nfd: number;
-    try {
-      nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY | fs.constants.O_NOATIME);
-    } catch (e) {
-      // O_NOATIME is refused for files we do not own (EPERM): open without it.
-      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
-      nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY);
-    }
-    const fd = nfd;
-    const st = fs.fstatSync(fd);
-    // Holes, for tools that copy only data segments (mkfs.xfs' protofile): Node has no
-    // SEEK_DATA, so a file with fewer allocated blocks than its size is taken to have a hole
-    // wherever a whole 4 KiB block reads as zeros; any other file is all data.
-    const sparse = st.blocks * 512 < node.size;
-    return {
-      nfd,
-      handler: {
-        ...(sparse ? { seekHole: (_s: EmStream, offset: number, whence: 3 | 4) => seekHole(fd, node.size, offset, whence, fail) } : {}),
-        read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
-          const n = pos >= limit ? 0 : fs.readSync(fd, buf, off, Math.min(len, limit - pos), base + pos);
-          stats.bytes += n;
-          tick();
-          return n;
-        },
-        write(): number {
-          throw fail('EBADF');
-        },
-        size: () => node.size,
-        close() {
-          fs.closeSync(fd);
-          done();
-        },
-      },
-    };
+    const src = openSourceFile(node as FileNode & { source: { kind: 'host' | 'archive' } }, fail, (f) => {
+      this.sourceFailure ??= f;
+    }, (n) => {
+      stats.bytes += n;
+      tick();
+    }, done);
+    return { nfd: src.nfd, handler: src.handler };
   }
-}
-
-const HOLE_BLOCK = 4096;
-const SCAN = 1 << 20;
-
-/** SEEK_DATA (3) / SEEK_HOLE (4) from offset, taking all-zero 4 KiB blocks for holes. */
-function seekHole(fd: number, size: number, offset: number, whence: 3 | 4, fail: Fail): number {
-  if (offset >= size) throw fail('ENXIO');
-  const buf = Buffer.allocUnsafe(SCAN);
-  for (let start = Math.floor(offset / HOLE_BLOCK) * HOLE_BLOCK; start < size; start += SCAN) {
-    const n = fs.readSync(fd, buf, 0, Math.min(SCAN, size - start), start);
-    if (n <= 0) break;
-    for (let b = 0; b < n; b += HOLE_BLOCK) {
-      const blk = buf.subarray(b, Math.min(b + HOLE_BLOCK, n));
-      const zero = blk.every((x) => x === 0);
-      if (zero === (whence === 4)) return Math.max(offset, start + b);
-    }
-  }
-  if (whence === 4) return size;
-  throw fail('ENXIO');
 }
 
 export function normalizeAbs(p: string): string {
