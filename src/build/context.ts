@@ -115,6 +115,10 @@ export interface BuildContext {
   rows?: PartitionRow[];
   /** set by a stage that ends the build early (listing an existing table) */
   done?: boolean;
+  /** device "-": only the automatically determined size is wanted */
+  minimalSize?: bigint;
+  /** volume keys of the partitions encrypted in this run (crypttab's fixate-volume-key=) */
+  volumeKeys?: Map<PlannedPartition, Uint8Array>;
 }
 
 /** The stage's verdict: go on, or lay out again from the `plan` stage (bounded). */

@@ -16,7 +16,8 @@ export const readDefinitionsStage: Stage = {
   name: 'read definitions',
   async run(ctx: BuildContext) {
     const o = ctx.request;
-    const dirs = o.definitions.length > 0 ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => hostPathIn(o.root, d));
+    // --definitions= (empty) alone: no definitions at all, not the default directories
+    const dirs = o.definitions.length > 0 || o.definitionsGiven ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => hostPathIn(o.root, d));
     const filter = o.include ? { mode: 'include' as const, types: o.include } : o.exclude ? { mode: 'exclude' as const, types: o.exclude } : undefined;
     const copied: PartitionDefinition[] = [];
     for (const img of o.copyFrom) copied.push(...await definitionsFromImage(img, ctx.compat.version, filter));

@@ -29,7 +29,8 @@ export const growDryRunStage: Stage = {
 export const changesStage: Stage = {
   name: 'changes',
   run(ctx: BuildContext) {
-    ctx.changed = ctx.plan!.partitions.some((p) => !p.dropped && (!p.existing || p.size !== p.existing.size));
+    // a disk without a table gets one, even an empty one (262: --empty=create without definitions)
+    ctx.changed = ctx.table === undefined || ctx.plan!.partitions.some((p) => !p.dropped && (!p.existing || p.size !== p.existing.size));
     if (!ctx.changed) ctx.warn('No changes.');
   },
 };

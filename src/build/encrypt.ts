@@ -18,7 +18,7 @@ export const encryptStage: Stage = {
     for (const s of targets) {
       const p = s.placed!;
       const sectorSize = fsSectorOf(ctx, s.def);
-      await encryptPartitionInPlace(ctx.image!.path, p.offset, p.size, {
+      const key = await encryptPartitionInPlace(ctx.image!.path, p.offset, p.size, {
         keyFile,
         uuid: formatUuid(deriveUuid(p.uuid, 'luks-uuid')),
         label: luksLabel(ctx.compat, p.label, s.def.volumeLabel),
@@ -26,6 +26,7 @@ export const encryptStage: Stage = {
         allowDiscards: ctx.compat.luksAllowDiscards && s.def.discard !== false,
         pbkdf: s.def.encryptKdfMinimal ? { hash: 'sha512', iterations: 1000 } : undefined,
       }, ctx.random);
+      (ctx.volumeKeys ??= new Map()).set(p, key);
     }
   },
 };

@@ -8,6 +8,7 @@
 import { RepartError } from '../errors.js';
 import type { BuildContext, Stage } from './context.js';
 import { copyBlocksStage as copyBlocksSourcesStage } from './copy-blocks.js';
+import { elToritoCheckStage, elToritoStage, growUnchangedStage, minimalSizeStage, splitUnchangedStage, tabsBeforePopulatingStage } from './conformance.js';
 import { readDefinitionsStage } from './definitions.js';
 import { commandLineInputsStage } from '../io/cli-inputs.js';
 import { changesStage, growDryRunStage } from './dry-run.js';
@@ -33,17 +34,22 @@ export const STAGES: readonly Stage[] = [
   bindExistingStage,
   seedStage,
   copyBlocksSourcesStage,
+  tabsBeforePopulatingStage,
   treesStage,
   minimizeStage,
   veritySizesStage,
   measureSelfSizedStage,
   dryRunRootHashesStage,
   planStage,
+  minimalSizeStage,
+  elToritoCheckStage,
   applyDryRunRootHashesStage,
   signingKeysStage,
   joinSignatureStage,
   growDryRunStage,
   changesStage,
+  growUnchangedStage,
+  splitUnchangedStage,
   openImageStage,
   formatSelfSizedStage,
   copyBlocksStage,
@@ -51,6 +57,7 @@ export const STAGES: readonly Stage[] = [
   verityStage,
   signaturesStage,
   encryptStage,
+  elToritoStage,
   writeTableStage,
   generatedFilesStage,
   layoutPictureStage,

@@ -64,4 +64,8 @@ export interface BuildResult {
   changed: boolean;
   /** formatting passes, when the image was written */
   stats?: BuildStats;
+  /** the size of the disk the table and bar are drawn for (the plan's, or the listed file's) */
+  imageSize: bigint;
+  /** device "-": the size --size=auto would give (repart prints "Automatically determined minimal disk image size as …") */
+  minimalSize?: bigint;
 }

@@ -21,6 +21,8 @@ export const loadTableStage: Stage = {
   name: 'load table',
   async run(ctx: BuildContext) {
     const o = ctx.request, device = ctx.device;
+    // device "-": no image at all, only the size one would need (262)
+    if (device === '-') return;
     ctx.deviceExists = existsSync(device);
     if (o.empty === 'create' && ctx.deviceExists && !o.dryRun) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: device });
     if (o.empty !== 'create' && !ctx.deviceExists) throw new RepartError('E_IMAGE_IO', 'failed to open device: No such file or directory', { file: device });
@@ -38,9 +40,11 @@ export const loadTableStage: Stage = {
 /** Lists an existing table as repart does when there are no definitions (every entry foreign). */
 export const listExistingStage: Stage = {
   name: 'list existing table',
-  when: (ctx) => ctx.gpt !== null && ctx.definitions.length === 0,
+  // a --size= that grows the file goes the whole way (mkosi's RuntimeSize= passes no definitions)
+  when: (ctx) => ctx.gpt !== null && ctx.definitions.length === 0 && !(typeof ctx.request.size === 'bigint' && ctx.request.size > ctx.deviceSize),
   run(ctx: BuildContext) {
     ctx.rows = listExisting(ctx.gpt!, ctx.deviceSize, ctx.device, ctx.request.grainSize);
+    ctx.warn('No changes.');
     ctx.done = true;
   },
 };
@@ -88,7 +92,8 @@ function listExisting(g: ReadGpt, imageSize: bigint, device: string, grainSize: 
   return table.partitions.map((e) => {
     const padding = currentPadding(e, table, lastUsable, grain);
     return {
-      type: typeFromUuid(e.type).name, label: e.label, uuid: formatUuid(e.uuid), partno: e.partno,
+      // an unnamed entry is shown with its type's name, as repart lists it
+      type: typeFromUuid(e.type).name, label: e.label || typeFromUuid(e.type).name, uuid: formatUuid(e.uuid), partno: e.partno,
       file: null, node: partitionNode(path.resolve(device), e.partno), offset: e.offset,
       oldSize: e.size, rawSize: e.size, oldPadding: padding, rawPadding: padding, activity: 'unchanged',
     };

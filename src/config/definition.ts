@@ -8,7 +8,8 @@ import { parseUuid, type Uuid } from '../gpt/guid.js';
 import { resolveTypeName, typeForArchitecture, type PartitionType } from '../gpt/types.js';
 import type { Assignment } from './ini.js';
 import { expandSpecifiers, SpecifierError, type SpecifierContext } from './specifiers.js';
-import { isAbsoluteNormalizable, pathValueProblem, parseBool, parseInt32, parseSize, parseUnsigned, roundDown, roundUp, simplifyPath, splitColonFields, splitWords } from './values.js';
+import { parseEncryptedVolume } from '../report/crypttab.js';
+import { isAbsoluteNormalizable, pathValueProblem, parseBool, parseInt32, parseSize, parseUnsigned, roundDown, roundUp, simplifyPath, splitColonFields, splitQuotedColonFields, splitWords } from './values.js';
 
 export type Tristate = boolean | undefined;
 export type VerityMode = 'off' | 'data' | 'hash' | 'signature';
@@ -408,13 +409,21 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
     since: 256,
     parse: (d, v, w, o) => {
       if (v === '') { d.mountPoints = []; d.mountOptions = []; return; }
-      const f = splitColonFields(v);
+      const f = splitQuotedColonFields(v);
+      if (f && f.length > 2) return o.warn(`${loc(w)}: Too many arguments in MountPoint=, ignoring: ${v}`);
       if (!f || !f[0]!.startsWith('/')) return o.warn(`${loc(w)}: invalid MountPoint=, ignoring: ${v}`);
       d.mountPoints.push(simplifyPath(f[0]!));
       d.mountOptions.push(f[1] ?? '');
     },
   },
-  EncryptedVolume: { since: 256, parse: (d, v) => { d.encryptedVolume = v === '' ? undefined : v; } },
+  EncryptedVolume: {
+    since: 256,
+    parse: (d, v, w, o) => {
+      if (v === '') { d.encryptedVolume = undefined; return; }
+      if (!parseEncryptedVolume(v, (m) => o.warn(`${loc(w)}: ${m}`))) return o.warn(`${loc(w)}: Failed to parse EncryptedVolume=, ignoring: ${v}`);
+      d.encryptedVolume = v;
+    },
+  },
   Compression: { since: 257, parse: (d, v) => { d.compression = v === '' ? undefined : v; } },
   CompressionLevel: { since: 257, parse: (d, v) => { d.compressionLevel = v === '' ? undefined : v; } },
   SupplementFor: { since: 257, parse: (d, v) => { d.supplementFor = v === '' ? undefined : v; } },

@@ -194,7 +194,8 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
   // xfs is sized the way repart does it (a measured first pass), which is guess only.
   if (d.minimize === 'best' && d.format !== undefined && !fstypeIsRo(d.format) && d.verity !== 'hash' && (!o.minimizable.has(d.format) || d.format === 'xfs'))
     refuse(d, 'Minimize=best can only be used with read-only filesystems or Verity=hash', 'Minimize');
-  if (d.format !== undefined && fstypeIsRo(d.format) && !populate)
+  // 262 makes an empty read-only file system; 257 refused
+  if (d.format !== undefined && fstypeIsRo(d.format) && !populate && !asCompat(o.compat).emptyReadOnlyFs)
     refuse(d, `Cannot format ${d.format} filesystem without source files, refusing`, 'Format');
   if (d.verity !== 'off' && d.verityMatchKey === undefined)
     refuse(d, `VerityMatchKey= must be set if Verity=${d.verity}`, 'Verity');

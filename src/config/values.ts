@@ -197,6 +197,38 @@ export function splitColonFields(s: string): string[] | null {
 }
 
 /**
+ * extract_first_word() with ":" separators, EXTRACT_UNQUOTE and EXTRACT_CUNESCAPE, as repart
+ * reads MountPoint= and EncryptedVolume=: single or double quotes group a field (so
+ * `/:"subvol=@,zstd:1"` keeps its colon) and are removed; empty fields are kept. Null on a bad
+ * escape or an unterminated quote.
+ */
+export function splitQuotedColonFields(s: string): string[] | null {
+  const out: string[] = [];
+  let cur = '';
+  let quote: string | null = null;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\') {
+      const r = cEscape(s, i);
+      if (!r) return null;
+      cur += r.text;
+      i = r.end - 1;
+    } else if (quote !== null) {
+      if (c === quote) quote = null;
+      else cur += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === ':') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  if (quote !== null) return null;
+  out.push(cur);
+  return out;
+}
+
+/**
  * path_simplify(): collapse '//' and '/./', drop a trailing '/', and — for an absolute path —
  * drop '..' right after the root ("/../../x" is "/x": nothing is above the root). A '..'
  * anywhere else stays, and path_is_normalized() then refuses the path (systemd 262, measured:

@@ -178,7 +178,7 @@ export class ImageWriter {
       while (entries.length <= p.partno) entries.push(null);
       entries[p.partno] = {
         typeGuid: p.type.uuid, partGuid: p.uuid, firstLba: p.offset / ss, lastLba: (p.offset + p.size) / ss - 1n,
-        attributes: p.diskAttributes, name: p.label,
+        attributes: p.diskAttributes, name: p.gptName ?? p.label,
       };
     }
     const gpt = encodeGpt({ diskGuid: plan.diskGuid, entries }, plan.geometry);

@@ -4,7 +4,11 @@
  * from the virtual source tree (--rootdir) and Subvolumes=/DefaultSubvolume= via --subvol,
  * writing straight into the partition window.
  */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { FsError } from '../../errors.js';
+import { mkfsBtrfsEstimate } from './estimate.js';
 import { jobCompat, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver } from '../driver.js';
 import { DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT, zeroWindow } from '../wasm/common.js';
 import { toolArtifact, toolSetFor } from '../wasm/host.js';
@@ -20,6 +24,9 @@ import { reproducibleEnv } from './repro.js';
 export interface BtrfsFormatJob extends FormatJob {
   /** Minimize= is not off, under systemd-repart ≥ 262 (only with content: --shrink needs --rootdir). */
   shrink?: boolean;
+  /** the window is the size an earlier --shrink pass used (a re-layout, a partition after another
+   * self-sized one): mkfs then runs on a scratch file of its own and the result is copied in */
+  measured?: boolean;
 }
 
 function shrinks(job: FormatJob): boolean {
@@ -99,15 +106,47 @@ export const btrfsDriver: FsDriver = {
     }
     // The file repart hands mkfs is new and empty: the window must read as zeros, as it would.
     if (!job.windowZeroed) zeroWindow(job);
+    // mkfs first grows the file to its own estimate; a window already sized to what a previous
+    // pass used (a relayout, or a partition placed after another self-sized one) is smaller than
+    // that, so mkfs runs on a scratch file of its own, as repart's, and the result is copied in.
+    if ((job as BtrfsFormatJob).measured && job.window.size < mkfsBtrfsEstimate(job.tree, Math.max(job.sectorSize, 4096))) return shrinkViaScratch(job, args, env, progress);
     const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args, env, progress, {
       deviceAsEmptyFile: true,
     });
-    const used = result.device?.end ?? 0;
-    if (used <= 0 || used > job.window.size) {
-      throw new FsError('E_FS', `mkfs.btrfs --shrink finished but its output size (${used} bytes) is not within the partition (${job.window.size} bytes)`, {
-        file: job.definitionFile,
-      });
-    }
-    return { ...outcome, usedBytes: used, toolOutput: result.stdout };
+    return { ...outcome, usedBytes: usedWithin(job, result.device?.end ?? 0), toolOutput: result.stdout };
   },
 };
+
+function usedWithin(job: FormatJob, used: number): number {
+  if (used <= 0 || used > job.window.size) {
+    throw new FsError(used > job.window.size ? 'E_FS_NO_SPACE' : 'E_FS', `mkfs.btrfs --shrink finished but its output size (${used} bytes) is not within the partition (${job.window.size} bytes)`, {
+      file: job.definitionFile,
+    });
+  }
+  return used;
+}
+
+/** `--shrink` into a sparse scratch file as large as mkfs may want, then its bytes into the window. */
+async function shrinkViaScratch(job: FormatJob, args: string[], env: Record<string, string>, progress?: (p: FormatProgress) => void): Promise<FormatOutcome> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-btrfs-'));
+  try {
+    const scratch = path.join(dir, 'fs');
+    writeFileSync(scratch, '');
+    const room = Math.max(2 * mkfsBtrfsEstimate(job.tree, Math.max(job.sectorSize, 4096)), 2 * job.window.size);
+    const { result, outcome } = await runForJob({ ...job, window: { path: scratch, offset: 0, size: room }, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args,
+      env, progress, { deviceAsEmptyFile: true });
+    const used = usedWithin(job, result.device?.end ?? 0);
+    const src = openSync(scratch, 'r');
+    const dst = openSync(job.window.path, 'r+');
+    try {
+      const buf = Buffer.alloc(4 << 20);
+      for (let at = 0; at < used; at += buf.length) {
+        const n = readSync(src, buf, 0, Math.min(buf.length, used - at), at);
+        writeSync(dst, buf, 0, n, job.window.offset + at);
+      }
+    } finally { closeSync(src); closeSync(dst); }
+    return { ...outcome, usedBytes: used, toolOutput: result.stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
