@@ -21,7 +21,9 @@ const CLI = path.join(REPO, 'dist/src/cli/main.js');
 const REFERENCE = path.resolve(REPO, '../shared/tools/reference-repart');
 const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
 
-export interface RunSample { wall: number; user: number; sys: number; maxRssKiB: number; imageBytes: number; allocatedBytes: number; status: number; passes?: number; stderrTail?: string }
+/** Where repart-ts's time went in one run (REPART_TS_STATS): start-up, pipeline stages, worker phases. */
+export interface Breakdown { startupMs?: number; stages?: { stage: string; ms: number; runs: number }[]; partitions?: { label: string; format?: string; phases?: Record<string, number> }[] }
+export interface RunSample { wall: number; user: number; sys: number; maxRssKiB: number; imageBytes: number; allocatedBytes: number; status: number; passes?: number; stderrTail?: string; breakdown?: Breakdown[] }
 export interface BuilderResult { builder: string; samples: RunSample[]; error?: string }
 export interface ScenarioResult { scenario: string; description: string; sourceBytes: number; builders: BuilderResult[]; floor?: { readSeconds: number; writeSeconds: number } }
 export interface BenchReport { date: string; machine: Record<string, string | number>; quick: boolean; runs: number; scenarios: ScenarioResult[] }
@@ -73,7 +75,7 @@ export async function main(): Promise<void> {
   const runs = Number(opt('runs') ?? (quick ? 1 : 3));
   const warmup = Number(opt('warmup') ?? 1);
   const outDir = path.resolve(opt('out') ?? 'bench-results');
-  const names = opt('scenario')?.split(',') ?? (quick ? ['gpt-only', 'appliance', 'store-partition', 'minimize-guess', 'tiny-files'] : SCENARIOS.map((s) => s.name));
+  const names = opt('scenario')?.split(',') ?? (quick ? ['gpt-only', 'appliance', 'store-partition', 'minimize-guess', 'tiny-files'] : SCENARIOS.filter((s) => !s.onlyWhenNamed).map((s) => s.name));
   const work = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'repart-ts-bench');
 
   // repart-ts behaves like the systemd-repart it is compared with (--compat=257 against trixie's)
@@ -98,7 +100,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`\n== ${sc.name}: preparing…\n`);
     const prep = sc.prepare(dir, quick);
     const all: Builder[] = [...builders];
-    if (useRef) all.splice(1, 0, { name: `systemd-repart (${sc.suite ?? 'trixie'})`, cmd: (args) => ({ argv: [REFERENCE, ...args], env: { REFERENCE_BIND: dir, REFERENCE_SUITE: sc.suite ?? 'trixie' } }) });
+    if (useRef && !sc.noReference) all.splice(1, 0, { name: `systemd-repart (${sc.suite ?? 'trixie'})`, cmd: (args) => ({ argv: [REFERENCE, ...args], env: { REFERENCE_BIND: [dir, ...(prep.bind ?? [])].join(':'), REFERENCE_SUITE: sc.suite ?? 'trixie' } }) });
     const res: ScenarioResult = { scenario: sc.name, description: sc.description, sourceBytes: prep.sourceBytes, builders: all.map((b) => ({ builder: b.name, samples: [] })) };
     const once = (bi: number, record: boolean) => {
       const b = all[bi]!;
@@ -110,6 +112,7 @@ export async function main(): Promise<void> {
       const steps = prep.steps ?? [[]];
       let t: ReturnType<typeof timed> | undefined;
       let passes: number | undefined;
+      const breakdown: Breakdown[] = [];
       for (const [k, extra] of steps.entries()) {
         const { argv, env } = b.cmd(['--offline=yes', '--definitions=repart.d', ...(k === 0 ? ['--empty=create'] : []), `--seed=${SEED}`, '--json=off', '--dry-run=no', ...prep.args, ...extra, img]);
         const step = timed(argv, dir, { ...env, SOURCE_DATE_EPOCH: '1700000000', REPART_TS_STATS: statsFile });
@@ -118,7 +121,9 @@ export async function main(): Promise<void> {
           stdout: step.stdout, stderr: step.stderr,
         };
         if (existsSync(statsFile)) {
-          passes = (passes ?? 0) + (JSON.parse(readFileSync(statsFile, 'utf8')) as { passes: number }).passes;
+          const st = JSON.parse(readFileSync(statsFile, 'utf8')) as { passes: number } & Breakdown;
+          passes = (passes ?? 0) + st.passes;
+          breakdown.push({ startupMs: st.startupMs, stages: st.stages, partitions: st.partitions?.map((p) => ({ label: p.label, format: p.format, phases: p.phases })) });
           rmSync(statsFile, { force: true });
         }
         if (step.sample.status !== 0) break;
@@ -127,7 +132,7 @@ export async function main(): Promise<void> {
       t = t!;
       let imageBytes = 0, allocatedBytes = 0;
       if (existsSync(img)) { const st = statSync(img); imageBytes = st.size; allocatedBytes = st.blocks * 512; }
-      const s: RunSample = { ...t.sample, imageBytes, allocatedBytes, passes, stderrTail: t.sample.status ? t.stderr.trim().split('\n').slice(-3).join(' | ') : undefined };
+      const s: RunSample = { ...t.sample, imageBytes, allocatedBytes, passes, breakdown: breakdown.length ? breakdown : undefined, stderrTail: t.sample.status ? t.stderr.trim().split('\n').slice(-3).join(' | ') : undefined };
       process.stderr.write(`   ${b.name.padEnd(26)} ${record ? '' : '(warm-up) '}${s.status === 0 ? `${s.wall.toFixed(2)} s, ${(s.maxRssKiB / 1024).toFixed(0)} MiB` : `FAILED: ${s.stderrTail}`}\n`);
       if (record) res.builders[bi]!.samples.push(s);
       return img;
@@ -172,7 +177,26 @@ export function renderReportText(r: BenchReport): string {
   lines.push(...rows.map((row) => row.map((x, c) => (x ?? '').padEnd(w[c]!)).join('  ').trimEnd()));
   lines.push('ratio = repart-ts median wall / this builder\'s (below 1 means repart-ts is faster); vs floor = median wall / floor; cores = CPU / wall / cores');
   lines.push(...failures.map((f) => `failed: ${f}`));
+  lines.push('', 'where repart-ts\'s time goes (last run; ms): start-up = process start to build start (Node + imports); stages of src/build/pipeline.ts;', 'per formatted partition, worker phases: driverLoad, compile + instantiate (WebAssembly), run = the tool (fileData = host reads of file data, imageWrite = writes to the image, metadata = the rest of run)');
+  for (const s of r.scenarios) {
+    const last = s.builders[0]?.samples.filter((x) => x.status === 0).at(-1);
+    for (const [k, b] of (last?.breakdown ?? []).entries()) lines.push(`${s.scenario}${last!.breakdown!.length > 1 ? ` step ${k + 1}` : ''}: ${renderBreakdown(b)}`);
+  }
   return lines.join('\n') + '\n';
+}
+
+/** One run's breakdown on one line: start-up, stages over 1 ms, then each partition's worker phases. */
+export function renderBreakdown(b: Breakdown): string {
+  const f = (ms: number) => ms >= 100 ? ms.toFixed(0) : ms.toFixed(1);
+  const parts = [`start-up ${f(b.startupMs ?? 0)}`, ...(b.stages ?? []).filter((s) => s.ms >= 1).map((s) => `${s.stage} ${f(s.ms)}${s.runs > 1 ? ` (×${s.runs})` : ''}`)];
+  for (const p of b.partitions ?? []) {
+    const ph = p.phases;
+    if (!ph) continue;
+    const meta = (ph.run ?? 0) - (ph.fileData ?? 0) - (ph.imageWrite ?? 0);
+    const wasm = ph.run !== undefined ? ` compile ${f(ph.compile ?? 0)} instantiate ${f(ph.instantiate ?? 0)} metadata ${f(meta)} fileData ${f(ph.fileData ?? 0)} imageWrite ${f(ph.imageWrite ?? 0)}` : ` imageWrite ${f(ph.imageWrite ?? 0)}`;
+    parts.push(`[${p.label} ${p.format}: total ${f(ph.total ?? 0)} driverLoad ${f(ph.driverLoad ?? 0)}${wasm}]`);
+  }
+  return parts.join(' | ');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -43,7 +43,11 @@ export interface BuildRequest extends BuildOptions {
 /** Formatting passes per partition (bench/ reads them). */
 export interface BuildStats {
   passes: number;
-  partitions: { label: string; format?: string; minimize: string; passes: number; fsBytes: number }[];
+  partitions: { label: string; format?: string; minimize: string; passes: number; fsBytes: number; phases?: Record<string, number> }[];
+  /** ms from the process's start to the build's start (Node start-up and imports) */
+  startupMs?: number;
+  /** ms per pipeline stage, in order of first run (a re-run after a re-layout adds to its entry) */
+  stages?: { stage: string; ms: number; runs: number }[];
 }
 
 export interface BuildResult {

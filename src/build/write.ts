@@ -165,7 +165,7 @@ export const formatStage: Stage = {
     const passes = all.map((s) => (s.formatted?.passes ?? 0) + s.extraPasses);
     ctx.stats = {
       passes: passes.reduce((a, b) => a + b, 0),
-      partitions: all.map((s, k) => ({ label: s.placed!.label, format: s.def.format, minimize: s.def.minimize, passes: passes[k]!, fsBytes: Number(contentOf(ctx, s).size ?? s.placed!.size) })),
+      partitions: all.map((s, k) => ({ label: s.placed!.label, format: s.def.format, minimize: s.def.minimize, passes: passes[k]!, fsBytes: Number(contentOf(ctx, s).size ?? s.placed!.size), phases: s.formatted?.phases })),
     };
   },
 };

@@ -15,6 +15,7 @@ import { FsError, RepartError, type RepartErrorJson } from '../errors.js';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { FormatEvents, FormatJob, FormatOutcome, FormatProgress } from './driver.js';
 import { driverFor, tagJob } from './registry.js';
+import { addPhase, now, takePhases } from './wasm/phases.js';
 
 type Reply =
   | { ok: true; outcome: FormatOutcome }
@@ -30,7 +31,10 @@ interface Task {
 /** Worker side: format one job. */
 export default async function formatJob({ job, port }: Task): Promise<Reply> {
   try {
+    takePhases();
+    const start = now();
     const driver = await driverFor(job.format);
+    addPhase('driverLoad', start);
     let last = 0;
     const progress = port ? (p: FormatProgress) => {
       // at most ~20 messages a second; the main thread only redraws at 10 Hz anyway
@@ -40,7 +44,9 @@ export default async function formatJob({ job, port }: Task): Promise<Reply> {
       port.postMessage(p);
     } : undefined;
     try {
-      return { ok: true, outcome: await driver.format(job, progress) };
+      const outcome = await driver.format(job, progress);
+      addPhase('total', start);
+      return { ok: true, outcome: { ...outcome, phases: takePhases() } };
     } finally {
       port?.close();
     }

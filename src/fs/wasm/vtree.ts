@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
+import { addPhase, now } from './phases.js';
 import type { DirNode, FileNode, SourceTree, TreeNode } from '../../tree/model.js';
 import {
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
@@ -229,6 +230,7 @@ export class VirtualTree {
       };
     }
     let nfd: number;
+    const t0 = now();
     try {
       nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY | fs.constants.O_NOATIME);
     } catch (e) {
@@ -236,12 +238,15 @@ export class VirtualTree {
       if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
       nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY);
     }
+    addPhase('fileData', t0);
     const fd = nfd;
     return {
       nfd,
       handler: {
         read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
+          const t0 = now();
           const n = fs.readSync(fd, buf, off, len, pos);
+          addPhase('fileData', t0);
           stats.bytes += n;
           tick();
           return n;
