@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
-import { encryptPartitionInPlace, luksLabel } from '../luks/index.js';
 import { deriveUuid } from '../plan/ids.js';
 import { fsSectorOf, isWritten, type BuildContext, type Stage } from './context.js';
 
@@ -13,6 +12,8 @@ export const encryptStage: Stage = {
   name: 'encrypt',
   when: (ctx) => !ctx.request.dryRun && ctx.changed,
   async run(ctx: BuildContext) {
+    // loaded here: most runs encrypt nothing
+    const { encryptPartitionInPlace, luksLabel } = await import('../luks/index.js');
     const targets = ctx.partitions.filter((s) => s.def.encrypt === 'key-file' && isWritten(s));
     if (targets.length === 0) return;
     const o = ctx.request;

@@ -11,7 +11,6 @@ import { deriveUuid } from '../plan/ids.js';
 import { crypttabText } from '../report/crypttab.js';
 import { fstabLines, renderFstab } from '../report/fstab.js';
 import { partitionNode, type PartitionRow } from '../report/json.js';
-import { renderLayoutSvg } from '../report/layout-svg.js';
 import type { BuildContext, Stage } from './context.js';
 
 /** Written beside and linked into place (never replacing a file unless asked to), as the image is. */
@@ -51,8 +50,9 @@ export const generatedFilesStage: Stage = {
 export const layoutPictureStage: Stage = {
   name: 'layout picture',
   when: (ctx) => ctx.request.layoutSvg !== undefined,
-  run(ctx: BuildContext) {
+  async run(ctx: BuildContext) {
     const file = ctx.request.layoutSvg!;
+    const { renderLayoutSvg } = await import('../report/layout-svg.js');
     try {
       writeFileSync(file, renderLayoutSvg(ctx.plan!, path.basename(ctx.device)));
     } catch (e) {

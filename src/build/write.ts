@@ -15,7 +15,7 @@ import { RepartError } from '../errors.js';
 import type { FormatEvents } from '../fs/driver.js';
 import { formatInProcess } from '../fs/registry.js';
 import { FormatJobError, ImageWriter, type PartitionContent } from '../image/build.js';
-import { luksPlaintextWindow } from '../luks/index.js';
+import { luksPlaintextWindow } from '../luks/layout.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { deferredEntries, isLive, isWritten, setPlan, type BuildContext, type PartitionState, type Stage } from './context.js';
 import { formatJobFor } from './jobs.js';

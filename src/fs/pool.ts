@@ -10,7 +10,7 @@
  * The error thrown names the job that failed (`jobIndex`).
  */
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { FsError, RepartError, type RepartErrorJson } from '../errors.js';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { FormatEvents, FormatJob, FormatOutcome, FormatProgress } from './driver.js';
@@ -67,7 +67,10 @@ function rebuild(r: Extract<Reply, { ok: false }>, job: FormatJob): Error {
 
 let pool: Piscina | null = null;
 
-function getPool(): Piscina {
+// piscina is loaded on first use: a run that formats nothing (GPT only) never pays for it
+async function getPool(): Promise<Piscina> {
+  if (pool) return pool;
+  const { Piscina } = await import('piscina');
   pool ??= new Piscina({
     filename: import.meta.url,
     minThreads: 0,
@@ -87,7 +90,7 @@ function getPool(): Piscina {
  */
 export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = {}): Promise<FormatOutcome[]> {
   if (jobs.length === 0) return [];
-  const p = getPool();
+  const p = await getPool();
   const replies = await Promise.allSettled(jobs.map(async (job, i) => {
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (m: FormatProgress) => events.progress?.(i, m));
