@@ -12,10 +12,10 @@ export const encryptStage: Stage = {
   name: 'encrypt',
   when: (ctx) => !ctx.request.dryRun && ctx.changed,
   async run(ctx: BuildContext) {
-    // loaded here: most runs encrypt nothing
-    const { encryptPartitionInPlace, luksLabel } = await import('../luks/index.js');
     const targets = ctx.partitions.filter((s) => s.def.encrypt === 'key-file' && isWritten(s));
     if (targets.length === 0) return;
+    // loaded only here: most runs encrypt nothing
+    const { encryptPartitionInPlace, luksLabel } = await import('../luks/index.js');
     const o = ctx.request;
     let keyFile: Uint8Array = new Uint8Array(0);
     if (o.keyFile) {
