@@ -16,6 +16,7 @@ import { dryRunRootHashesStage, measureSelfSizedStage } from './measure.js';
 import { minimizeStage } from './minimize.js';
 import { generatedFilesStage, layoutPictureStage, rowsStage } from './outputs.js';
 import { planStage } from './plan.js';
+import { prewarmStage } from './prewarm.js';
 import { seedStage } from './seed.js';
 import { signaturesStage } from './signatures.js';
 import { joinSignatureStage, signingKeysStage } from './signing.js';
@@ -31,6 +32,7 @@ export const STAGES: readonly Stage[] = [
   listExistingStage,
   bindExistingStage,
   seedStage,
+  prewarmStage,
   copyBlocksSourcesStage,
   treesStage,
   minimizeStage,

@@ -4,11 +4,15 @@
  * command line's default through `buildRequest()`).
  */
 import type { CliOptions } from '../config/cli.js';
+import type { Compat } from '../compat.js';
 import type { FormatEvents, FormatJob, FormatOutcome, FormatProgress } from '../fs/driver.js';
 import type { PartitionRow } from '../report/json.js';
 import type { Plan } from '../plan/plan.js';
 
-export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>;
+export type Formatter = ((jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>) & {
+  /** get ready for jobs of these formats (start workers, load drivers, compile tools) while the tree is read */
+  prewarm?: (formats: string[], compat: Compat) => void;
+};
 
 /** Where a build's progress goes (the CLI draws bars on stderr); every member is optional. */
 export interface ProgressSink {

@@ -80,6 +80,12 @@ export function compileTool(tool: ToolName, set: ToolSet = DEFAULT_TOOL_SET): Pr
   return p;
 }
 
+/** Compile a tool and load its glue ahead of its first run (a pre-warmed worker). */
+export async function warmTool(tool: ToolName, set: ToolSet): Promise<void> {
+  factory(tool, set);
+  await compileTool(tool, set);
+}
+
 function factory(tool: ToolName, set: ToolSet): EmFactory {
   const artifact = toolArtifact(tool, set);
   let f = factories.get(artifact);
