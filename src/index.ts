@@ -10,7 +10,7 @@ export { btrfsDriver } from './fs/btrfs/index.js';
 export { formatInWorkers, closeWorkerPool } from './fs/pool.js';
 export * from './compress/index.js';
 export { buildImage } from './build/build-image.js';
-export { buildRequest } from './build/defaults.js';
+export { buildRequest, type RequestOverrides } from './build/defaults.js';
 export type { BuildRequest, BuildResult, BuildStats, ProgressSink, Formatter } from './build/request.js';
 export type { PartitionRow } from './report/json.js';
 export type { Plan, PlannedPartition } from './plan/plan.js';

@@ -22,7 +22,7 @@ const BAD: { name: string; files: Record<string, string>; args: string[]; messag
   { name: 'missing Type', files: { 'defs/a.conf': '[Partition]\nLabel=x\n' }, args: ['--size=100M'], message: /defs\/a\.conf:1: Type= not defined/ },
   { name: 'layout that cannot fit', files: { 'defs/a.conf': '[Partition]\nType=root\nSizeMinBytes=1G\n' }, args: ['--size=100M'], message: /Can't fit requested partitions.*grow the image \(--size=\) by at least/ },
   { name: 'unsupported key value (Encrypt=tpm2)', files: { 'defs/a.conf': '[Partition]\nType=root\nEncrypt=tpm2\n' }, args: ['--size=100M'], message: /defs\/a\.conf:3: Encrypt=: Encrypt=tpm2 needs a TPM2/ },
-  { name: 'unsupported format', files: { 'defs/a.conf': '[Partition]\nType=root\nFormat=xfs\n' }, args: ['--size=1G'], message: /defs\/a\.conf:3: Format=: Format=xfs is not supported by repart-ts yet/ },
+  { name: 'unsupported format', files: { 'defs/a.conf': '[Partition]\nType=root\nFormat=f2fs\n' }, args: ['--size=1G'], message: /defs\/a\.conf:3: Format=: Format=f2fs is not supported by repart-ts yet/ },
   { name: 'conflicting keys', files: { 'defs/a.conf': '[Partition]\nType=root\nCopyBlocks=/dev/zero\nFormat=ext4\n' }, args: ['--size=100M'], message: /CopyBlocks= cannot be combined/ },
   { name: 'missing CopyBlocks source', files: { 'defs/a.conf': '[Partition]\nType=root\nCopyBlocks=/nonexistent/blob\n' }, args: ['--size=100M'], message: /defs\/a\.conf:3: CopyBlocks=: cannot open CopyBlocks= source/ },
   { name: 'unreadable definitions directory (symlink loop)', files: {}, args: ['--size=100M'], message: /cannot read definition directory/ },

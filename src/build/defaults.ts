@@ -7,8 +7,14 @@
 import { parseCommandLine, type CliOptions } from '../config/cli.js';
 import type { BuildRequest } from './request.js';
 
-export function buildRequest(device: string, overrides: Partial<BuildRequest> = {}): BuildRequest {
-  return { ...requestFromOptions(parseCommandLine([device]), {}), ...overrides, device };
+/** What a library caller may override; the seed may also be given as the command line spells it. */
+export type RequestOverrides = Omit<Partial<BuildRequest>, 'seed'> & { seed?: BuildRequest['seed'] | string };
+
+export function buildRequest(device: string, overrides: RequestOverrides = {}): BuildRequest {
+  const { seed, ...rest } = overrides;
+  // a string seed goes through --seed='s parser: a UUID, "random", or "" for the machine ID
+  const parsedSeed = typeof seed === 'string' ? parseCommandLine([`--seed=${seed}`, device]).seed : seed;
+  return { ...requestFromOptions(parseCommandLine([device]), {}), ...rest, ...(parsedSeed === undefined ? {} : { seed: parsedSeed }), device };
 }
 
 export function requestFromOptions(o: CliOptions, env: NodeJS.ProcessEnv): BuildRequest {

@@ -8,9 +8,10 @@
 import { roundUp } from '../config/values.js';
 import { RepartError } from '../errors.js';
 import { mkfsBtrfsEstimate } from '../fs/btrfs/estimate.js';
-import { formatFacts } from '../fs/facts.js';
+import { formatFacts, fsLabelFor } from '../fs/facts.js';
 import { fmtBytes } from '../plan/allocate.js';
-import { guessSize, minimalSize, modelMkfsOptionsAt } from '../plan/minimize/index.js';
+import { guessSize, minimalSize, modelMkfsOptionsAt, type SizeModel } from '../plan/minimize/index.js';
+import { xfsGuessModel } from '../plan/minimize/xfs.js';
 import { fsMinimum, minSize, type SizeContext } from '../plan/sizes.js';
 import type { SourceTree, TreeNode } from '../tree/model.js';
 import { fsSectorOf, type BuildContext, type PartitionState, type Stage } from './context.js';
@@ -33,12 +34,21 @@ function provisionalSize(tree: SourceTree | null): bigint {
 
 export const sizeContext = (ctx: BuildContext): SizeContext => ({ compat: ctx.compat, grain: ctx.grain, fsSectorSize: ctx.fsSectorSize });
 
-function modelSize(ctx: BuildContext, s: PartitionState): { bytes: bigint; mkfsOptions?: string[] } {
+/** xfs: measured by a first mkfs.xfs pass, as repart does (plan/minimize/xfs.ts). */
+function xfsModel(ctx: BuildContext, s: PartitionState): Promise<SizeModel> {
+  const d = s.def;
+  return xfsGuessModel(s.tree ?? null, {
+    label: fsLabelFor('xfs', s.label, { file: d.file }), sectorSize: fsSectorOf(ctx, d), discard: ctx.request.discard,
+    extraOptions: ctx.request.mkfsOptions?.xfs ?? [], sourceDateEpoch: ctx.request.sourceDateEpoch, now: ctx.now, compat: ctx.compat, definitionFile: d.file,
+  });
+}
+
+function modelSize(ctx: BuildContext, s: PartitionState, measured?: SizeModel): { bytes: bigint; mkfsOptions?: string[] } {
   const d = s.def;
   const mo = { sectorSize: fsSectorOf(ctx, d), label: s.label, compat: ctx.compat, sizeMin: d.sizeMin === undefined ? undefined : Number(d.sizeMin) };
   let model;
   try {
-    model = d.minimize === 'best' ? minimalSize(d.format!, s.tree!, mo) : guessSize(d.format!, s.tree!, mo);
+    model = measured ?? (d.minimize === 'best' ? minimalSize(d.format!, s.tree!, mo) : guessSize(d.format!, s.tree!, mo));
   } catch (e) {
     if (e instanceof RepartError) throw new RepartError(e.code, e.detail, d.where.Minimize ?? { file: d.file });
     throw e;
@@ -54,7 +64,7 @@ function modelSize(ctx: BuildContext, s: PartitionState): { bytes: bigint; mkfsO
 
 export const minimizeStage: Stage = {
   name: 'minimize',
-  run(ctx: BuildContext) {
+  async run(ctx: BuildContext) {
     for (const s of ctx.partitions) {
       const d = s.def;
       if (d.minimize === 'off' || d.format === undefined || s.tree === undefined) continue;
@@ -68,7 +78,7 @@ export const minimizeStage: Stage = {
         s.fsSizeSource = 'provisional';
         s.selfSized = true;
       } else {
-        const m = modelSize(ctx, s);
+        const m = modelSize(ctx, s, d.format === 'xfs' ? await xfsModel(ctx, s) : undefined);
         s.fsSize = m.bytes;
         s.fsSizeSource = 'model';
         s.modelMkfsOptions = m.mkfsOptions;

@@ -174,7 +174,8 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
     refuse(d, 'Minimize= can only be enabled if Format= or Verity=hash are set', 'Minimize');
   // systemd-repart allows Minimize=best only for read-only file systems (and btrfs in 262);
   // repart-ts sizes ext2/3/4, btrfs, vfat and swap from the tree, so it allows best for them too.
-  if (d.minimize === 'best' && d.format !== undefined && !fstypeIsRo(d.format) && d.verity !== 'hash' && !o.minimizable.has(d.format))
+  // xfs is sized the way repart does it (a measured first pass), which is guess only.
+  if (d.minimize === 'best' && d.format !== undefined && !fstypeIsRo(d.format) && d.verity !== 'hash' && (!o.minimizable.has(d.format) || d.format === 'xfs'))
     refuse(d, 'Minimize=best can only be used with read-only filesystems or Verity=hash', 'Minimize');
   if (d.format !== undefined && fstypeIsRo(d.format) && !populate)
     refuse(d, `Cannot format ${d.format} filesystem without source files, refusing`, 'Format');

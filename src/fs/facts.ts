@@ -29,7 +29,7 @@ export const FORMAT_FACTS: Readonly<Record<string, FormatFacts>> = {
   ext3: { selfSized: false, minimizable: true, readOnly: false, labelMax: 16, minimum: 32n * MiB },
   ext4: { selfSized: false, minimizable: true, readOnly: false, labelMax: 16, minimum: 32n * MiB },
   btrfs: { selfSized: false, minimizable: true, readOnly: false, minimum: 256n * MiB, compressors: ['zlib', 'no', 'none'] },
-  xfs: { selfSized: false, minimizable: false, readOnly: false, labelMax: 12, minimum: 300n * MiB },
+  xfs: { selfSized: false, minimizable: true, readOnly: false, labelMax: 12, minimum: 300n * MiB },
   erofs: { selfSized: true, minimizable: true, readOnly: true, compressors: ['lz4', 'lz4hc', 'lzma', 'deflate', 'zstd'] },
   squashfs: { selfSized: true, minimizable: true, readOnly: true, compressors: ['gzip', 'lzma', 'lzo', 'lz4', 'xz', 'zstd'] },
 };

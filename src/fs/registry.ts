@@ -12,6 +12,7 @@ const DRIVERS: Record<string, () => Promise<FsDriver>> = {
   btrfs: async () => (await import('./btrfs/index.js')).btrfsDriver,
   erofs: async () => (await import('./erofs/index.js')).erofsDriver,
   squashfs: async () => (await import('./squashfs/index.js')).squashfsDriver,
+  xfs: async () => (await import('./xfs/index.js')).xfsDriver,
 };
 
 export const SUPPORTED_FORMATS: ReadonlySet<string> = new Set(Object.keys(DRIVERS));

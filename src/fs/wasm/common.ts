@@ -51,7 +51,7 @@ export async function runForJob(
   args: string[],
   env: Record<string, string>,
   progress?: (p: FormatProgress) => void,
-  opts: { deviceAsEmptyFile?: boolean } = {},
+  opts: { deviceAsEmptyFile?: boolean; trackAllocation?: boolean; files?: Record<string, Uint8Array>; aliases?: Record<string, string>; seekHoles?: boolean } = {},
 ): Promise<{ result: ToolResult; outcome: FormatOutcome }> {
   // Progress is what the tool has read of the tree: files it is done with, bytes read, against
   // the tree's distinct files. Clamped, and only made complete when the tool is done: a file may
@@ -68,7 +68,10 @@ export async function runForJob(
     args,
     env,
     tree: job.tree ? { mountPoint: TREE_MOUNT, tree: job.tree, progress: report } : undefined,
-    device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false, asEmptyFile: opts.deviceAsEmptyFile },
+    device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false, asEmptyFile: opts.deviceAsEmptyFile, trackAllocation: opts.trackAllocation },
+    files: opts.files,
+    aliases: opts.aliases,
+    seekHoles: opts.seekHoles,
   });
   if (result.status !== 0) {
     const text = (result.stderr + result.stdout).trim();

@@ -47,6 +47,13 @@ export interface DeviceStats {
   /** the largest size the tool tried to grow the device to (0: it never tried). */
   overflow: number;
   /**
+   * With allocation tracking (Minimize= for xfs): the bytes a regular file would hold as data
+   * after this run, in 4 KiB blocks: every block written (zeros too) that no later punch or
+   * zero-range covered wholly (both leave holes, or unwritten extents that SEEK_DATA skips).
+   * This is what systemd-repart's fd_apparent_size() measures on its temporary file.
+   */
+  allocated?: number;
+  /**
    * The device's size as the tool left it, as for a file it created: the end of its furthest
    * write, or the length it last truncated to (mkfs.erofs, mksquashfs size their output this
    * way; the read-only file system drivers report it as the space used).
@@ -65,6 +72,8 @@ export class WindowDevice {
   private readonly pend = Buffer.allocUnsafe(PEND_SIZE);
   private pendPos = 0;
   private pendLen = 0;
+  /** 4 KiB blocks holding data, when tracking allocation (see DeviceStats.allocated). */
+  private readonly dataBlocks: Set<number> | null;
 
   constructor(
     readonly window: PartitionWindow,
@@ -73,8 +82,21 @@ export class WindowDevice {
     zeroed: boolean,
     /** present the window as an empty regular file that may grow up to the window (needs zeroed). */
     private readonly asEmptyFile = false,
+    trackAllocation = false,
   ) {
     this.dirty = zeroed ? new Uint8Array(Math.ceil(window.size / CHUNK)) : null;
+    this.dataBlocks = trackAllocation ? new Set() : null;
+    if (trackAllocation) this.stats.allocated = 0;
+  }
+
+  private track(pos: number, len: number, data: boolean): void {
+    const set = this.dataBlocks;
+    if (!set || len <= 0) return;
+    // a write allocates every block it touches; a punch frees only the blocks it covers wholly
+    const first = data ? Math.floor(pos / 4096) : Math.ceil(pos / 4096);
+    const last = data ? Math.floor((pos + len - 1) / 4096) : Math.floor((pos + len) / 4096) - 1;
+    for (let b = first; b <= last; b++) data ? set.add(b) : set.delete(b);
+    this.stats.allocated = set.size * 4096;
   }
 
   /** the device's size as the tool sees it. */
@@ -152,6 +174,7 @@ export class WindowDevice {
       throw this.fail('ENOSPC');
     }
     const n = Math.min(len, this.window.size - pos);
+    this.track(pos, n, true);
     this.stats.end = Math.max(this.stats.end, pos + n);
     if (this.asEmptyFile) this.fileSize = Math.max(this.fileSize, pos + n);
     if (this.dirty && n >= 4096 && this.allClean(pos, n) && isZero(buf, off, n)) {
@@ -199,6 +222,7 @@ export class WindowDevice {
       if (off < 0 || len <= 0) throw this.fail('EINVAL');
       const end = Math.min(off + len, this.window.size);
       if (off < end) this.zeroRange(off, end - off);
+      this.track(off, end - off, false);
       if (this.asEmptyFile && !(mode & FALLOC_FL_KEEP_SIZE)) this.grow(off + len);
       return;
     }

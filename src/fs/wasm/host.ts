@@ -24,9 +24,9 @@ import {
   O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC, S_IFDIR,
   type EmFactory, type EmFS, type EmModule, type EmNode, type EmStat, type EmStream, type StreamHandler,
 } from './emscripten.js';
-import { normalizeAbs, VirtualTree, type TreeProgress, type TreeReadStats } from './vtree.js';
+import { normalizeAbs, VirtualTree, VTREE_DEV, type TreeProgress, type TreeReadStats } from './vtree.js';
 
-export type ToolName = 'mke2fs' | 'mkfs.btrfs' | 'mkfs.erofs' | 'mksquashfs';
+export type ToolName = 'mke2fs' | 'mkfs.btrfs' | 'mkfs.erofs' | 'mksquashfs' | 'mkfs.xfs';
 
 /** Where the committed artifacts live: <package>/wasm (this file is dist/src/fs/wasm/host.js). */
 export const WASM_DIR = fileURLToPath(new URL('../../../../wasm/', import.meta.url));
@@ -45,7 +45,10 @@ export function toolSetFor(compat: Compat | number): ToolSet {
 
 /** artifact path under wasm/, without .cjs/.wasm */
 const ARTIFACT: Record<ToolSet, Record<ToolName, string>> = {
-  trixie: { mke2fs: 'mke2fs', 'mkfs.btrfs': 'mkfs.btrfs', 'mkfs.erofs': 'erofs/mkfs.erofs', mksquashfs: 'squashfs/mksquashfs' },
+  trixie: {
+    mke2fs: 'mke2fs', 'mkfs.btrfs': 'mkfs.btrfs', 'mkfs.erofs': 'erofs/mkfs.erofs', mksquashfs: 'squashfs/mksquashfs',
+    'mkfs.xfs': 'xfs/trixie/mkfs.xfs',
+  },
   sid: {
     mke2fs: 'sid/mke2fs',
     // sid's btrfs-progs 7.3 sources are not on the mirror the build uses (wasm/sid/README.md):
@@ -53,6 +56,9 @@ const ARTIFACT: Record<ToolSet, Record<ToolName, string>> = {
     'mkfs.btrfs': 'mkfs.btrfs',
     'mkfs.erofs': 'erofs/mkfs.erofs',
     mksquashfs: 'squashfs/mksquashfs',
+    // sid's xfsprogs 7.2.0 sources answer 404 on the mirror (wasm/xfs/README.md): trixie's 6.13.0
+    // serves 262 too, with 7.2.0's new defaults given as options (src/fs/xfs/index.ts).
+    'mkfs.xfs': 'xfs/trixie/mkfs.xfs',
   },
 };
 
@@ -107,7 +113,13 @@ export interface ToolRun {
   env: Record<string, string>;
   tree?: { mountPoint: string; tree: SourceTree; progress?: TreeProgress };
   /** asEmptyFile: the window stands for an empty file the tool sizes itself (device.ts). */
-  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean };
+  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean };
+  /** small read-only files the tool reads by absolute path (mkfs.xfs' protofile), from memory. */
+  files?: Record<string, Uint8Array>;
+  /** source files with holes show them to SEEK_DATA/SEEK_HOLE (else: data everywhere). */
+  seekHoles?: boolean;
+  /** absolute path → the path it stands for (mkfs.xfs protofile names for sources with spaces). */
+  aliases?: Record<string, string>;
 }
 
 export interface ToolResult {
@@ -187,11 +199,20 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     return e as Error;
   };
   const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress) : null;
-  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile) : null;
+  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation) : null;
   const devicePath = run.device ? normalizeAbs(run.device.path) : null;
   const hostStreams = new Set<EmStream>();
   let vcwd = '/';
-  const abs = (p: string): string => normalizeAbs(p.startsWith('/') ? p : posix.join(vcwd, p));
+  const aliases = run.aliases ?? {};
+  const abs = (p: string): string => {
+    const a = normalizeAbs(p.startsWith('/') ? p : posix.join(vcwd, p));
+    return aliases[a] ?? a;
+  };
+  const memFiles = new Map(Object.entries(run.files ?? {}).map(([k, v]) => [normalizeAbs(k), v]));
+  const memStat = (data: Uint8Array): EmStat => {
+    const t = new Date(0);
+    return { dev: VTREE_DEV, ino: 1, mode: 0o100444, nlink: 1, uid: 0, gid: 0, rdev: 0, size: data.length, blocks: Math.ceil(data.length / 512), atime: t, mtime: t, ctime: t };
+  };
   const isVirtual = (a: string): boolean => vtree !== null && vtree.contains(a);
 
   const vnode = (path: string, st: EmStat): EmNode => ({
@@ -228,18 +249,21 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     if (opts?.parent) a = posix.dirname(a);
     if (isVirtual(a)) return { path: a, node: vnode(a, vtree!.stat(vtree!.resolve(a, !!opts?.follow))) };
     if (a === devicePath) return { path: a, node: vnode(a, device!.stat()) };
+    if (memFiles.has(a)) return { path: a, node: vnode(a, memStat(memFiles.get(a)!)) };
     return orig.lookupPath(a, opts?.parent ? { ...opts, parent: false } : opts);
   };
   FS.stat = (p: string) => {
     const a = abs(p);
     if (isVirtual(a)) return vtree!.stat(vtree!.resolve(a, true));
     if (a === devicePath) return device!.stat();
+    if (memFiles.has(a)) return memStat(memFiles.get(a)!);
     return fixTimes(orig.stat(a));
   };
   FS.lstat = (p: string) => {
     const a = abs(p);
     if (isVirtual(a)) return vtree!.stat(vtree!.resolve(a, false));
     if (a === devicePath) return device!.stat();
+    if (memFiles.has(a)) return memStat(memFiles.get(a)!);
     return fixTimes(orig.lstat(a));
   };
   FS.readdir = (p: string) => {
@@ -303,6 +327,18 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     size: () => 0,
     close: () => {},
   };
+  const memHandler = (data: Uint8Array): StreamHandler => ({
+    read: (_s, buf, off, len, pos) => {
+      const n = Math.max(0, Math.min(len, data.length - pos));
+      buf.set(data.subarray(pos, pos + n), off);
+      return n;
+    },
+    write: () => {
+      throw fail('EBADF');
+    },
+    size: () => data.length,
+    close: () => {},
+  });
   FS.open = (p: string, flags: number | string, mode?: number, suggestFD?: number) => {
     const a = abs(p);
     if (typeof flags === 'string') return orig.open(a, flags, mode, suggestFD);
@@ -325,6 +361,11 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
       if (flags & O_DIRECTORY) throw fail('ENOTDIR');
       const h = device!.open();
       return newStream(a, flags & ~(O_CREAT | O_TRUNC | O_EXCL), device!.stat(), h, suggestFD);
+    }
+    const mem = memFiles.get(a);
+    if (mem) {
+      if ((flags & O_ACCMODE) !== 0 || flags & (O_CREAT | O_TRUNC)) throw fail('EROFS');
+      return newStream(a, flags, memStat(mem), memHandler(mem), suggestFD);
     }
     return orig.open(a, flags, mode, suggestFD);
   };
@@ -395,7 +436,7 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
       case 4:
         if (s.path === devicePath) throw fail('EINVAL');
         if (offset >= size) throw fail('ENXIO');
-        p = whence === 3 ? offset : size;
+        p = run.seekHoles && s.host.seekHole ? s.host.seekHole(s, offset, whence) : whence === 3 ? offset : size;
         break;
       default: throw fail('EINVAL');
     }

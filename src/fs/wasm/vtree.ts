@@ -244,9 +244,15 @@ export class VirtualTree {
     }
     addPhase('fileData', t0);
     const fd = nfd;
+    const st = fs.fstatSync(fd);
+    // Holes, for tools that copy only data segments (mkfs.xfs' protofile): Node has no
+    // SEEK_DATA, so a file with fewer allocated blocks than its size is taken to have a hole
+    // wherever a whole 4 KiB block reads as zeros; any other file is all data.
+    const sparse = st.blocks * 512 < node.size;
     return {
       nfd,
       handler: {
+        ...(sparse ? { seekHole: (_s: EmStream, offset: number, whence: 3 | 4) => seekHole(fd, node.size, offset, whence, fail) } : {}),
         read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
           const t0 = now();
           const n = fs.readSync(fd, buf, off, len, pos);
@@ -266,6 +272,26 @@ export class VirtualTree {
       },
     };
   }
+}
+
+const HOLE_BLOCK = 4096;
+const SCAN = 1 << 20;
+
+/** SEEK_DATA (3) / SEEK_HOLE (4) from offset, taking all-zero 4 KiB blocks for holes. */
+function seekHole(fd: number, size: number, offset: number, whence: 3 | 4, fail: Fail): number {
+  if (offset >= size) throw fail('ENXIO');
+  const buf = Buffer.allocUnsafe(SCAN);
+  for (let start = Math.floor(offset / HOLE_BLOCK) * HOLE_BLOCK; start < size; start += SCAN) {
+    const n = fs.readSync(fd, buf, 0, Math.min(SCAN, size - start), start);
+    if (n <= 0) break;
+    for (let b = 0; b < n; b += HOLE_BLOCK) {
+      const blk = buf.subarray(b, Math.min(b + HOLE_BLOCK, n));
+      const zero = blk.every((x) => x === 0);
+      if (zero === (whence === 4)) return Math.max(offset, start + b);
+    }
+  }
+  if (whence === 4) return size;
+  throw fail('ENXIO');
 }
 
 export function normalizeAbs(p: string): string {
