@@ -36,7 +36,7 @@ interface WarmTask {
 }
 
 /** The WebAssembly tool behind a format, compiled ahead by a warm task. */
-const TOOL_OF: Record<string, ToolName> = { ext2: 'mke2fs', ext3: 'mke2fs', ext4: 'mke2fs', btrfs: 'mkfs.btrfs', erofs: 'mkfs.erofs', squashfs: 'mksquashfs' };
+const TOOL_OF: Record<string, ToolName> = { ext2: 'mke2fs', ext3: 'mke2fs', ext4: 'mke2fs', btrfs: 'mkfs.btrfs', erofs: 'mkfs.erofs', squashfs: 'mksquashfs', xfs: 'mkfs.xfs' };
 
 async function warm({ formats, toolSet }: WarmTask['warm']): Promise<Reply> {
   for (const f of formats) {
