@@ -14,6 +14,8 @@ export interface Compat {
   // --- command line (258+/259+/261+)
   /** --grain-size= exists (261) */
   readonly grainSizeOption: boolean;
+  /** --el-torito= and its identifier options exist (261) */
+  readonly elToritoOption: boolean;
   /** --join-signature= and --append-fstab= exist (258) */
   readonly joinSignatureOption: boolean;
   readonly appendFstabOption: boolean;
@@ -51,8 +53,12 @@ export interface Compat {
   readonly partnoAfterSameType: boolean;
   /** the listing is sorted by offset after allocation (262) */
   readonly listByOffset: boolean;
-  /** --copy-from=: the last partition's padding is not copied (262) */
+  /** --copy-from=: the last partition's padding is not copied, the others keep their exact gap (262) */
   readonly copyFromNoTrailingPadding: boolean;
+  /** a new partition goes to the start of a free gap, after the existing partition that starts it (262) */
+  readonly newPartitionAtGapStart: boolean;
+  /** Format=erofs|squashfs without CopyFiles= makes an empty file system (262; 257 refuses) */
+  readonly emptyReadOnlyFs: boolean;
   /** Minimize=: the file system is never smaller than the partition minimum (258); 257 only the fs minimum */
   readonly minimizeFloorIsPartitionMinimum: boolean;
   /** Minimize= on btrfs: mkfs.btrfs --shrink, self-sized like erofs (262) */
@@ -80,6 +86,12 @@ export interface Compat {
   /** fstab: vfat fmask/dmask instead of umask, and --append-fstab= merging (258) */
   readonly fstabFmask: boolean;
   readonly fstabAppend: boolean;
+  /** fstab: every mount point on the root partition gets pass 1 (262); 257 only "/" */
+  readonly fstabRootPartitionPass1: boolean;
+  /** --generate-fstab=/--generate-crypttab= without lines are not written ("not generating", 258) */
+  readonly generatedTabsSkipEmpty: boolean;
+  /** table: a right-aligned PART column and right-aligned sizes and paddings (262); 257 PARTNO, left */
+  readonly tableRightAligned: boolean;
   /** JSON: "drop-in_files" is null (262) instead of [] when a partition has none */
   readonly jsonNullDropIns: boolean;
 }
@@ -107,6 +119,7 @@ function makeCompat(version: number): Compat {
   return {
     version,
     grainSizeOption: since(262),
+    elToritoOption: since(261),
     joinSignatureOption: since(258),
     appendFstabOption: since(258),
     deferEmptyOptions: since(259),
@@ -126,6 +139,8 @@ function makeCompat(version: number): Compat {
     partnoAfterSameType: since(262),
     listByOffset: since(262),
     copyFromNoTrailingPadding: since(262),
+    newPartitionAtGapStart: since(262),
+    emptyReadOnlyFs: since(262),
     minimizeFloorIsPartitionMinimum: since(258),
     btrfsShrink: since(262),
     clampTimes: since(262),
@@ -140,6 +155,9 @@ function makeCompat(version: number): Compat {
     fstabFmask: since(258),
     fstabAppend: since(258),
     jsonNullDropIns: since(262),
+    fstabRootPartitionPass1: since(262),
+    generatedTabsSkipEmpty: since(258),
+    tableRightAligned: since(262),
   };
 }
 

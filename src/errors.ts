@@ -47,6 +47,7 @@ export class RepartError extends Error {
   readonly detail: string;
 
   constructor(code: ErrorCode, detail: string, where: ErrorWhere = {}, exitCode = 1, options?: { cause?: unknown }) {
+    detail = clipMessage(detail);
     super(detail, options);
     this.name = 'RepartError';
     this.code = code;
@@ -75,6 +76,13 @@ export class RepartError extends Error {
     else e = new RepartError(j.code, j.detail, j.where, j.exitCode);
     return e;
   }
+}
+
+/** Messages echo values; a value of megabytes is cut (a message stays readable, and bounded). */
+export const MESSAGE_MAX = 2048;
+export function clipMessage(m: string): string {
+  if (m.length <= MESSAGE_MAX) return m;
+  return `${m.slice(0, MESSAGE_MAX)}… (${m.length - MESSAGE_MAX} more characters)`;
 }
 
 /** "file:line: key=: " — how a location is printed before a message. */

@@ -129,6 +129,8 @@ export function checkArtifacts(dir: string, files: string[], versions: RegExp[],
 export function rofsJob(format: 'erofs' | 'squashfs', over: Partial<FormatJob> & Pick<FormatJob, 'window'>): FormatJob {
   return {
     format, label: 'usr-x86-64', fsUuid: UUID, sectorSize: 4096, tree: null, sourceDateEpoch: EPOCH,
+    // trixie's builds, compared with trixie's native tools (sid's: test/oracle/sid-tools.test.ts)
+    systemdVersion: 257,
     extraOptions: [], discard: true, subvolumes: [], definitionFile: '/etc/repart.d/20-usr.conf', windowZeroed: true, ...over,
   };
 }

@@ -177,7 +177,7 @@ test('wrong parameters: typed errors, file untouched', async () => {
     writeFileSync(file, randomBytes(40 * MIB));
     const before = sha(readFileSync(file));
     const good = { keyFile: Buffer.from('k'), uuid: '7f17fdc8-9544-4c0b-8d01-d903512f2fa8', label: 'x', sectorSize: 4096 as const };
-    const cases: [string, () => Promise<void>][] = [
+    const cases: [string, () => Promise<unknown>][] = [
       ['sector size', () => encryptPartitionInPlace(file, 0n, 36n * BigInt(MIB), { ...good, sectorSize: 1024 as 4096 })],
       ['label', () => encryptPartitionInPlace(file, 0n, 36n * BigInt(MIB), { ...good, label: 'l'.repeat(48) })],
       ['uuid', () => encryptPartitionInPlace(file, 0n, 36n * BigInt(MIB), { ...good, uuid: 'not-a-uuid' })],

@@ -78,7 +78,9 @@ test('always-excluded contents, ExcludeFilesTarget=, and errors', async () => {
     assert.equal((lookup(tree, '/a/sub') as DirNode).entries.size, 0, 'ExcludeFilesTarget= with "/" keeps the directory only');
     await assert.rejects(buildTree(spec(root, { copyFiles: [{ source: '/single', target: '/x' }, { source: '/single', target: '/x' }] })), (e: unknown) => e instanceof FsError && e.code === 'E_SOURCE' && /already exists/.test(e.message));
     await assert.rejects(buildTree(spec(root, { copyFiles: [{ source: '/single', target: '/dir/' }] })), /refers to a directory/);
-    await assert.rejects(buildTree(spec(root, { copyFiles: [{ source: '/a', target: '/../../etc' }] })), (e: unknown) => e instanceof FsError && e.code === 'E_SOURCE' && /escapes/.test(e.message));
+    // a leading /.. stays at the root, as systemd's path_simplify() and chase() have it
+    const clamped = await buildTree(spec(root, { copyFiles: [{ source: '/a', target: '/../../etc' }] }));
+    assert.equal(lookup(clamped, '/etc/one')?.kind, 'file');
     await assert.rejects(buildTree(spec(root, { makeSymlinks: [{ path: '/no/such/link', target: 'x' }] })), /parent directory/);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -98,6 +98,18 @@ export interface Entry {
 const TYPE: Record<number, string> = { 0o04: 'dir', 0o10: 'file', 0o12: 'symlink', 0o01: 'fifo', 0o14: 'socket', 0o02: 'char', 0o06: 'block' };
 
 /** The source side: path -> Entry, plus hardlink groups (paths sharing a node). */
+/** An archive member's bytes (FileSource 'archive'). */
+function archiveBytes(p: string, offset: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  const fd = fs.openSync(p, 'r');
+  try {
+    fs.readSync(fd, b, 0, size, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return b;
+}
+
 export function describeTree(tree: SourceTree, clampTo?: number): { entries: Map<string, Entry>; links: string[][] } {
   const entries = new Map<string, Entry>();
   const byNode = new Map<TreeNode, string[]>();
@@ -113,7 +125,9 @@ export function describeTree(tree: SourceTree, clampTo?: number): { entries: Map
         size: node.kind === 'file' ? node.size : 0,
       };
       if (node.kind === 'file') {
-        e.sha = node.source.kind === 'host' ? sha256File(node.source.path) : crypto.createHash('sha256').update(node.source.data).digest('hex');
+        const src = node.source;
+        e.sha = src.kind === 'host' ? sha256File(src.path)
+          : crypto.createHash('sha256').update(src.kind === 'bytes' ? src.data : archiveBytes(src.path, src.offset, node.size)).digest('hex');
         byNode.set(node, [...(byNode.get(node) ?? []), p]);
       }
       if (node.kind === 'symlink') e.target = node.target;

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Developer tool (never run by CI, npm ci or npm test): rebuild the committed WebAssembly
-# builds of mkfs.erofs (wasm/erofs/) and mksquashfs (wasm/squashfs/) from Debian trixie source
-# packages with Debian's emscripten, in the style of tools/build-wasm.sh.
+# builds of mkfs.erofs and mksquashfs from Debian source packages with Debian's emscripten, in
+# the style of tools/build-wasm.sh.
 #
-#   sudo tools/build-rofs-wasm.sh           # everything: setup fetch libs erofs squashfs install
-#   sudo tools/build-rofs-wasm.sh STEP...   # one or more of those steps
+#   SUITE=trixie (default): wasm/erofs, wasm/squashfs          erofs-utils 1.8.6, squashfs-tools 4.6.1 (--compat=257)
+#   SUITE=sid:              wasm/sid/erofs, wasm/sid/squashfs  erofs-utils 1.9.4, squashfs-tools 4.7.5 (--compat >= 258)
+#
+#   sudo [SUITE=sid] tools/build-rofs-wasm.sh           # everything: setup fetch libs erofs squashfs install
+#   sudo [SUITE=sid] tools/build-rofs-wasm.sh STEP...   # one or more of those steps
 #
 # Steps:
 #   setup     apt-get install emscripten + autotools (bookworm packages); the deb-src entry for
 #             trixie that tools/build-wasm.sh adds (same file, same content).
 #   fetch     apt-get source --download-only of the pinned versions, SHA-256 check against the
-#             .dsc files, unpack, Debian's patch series, then ours (wasm/rofs/patches/).
+#             .dsc files (or, where the mirror 404s on a .dsc, against the signed Sources index
+#             that `apt-cache showsrc` reads), unpack, Debian's patch series, then ours
+#             (wasm/rofs/patches/).
 #   libs      the compression libraries, static, with emcc: zlib, lz4, zstd, liblzma, lzo2.
 #   erofs     autoreconf + configure erofs-utils as Debian does (multithreading on: see
 #             wasm/rofs/shim/gthread.h), link mkfs.erofs.
@@ -22,20 +27,42 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-W=${ROFS_BUILD_DIR:-/var/tmp/repart-ts-rofs-build}
-SUITE=trixie
-EROFS_VER=1.8.6-1
-SQFS_VER=1:4.6.1-1
-LZ4_VER=1.10.0-4
-LZO_VER=2.10-3
-ZSTD_VER=1.5.7+dfsg-1          # source package "libzstd"
-XZ_VER=5.8.1-1+deb13u1         # the mirror 404s on +deb13u2 (a decoder fix; encoders are the same)
-ZLIB_VER=1:1.3.dfsg+really1.3.1-1   # the mirror lacks +deb13u1 (a minizip fix, not used here)
+SUITE=${SUITE:-trixie}
+case $SUITE in
+  trixie)
+    W=${ROFS_BUILD_DIR:-/var/tmp/repart-ts-rofs-build}
+    DEST=wasm
+    EROFS_VER=1.8.6-1
+    SQFS_VER=1:4.6.1-1
+    LZ4_VER=1.10.0-4
+    LZO_VER=2.10-3
+    ZSTD_VER=1.5.7+dfsg-1          # source package "libzstd"
+    XZ_VER=5.8.1-1+deb13u1         # the mirror 404s on +deb13u2 (a decoder fix; encoders are the same)
+    ZLIB_VER=1:1.3.dfsg+really1.3.1-1 ;;  # the mirror lacks +deb13u1 (a minizip fix, not used here)
+  sid)
+    # The versions sid's systemd-repart 262 runs (its tree: erofs-utils 1.9.4-1, squashfs-tools
+    # 1:4.7.5-1, liblz4-1 1.10.0-10, libzstd1 1.5.7+dfsg-4, liblzma5 5.8.4-1, liblzo2-2 2.10-3+b2).
+    W=${ROFS_BUILD_DIR:-/var/tmp/repart-ts-rofs-build-sid}
+    DEST=wasm/sid
+    EROFS_VER=1.9.4-1
+    SQFS_VER=1:4.7.5-1
+    LZ4_VER=1.10.0-10
+    LZO_VER=2.10-3
+    ZSTD_VER=1.5.7+dfsg-4
+    XZ_VER=5.8.4-1
+    # sid's zlib1g is 1.3.2-4, but the mirror 404s on that revision's .dsc and Debian tarball;
+    # -3 is the same upstream 1.3.2 (the deflate encoder squashfs' gzip uses).
+    ZLIB_VER=1:1.3.dfsg+really1.3.2-3 ;;
+  *) echo "SUITE must be trixie or sid" >&2; exit 2 ;;
+esac
 JOBS=${JOBS:-$(nproc)}
 export SOURCE_DATE_EPOCH=1735689600
 export NODE_PATH=/usr/share/nodejs
 export LC_ALL=C TZ=UTC
 unset EM_CACHE
+# Debian's emcc runs `python3` from PATH: Debian's own, not a version manager's shim (a pyenv
+# shim first in PATH costs seconds per emcc call on a loaded machine; configure makes hundreds).
+export PATH=/usr/bin:/bin:$PATH
 
 up() { local v=${1#*:}; echo "${v%-*}"; }    # upstream part of a Debian version
 nover() { echo "${1#*:}"; }                   # version without epoch (file names)
@@ -52,15 +79,28 @@ step_setup() {
   add_deb_src "$SUITE"
 }
 
+# verify_dsc DSC...: each file a .dsc lists against its SHA-256. Where the mirror 404s on the
+# .dsc itself (sid's lz4 and xz-utils, for instance), the same list is taken from the Sources
+# index apt verified with the Release signature (apt-cache showsrc, that exact version).
 verify_dsc() {
+  local d
+  for d in "$@"; do
+    [ -f "$d" ] && continue
+    local b=${d%.dsc} pkg ver; pkg=${b%%_*}; ver=${b#*_}
+    apt-cache showsrc --only-source "$pkg" | awk -v v="$ver" '
+      /^Package: /{keep=0} /^Version: /{e=$2; sub(/^[0-9]+:/, "", e); keep=(e==v)} keep' > "$d.index"
+    grep -q Checksums-Sha256 "$d.index" || { echo "no index entry for $pkg $ver" >&2; exit 1; }
+    echo "note: $d unavailable; checking against the Sources index" >&2
+  done
   python3 - "$@" <<'P'
 import hashlib, os, re, sys
 for dsc in sys.argv[1:]:
+    if not os.path.exists(dsc): dsc += ".index"
     t = open(dsc).read().split("Checksums-Sha256:")[1]
     t = re.split(r"\n(?=\S)", t, 1)[0]
     for sha, size, name in re.findall(r"^ ([0-9a-f]{64}) (\d+) (\S+)$", t, re.M):
         if not os.path.exists(name):
-            if name.endswith(".asc"): print("missing (not needed)", name); continue
+            if name.endswith(".asc") or name.endswith(".dsc"): print("missing (not needed)", name); continue
             sys.exit(f"missing: {name}")
         h = hashlib.sha256(open(name, "rb").read()).hexdigest()
         if h != sha: sys.exit(f"checksum mismatch: {name}")
@@ -208,10 +248,17 @@ step_erofs() {
       CFLAGS="$CFLAGS_COMMON -idirafter $DEPS/kheaders" CPPFLAGS="-I$DEPS/include" LDFLAGS="-L$DEPS/lib" \
       --enable-lzma --enable-multithreading --without-uuid --with-zlib --without-libdeflate --with-libzstd \
       --without-xxhash --disable-fuse --without-selinux --disable-werror \
+      --disable-oci --disable-s3 --disable-ublk --disable-fanotify --without-libnl3 \
+      --without-libcurl --without-openssl --without-libxml2 --without-json_c \
       ac_cv_func_malloc_0_nonnull=yes ac_cv_func_realloc_0_nonnull=yes \
-      ac_cv_func_llistxattr=yes ac_cv_func_lgetxattr=yes \
+      ac_cv_func_llistxattr=yes ac_cv_func_lgetxattr=yes ac_cv_func_pwritev=no \
       > configure-wasm.log 2>&1 || { tail -40 configure-wasm.log; exit 1; }
   fi
+  # pwritev: emscripten 3.1.6's writes every iovec at the same offset (its doWritev does not
+  # advance it), so 1.9.4's inode writes (header + inline xattrs in one pwritev) put the xattrs
+  # over the header; without it erofs-utils writes each piece with pwrite (as ac_cv_func_pwritev=no
+  # above; a build directory configured before that gets the same edit).
+  sed -i 's/^#define HAVE_PWRITEV 1$/\/* #undef HAVE_PWRITEV *\//' config.h
   # gthread.h only now: it renames main(), which configure's test programs need.
   local MK=(CFLAGS="$CFLAGS_COMMON -idirafter $DEPS/kheaders -include $SHIM/gthread.h")
   make -j"$JOBS" -C lib "${MK[@]}" > make-lib.log 2>&1 || { tail -30 make-lib.log; exit 1; }
@@ -246,8 +293,8 @@ step_squashfs() {
 }
 
 step_install() {
-  log "install into wasm/erofs and wasm/squashfs"
-  local E=$REPO/wasm/erofs S=$REPO/wasm/squashfs L
+  log "install into $DEST/erofs and $DEST/squashfs"
+  local E=$REPO/$DEST/erofs S=$REPO/$DEST/squashfs L
   mkdir -p "$E/licenses" "$S/licenses"
   cp "$OUT/mkfs.erofs.js" "$E/mkfs.erofs.cjs"; cp "$OUT/mkfs.erofs.wasm" "$E/mkfs.erofs.wasm"
   cp "$OUT/mksquashfs.js" "$S/mksquashfs.cjs"; cp "$OUT/mksquashfs.wasm" "$S/mksquashfs.wasm"

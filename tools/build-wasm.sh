@@ -7,7 +7,7 @@
 # Slow (~4-8 minutes for trixie, ~2 for sid, on 2 cores; most of it autoconf probing emcc).
 #
 #   sudo [SUITE=sid] tools/build-wasm.sh          # everything: setup, fetch, build, install
-#   sudo [SUITE=sid] tools/build-wasm.sh STEP...  # setup | fetch | e2fsprogs | zlib | btrfs | install
+#   sudo [SUITE=sid] tools/build-wasm.sh STEP...  # setup | fetch | e2fsprogs | zlib | complibs | btrfs | install
 #
 # Steps:
 #   setup      apt-get install emscripten + autotools (bookworm packages), and add a deb-src
@@ -18,6 +18,7 @@
 #              ($DEST/patches/*.patch, each explains itself in its header).
 #   e2fsprogs  configure + build libext2fs etc., link mke2fs.
 #   zlib       compile zlib for mkfs.btrfs --compress=zlib.
+#   complibs   compile libzstd and liblzo2 for mkfs.btrfs --compress=zstd|lzo.
 #   btrfs      configure + build btrfs-progs, link mkfs.btrfs.
 #   install    copy the .cjs/.wasm, license texts, SOURCES and SHA256SUMS into $DEST.
 # A suite without BTRFS_VER (sid, for now: see below) builds and installs mke2fs only.
@@ -37,6 +38,8 @@ case $SUITE in
     E2FS_VER=1.47.2-3
     BTRFS_VER=6.14-1
     ZLIB_VER=1:1.3.dfsg+really1.3.1-1   # trixie release; the mirror lacks +deb13u1 (a minizip fix, not used here)
+    ZSTD_VER=1.5.7+dfsg-1               # trixie's libzstd1 (mkfs.btrfs --compress zstd)
+    LZO_VER=2.10-3                      # trixie's liblzo2-2 (mkfs.btrfs --compress lzo)
     W=${WASM_BUILD_DIR:-/var/tmp/repart-ts-wasm-build}
     DEST=wasm ;;
   sid)
@@ -47,6 +50,8 @@ case $SUITE in
     # (the zlib sid's mkfs.btrfs links; --compress zlib output follows it) and port the patches.
     BTRFS_VER=${BTRFS_VER:-}
     ZLIB_VER=${ZLIB_VER:-}
+    ZSTD_VER=${ZSTD_VER:-1.5.7+dfsg-4}
+    LZO_VER=${LZO_VER:-2.10-3}
     W=${WASM_BUILD_DIR:-/var/tmp/repart-ts-wasm-build-sid}
     DEST=wasm/sid ;;
   *) echo "SUITE must be trixie or sid" >&2; exit 2 ;;
@@ -56,6 +61,9 @@ export SOURCE_DATE_EPOCH=1735689600          # fixed: nothing in the build may d
 export NODE_PATH=/usr/share/nodejs           # Debian's node-acorn; nodesource node does not look there
 export LC_ALL=C TZ=UTC
 unset EM_CACHE                               # Debian ships a frozen, prebuilt sysroot cache
+# Debian's emcc runs `python3` from PATH: Debian's own, not a version manager's shim (a pyenv
+# shim first in PATH costs seconds per emcc call on a loaded machine; configure makes hundreds).
+export PATH=/usr/bin:/bin:$PATH
 
 WITH_BTRFS=$([ -n "$BTRFS_VER" ] && echo yes || echo no)
 E2FS_UP=${E2FS_VER%-*}; BTRFS_UP=${BTRFS_VER%-*}
@@ -101,8 +109,8 @@ step_fetch() {
   mkdir -p "$W/src"; cd "$W/src"
   local pkgs=("e2fsprogs=$E2FS_VER") dscs=("e2fsprogs_$E2FS_VER.dsc")
   if [ "$WITH_BTRFS" = yes ]; then
-    pkgs+=("btrfs-progs=$BTRFS_VER" "zlib=$ZLIB_VER")
-    dscs+=("btrfs-progs_$BTRFS_VER.dsc" "zlib_${ZLIB_VER#*:}.dsc")
+    pkgs+=("btrfs-progs=$BTRFS_VER" "zlib=$ZLIB_VER" "libzstd=$ZSTD_VER" "lzo2=$LZO_VER")
+    dscs+=("btrfs-progs_$BTRFS_VER.dsc" "zlib_${ZLIB_VER#*:}.dsc" "libzstd_$ZSTD_VER.dsc" "lzo2_$LZO_VER.dsc")
   fi
   # `apt-get source pkg/$SUITE` resolves through the installed binary's version and fails;
   # exact versions work. || true: keep what arrived when the mirror lacks an optional file.
@@ -130,6 +138,17 @@ step_fetch() {
     echo "note: btrfs-progs_$BTRFS_VER.debian.tar.xz unavailable; building the orig tarball as is" >&2
   fi
   mkdir -p "$ZSRC"; tar -C "$ZSRC" --strip-components=1 -xf zlib_$ZLIB_UP.orig.tar.*
+  # zstd and lzo as Debian ships them (their patch series applied) for --compress zstd/lzo.
+  local lib
+  for lib in "libzstd $ZSTD_VER $W/zstd" "lzo2 $LZO_VER $W/lzo2"; do
+    set -- $lib; rm -rf "$3"; mkdir -p "$3"
+    tar -C "$3" --strip-components=1 -xf "$(ls "$1_${2%-*}.orig.tar."* | grep -v '\.asc$')"
+    tar -C "$3" -xJf "$1_$2.debian.tar.xz"
+    if [ -f "$3/debian/patches/series" ]; then
+      ( cd "$3" && while read -r p _; do case $p in ''|'#'*) continue;; esac
+          patch -p1 -s < "debian/patches/$p"; done < debian/patches/series )
+    fi
+  done
   for p in "$PATCHES"/btrfs-progs-*.patch; do (cd "$BTSRC" && patch -p1 -s < "$p"); done
 }
 
@@ -204,6 +223,34 @@ step_zlib() {
   cp "$ZSRC/zlib.h" "$ZSRC/zconf.h" "$DEPS/include/"
 }
 
+# libzstd and liblzo2, static, for mkfs.btrfs --compress zstd|lzo (as tools/build-rofs-wasm.sh
+# builds them for mkfs.erofs/mksquashfs).
+step_complibs() {
+  log "complibs: libzstd, liblzo2"
+  cflags; mkdir -p "$W/obj/zstd" "$DEPS/lib/pkgconfig" "$DEPS/include"
+  local f o objs=()
+  for f in "$W"/zstd/lib/common/*.c "$W"/zstd/lib/compress/*.c "$W"/zstd/lib/decompress/*.c; do
+    o=$W/obj/zstd/$(basename "$(dirname "$f")")-$(basename "$f" .c).o
+    emcc $CFLAGS_COMMON -DZSTD_DISABLE_ASM -DZSTD_LEGACY_SUPPORT=0 -DXXH_NAMESPACE=ZSTD_ -I"$W/zstd/lib" \
+      -I"$W/zstd/lib/common" -c "$f" -o "$o" &
+    objs+=("$o")
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  done
+  wait
+  rm -f "$DEPS/lib/libzstd.a"; emar rcs "$DEPS/lib/libzstd.a" "${objs[@]}"
+  cp "$W/zstd/lib/zstd.h" "$W/zstd/lib/zstd_errors.h" "$W/zstd/lib/zdict.h" "$DEPS/include/"
+  printf 'prefix=%s\nName: libzstd\nDescription: wasm\nVersion: %s\nCflags: -I${prefix}/include\nLibs: -L${prefix}/lib -lzstd\n' \
+    "$DEPS" "${ZSTD_VER%%+*}" > "$DEPS/lib/pkgconfig/libzstd.pc"
+  local B=$W/lzo2/build-wasm; mkdir -p "$B"
+  ( cd "$B"
+    # lzo 2.10's config.sub predates wasm32: any 32-bit host triple works (the probes are
+    # compile tests run with emcc); --disable-asm keeps the i386 assembler out.
+    [ -f config.status ] || emconfigure ../configure --host=i686-pc-linux-gnu CFLAGS="$CFLAGS_COMMON" \
+      --disable-shared --enable-static --disable-asm > configure.log 2>&1 || { tail -30 configure.log; exit 1; }
+    make -j"$JOBS" src/liblzo2.la > make.log 2>&1 || { tail -30 make.log; exit 1; } )
+  cp "$B/src/.libs/liblzo2.a" "$DEPS/lib/"; rm -rf "$DEPS/include/lzo"; cp -r "$W/lzo2/include/lzo" "$DEPS/include/"
+}
+
 step_btrfs() {
   log "btrfs-progs: deps, configure, build"
   cflags
@@ -216,6 +263,7 @@ step_btrfs() {
   cp "$E2SRC/build-wasm/lib/uuid/uuid.h" "$DEPS/include/uuid/"
   cp "$E2SRC/build-wasm/lib/libuuid.a" "$DEPS/lib/"
   [ -f "$DEPS/lib/libz.a" ] || step_zlib
+  [ -f "$DEPS/lib/libzstd.a" ] && [ -f "$DEPS/lib/liblzo2.a" ] || step_complibs
   local n
   for n in blkid:-lblkid uuid:-luuid zlib:-lz; do
     printf 'prefix=%s\nName: %s\nDescription: wasm\nVersion: 2.40.0\nCflags: -I${prefix}/include\nLibs: -L${prefix}/lib %s\n' \
@@ -227,6 +275,7 @@ step_btrfs() {
   emcc $CFLAGS_COMMON -c "$SHIM/ioctl_shim.c" -o "$W/obj/ioctl_shim.o"
   emcc $CFLAGS_COMMON -c "$SHIM/libc_missing.c" -o "$W/obj/libc_missing.o"
   emcc $CFLAGS_COMMON -c "$SHIM/xattr.c" -o "$W/obj/xattr.o"
+  emcc $CFLAGS_COMMON -c "$SHIM/repro.c" -o "$W/obj/repro.o"
 
   cd "$BTSRC"
   [ -f include/config.h.in ] || ./autogen.sh > autogen.log 2>&1
@@ -236,7 +285,7 @@ step_btrfs() {
     # emscripten's malloc(0)/realloc(p,0) return non-NULL, so "yes" is the truth.
     PKG_CONFIG=$DEPS/pkg-config emconfigure ./configure --host=wasm32-unknown-emscripten PKG_CONFIG="$DEPS/pkg-config" \
       CFLAGS="$CFLAGS_COMMON -idirafter $DEPS/kheaders" --disable-documentation --disable-python --disable-libudev \
-      --disable-zstd --disable-lzo --disable-convert --disable-backtrace --disable-zoned --disable-shared \
+      CPPFLAGS="-I$DEPS/include" LDFLAGS="-L$DEPS/lib" --disable-convert --disable-backtrace --disable-zoned --disable-shared \
       --with-crypto=builtin ac_cv_func_sysinfo=yes ac_cv_func_malloc_0_nonnull=yes ac_cv_func_realloc_0_nonnull=yes \
       > configure-wasm.log 2>&1 || { tail -30 configure-wasm.log; exit 1; }
     sed -i 's/ -pthread$//; s/ -pthread / /' Makefile.inc    # no pthreads in the wasm build
@@ -251,8 +300,9 @@ step_btrfs() {
   [ -n "$objs" ] || { tail -30 make-mkfs.log; exit 1; }
   link_flags createMkfsBtrfs
   # shellcheck disable=SC2086
-  emcc -o "$OUT/mkfs.btrfs.js" $objs "$W/obj/ioctl_shim.o" "$W/obj/libc_missing.o" "$W/obj/xattr.o" \
-    -Wl,--wrap=ioctl -Wl,--wrap=sysconf "${LINK[@]}"
+  # repro.o: UUIDs and time() from the host when it asks for them (wasm/shim/repro.c).
+  emcc -o "$OUT/mkfs.btrfs.js" $objs "$W/obj/ioctl_shim.o" "$W/obj/libc_missing.o" "$W/obj/xattr.o" "$W/obj/repro.o" \
+    -Wl,--wrap=ioctl -Wl,--wrap=sysconf -Wl,--wrap=uuid_generate -Wl,--wrap=time "${LINK[@]}"
   ls -l "$OUT"/mkfs.btrfs.*
 }
 
@@ -271,6 +321,7 @@ step_install() {
     cp "$BTSRC/COPYING" "$D/licenses/btrfs-progs-COPYING"
     [ -f "$BTSRC/debian/copyright" ] && cp "$BTSRC/debian/copyright" "$D/licenses/btrfs-progs-debian-copyright"
     cp "$ZSRC/LICENSE" "$D/licenses/zlib-LICENSE" 2>/dev/null || sed -n '/Copyright/,/madler/p' "$ZSRC/zlib.h" > "$D/licenses/zlib-LICENSE"
+    cp "$W/zstd/LICENSE" "$D/licenses/zstd-LICENSE"; cp "$W/lzo2/COPYING" "$D/licenses/lzo2-COPYING"
     files+=(mkfs.btrfs.cjs mkfs.btrfs.wasm)
   fi
   files+=(mke2fs.conf)
@@ -281,6 +332,8 @@ step_install() {
     if [ "$WITH_BTRFS" = yes ]; then
       echo "btrfs-progs: $BTRFS_VER"
       echo "zlib: $ZLIB_VER"
+      echo "libzstd: $ZSTD_VER"
+      echo "lzo2: $LZO_VER"
     fi
     echo "emscripten: $(dpkg-query -W -f='${Version}' emscripten)"
     echo "clang: $(dpkg-query -W -f='${Version}' clang-14 2>/dev/null || echo unknown)"
@@ -295,6 +348,6 @@ step_install() {
 
 steps=("$@")
 if [ ${#steps[@]} -eq 0 ]; then
-  steps=(setup fetch e2fsprogs); [ "$WITH_BTRFS" = yes ] && steps+=(zlib btrfs); steps+=(install)
+  steps=(setup fetch e2fsprogs); [ "$WITH_BTRFS" = yes ] && steps+=(zlib complibs btrfs); steps+=(install)
 fi
 for s in "${steps[@]}"; do "step_$s"; done

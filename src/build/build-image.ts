@@ -12,6 +12,8 @@ import { runStages } from './pipeline.js';
 import type { BuildRequest, BuildResult } from './request.js';
 
 export function newContext(request: BuildRequest): BuildContext {
+  // device "-": a dry run of an auto-sized image that reports its size
+  if (request.device === '-') request = { ...request, dryRun: true, size: 'auto', empty: 'allow' };
   if (request.device === undefined)
     throw new RepartError('E_USAGE', 'No device specified: repart-ts only operates on image files, pass the image path.', {}, 76);
   const warnings: string[] = [];
@@ -63,5 +65,7 @@ export async function buildImage(request: BuildRequest): Promise<BuildResult> {
     warnings: ctx.warnings,
     changed: ctx.changed,
     stats: ctx.stats,
+    imageSize: ctx.plan?.imageSize ?? ctx.deviceSize,
+    minimalSize: ctx.minimalSize,
   };
 }

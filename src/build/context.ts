@@ -5,6 +5,7 @@
  * Stages replace `plan` as a whole (never edit its entries); the partition states carry what is
  * learnt about each partition as the stages run.
  */
+import type { CliInputs } from '../io/cli-inputs.js';
 import type { Compat } from '../compat.js';
 import type { FormatOutcome } from '../fs/driver.js';
 import type { PartitionDefinition } from '../config/definition.js';
@@ -102,6 +103,8 @@ export interface BuildContext {
   plan?: Plan;
   /** something is new or resized (context_changed()) */
   changed: boolean;
+  /** --key-file=, --private-key=, --certificate= contents, read first (io/cli-inputs.ts) */
+  inputs?: CliInputs;
   signer?: VeritySigner;
   joinCertificate?: X509Certificate;
   /** the temporary image while it is written */
@@ -114,6 +117,10 @@ export interface BuildContext {
   rows?: PartitionRow[];
   /** set by a stage that ends the build early (listing an existing table) */
   done?: boolean;
+  /** device "-": only the automatically determined size is wanted */
+  minimalSize?: bigint;
+  /** volume keys of the partitions encrypted in this run (crypttab's fixate-volume-key=) */
+  volumeKeys?: Map<PlannedPartition, Uint8Array>;
 }
 
 /** The stage's verdict: go on, or lay out again from the `plan` stage (bounded). */

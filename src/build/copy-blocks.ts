@@ -3,9 +3,7 @@
  * before planning (existing partitions keep their contents).
  * Writes: PartitionState.blocks, .blocksSize.
  */
-import { closeSync, openSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { RepartError } from '../errors.js';
+import { copyBlocksSource } from '../io/root-paths.js';
 import type { BuildContext, Stage } from './context.js';
 
 export const copyBlocksStage: Stage = {
@@ -21,15 +19,10 @@ export const copyBlocksStage: Stage = {
         continue;
       }
       if (d.copyBlocks === undefined) continue;
-      const p = o.root && !o.copySource ? path.join(o.root, d.copyBlocks) : d.copyBlocks;
-      const where = d.where.CopyBlocks ?? { file: d.file };
-      let st;
-      try { st = statSync(p); } catch (e) { throw new RepartError('E_SOURCE', `cannot open CopyBlocks= source ${p}: ${(e as Error).message}`, where); }
-      if (st.isDirectory()) throw new RepartError('E_SOURCE', `CopyBlocks= source ${p} is a directory; copying its backing block device is not supported`, where);
-      try { closeSync(openSync(p, 'r')); } catch (e) { throw new RepartError('E_SOURCE', `cannot read CopyBlocks= source ${p}: ${(e as Error).message}`, where); }
-      if (st.size % 512 !== 0) throw new RepartError('E_SOURCE', `File to copy bytes from '${p}' has size that is not multiple of 512, refusing.`, where);
-      s.blocks = { path: p, offset: 0n, length: BigInt(st.size) };
-      s.blocksSize = BigInt(st.size);
+      // resolved inside --root, type-checked before any open (src/io/root-paths.ts)
+      const src = copyBlocksSource(o.root && !o.copySource ? o.root : undefined, d.copyBlocks, d.where.CopyBlocks ?? { file: d.file });
+      s.blocks = src;
+      s.blocksSize = src.length;
     }
   },
 };

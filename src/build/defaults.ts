@@ -19,7 +19,7 @@ export function buildRequest(device: string, overrides: RequestOverrides = {}): 
 
 export function requestFromOptions(o: CliOptions, env: NodeJS.ProcessEnv): BuildRequest {
   const { help: _h, version: _v, warnings: _w, json: _j, pretty: _p, noPager: _n, noLegend: _l, quiet: _q, progress: _g, ...options } = o;
-  return { ...options, sourceDateEpoch: sourceDateEpoch(env), mkfsOptions: mkfsOptionsFromEnv(env) };
+  return { ...options, sourceDateEpoch: sourceDateEpoch(env), mkfsOptions: mkfsOptionsFromEnv(env), env };
 }
 
 function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {

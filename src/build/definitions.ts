@@ -10,12 +10,14 @@ import { FORMAT_FACTS } from '../fs/facts.js';
 import { SUPPORTED_FORMATS } from '../fs/registry.js';
 import type { PartitionDefinition } from '../config/definition.js';
 import type { BuildContext, Stage } from './context.js';
+import { hostPathIn } from '../tree/chase.js';
 
 export const readDefinitionsStage: Stage = {
   name: 'read definitions',
   async run(ctx: BuildContext) {
     const o = ctx.request;
-    const dirs = o.definitions.length > 0 ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => (o.root ? path.join(o.root, d) : d));
+    // --definitions= (empty) alone: no definitions at all, not the default directories
+    const dirs = o.definitions.length > 0 || o.definitionsGiven ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => hostPathIn(o.root, d));
     const filter = o.include ? { mode: 'include' as const, types: o.include } : o.exclude ? { mode: 'exclude' as const, types: o.exclude } : undefined;
     const copied: PartitionDefinition[] = [];
     for (const img of o.copyFrom) copied.push(...await definitionsFromImage(img, ctx.compat.version, filter));
@@ -23,6 +25,7 @@ export const readDefinitionsStage: Stage = {
       compat: ctx.compat.version,
       architecture: o.architecture,
       specifiers: { root: o.root },
+      root: o.definitions.length > 0 ? undefined : o.root,
       warn: ctx.warn,
       supportedFormats: SUPPORTED_FORMATS,
       minimizable: new Set(Object.keys(FORMAT_FACTS).filter((f) => FORMAT_FACTS[f]!.minimizable)),

@@ -5,6 +5,7 @@
  * Writes: changed (and the grown device file in a dry run).
  */
 import { ImageWriter } from '../image/build.js';
+import { inPlaceBase } from './write.js';
 import type { BuildContext, Stage } from './context.js';
 
 export const growDryRunStage: Stage = {
@@ -13,7 +14,7 @@ export const growDryRunStage: Stage = {
   run(ctx: BuildContext) {
     const plan = ctx.plan!;
     const kept = plan.partitions.filter((p) => p.existing && !p.dropped).map((p) => ({ ...p, size: p.existing!.size }));
-    const w = ImageWriter.open({ target: ctx.device, mode: 'replace', imageSize: plan.imageSize, base: { path: ctx.device, keep: [[0n, ctx.table!.imageSize]] } });
+    const w = ImageWriter.open({ target: ctx.device, mode: 'in-place', imageSize: plan.imageSize, base: inPlaceBase(ctx.table!, [[0n, ctx.table!.imageSize]]) });
     try {
       w.writeTable({ ...plan, partitions: kept }, new Set());
       w.commit();
@@ -28,7 +29,8 @@ export const growDryRunStage: Stage = {
 export const changesStage: Stage = {
   name: 'changes',
   run(ctx: BuildContext) {
-    ctx.changed = ctx.plan!.partitions.some((p) => !p.dropped && (!p.existing || p.size !== p.existing.size));
+    // a disk without a table gets one, even an empty one (262: --empty=create without definitions)
+    ctx.changed = ctx.table === undefined || ctx.plan!.partitions.some((p) => !p.dropped && (!p.existing || p.size !== p.existing.size));
     if (!ctx.changed) ctx.warn('No changes.');
   },
 };

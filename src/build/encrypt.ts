@@ -2,8 +2,6 @@
  * Stage "encrypt": Encrypt=key-file partitions become LUKS2 containers, encrypted in place.
  * Writes: the encrypted partitions' bytes in the image.
  */
-import { readFileSync } from 'node:fs';
-import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
 import { deriveUuid } from '../plan/ids.js';
 import { fsSectorOf, isWritten, type BuildContext, type Stage } from './context.js';
@@ -16,15 +14,12 @@ export const encryptStage: Stage = {
     if (targets.length === 0) return;
     // loaded only here: most runs encrypt nothing
     const { encryptPartitionInPlace, luksLabel } = await import('../luks/index.js');
-    const o = ctx.request;
-    let keyFile: Uint8Array = new Uint8Array(0);
-    if (o.keyFile) {
-      try { keyFile = readFileSync(o.keyFile); } catch (e) { throw new RepartError('E_SOURCE', `cannot read --key-file=: ${(e as Error).message}`, { file: o.keyFile }); }
-    }
+    // read (bounded, type-checked) by the first stage
+    const keyFile: Uint8Array = ctx.inputs?.keyFile ?? new Uint8Array(0);
     for (const s of targets) {
       const p = s.placed!;
       const sectorSize = fsSectorOf(ctx, s.def);
-      await encryptPartitionInPlace(ctx.image!.tmp, p.offset, p.size, {
+      const key = await encryptPartitionInPlace(ctx.image!.path, p.offset, p.size, {
         keyFile,
         uuid: formatUuid(deriveUuid(p.uuid, 'luks-uuid')),
         label: luksLabel(ctx.compat, p.label, s.def.volumeLabel),
@@ -32,6 +27,7 @@ export const encryptStage: Stage = {
         allowDiscards: ctx.compat.luksAllowDiscards && s.def.discard !== false,
         pbkdf: s.def.encryptKdfMinimal ? { hash: 'sha512', iterations: 1000 } : undefined,
       }, ctx.random);
+      (ctx.volumeKeys ??= new Map()).set(p, key);
     }
   },
 };

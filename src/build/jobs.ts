@@ -28,6 +28,7 @@ export function formatJobFor(ctx: BuildContext, s: PartitionState, p: PlannedPar
     definitionFile: d.file,
     compat: ctx.compat,
     windowZeroed: true,
-    ...(d.format === 'btrfs' && s.selfSized ? { shrink: true } : {}),
+    // measured: an earlier pass learnt the size, the window is exactly that (smaller than mkfs's first estimate)
+    ...(d.format === 'btrfs' && s.selfSized ? { shrink: true, ...(s.fsSizeSource === 'measured' ? { measured: true } : {}) } : {}),
   };
 }

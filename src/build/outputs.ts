@@ -3,47 +3,22 @@
  * run), "layout picture" (--layout-svg=, from the final plan) and "rows" (the listing).
  * Writes: written, rows.
  */
-import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
-import { deriveUuid } from '../plan/ids.js';
-import { crypttabText } from '../report/crypttab.js';
-import { fstabLines, renderFstab } from '../report/fstab.js';
+import { tabTarget, writeGeneratedTabs } from '../report/generated-tabs.js';
 import { partitionNode, type PartitionRow } from '../report/json.js';
 import type { BuildContext, Stage } from './context.js';
-
-/** Written beside and linked into place (never replacing a file unless asked to), as the image is. */
-function writeNewFile(file: string, text: string, what: string, replace = false): void {
-  const tmp = path.join(path.dirname(file), `.#${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, text, { flag: 'wx' });
-    if (replace) renameSync(tmp, file);
-    else linkSync(tmp, file);
-  } catch (e) {
-    throw new RepartError('E_IMAGE_IO', `Failed to write ${what}: ${(e as Error).message}`, { file });
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-}
 
 export const generatedFilesStage: Stage = {
   name: 'fstab/crypttab',
   when: (ctx) => !ctx.request.dryRun && (ctx.request.generateFstab !== undefined || ctx.request.generateCrypttab !== undefined),
   run(ctx: BuildContext) {
     const o = ctx.request, plan = ctx.plan!;
-    const listed = plan.listOrder.map((k) => plan.partitions[k]!);
-    if (o.generateFstab) {
-      const file = o.generateFstab;
-      let existing: string | undefined;
-      if (ctx.compat.fstabAppend && o.appendFstab !== 'no' && existsSync(file)) existing = readFileSync(file, 'utf8');
-      writeNewFile(file, renderFstab(fstabLines(listed, (p) => formatUuid(p.fsUuid), ctx.compat), ctx.compat, o.appendFstab, existing), 'fstab', existing !== undefined);
-      ctx.written.push(file);
-    }
-    if (o.generateCrypttab) {
-      writeNewFile(o.generateCrypttab, crypttabText(listed, (p) => formatUuid(deriveUuid(p.uuid, 'luks-uuid'))), 'crypttab');
-      ctx.written.push(o.generateCrypttab);
-    }
+    // written a second time (the first was before populating): now with fixate-volume-key=
+    writeGeneratedTabs(o, plan.listOrder.map((k) => plan.partitions[k]!), { volumeKeys: ctx.volumeKeys, warn: ctx.warn, again: true });
+    for (const f of [o.generateFstab, o.generateCrypttab]) if (f) ctx.written.push(tabTarget(f, o.root));
   },
 };
 

@@ -9,7 +9,9 @@ import { performance } from 'node:perf_hooks';
 import { RepartError } from '../errors.js';
 import type { BuildContext, Stage } from './context.js';
 import { copyBlocksStage as copyBlocksSourcesStage } from './copy-blocks.js';
+import { elToritoCheckStage, elToritoStage, growUnchangedStage, minimalSizeStage, splitUnchangedStage, tabsBeforePopulatingStage } from './conformance.js';
 import { readDefinitionsStage } from './definitions.js';
+import { commandLineInputsStage } from '../io/cli-inputs.js';
 import { changesStage, growDryRunStage } from './dry-run.js';
 import { encryptStage } from './encrypt.js';
 import { dryRunRootHashesStage, measureSelfSizedStage } from './measure.js';
@@ -27,6 +29,7 @@ import { veritySizesStage } from './verity-sizes.js';
 import { copyBlocksStage, formatSelfSizedStage, formatStage, MAX_ATTEMPTS, openImageStage, writeTableStage } from './write.js';
 
 export const STAGES: readonly Stage[] = [
+  commandLineInputsStage,
   readDefinitionsStage,
   loadTableStage,
   listExistingStage,
@@ -34,17 +37,22 @@ export const STAGES: readonly Stage[] = [
   seedStage,
   prewarmStage,
   copyBlocksSourcesStage,
+  tabsBeforePopulatingStage,
   treesStage,
   minimizeStage,
   veritySizesStage,
   measureSelfSizedStage,
   dryRunRootHashesStage,
   planStage,
+  minimalSizeStage,
+  elToritoCheckStage,
   applyDryRunRootHashesStage,
   signingKeysStage,
   joinSignatureStage,
   growDryRunStage,
   changesStage,
+  growUnchangedStage,
+  splitUnchangedStage,
   openImageStage,
   formatSelfSizedStage,
   copyBlocksStage,
@@ -52,6 +60,7 @@ export const STAGES: readonly Stage[] = [
   verityStage,
   signaturesStage,
   encryptStage,
+  elToritoStage,
   writeTableStage,
   generatedFilesStage,
   layoutPictureStage,

@@ -10,6 +10,7 @@ import { RepartError } from '../errors.js';
 import { uuidHex } from '../gpt/guid.js';
 import { makeV4 } from '../plan/ids.js';
 import { makePlan, type Plan } from '../plan/plan.js';
+import { checkImageSize } from '../plan/limits.js';
 import { setPlan, type BuildContext, type PartitionState, type Stage } from './context.js';
 import { measureSelfSized } from './measure.js';
 
@@ -38,6 +39,7 @@ export const planStage: Stage = {
       await measureSelfSized(ctx, { hashPairs: false });
       plan = planFor(ctx);
     }
+    checkImageSize(plan.imageSize, ctx.device);
     setPlan(ctx, plan);
     splitPaths(ctx);
   },

@@ -27,6 +27,8 @@ export type BuildOptions = Omit<CliOptions, 'help' | 'version' | 'warnings' | 'j
 export interface BuildRequest extends BuildOptions {
   /** SOURCE_DATE_EPOCH in seconds: file times, and the "now" of every file system */
   sourceDateEpoch?: number;
+  /** the environment the run was started in: fakeroot detection, REPART_TS_OWNERS (src/tree/owners.ts); default process.env */
+  env?: NodeJS.ProcessEnv;
   /** the build's single "now" in milliseconds (default: read once from the clock at the start) */
   now?: number;
   /** random bytes for --seed=random and for the rare random UUID (default: node:crypto) */
@@ -70,4 +72,8 @@ export interface BuildResult {
   changed: boolean;
   /** formatting passes, when the image was written */
   stats?: BuildStats;
+  /** the size of the disk the table and bar are drawn for (the plan's, or the listed file's) */
+  imageSize: bigint;
+  /** device "-": the size --size=auto would give (repart prints "Automatically determined minimal disk image size as …") */
+  minimalSize?: bigint;
 }

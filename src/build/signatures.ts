@@ -14,7 +14,7 @@ export const signaturesStage: Stage = {
     const { joinedSignatureJson, veritySignatureJson } = await import('../verity/signature.js');
     const { signer } = ctx;
     const join = ctx.request.joinSignature;
-    const img = ImageFile.open(ctx.image!.tmp, 'r+');
+    const img = ImageFile.open(ctx.image!.path, 'r+');
     try {
       for (const s of ctx.partitions) {
         if (s.def.verity !== 'signature' || !isWritten(s)) continue;

@@ -8,9 +8,10 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
-import { gptGeometry, readGpt, type ReadGpt } from '../gpt/table.js';
+import { gptGeometry, type ReadGpt } from '../gpt/table.js';
 import { sameType, typeFromUuid } from '../gpt/types.js';
-import { ImageFile } from '../image/file.js';
+import { inspectDisk } from '../image/disk-label.js';
+import { checkPartitionCount, checkSizeInputs } from '../plan/limits.js';
 import { bindExisting, currentPadding, existingFromGpt } from '../plan/existing.js';
 import { deriveLabels } from '../plan/plan.js';
 import { partitionNode, type PartitionRow } from '../report/json.js';
@@ -20,6 +21,8 @@ export const loadTableStage: Stage = {
   name: 'load table',
   async run(ctx: BuildContext) {
     const o = ctx.request, device = ctx.device;
+    // device "-": no image at all, only the size one would need (262)
+    if (device === '-') return;
     ctx.deviceExists = existsSync(device);
     if (o.empty === 'create' && ctx.deviceExists && !o.dryRun) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: device });
     if (o.empty !== 'create' && !ctx.deviceExists) throw new RepartError('E_IMAGE_IO', 'failed to open device: No such file or directory', { file: device });
@@ -29,42 +32,36 @@ export const loadTableStage: Stage = {
     if (!st.isFile()) throw new RepartError('E_IMAGE_IO', 'not a regular file; repart-ts only writes image files', { file: device });
     ctx.deviceSize = BigInt(st.size);
     if (o.empty === 'force') return;
-    const img = ImageFile.open(device, 'r');
-    try {
-      ctx.gpt = await readGpt(async (off, len) => img.readAt(off, len), ctx.deviceSize, `${device}: `);
-    } finally { img.close(); }
+    // anything but a GPT repart-ts fully understands is refused here, before any planning
+    ctx.gpt = await inspectDisk(device, ctx.deviceSize, o.empty);
   },
 };
 
 /** Lists an existing table as repart does when there are no definitions (every entry foreign). */
 export const listExistingStage: Stage = {
   name: 'list existing table',
-  when: (ctx) => ctx.gpt !== null && ctx.definitions.length === 0,
+  // a --size= that grows the file goes the whole way (mkosi's RuntimeSize= passes no definitions)
+  when: (ctx) => ctx.gpt !== null && ctx.definitions.length === 0 && !(typeof ctx.request.size === 'bigint' && ctx.request.size > ctx.deviceSize),
   run(ctx: BuildContext) {
-    if (ctx.request.empty === 'require') throw requireRefusal(ctx);
     ctx.rows = listExisting(ctx.gpt!, ctx.deviceSize, ctx.device, ctx.request.grainSize);
+    ctx.warn('No changes.');
     ctx.done = true;
   },
 };
-
-const requireRefusal = (ctx: BuildContext) =>
-  new RepartError('E_IMAGE_LABEL', 'Disk has a partition table, but --empty=require was specified, refusing.', { file: ctx.device }, 77);
 
 export const bindExistingStage: Stage = {
   name: 'bind existing',
   run(ctx: BuildContext) {
     const o = ctx.request, device = ctx.device, existing = ctx.gpt;
     if (existing) {
-      if (o.empty === 'require') throw requireRefusal(ctx);
       if (o.sectorSize !== undefined && o.sectorSize !== existing.sectorSize)
         throw new RepartError('E_IMAGE_LABEL', `Disk has a GPT for ${existing.sectorSize}-byte sectors, not --sector-size=${o.sectorSize}, not repartitioning.`, { file: device }, 77);
-      if (existing.header.numEntries !== 128)
-        throw new RepartError('E_NOT_IMPLEMENTED', `the existing GPT has ${existing.header.numEntries} entries; repart-ts only rewrites tables of 128`, { file: device });
+      if (existing.header.numEntries !== 128 || existing.header.entrySize !== 128)
+        throw new RepartError('E_NOT_IMPLEMENTED', `the existing GPT has ${existing.header.numEntries} entries of ${existing.header.entrySize} bytes; repart-ts only rewrites tables of 128 entries of 128 bytes`, { file: device });
       ctx.table = existingFromGpt(existing, ctx.deviceSize);
     }
     const binding = bindExisting(ctx.definitions, ctx.table);
-    if (ctx.deviceExists && !ctx.table && o.empty === 'refuse')
-      throw new RepartError('E_IMAGE_LABEL', 'Disk does not have a partition table, refusing (use --empty=allow, force or create).', { file: device }, 77);
+    checkPartitionCount(ctx.definitions, (i) => binding.bound[i] !== undefined, ctx.table);
 
     ctx.sectorSize = ctx.table?.sectorSize ?? o.sectorSize ?? 512;
     ctx.fsSectorSize = o.sectorSize ?? 4096;
@@ -80,6 +77,7 @@ export const bindExistingStage: Stage = {
     if (o.size === 'auto') ctx.size = 'auto';
     else if (o.size !== undefined) ctx.size = o.size > ctx.deviceSize ? o.size : ctx.deviceSize;
     else ctx.size = ctx.deviceSize;
+    checkSizeInputs(ctx.definitions, ctx.size, o.grainSize);
     if (ctx.size !== 'auto' && ctx.size === 0n) throw new RepartError('E_IMAGE_IO', 'image file is empty; use --size= to grow it', { file: device });
     // with --empty=create the device name is used as given, else its absolute path (JSON node, split files)
     ctx.nodeBase = o.empty === 'create' ? device : path.resolve(device);
@@ -94,7 +92,8 @@ function listExisting(g: ReadGpt, imageSize: bigint, device: string, grainSize: 
   return table.partitions.map((e) => {
     const padding = currentPadding(e, table, lastUsable, grain);
     return {
-      type: typeFromUuid(e.type).name, label: e.label, uuid: formatUuid(e.uuid), partno: e.partno,
+      // an unnamed entry is shown with its type's name, as repart lists it
+      type: typeFromUuid(e.type).name, label: e.label || typeFromUuid(e.type).name, uuid: formatUuid(e.uuid), partno: e.partno,
       file: null, node: partitionNode(path.resolve(device), e.partno), offset: e.offset,
       oldSize: e.size, rawSize: e.size, oldPadding: padding, rawPadding: padding, activity: 'unchanged',
     };

@@ -4,6 +4,7 @@
  * run builds only the trees Minimize= needs.
  * Writes: PartitionState.tree.
  */
+import { veritySiblings } from '../tree/validatefs.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import type { BuildContext, PartitionState, Stage } from './context.js';
 
@@ -15,6 +16,7 @@ export function treeContext(ctx: BuildContext): TreeContext {
     all: ctx.definitions,
     mapOwnersToRoot: ctx.request.mapOwnersToRoot,
     log: ctx.warn,
+    env: ctx.request.env,
   };
 }
 
@@ -29,7 +31,10 @@ export const treesStage: Stage = {
       const d = s.def;
       if (d.format === undefined || s.deferredByOptions || s.existing) continue;
       if (!needsTree(ctx, s)) continue;
-      s.tree = await partitionTree(d, s.label, tc, { compat: ctx.compat, dedupe: ctx.request.dedupe });
+      const labels = ctx.partitions.map((x) => x.label);
+      s.tree = await partitionTree(d, s.label, tc, {
+        compat: ctx.compat, dedupe: ctx.request.dedupe, siblings: veritySiblings(ctx.partitions.map((x) => x.def), labels, ctx.partitions.indexOf(s)),
+      });
     }
   },
 };

@@ -23,8 +23,8 @@ export const verityStage: Stage = {
       let r;
       try {
         r = await formatVerityHash(
-          { path: ctx.image!.tmp, offset: dp.offset, length: v.hashedBytes ?? dp.size },
-          { path: ctx.image!.tmp, offset: hp.offset, length: hp.size },
+          { path: ctx.image!.path, offset: dp.offset, length: v.hashedBytes ?? dp.size },
+          { path: ctx.image!.path, offset: hp.offset, length: hp.size },
           { dataBlockSize: dbs, hashBlockSize: hbs, salt: deriveVeritySalt(ctx.seed), uuid: deriveVerityUuid(ctx.seed), zeroRest: false },
         );
       } catch (e) {

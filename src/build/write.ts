@@ -1,6 +1,7 @@
 /**
- * Writing the image, in steps over one temporary file (src/image/build.ts):
- *   "open image"          the temporary file, with what incremental mode keeps      writes: image, attempts
+ * Writing the image, in steps (src/image/build.ts): a new temporary file (--empty=create), or the
+ * existing image in place, its tables written last:
+ *   "open image"          the file; in place, what the new layout does not keep zeroed  writes: image, attempts
  *   "format self-sized"   erofs/squashfs/btrfs --shrink first, in provisional windows; the plan
  *                         is then recomputed from what they used (a re-layout if one would move)
  *                                                                                 writes: fsSize, plan, formatted
@@ -14,7 +15,8 @@ import { roundUp } from '../config/values.js';
 import { RepartError } from '../errors.js';
 import type { FormatEvents } from '../fs/driver.js';
 import { formatInProcess } from '../fs/registry.js';
-import { FormatJobError, ImageWriter, type PartitionContent } from '../image/build.js';
+import { FormatJobError, ImageWriter, type OpenOptions, type PartitionContent } from '../image/build.js';
+import type { ExistingTable } from '../plan/existing.js';
 import { luksPlaintextWindow } from '../luks/layout.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { deferredEntries, isLive, isWritten, setPlan, type BuildContext, type PartitionState, type Stage } from './context.js';
@@ -52,7 +54,11 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
   const events: FormatEvents = {
     start: (k) => pr?.start?.(id(k), name(parts[k]!)),
     progress: (k, p) => pr?.update?.(id(k), p),
-    done: (k, r) => { pr?.finish?.(id(k)); r.warnings.forEach((w) => ctx.warn(`${name(parts[k]!)}: ${w}`)); },
+    done: (k, r) => {
+      pr?.finish?.(id(k));
+      if (r.toolOutput?.trim()) ctx.warn(r.toolOutput.trimEnd()); // 262 shows its mkfs child's output
+      r.warnings.forEach((w) => ctx.warn(`${name(parts[k]!)}: ${w}`));
+    },
   };
   const out = await ctx.image!.format(parts.map((s) => ({ p: s.placed!, content: contentOf(ctx, s) })), ctx.request.formatter ?? formatInProcess, events);
   parts.forEach((s, k) => { s.formatted = out[k]; });
@@ -89,6 +95,13 @@ function keptRanges(plan: Plan, oldSize: bigint, deferred: ReadonlySet<PlannedPa
   return keep.filter(([, len]) => len > 0n);
 }
 
+/** What writing in place needs to know of the old table (the old backup GPT is restored if a run fails). */
+export function inPlaceBase(t: ExistingTable, keep: [bigint, bigint][]): NonNullable<OpenOptions['base']> {
+  const ss = BigInt(t.sectorSize);
+  const sectors = (BigInt(t.numEntries * t.entrySize) + ss - 1n) / ss + 1n;
+  return { keep, oldBackup: [(t.alternateLba + 1n - sectors) * ss, sectors * ss], keepMbr: t.hybridMbr };
+}
+
 export const openImageStage: Stage = {
   name: 'open image',
   when: writing,
@@ -97,9 +110,9 @@ export const openImageStage: Stage = {
     ctx.attempts++;
     ctx.image = ImageWriter.open({
       target: ctx.device,
-      mode: ctx.request.empty === 'create' ? 'create' : 'replace',
+      mode: ctx.request.empty === 'create' ? 'create' : 'in-place',
       imageSize: plan.imageSize,
-      base: ctx.table && { path: ctx.device, keep: keptRanges(plan, ctx.table.imageSize, deferredEntries(ctx), ctx.request.discard) },
+      base: ctx.table && inPlaceBase(ctx.table, keptRanges(plan, ctx.table.imageSize, deferredEntries(ctx), ctx.request.discard)),
       splitPaths: ctx.partitions.filter((s) => s.splitPath !== undefined && isLive(s)).map((s) => s.splitPath!),
     });
   },

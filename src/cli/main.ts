@@ -2,13 +2,10 @@
 import { removePendingFiles } from '../image/build.js';
 import { run } from './run.js';
 import { closeWorkerPool, formatInWorkers } from '../fs/pool.js';
+import { installSignalHandlers } from './signals.js';
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    removePendingFiles();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  });
-}
+// before any work: the inspector guard must be in place when the long synchronous phases start
+await installSignalHandlers(removePendingFiles);
 
 if (process.argv[2] === 'bench') {
   // `repart-ts bench …` is the benchmark runner (bench/run.ts), compiled beside the CLI.

@@ -5,14 +5,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseCommandLine, type CliOptions } from '../config/cli.js';
-import { formatWhere, RepartError } from '../errors.js';
+import { formatWhere, RepartError, clipMessage } from '../errors.js';
 import { buildImage } from '../build/build-image.js';
 import { requestFromOptions } from '../build/defaults.js';
 import type { BuildRequest, Formatter } from '../build/request.js';
-import { formatJson, partitionsJson, type PartitionRow } from '../report/json.js';
-import { renderTable } from '../report/table.js';
+import { emitSummary } from '../report/summary.js';
+import { versionText } from '../report/version.js';
+import { fmtBytes } from '../plan/allocate.js';
 import { ProgressReporter } from '../report/progress.js';
-import { asCompat } from '../compat.js';
 
 export const VERSION = '0.1.0';
 
@@ -132,16 +132,16 @@ export async function run(argv: string[], io: Io, hooks: RunHooks = {}): Promise
     if (e instanceof RepartError) { io.stderr(`${errorLine(e)}\n`); return e.exitCode; }
     throw e;
   }
-  const warn = (m: string) => { if (!o.quiet) io.stderr(`${m}\n`); };
+  const warn = (m: string) => { if (!o.quiet) io.stderr(`${clipMessage(m)}\n`); };
   if (o.help) { io.stdout(HELP); return 0; }
-  if (o.version) { io.stdout(`repart-ts ${VERSION} (systemd-repart ${o.compat} compatible)\n`); return 0; }
+  if (o.version) { io.stdout(versionText(o.compat, VERSION)); return 0; }
   o.warnings.forEach(warn);
   try {
     const result = await buildImage(requestFromCli(o, io, hooks, warn));
     // machine-readable facts for bench/: formatting passes per partition
     if (io.env.REPART_TS_STATS && result.stats) writeFileSync(io.env.REPART_TS_STATS, JSON.stringify(result.stats) + '\n');
-    if (o.json !== 'off') emitJson(o, io, result.rows);
-    else if (result.plan && (o.pretty ?? io.isTTY)) io.stdout(renderTable(result.rows, result.plan, !o.noLegend, 80, io.isTTY));
+    if (result.minimalSize !== undefined) warn(`Automatically determined minimal disk image size as ${fmtBytes(result.minimalSize)}.`);
+    else emitSummary(o, io, result.rows, result.imageSize, warn);
     return 0;
   } catch (e) {
     if (e instanceof RepartError) {
@@ -150,8 +150,4 @@ export async function run(argv: string[], io: Io, hooks: RunHooks = {}): Promise
     }
     throw e;
   }
-}
-
-function emitJson(o: CliOptions, io: Io, rows: PartitionRow[]): void {
-  io.stdout(formatJson(partitionsJson(rows, asCompat(o.compat)), o.json as 'pretty' | 'short') + '\n');
 }

@@ -4,18 +4,21 @@
  */
 import { asCompat } from '../compat.js';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readSmallFile, SIGNATURE_MAX } from '../io/read-small.js';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { parseUuid, type Uuid } from '../gpt/guid.js';
 import { ARCHITECTURES, resolveTypeName, typeForArchitecture, type PartitionType } from '../gpt/types.js';
 import { parseBool, parseSize, roundUp } from './values.js';
+import { checkIdentifier } from '../image/el-torito.js';
 
 export type EmptyMode = 'refuse' | 'allow' | 'require' | 'force' | 'create';
 
 export interface CliOptions {
   device?: string;
   definitions: string[];
+  /** --definitions= was given (an empty value: no definitions at all, not the default directories) */
+  definitionsGiven?: boolean;
   empty: EmptyMode;
   size?: 'auto' | bigint;
   dryRun: boolean;
@@ -59,6 +62,11 @@ export interface CliOptions {
   makeDdi?: 'sysext' | 'confext' | 'portable';
   /** --join-signature=HASH:SIG (258+): a root hash and its PKCS#7 signature made elsewhere */
   joinSignature?: { rootHash: string; signature: Uint8Array };
+  /** --el-torito= and its identifiers (261+): an El Torito boot catalog for the ESP */
+  elTorito: boolean;
+  elToritoSystem?: string;
+  elToritoVolume?: string;
+  elToritoPublisher?: string;
   warnings: string[];
 }
 
@@ -73,6 +81,7 @@ const WITH_ARG = new Set([
   'defer-partitions', 'discard', 'compat', 'copy-from', 'make-ddi', 'private-key', 'certificate', 'key-file',
   'tpm2-device', 'tpm2-pcrs', 'tpm2-public-key', 'tpm2-public-key-pcrs', 'generate-fstab', 'generate-crypttab',
   'factory-reset', 'cow', 'append-fstab', 'defer-partitions-empty', 'defer-partitions-factory-reset', 'join-signature', 'layout-svg',
+  'el-torito', 'el-torito-system', 'el-torito-volume', 'el-torito-publisher', 'private-key-source', 'certificate-source',
 ]);
 const FLAGS = new Set(['make-sysext', 'make-confext', 'make-portable', 'help', 'version', 'no-pager', 'no-legend', 'quiet', 'no-progress', 'can-factory-reset', 'list-devices']);
 /** options repart has that repart-ts refuses clearly instead of ignoring */
@@ -86,6 +95,17 @@ const UNSUPPORTED: Record<string, string> = {
   'can-factory-reset': 'only meaningful on a running system',
   'list-devices': 'only meaningful on a running system',
 };
+
+/**
+ * --private-key-source= / --certificate-source=: "file" is what repart-ts does (PEM files read by
+ * Node); OpenSSL providers and engines (PKCS#11 tokens, TPM keys) cannot be loaded from Node.
+ */
+function checkKeySource(name: string, v: string, engineToo: boolean): void {
+  if (v === 'file') return;
+  const m = /^(provider|engine):(.+)$/.exec(v);
+  if (!m || (m[1] === 'engine' && !engineToo)) throw new UsageError(`Failed to parse --${name}= argument: ${v}`);
+  throw new UsageError(`--${name}=${v}: OpenSSL ${m[1]}s are not supported by repart-ts (Node cannot load them); sign with --${name}=file and a PEM ${engineToo ? 'private key' : 'certificate'}, or sign elsewhere and use --join-signature=`);
+}
 
 function bool(name: string, v: string): boolean {
   const b = parseBool(v);
@@ -146,7 +166,7 @@ function applyOption(o: CliOptions, n: string, v: string | undefined): void {
     case 'no-legend': o.noLegend = true; break;
     case 'quiet': o.quiet = true; o.progress = false; break;
     case 'no-progress': o.progress = false; break;
-    case 'definitions': o.definitions.push(path.resolve(v!)); break;
+    case 'definitions': o.definitionsGiven = true; if (v !== '') o.definitions.push(path.resolve(v!)); break;
     case 'empty':
       if (!['refuse', 'allow', 'require', 'force', 'create'].includes(v!)) throw new UsageError(`Failed to parse --empty= parameter: ${v}`);
       o.empty = v as EmptyMode;
@@ -221,6 +241,12 @@ function applyOption(o: CliOptions, n: string, v: string | undefined): void {
       o.makeDdi = v;
       break;
     case 'certificate': o.certificate = path.resolve(v!); break;
+    case 'private-key-source': checkKeySource(n, v!, true); break;
+    case 'certificate-source': checkKeySource(n, v!, false); break;
+    case 'el-torito': o.elTorito = bool(n, v!); break;
+    case 'el-torito-system': checkIdentifier('system', v!); o.elToritoSystem = v!; break;
+    case 'el-torito-volume': checkIdentifier('volume', v!); o.elToritoVolume = v!; break;
+    case 'el-torito-publisher': checkIdentifier('publisher', v!); o.elToritoPublisher = v!; break;
     case 'join-signature': {
       const colon = v!.indexOf(':');
       const hash = colon < 0 ? '' : v!.slice(0, colon).toLowerCase();
@@ -229,7 +255,7 @@ function applyOption(o: CliOptions, n: string, v: string | undefined): void {
       let signature: Uint8Array;
       if (sig.startsWith('base64:')) signature = Buffer.from(sig.slice(7), 'base64');
       else {
-        try { signature = readFileSync(path.resolve(sig)); } catch (e) { throw new UsageError(`Failed to read --join-signature= signature file ${sig}: ${(e as Error).message}`); }
+        try { signature = readSmallFile(path.resolve(sig), { what: '--join-signature= signature file', max: SIGNATURE_MAX, streams: true }); } catch (e) { throw new UsageError(`Failed to read --join-signature= signature file ${sig}: ${(e as Error).message}`); }
       }
       o.joinSignature = { rootHash: hash, signature };
       break;
@@ -248,6 +274,7 @@ function finish(o: CliOptions, raw: RawOption[], positional: string[]): void {
   if (positional.length > 1) throw new UsageError('Expected at most one argument, the path to the block device or image file.');
   o.device = positional[0];
   if (o.makeDdi) {
+    if (o.copySource === undefined) throw new UsageError('No --copy-source= specified, refusing.');
     // the built-in definitions; an image made from scratch, sized to fit, with random UUIDs
     const given = new Set(raw.map(([n]) => n));
     if (!given.has('definitions')) o.definitions = [path.join(BUILTIN_DEFINITIONS, `${o.makeDdi}.repart.d`)];
@@ -268,6 +295,8 @@ function finish(o: CliOptions, raw: RawOption[], positional: string[]): void {
   for (const n of ['defer-partitions-empty', 'defer-partitions-factory-reset'])
     if (!compat.deferEmptyOptions && raw.some(([m]) => m === n)) throw new UsageError(`unrecognized option '--${n}' (systemd-repart 259 or newer; use --compat=262)`);
   if (!compat.appendFstabOption && raw.some(([n]) => n === 'append-fstab')) throw new UsageError('--append-fstab= needs systemd-repart 258 or newer (use --compat=262).');
+  if (!compat.elToritoOption) for (const n of ['el-torito', 'el-torito-system', 'el-torito-volume', 'el-torito-publisher'])
+    if (raw.some(([m]) => m === n)) throw new UsageError(`unrecognized option '--${n}' (systemd-repart 261 or newer; use --compat=262)`);
   if (o.joinSignature !== undefined && o.certificate === undefined) throw new UsageError('Verity signature specified without --certificate=.');
 }
 
@@ -275,7 +304,7 @@ export function parseCommandLine(argv: string[]): CliOptions {
   const o: CliOptions = {
     definitions: [], copyFrom: [], appendFstab: 'no', deferEmpty: false, deferFactoryReset: false, empty: 'refuse', dryRun: true, seed: 'machine-id', json: 'off', split: false, defer: [],
     discard: true, noPager: false, noLegend: false, compat: 262, help: false, version: false, quiet: false,
-    progress: true, warnings: [],
+    progress: true, warnings: [], elTorito: false,
   };
   const { raw, positional } = tokenize(argv);
   // --architecture rewrites the type lists, wherever it appears on the line.

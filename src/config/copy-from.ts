@@ -37,9 +37,12 @@ export async function definitionsFromImage(image: string, compat: Compat | numbe
       d.uuid = e.uuid;
       if (e.label !== '') d.label = e.label;
       d.sizeMin = d.sizeMax = e.size;
-      // 262 does not carry the free space after the last partition over (measured)
-      const last = !table.partitions.some((q) => q.offset >= e.offset + e.size);
-      d.paddingMin = d.paddingMax = asCompat(compat).copyFromNoTrailingPadding && last ? 0n : currentPadding(e, table, table.lastUsableLba, LIBFDISK_GRAIN);
+      // 262 keeps the gap to the next partition exactly as it is (TEST-58 copy_from_grain_padding:
+      // 8191 sectors stay 8191 with --grain-size=512) and does not carry the free space after the
+      // last partition over; 257 takes libfdisk's padding, rounded to its 1 MiB grain
+      const end = e.offset + e.size;
+      const next = table.partitions.reduce<bigint | null>((m, q) => (q.offset >= end && (m === null || q.offset < m) ? q.offset : m), null);
+      d.paddingMin = d.paddingMax = asCompat(compat).copyFromNoTrailingPadding ? (next === null ? 0n : next - end) : currentPadding(e, table, table.lastUsableLba, LIBFDISK_GRAIN);
       d.flags = e.attributes;
       d.copyFrom = { path: image, offset: e.offset, length: e.size };
       out.push(d);

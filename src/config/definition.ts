@@ -8,7 +8,8 @@ import { parseUuid, type Uuid } from '../gpt/guid.js';
 import { resolveTypeName, typeForArchitecture, type PartitionType } from '../gpt/types.js';
 import type { Assignment } from './ini.js';
 import { expandSpecifiers, SpecifierError, type SpecifierContext } from './specifiers.js';
-import { isAbsoluteNormalizable, parseBool, parseInt32, parseSize, parseUnsigned, roundDown, roundUp, simplifyPath, splitColonFields, splitWords } from './values.js';
+import { parseEncryptedVolume } from '../report/crypttab.js';
+import { isAbsoluteNormalizable, pathValueProblem, parseBool, parseInt32, parseSize, parseUnsigned, roundDown, roundUp, simplifyPath, splitColonFields, splitQuotedColonFields, splitWords } from './values.js';
 
 export type Tristate = boolean | undefined;
 export type VerityMode = 'off' | 'data' | 'hash' | 'signature';
@@ -52,10 +53,14 @@ export interface PartitionDefinition {
   copyFrom?: { path: string; offset: bigint; length: bigint };
   format?: string;
   copyFiles: CopyFilesEntry[];
+  /** CopyArchive= (a repart-ts extension, src/tree/tar.ts): tar archives merged into the tree */
+  copyArchives?: { source: string; target: string; where: ErrorWhere }[];
   excludeFiles: string[];
   excludeFilesTarget: string[];
   makeDirectories: string[];
-  makeSymlinks: { path: string; target: string }[];
+  /** where each MakeDirectories= path was given (for the tree builder's messages) */
+  makeDirectoriesWhere?: Map<string, ErrorWhere>;
+  makeSymlinks: { path: string; target: string; where?: ErrorWhere }[];
   subvolumes: SubvolumeEntry[];
   defaultSubvolume?: string;
   encrypt: EncryptMode;
@@ -163,12 +168,15 @@ function pathListKey(field: 'excludeFiles' | 'excludeFilesTarget' | 'makeDirecto
       if (e === null) continue;
       // ExcludeFiles keeps a trailing '/' (contents only); path_is_valid + absolute required.
       if (!isAbsoluteNormalizable(e)) {
-        o.warn(`${loc(w)}: path in ${w.key}= is not absolute and normalized, ignoring: ${e}`);
+        o.warn(`${loc(w)}: ${w.key}= path ${pathValueProblem(e)}, ignoring: ${e}`);
         continue;
       }
       const trailing = field !== 'makeDirectories' && e.endsWith('/') && e !== '/';
       const p = simplifyPath(e) + (trailing ? '/' : '');
-      if (field === 'makeDirectories' && d.makeDirectories.includes(p)) continue;
+      if (field === 'makeDirectories') {
+        if (d.makeDirectories.includes(p)) continue;
+        (d.makeDirectoriesWhere ??= new Map()).set(p, w);
+      }
       d[field].push(p);
     }
   };
@@ -228,7 +236,7 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
       if (v === 'auto') { d.copyBlocks = 'auto'; return; }
       const e = expand(v, w, o);
       if (e === null) return;
-      if (!isAbsoluteNormalizable(e)) return o.warn(`${loc(w)}: CopyBlocks= path is not absolute, ignoring: ${e}`);
+      if (!isAbsoluteNormalizable(e)) return o.warn(`${loc(w)}: CopyBlocks= path ${pathValueProblem(e)}, ignoring: ${e}`);
       d.copyBlocks = simplifyPath(e);
     },
   },
@@ -251,13 +259,33 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
       const src = expand(f[0]!, w, o);
       const dst = f[1] !== undefined && f[1] !== '' ? expand(f[1], w, o) : src;
       if (src === null || dst === null) return;
-      if (!isAbsoluteNormalizable(src) || !isAbsoluteNormalizable(dst))
-        return o.warn(`${loc(w)}: CopyFiles= paths must be absolute and normalized, ignoring: ${v}`);
+      for (const p of [src, dst]) {
+        const problem = pathValueProblem(p);
+        if (problem) return o.warn(`${loc(w)}: CopyFiles= path ${problem}, ignoring: ${p}`);
+      }
       const options = f[2] ? f[2].split(',').filter((x) => x !== '') : [];
       for (const opt of options) {
         if (!/^fsverity=(off|copy)$/.test(opt) || !asCompat(o.compat).copyFilesFsverity) o.warn(`${loc(w)}: unknown CopyFiles= option '${opt}', ignoring`);
       }
       d.copyFiles.push({ source: simplifyPath(src), target: simplifyPath(dst), options, where: w });
+    },
+  },
+  // repart-ts's extension (no systemd version has it, so every --compat knows it):
+  // CopyArchive=ARCHIVE[:TARGET], an uncompressed tar read in place as the tree's source with
+  // its own owners, modes, times, xattrs, hard links and device nodes (src/tree/tar.ts). A key of
+  // its own, so that copying a .tar file as a file (CopyFiles=) keeps meaning what it means.
+  CopyArchive: {
+    since: 0,
+    parse: (d, v, w, o) => {
+      if (v === '') { d.copyArchives = []; return; }
+      const f = splitColonFields(v);
+      if (!f || f.length > 2) return o.warn(`${loc(w)}: failed to parse CopyArchive= line (ARCHIVE[:TARGET]), ignoring: ${v}`);
+      const src = expand(f[0]!, w, o);
+      const dst = f[1] !== undefined && f[1] !== '' ? expand(f[1], w, o) : '/';
+      if (src === null || dst === null) return;
+      if (!isAbsoluteNormalizable(src) || !isAbsoluteNormalizable(dst))
+        return o.warn(`${loc(w)}: CopyArchive= paths must be absolute and normalized, ignoring: ${v}`);
+      (d.copyArchives ??= []).push({ source: simplifyPath(src), target: simplifyPath(dst), where: w });
     },
   },
   ExcludeFiles: { since: 254, parse: pathListKey('excludeFiles', true) },
@@ -275,8 +303,8 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
         const p = expand(f[0]!, w, o);
         const target = asCompat(o.compat).copyFilesTargetSpecifiers ? expand(f[1]!, w, o) : f[1]!;
         if (p === null || target === null) continue;
-        if (!isAbsoluteNormalizable(p)) { o.warn(`${loc(w)}: MakeSymlinks= path is not absolute, ignoring: ${p}`); continue; }
-        d.makeSymlinks.push({ path: simplifyPath(p), target });
+        if (!isAbsoluteNormalizable(p)) { o.warn(`${loc(w)}: MakeSymlinks= path ${pathValueProblem(p)}, ignoring: ${p}`); continue; }
+        d.makeSymlinks.push({ path: simplifyPath(p), target, where: w });
       }
     },
   },
@@ -292,7 +320,7 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
         const flags = colon < 0 ? [] : word.slice(colon + 1).split(',');
         const p = expand(rawPath, w, o);
         if (p === null) continue;
-        if (!isAbsoluteNormalizable(p)) { o.warn(`${loc(w)}: Subvolumes= path is not absolute, ignoring: ${p}`); continue; }
+        if (!isAbsoluteNormalizable(p)) { o.warn(`${loc(w)}: Subvolumes= path ${pathValueProblem(p)}, ignoring: ${p}`); continue; }
         const sv: SubvolumeEntry = { path: simplifyPath(p), readOnly: false, nodatacow: false };
         let bad = false;
         for (const fl of flags) {
@@ -313,7 +341,7 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
       if (v === '') { d.defaultSubvolume = undefined; return; }
       const p = expand(v, w, o);
       if (p === null) return;
-      if (!isAbsoluteNormalizable(p)) return o.warn(`${loc(w)}: DefaultSubvolume= path is not absolute, ignoring`);
+      if (!isAbsoluteNormalizable(p)) return o.warn(`${loc(w)}: DefaultSubvolume= path ${pathValueProblem(p)}, ignoring: ${p}`);
       d.defaultSubvolume = simplifyPath(p);
     },
   },
@@ -381,13 +409,21 @@ const KEYS: Record<string, { since: number; parse: KeyParser }> = {
     since: 256,
     parse: (d, v, w, o) => {
       if (v === '') { d.mountPoints = []; d.mountOptions = []; return; }
-      const f = splitColonFields(v);
+      const f = splitQuotedColonFields(v);
+      if (f && f.length > 2) return o.warn(`${loc(w)}: Too many arguments in MountPoint=, ignoring: ${v}`);
       if (!f || !f[0]!.startsWith('/')) return o.warn(`${loc(w)}: invalid MountPoint=, ignoring: ${v}`);
       d.mountPoints.push(simplifyPath(f[0]!));
       d.mountOptions.push(f[1] ?? '');
     },
   },
-  EncryptedVolume: { since: 256, parse: (d, v) => { d.encryptedVolume = v === '' ? undefined : v; } },
+  EncryptedVolume: {
+    since: 256,
+    parse: (d, v, w, o) => {
+      if (v === '') { d.encryptedVolume = undefined; return; }
+      if (!parseEncryptedVolume(v, (m) => o.warn(`${loc(w)}: ${m}`))) return o.warn(`${loc(w)}: Failed to parse EncryptedVolume=, ignoring: ${v}`);
+      d.encryptedVolume = v;
+    },
+  },
   Compression: { since: 257, parse: (d, v) => { d.compression = v === '' ? undefined : v; } },
   CompressionLevel: { since: 257, parse: (d, v) => { d.compressionLevel = v === '' ? undefined : v; } },
   SupplementFor: { since: 257, parse: (d, v) => { d.supplementFor = v === '' ? undefined : v; } },

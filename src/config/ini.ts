@@ -17,6 +17,8 @@ export interface ParsedIni {
 }
 
 const COMMENTS = '#;';
+const LONG_LINE_MAX = 1024 * 1024;
+const tooLong = (s: string): boolean => s.length > LONG_LINE_MAX / 3 && Buffer.byteLength(s, 'utf8') > LONG_LINE_MAX;
 
 function strip(s: string): string {
   return s.replace(/^[ \t\n\r]+|[ \t\n\r]+$/g, '');
@@ -46,6 +48,10 @@ export function parseIni(data: Uint8Array, file: string, knownSections: readonly
   for (let idx = 0; idx < lines.length; idx++) {
     const raw = lines[idx]!.replace(/\r$/, '');
     const lineNo = idx + 1;
+    // systemd reads lines of at most LONG_LINE_MAX (1 MiB) and refuses the file otherwise; its
+    // message names the line before (the counter moves only after a successful read; measured)
+    if (tooLong(raw)) throw new ConfigError('E_CONFIG_SYNTAX', 'Line too long', { file, line: lineNo - 1 });
+    if (continuation !== null && tooLong(continuation + raw)) throw new ConfigError('E_CONFIG_SYNTAX', 'Continuation line too long', { file, line: lineNo });
     const lead = raw.replace(/^[ \t\n\r]+/, '');
     // Comment lines are dropped before continuation handling, even inside a continued line.
     if (lead.length > 0 && COMMENTS.includes(lead[0]!)) continue;

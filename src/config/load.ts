@@ -3,7 +3,9 @@
  * validate each definition as partition_read_definition() does.
  */
 import { asCompat } from '../compat.js';
-import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { DEFINITION_MAX, readSmallFile } from '../io/read-small.js';
+import { chaseInRoot, ChaseError } from '../tree/chase.js';
 import path from 'node:path';
 import { ConfigError, RepartError, type ErrorWhere } from '../errors.js';
 import { knowsGrowFs, isVerityHashType, type PartitionType } from '../gpt/types.js';
@@ -22,13 +24,32 @@ export interface LoadOptions extends ParseOptions {
   minimizable: ReadonlySet<string>;
   /** --include-partitions / --exclude-partitions filter (after --architecture rewriting) */
   filter?: { mode: 'include' | 'exclude'; types: PartitionType[] };
+  /** --root= when the definition directories are below it: symlinked files resolve inside it */
+  root?: string;
 }
 
-function isMasked(p: string): boolean {
+/** Where a definition file's bytes are: its links followed inside the root, if there is one. */
+function realFile(p: string, root: string | undefined): string {
+  if (!root) return p;
+  const rel = path.relative(root, p);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return p;
   try {
-    const real = realpathSync(p);
+    return chaseInRoot(root, rel).hostPath;
+  } catch (e) {
+    if (e instanceof ChaseError) throw new RepartError('E_CONFIG_SYNTAX', `cannot resolve definition: ${e.message}`, { file: p });
+    throw e;
+  }
+}
+
+/** Masked: a link to /dev/null (by its text: with a root, /dev/null is not inside it), empty, or a character device. */
+function isMasked(p: string, root: string | undefined): boolean {
+  try {
+    if (lstatSync(p).isSymbolicLink() && readlinkSync(p) === '/dev/null') return true;
+    const real = root ? realFile(p, root) : realpathSync(p);
     if (real === '/dev/null') return true;
-    return statSync(real).size === 0;
+    // null_or_empty(): an empty regular file, or any character device (not only /dev/null)
+    const st = statSync(real);
+    return (st.isFile() && st.size === 0) || st.isCharacterDevice();
   } catch {
     return false;
   }
@@ -67,13 +88,13 @@ export function readDefinitions(dirs: string[], o: LoadOptions): PartitionDefini
   }
   const defs: PartitionDefinition[] = [];
   for (const [name, file] of listConfFiles(uniq)) {
-    if (isMasked(file)) continue;
+    if (isMasked(file, o.root)) continue;
     const id = name.slice(0, -'.conf'.length);
     const d = emptyDefinition(file, id);
     parseInto(d, file, o);
-    const dropins = listConfFiles(uniq.map((dir) => path.join(dir, name + '.d')));
+    const dropins = listConfFiles(uniq.map((dir) => realFile(path.join(dir, name + '.d'), o.root)));
     for (const [, df] of dropins) {
-      if (isMasked(df)) continue;
+      if (isMasked(df, o.root)) continue;
       d.dropIns.push(df);
       parseInto(d, df, o);
     }
@@ -120,12 +141,8 @@ export function matchSupplements(defs: PartitionDefinition[]): void {
 }
 
 function parseInto(d: PartitionDefinition, file: string, o: LoadOptions): void {
-  let data: Buffer;
-  try {
-    data = readFileSync(file);
-  } catch (e) {
-    throw new RepartError('E_CONFIG_SYNTAX', `cannot read definition: ${(e as Error).message}`, { file });
-  }
+  // bounded and type-checked: a definition linked to /dev/zero or a FIFO must not hang or balloon
+  const data = readSmallFile(realFile(file, o.root), { what: 'definition', max: DEFINITION_MAX, code: 'E_CONFIG_SYNTAX', where: { file } });
   const ini = parseIni(data, file, ['Partition']);
   ini.warnings.forEach((w) => o.warn(w));
   applyAssignments(d, file, ini.assignments, o);
@@ -145,7 +162,7 @@ function unsupported(d: PartitionDefinition, msg: string, ...keys: string[]): ne
 }
 
 export function needsPopulate(d: PartitionDefinition): boolean {
-  return d.copyFiles.length > 0 || d.makeDirectories.length > 0 || d.makeSymlinks.length > 0;
+  return d.copyFiles.length > 0 || (d.copyArchives?.length ?? 0) > 0 || d.makeDirectories.length > 0 || d.makeSymlinks.length > 0;
 }
 
 function validate(d: PartitionDefinition, o: LoadOptions): void {
@@ -177,7 +194,8 @@ function validate(d: PartitionDefinition, o: LoadOptions): void {
   // xfs is sized the way repart does it (a measured first pass), which is guess only.
   if (d.minimize === 'best' && d.format !== undefined && !fstypeIsRo(d.format) && d.verity !== 'hash' && (!o.minimizable.has(d.format) || d.format === 'xfs'))
     refuse(d, 'Minimize=best can only be used with read-only filesystems or Verity=hash', 'Minimize');
-  if (d.format !== undefined && fstypeIsRo(d.format) && !populate)
+  // 262 makes an empty read-only file system; 257 refused
+  if (d.format !== undefined && fstypeIsRo(d.format) && !populate && !asCompat(o.compat).emptyReadOnlyFs)
     refuse(d, `Cannot format ${d.format} filesystem without source files, refusing`, 'Format');
   if (d.verity !== 'off' && d.verityMatchKey === undefined)
     refuse(d, `VerityMatchKey= must be set if Verity=${d.verity}`, 'Verity');

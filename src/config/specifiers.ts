@@ -2,9 +2,9 @@
  * systemd specifier expansion (specifier_printf() with the system + tmp tables repart uses).
  * Values that need the host or --root are read lazily, once.
  */
-import { readFileSync } from 'node:fs';
+import { MACHINE_ID_MAX, OS_RELEASE_MAX, readSmallFile } from '../io/read-small.js';
+import { hostPathIn } from '../tree/chase.js';
 import os from 'node:os';
-import path from 'node:path';
 
 export interface SpecifierContext {
   /** --root= (os-release, machine-id are read below it) */
@@ -18,7 +18,8 @@ export class SpecifierError extends Error {}
 function readOsRelease(root: string): Map<string, string> | null {
   for (const p of ['etc/os-release', 'usr/lib/os-release']) {
     try {
-      const text = readFileSync(path.join(root, p), 'utf8');
+      // inside --root, links resolved inside it; bounded (os-release linked to /dev/zero)
+      const text = readSmallFile(hostPathIn(root, p), { what: 'os-release', max: OS_RELEASE_MAX }).toString('utf8');
       const m = new Map<string, string>();
       for (const line of text.split('\n')) {
         const mm = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
@@ -37,7 +38,7 @@ function readOsRelease(root: string): Map<string, string> | null {
 
 function readId(file: string): string {
   try {
-    return readFileSync(file, 'utf8').trim().replace(/-/g, '');
+    return readSmallFile(file, { what: 'ID file', max: MACHINE_ID_MAX }).toString('utf8').trim().replace(/-/g, '');
   } catch {
     throw new SpecifierError(`cannot read ${file}`);
   }
@@ -65,14 +66,14 @@ function lookup(c: string, ctx: SpecifierContext): string {
     case 'l': return os.hostname().split('.')[0]!;
     case 'q': {
       try {
-        const m = /^PRETTY_HOSTNAME=(.*)$/m.exec(readFileSync('/etc/machine-info', 'utf8'));
+        const m = /^PRETTY_HOSTNAME=(.*)$/m.exec(readSmallFile('/etc/machine-info', { what: 'machine-info', max: OS_RELEASE_MAX }).toString('utf8'));
         if (m) return m[1]!.replace(/^"|"$/g, '');
       } catch { /* fall back */ }
       return os.hostname();
     }
     case 'm': {
       try {
-        return readId(path.join(root, 'etc/machine-id'));
+        return readId(hostPathIn(root, 'etc/machine-id'));
       } catch {
         return readId('/etc/machine-id');
       }

@@ -196,12 +196,63 @@ export function splitColonFields(s: string): string[] | null {
   return out;
 }
 
-/** path_simplify() for absolute paths: collapse '//' and '/./', drop trailing '/'. */
-export function simplifyPath(p: string): string {
-  const parts = p.split('/').filter((x) => x !== '' && x !== '.');
-  return (p.startsWith('/') ? '/' : '') + parts.join('/') || (p.startsWith('/') ? '/' : '.');
+/**
+ * extract_first_word() with ":" separators, EXTRACT_UNQUOTE and EXTRACT_CUNESCAPE, as repart
+ * reads MountPoint= and EncryptedVolume=: single or double quotes group a field (so
+ * `/:"subvol=@,zstd:1"` keeps its colon) and are removed; empty fields are kept. Null on a bad
+ * escape or an unterminated quote.
+ */
+export function splitQuotedColonFields(s: string): string[] | null {
+  const out: string[] = [];
+  let cur = '';
+  let quote: string | null = null;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\') {
+      const r = cEscape(s, i);
+      if (!r) return null;
+      cur += r.text;
+      i = r.end - 1;
+    } else if (quote !== null) {
+      if (c === quote) quote = null;
+      else cur += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === ':') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  if (quote !== null) return null;
+  out.push(cur);
+  return out;
 }
 
+/**
+ * path_simplify(): collapse '//' and '/./', drop a trailing '/', and — for an absolute path —
+ * drop '..' right after the root ("/../../x" is "/x": nothing is above the root). A '..'
+ * anywhere else stays, and path_is_normalized() then refuses the path (systemd 262, measured:
+ * "/q/../r" is ignored with "path is not normalized", "/../../z" is "/z").
+ */
+export function simplifyPath(p: string): string {
+  const abs = p.startsWith('/');
+  const parts: string[] = [];
+  for (const x of p.split('/')) {
+    if (x === '' || x === '.') continue;
+    if (x === '..' && abs && parts.length === 0) continue;
+    parts.push(x);
+  }
+  return (abs ? '/' : '') + parts.join('/') || (abs ? '/' : '.');
+}
+
+/** Absolute, and normalized once simplified (no '..' left below the root). */
 export function isAbsoluteNormalizable(p: string): boolean {
-  return p.startsWith('/') && !p.split('/').includes('..');
+  return p.startsWith('/') && !simplifyPath(p).split('/').includes('..');
+}
+
+/** Why a path value is refused, in systemd's words, or null when it is accepted. */
+export function pathValueProblem(p: string): string | null {
+  if (!p.startsWith('/')) return 'is not absolute';
+  if (simplifyPath(p).split('/').includes('..')) return 'is not normalized';
+  return null;
 }

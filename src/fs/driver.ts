@@ -68,6 +68,9 @@ export interface FormatOutcome {
   usedBytes?: number;
   /** milliseconds by phase in the worker (src/fs/wasm/phases.ts), for bench/ */
   phases?: Record<string, number>;
+  /** what the tool printed that systemd-repart shows (its child's output goes to repart's
+   * stderr): mkfs.btrfs's summary. */
+  toolOutput?: string;
 }
 
 export interface FormatProgress {

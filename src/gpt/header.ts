@@ -39,17 +39,28 @@ export function encodeGptHeader(h: GptHeader, sectorSize: number): Uint8Array {
 }
 
 export interface DecodedGptHeader extends GptHeader {
+  /** false too when HeaderSize is below 92 or beyond the sector (the CRC cannot be checked) */
   headerCrcOk: boolean;
 }
 
+/** Revision and HeaderSize as stored: a header is only trusted for the ones encodeGptHeader() writes. */
+export function headerLayout(b: Uint8Array): { revision: number; headerSize: number } {
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  return { revision: v.getUint32(8, true), headerSize: v.getUint32(12, true) };
+}
+
+/** Returns null only without the "EFI PART" signature; every other field is left to validate.ts. */
 export function decodeGptHeader(b: Uint8Array): DecodedGptHeader | null {
   if (b.length < GPT_HEADER_SIZE) return null;
   if (Buffer.from(b.subarray(0, 8)).toString('latin1') !== GPT_SIGNATURE) return null;
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   const size = v.getUint32(12, true);
-  if (size < GPT_HEADER_SIZE || size > b.length) return null;
-  const copy = Uint8Array.from(b.subarray(0, size));
-  new DataView(copy.buffer).setUint32(16, 0, true);
+  let crcOk = false;
+  if (size >= GPT_HEADER_SIZE && size <= b.length) {
+    const copy = Uint8Array.from(b.subarray(0, size));
+    new DataView(copy.buffer).setUint32(16, 0, true);
+    crcOk = crc32(copy) === v.getUint32(16, true);
+  }
   return {
     myLba: v.getBigUint64(24, true),
     alternateLba: v.getBigUint64(32, true),
@@ -60,6 +71,6 @@ export function decodeGptHeader(b: Uint8Array): DecodedGptHeader | null {
     numEntries: v.getUint32(80, true),
     entrySize: v.getUint32(84, true),
     entriesCrc32: v.getUint32(88, true),
-    headerCrcOk: crc32(copy) === v.getUint32(16, true),
+    headerCrcOk: crcOk,
   };
 }

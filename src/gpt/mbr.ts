@@ -37,3 +37,16 @@ export function protectiveSizeFor(totalSectors: bigint): number {
   const n = totalSectors - 1n;
   return Number(n > 0xffffffffn ? 0xffffffffn : n);
 }
+
+/**
+ * A hybrid MBR: the 0xEE record beside other used records (legacy boot entries). libfdisk leaves
+ * such an MBR as it is when it writes the GPT; so does repart-ts.
+ */
+export function isHybridMbr(b: Uint8Array): boolean {
+  if (!decodeProtectiveMbr(b)) return false;
+  for (let i = 0; i < 4; i++) {
+    const type = b[446 + 16 * i + 4];
+    if (type !== 0 && type !== 0xee) return true;
+  }
+  return false;
+}

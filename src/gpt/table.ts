@@ -4,8 +4,9 @@
  */
 import { crc32 } from './crc32.js';
 import { decodeGptEntry, encodeGptEntry, GPT_ENTRY_SIZE, type GptEntry } from './entry.js';
-import { decodeGptHeader, encodeGptHeader, type DecodedGptHeader } from './header.js';
-import { decodeProtectiveMbr, encodeProtectiveMbr, protectiveSizeFor } from './mbr.js';
+import { decodeGptHeader, encodeGptHeader, headerLayout, type DecodedGptHeader } from './header.js';
+import { copiesDiffer, entryProblem, headerProblem } from './validate.js';
+import { decodeProtectiveMbr, encodeProtectiveMbr, isHybridMbr, protectiveSizeFor } from './mbr.js';
 import type { Uuid } from './guid.js';
 import { RepartError } from '../errors.js';
 
@@ -90,32 +91,96 @@ export function encodeGpt(table: GptTable, geo: GptGeometry): EncodedGpt {
 
 export interface ReadGpt {
   sectorSize: number;
+  /**
+   * The header of the copy that was read, seen as a primary: when only the backup is valid,
+   * myLba is 1, alternateLba where the backup is, entriesLba 2.
+   */
   header: DecodedGptHeader;
   table: GptTable;
+  /** which copy the table comes from (the primary when both are valid) */
+  source: 'primary' | 'backup';
+  /** the other copy's problem, when it is not valid (it is written anew with the next change) */
+  otherProblem?: string;
+  /** sector 0 is a hybrid MBR, kept as it is when the table is written */
+  hybridMbr?: boolean;
 }
 
 export type ReadAt = (offset: bigint, length: number) => Promise<Uint8Array>;
 
+/** What is at the start of a disk, GPT-wise. */
+export type GptProbe =
+  | { kind: 'gpt'; gpt: ReadGpt }
+  /** no protective MBR: not a GPT (another label, a file system, or nothing) */
+  | { kind: 'none' }
+  /** a protective MBR, but no valid GPT header copy (libfdisk then sees a DOS label) */
+  | { kind: 'invalid'; problems: string[] };
+
+interface Copy { header: DecodedGptHeader; array: Uint8Array }
+
+/** One header copy at `lba`: null without a signature, else the copy or why it is not valid. */
+async function readCopy(read: ReadAt, lba: bigint, N: bigint, ss: number, primary: boolean): Promise<Copy | string | null> {
+  if (lba < 1n || lba >= N) return null;
+  const sector = await read(lba * BigInt(ss), ss);
+  const header = decodeGptHeader(sector);
+  if (!header) return null;
+  const problem = headerProblem(header, lba, N, ss, headerLayout(sector), primary);
+  if (problem) return problem;
+  const array = await read(header.entriesLba * BigInt(ss), header.numEntries * header.entrySize);
+  if (crc32(array) !== header.entriesCrc32) return 'entry array checksum mismatch';
+  return { header, array };
+}
+
 /**
- * Reads the primary GPT, probing 512 and 4096-byte sectors as libfdisk/blkid do.
- * Returns null when there is no GPT (no protective MBR or no header).
+ * Reads the GPT as libfdisk does: the primary header, else the backup (at the primary's
+ * AlternateLBA, or the last sector); 512 then 4096-byte sectors. Throws E_GPT_CORRUPT when the
+ * chosen table's entries or the two copies contradict each other (validate.ts).
+ */
+export async function probeGpt(read: ReadAt, imageBytes: bigint, where = ''): Promise<GptProbe> {
+  if (imageBytes < 512n) return { kind: 'none' };
+  const mbr = await read(0n, 512);
+  if (!decodeProtectiveMbr(mbr)) return { kind: 'none' };
+  const problems: string[] = [];
+  for (const ss of [512, 4096]) {
+    const N = imageBytes / BigInt(ss);
+    if (N < 3n) continue;
+    const p = await readCopy(read, 1n, N, ss, true);
+    const backupAt = typeof p === 'object' && p !== null ? p.header.alternateLba : N - 1n;
+    const b = await readCopy(read, backupAt, N, ss, false);
+    if (p === null && b === null) continue;
+    const valid = typeof p === 'object' && p !== null ? p : typeof b === 'object' && b !== null ? b : null;
+    const describe = (c: Copy | string | null, what: string) => `${what} GPT header${typeof c === 'string' ? `: ${c}` : ' missing'}`;
+    if (!valid) {
+      problems.push(`${describe(p, `${ss}-byte-sector primary`)}; ${describe(b, 'backup')}`);
+      continue;
+    }
+    const source = valid === p ? 'primary' : 'backup';
+    const other = source === 'primary' ? b : p;
+    if (typeof other === 'object' && other !== null) {
+      const differ = copiesDiffer(valid.header, other.header);
+      if (differ) throw new RepartError('E_GPT_CORRUPT', `${where}${differ}; not touching this disk`);
+    }
+    const h = valid.header;
+    const header: DecodedGptHeader = source === 'primary' ? h : { ...h, myLba: 1n, alternateLba: h.myLba, entriesLba: 2n };
+    const entries: (GptEntry | null)[] = [];
+    for (let i = 0; i < h.numEntries; i++) entries.push(decodeGptEntry(valid.array, i * h.entrySize));
+    const bad = entryProblem(entries, h);
+    if (bad) throw new RepartError('E_GPT_CORRUPT', `${where}corrupt GPT (${source} copy): ${bad}; not touching this disk`);
+    while (entries.length && entries[entries.length - 1] === null) entries.pop();
+    const gpt: ReadGpt = { sectorSize: ss, header, table: { diskGuid: h.diskGuid, entries }, source };
+    if (isHybridMbr(mbr)) gpt.hybridMbr = true;
+    if (typeof other === 'string') gpt.otherProblem = other;
+    else if (other === null) gpt.otherProblem = 'missing';
+    return { kind: 'gpt', gpt };
+  }
+  return { kind: 'invalid', problems: problems.length ? problems : ['no GPT header at LBA 1 or at the disk end'] };
+}
+
+/**
+ * The GPT of a disk, or null when it has none (no protective MBR); a protective MBR without a
+ * valid GPT is an error here (E_GPT_CORRUPT).
  */
 export async function readGpt(read: ReadAt, imageBytes: bigint, where = ''): Promise<ReadGpt | null> {
-  const mbr = decodeProtectiveMbr(await read(0n, 512));
-  if (!mbr) return null;
-  for (const ss of [512, 4096]) {
-    if (imageBytes < BigInt(ss * 2)) continue;
-    const header = decodeGptHeader(await read(BigInt(ss), ss));
-    if (!header) continue;
-    if (!header.headerCrcOk) throw new RepartError('E_GPT_CORRUPT', `${where}GPT header checksum mismatch`);
-    if (header.entrySize !== GPT_ENTRY_SIZE || header.numEntries > 4096)
-      throw new RepartError('E_GPT_CORRUPT', `${where}unsupported GPT entry layout`);
-    const arr = await read(header.entriesLba * BigInt(ss), header.numEntries * header.entrySize);
-    if (crc32(arr) !== header.entriesCrc32) throw new RepartError('E_GPT_CORRUPT', `${where}GPT entry array checksum mismatch`);
-    const entries: (GptEntry | null)[] = [];
-    for (let i = 0; i < header.numEntries; i++) entries.push(decodeGptEntry(arr, i * GPT_ENTRY_SIZE));
-    while (entries.length && entries[entries.length - 1] === null) entries.pop();
-    return { sectorSize: ss, header, table: { diskGuid: header.diskGuid, entries } };
-  }
-  return null;
+  const r = await probeGpt(read, imageBytes, where);
+  if (r.kind === 'invalid') throw new RepartError('E_GPT_CORRUPT', `${where}no valid GPT: ${r.problems.join('; ')}`);
+  return r.kind === 'gpt' ? r.gpt : null;
 }

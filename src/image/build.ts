@@ -1,27 +1,33 @@
 /**
- * Writes a planned image: a temporary file beside the target, partition contents in their
- * windows, the GPT, optional --split files, then an atomic rename. On any failure every
- * temporary file is removed and the target is untouched.
+ * Writes a planned image: partition contents in their windows, optional --split files, then the
+ * GPT. A new image (--empty=create) is built in a temporary file beside the target and linked into
+ * place; an existing one is written in place (in-place.ts), its tables last. On any failure every
+ * temporary file is removed, and an existing image gets its old size and tables back.
  *
  * The writer is a sequence of steps the build pipeline calls one by one (open, format, resize,
  * copy blocks, write table, commit), each given the plan in force: the plan is a value, never
  * changed by the writer.
  */
-import { existsSync, fsyncSync, linkSync, openSync, closeSync, renameSync, unlinkSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { existsSync, fsyncSync, openSync, closeSync, unlinkSync } from 'node:fs';
+import { publishNew } from './publish.js';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import type { FormatEvents, FormatJob, FormatOutcome } from '../fs/driver.js';
-import { encodeGpt } from '../gpt/table.js';
+import { encodeGpt, type EncodedGpt } from '../gpt/table.js';
 import type { GptEntry } from '../gpt/entry.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { copySparse, ImageFile } from './file.js';
+import { openScanned, type ScanId } from '../io/open-verified.js';
+import { removeStaleTemps, tempBeside } from './stale-temps.js';
+import { InPlaceImage, rollBackOpenImages } from './in-place.js';
 
 /** Bytes copied into a partition: a CopyBlocks= file, or a partition of another image (--copy-from=). */
 export interface BlockSource {
   path: string;
   offset: bigint;
   length: bigint;
+  /** identity when it was checked: a different file at the path is refused (CopyBlocks=) */
+  id?: ScanId;
 }
 
 export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>;
@@ -43,18 +49,19 @@ export class FormatJobError extends Error {
   }
 }
 
-/** Temporary files registered here are removed on failure and on SIGINT/SIGTERM. */
+/**
+ * Temporary files registered here are removed on failure and on SIGINT/SIGTERM; images being
+ * written in place are rolled back (in-place.ts).
+ */
 const pending = new Set<string>();
 export function removePendingFiles(): void {
+  rollBackOpenImages();
   for (const f of pending) {
     try { unlinkSync(f); } catch { /* already gone */ }
   }
   pending.clear();
 }
 
-function tempBeside(target: string): string {
-  return path.join(path.dirname(target), `.#${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-}
 
 function ioError(what: string, file: string, e: unknown): RepartError {
   return new RepartError('E_IMAGE_IO', `${what}: ${(e as Error).message}`, { file }, 1, { cause: e });
@@ -62,24 +69,37 @@ function ioError(what: string, file: string, e: unknown): RepartError {
 
 export interface OpenOptions {
   target: string;
-  /** create: target must not exist; replace: build anew and replace the target */
-  mode: 'create' | 'replace';
+  /** create: target must not exist (a new file); in-place: the existing target is written in place */
+  mode: 'create' | 'in-place';
   imageSize: bigint;
   /**
-   * incremental mode: byte ranges [offset, length] of this file (the target as it is) carried into
-   * the new image; the rest starts zeroed. The target itself is never written: it is replaced.
+   * in-place: byte ranges [offset, length] of the target as it is that the new image keeps
+   * (sorted); the rest is zeroed. Without it the whole old content is zeroed (a new table on an
+   * existing file). oldBackup: [offset, length] of the old backup GPT, restored on failure;
+   * keepMbr: sector 0 is not written (a hybrid MBR, as libfdisk leaves it).
    */
-  base?: { path: string; keep: [bigint, bigint][] };
+  base?: { keep: [bigint, bigint][]; oldBackup?: [bigint, bigint]; keepMbr?: boolean };
   /** split files that will be written (refused up front if one exists) */
   splitPaths?: Iterable<string>;
 }
 
-export class ImageWriter {
-  private img: ImageFile | null;
-  private readonly splitTemps = new Map<string, string>();
+/** The two ways of holding the image: a new temporary file, or the existing target in place. */
+type Held = { kind: 'new'; tmp: string; img: ImageFile } | { kind: 'in-place'; t: InPlaceImage; zeroed: [bigint, bigint][]; keepMbr: boolean };
 
-  private constructor(readonly target: string, readonly mode: 'create' | 'replace', readonly tmp: string, img: ImageFile) {
-    this.img = img;
+export class ImageWriter {
+  private held: Held | null;
+  private readonly splitTemps = new Map<string, string>();
+  /** in place, the tables wait for commit(): they are written last */
+  private table: EncodedGpt | null = null;
+
+  private constructor(readonly target: string, readonly mode: 'create' | 'in-place', held: Held) {
+    this.held = held;
+  }
+
+  /** The file formatters and the verity, signature and encryption steps open by name. */
+  get path(): string {
+    const h = this.hold();
+    return h.kind === 'new' ? h.tmp : h.t.path;
   }
 
   static open(o: OpenOptions): ImageWriter {
@@ -87,51 +107,48 @@ export class ImageWriter {
     if (!existsSync(dir)) throw new RepartError('E_IMAGE_IO', `directory ${dir} does not exist`, { file: o.target });
     if (o.mode === 'create' && existsSync(o.target)) throw new RepartError('E_IMAGE_EXISTS', 'image file already exists, refusing (--empty=create)', { file: o.target });
     for (const sp of o.splitPaths ?? []) if (existsSync(sp)) throw new RepartError('E_IMAGE_EXISTS', 'split output file already exists, refusing', { file: sp });
-    const tmp = tempBeside(o.target);
-    pending.add(tmp);
-    let img: ImageFile | null = null;
-    try {
-      try {
-        img = ImageFile.open(tmp, 'wx+');
-        img.truncate(o.imageSize);
-      } catch (e) {
-        throw ioError('cannot create image file', tmp, e);
-      }
-      if (o.base) {
-        let fd: number;
-        try { fd = openSync(o.base.path, 'r'); } catch (e) { throw ioError('cannot open image', o.base.path, e); }
-        try {
-          for (const [off, len] of o.base.keep) copySparse(fd, off, img, off, len);
-        } finally {
-          closeSync(fd);
-        }
-      }
-      return new ImageWriter(o.target, o.mode, tmp, img);
-    } catch (e) {
-      if (img) try { img.close(); } catch { /* ignore */ }
-      removePendingFiles();
-      throw e;
-    }
+    // a run killed with SIGKILL could not clean up: its full-size temporary files go now
+    removeStaleTemps(o.target);
+    for (const sp of o.splitPaths ?? []) removeStaleTemps(sp);
+    return new ImageWriter(o.target, o.mode, o.mode === 'create' ? openNew(o) : openInPlace(o));
+  }
+
+  private hold(): Held {
+    if (!this.held) throw new Error('image writer used after commit or abort');
+    return this.held;
   }
 
   private file(): ImageFile {
-    if (!this.img) throw new Error('image writer used after commit or abort');
-    return this.img;
+    const h = this.hold();
+    return h.kind === 'new' ? h.img : h.t.file;
   }
 
   resize(imageSize: bigint): void {
-    this.file().truncate(imageSize);
+    const h = this.hold();
+    if (h.kind === 'new') h.img.truncate(imageSize);
+    else h.t.resize(imageSize);
+  }
+
+  /** In place, a partition that moved after the first phase may lie where old bytes were kept. */
+  private ensureZero(p: PlannedPartition): void {
+    const h = this.hold();
+    if (h.kind === 'new') return;
+    const end = p.offset + p.size;
+    if (p.offset >= h.t.oldSize || h.zeroed.some(([a, len]) => p.offset >= a && end <= a + len)) return;
+    h.t.zero(p.offset, p.size);
   }
 
   /** Copies CopyBlocks= sources into their partitions. */
   copyBlocks(items: { p: PlannedPartition; src: BlockSource; contentOffset?: bigint }[]): void {
     const img = this.file();
     for (const { p, src, contentOffset } of items) {
+      this.ensureZero(p);
       let fd: number;
-      try { fd = openSync(src.path, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src.path, e); }
+      if (src.id) fd = openScanned(src.path, src.id, p.def.where.CopyBlocks ?? { file: p.def.file });
+      else try { fd = openSync(src.path, 'r'); } catch (e) { throw ioError('cannot open CopyBlocks= source', src.path, e); }
       try {
         if (src.length > p.size) throw new RepartError('E_SOURCE', `CopyBlocks= source is ${src.length} bytes, larger than the partition (${p.size} bytes)`, p.def.where.CopyBlocks ?? { file: p.def.file });
-        copySparse(fd, src.offset, img, p.offset + (contentOffset ?? 0n), src.length);
+        copySparse(fd, src.offset, img, p.offset + (contentOffset ?? 0n), src.length, src.path);
       } finally {
         closeSync(fd);
       }
@@ -144,9 +161,10 @@ export class ImageWriter {
    */
   async format(parts: { p: PlannedPartition; content: PartitionContent }[], formatter: Formatter, events?: FormatEvents): Promise<FormatOutcome[]> {
     if (parts.length === 0) return [];
+    for (const { p } of parts) this.ensureZero(p);
     const jobs = parts.map(({ p, content }): FormatJob => ({
       ...content.job,
-      window: { path: this.tmp, offset: Number(p.offset + (content.contentOffset ?? 0n)), size: Number(content.size ?? p.size) },
+      window: { path: this.path, offset: Number(p.offset + (content.contentOffset ?? 0n)), size: Number(content.size ?? p.size) },
     }));
     return formatJobs(jobs, formatter, events);
   }
@@ -160,13 +178,17 @@ export class ImageWriter {
       while (entries.length <= p.partno) entries.push(null);
       entries[p.partno] = {
         typeGuid: p.type.uuid, partGuid: p.uuid, firstLba: p.offset / ss, lastLba: (p.offset + p.size) / ss - 1n,
-        attributes: p.diskAttributes, name: p.label,
+        attributes: p.diskAttributes, name: p.gptName ?? p.label,
       };
     }
     const gpt = encodeGpt({ diskGuid: plan.diskGuid, entries }, plan.geometry);
-    const img = this.file();
-    img.writeAt(0n, gpt.head);
-    img.writeAt(gpt.tailOffset, gpt.tail);
+    const h = this.hold();
+    if (h.kind === 'in-place') {
+      this.table = gpt;
+      return;
+    }
+    h.img.writeAt(0n, gpt.head);
+    h.img.writeAt(gpt.tailOffset, gpt.tail);
   }
 
   /** Copies partitions into their --split files (temporary until commit). */
@@ -187,31 +209,81 @@ export class ImageWriter {
     }
   }
 
-  /** Syncs and moves the image (and split files) into place. */
+  /**
+   * A new image: synced and linked into place. In place: the contents synced, then the backup GPT,
+   * synced, then the primary, synced (in-place.ts). Then the split files are linked into place.
+   */
   commit(): void {
-    const img = this.file();
-    fsyncSync(img.fd);
-    img.close();
-    this.img = null;
-    if (this.mode === 'create') {
-      // link() refuses to replace a file that appeared meanwhile, unlike rename().
-      try { linkSync(this.tmp, this.target); } catch (e) { throw ioError('cannot create image file', this.target, e); }
-      unlinkSync(this.tmp);
-    } else renameSync(this.tmp, this.target);
-    pending.delete(this.tmp);
+    const h = this.hold();
+    if (h.kind === 'new') {
+      fsyncSync(h.img.fd);
+      h.img.close();
+      this.held = null;
+      // link() refuses to replace a file that appeared meanwhile, unlike rename() (publish.ts:
+      // an exclusive create where the target file system has no hard links).
+      try { publishNew(h.tmp, this.target); } catch (e) { throw ioError('cannot create image file', this.target, e); }
+      pending.delete(h.tmp);
+    } else {
+      if (!this.table) throw new Error('in-place commit without a table');
+      const ss = this.table.head.length - this.table.tail.length; // one sector: the MBR's
+      const gpt = h.keepMbr ? { ...this.table, head: this.table.head.subarray(ss), headOffset: BigInt(ss) } : this.table;
+      h.t.writeTables(gpt);
+      h.t.close();
+      this.held = null;
+    }
     for (const [sp, t] of this.splitTemps) {
-      try { linkSync(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
-      unlinkSync(t);
+      try { publishNew(t, sp); } catch (e) { throw ioError('cannot create split file', sp, e); }
       pending.delete(t);
     }
   }
 
-  /** Removes every temporary file; the target stays as it was. */
+  /** Removes every temporary file; an image written in place gets its old size and backup GPT back. */
   abort(): void {
-    if (this.img) try { this.img.close(); } catch { /* ignore */ }
-    this.img = null;
+    const h = this.held;
+    this.held = null;
+    if (h?.kind === 'new') try { h.img.close(); } catch { /* ignore */ }
+    if (h?.kind === 'in-place') {
+      h.t.rollBack();
+      try { h.t.close(); } catch { /* ignore */ }
+    }
     removePendingFiles();
   }
+}
+
+function openNew(o: OpenOptions): Held {
+  const tmp = tempBeside(o.target);
+  pending.add(tmp);
+  let img: ImageFile | null = null;
+  try {
+    img = ImageFile.open(tmp, 'wx+');
+    img.truncate(o.imageSize);
+    return { kind: 'new', tmp, img };
+  } catch (e) {
+    if (img) try { img.close(); } catch { /* ignore */ }
+    removePendingFiles();
+    throw ioError('cannot create image file', tmp, e);
+  }
+}
+
+/** Grows the target and zeroes what the new layout does not keep (new partitions, discarded gaps). */
+function openInPlace(o: OpenOptions): Held {
+  const t = InPlaceImage.open(o.target, o.base?.oldBackup);
+  const zeroed: [bigint, bigint][] = [];
+  try {
+    t.resize(o.imageSize);
+    let pos = 0n;
+    const clear = (a: bigint, len: bigint) => { t.zero(a, len); zeroed.push([a, len]); };
+    for (const [off, len] of o.base?.keep ?? []) {
+      if (off > pos) clear(pos, off - pos);
+      if (off + len > pos) pos = off + len;
+    }
+    if (t.oldSize > pos) clear(pos, t.oldSize - pos);
+  } catch (e) {
+    t.rollBack();
+    t.close();
+    throw e instanceof RepartError ? e : ioError('cannot prepare image', o.target, e);
+  }
+  return { kind: 'in-place', t, zeroed, keepMbr: o.base?.keepMbr ?? false };
 }
 
 /** Runs jobs through the formatter; a failure becomes FormatJobError naming the job. */

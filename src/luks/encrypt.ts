@@ -54,7 +54,7 @@ export function validatePartition(partitionOffset: bigint, partitionSize: bigint
 export async function encryptPartitionInPlace(
   file: string, partitionOffset: bigint, partitionSize: bigint, o: LuksEncryptOptions,
   random: (n: number) => Uint8Array = randomBytes,
-): Promise<void> {
+): Promise<Uint8Array> {
   validateFormatOptions(o);
   validatePartition(partitionOffset, partitionSize, o.sectorSize);
   const f = formatLuks2(o, random);
@@ -91,6 +91,8 @@ export async function encryptPartitionInPlace(
     await writeFully(fh, f.secondary, partitionOffset + BigInt(f.primary.length));
     await writeFully(fh, f.primary, partitionOffset);
     await fh.sync();
+    // the caller may need it (crypttab's fixate-volume-key=); a copy, the container's stays private
+    return Uint8Array.from(f.volumeKey);
   } catch (e) {
     if (e instanceof LuksError) throw e;
     throw new LuksError('io', `encrypting ${file}: ${(e as Error).message}`, { cause: e });

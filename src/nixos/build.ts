@@ -14,7 +14,7 @@ import { parseCommandLine } from '../config/cli.js';
 import { buildImage } from '../build/build-image.js';
 import { mkfsWords, requestFromOptions } from '../build/defaults.js';
 import type { BuildRequest, BuildResult, Formatter, ProgressSink } from '../build/request.js';
-import { builderArgs, definitionText, imageBaseName, parseNixosConfig, type NixosImageConfig } from './config.js';
+import { builderArgs, checkSources, definitionText, imageBaseName, parseNixosConfig, type NixosImageConfig } from './config.js';
 import { compressOutputs } from '../compress/index.js';
 import { formatJson, partitionsJson, type PartitionRow } from '../report/json.js';
 
@@ -98,10 +98,51 @@ async function verityStoreFlow(cfg: NixosImageConfig, o: NixosBuildOptions, args
   }
 }
 
+/**
+ * Messages about the generated definitions in the terms of the JSON: `DEFS/esp.conf:3` (a file
+ * deleted when the build ends) becomes `partitions.esp.repartConfig.Foo`, the line's origin.
+ */
+export function jsonOrigins(cfg: NixosImageConfig, defs: string): (s: string) => string {
+  const lines = new Map<string, string[]>();
+  for (const [pname, p] of cfg.partitions) {
+    const at = `partitions.${pname}`;
+    // definitionText's order: [Partition], repartConfig, contents, store paths
+    lines.set(pname, [at, ...p.repartConfig.map(([k]) => `${at}.repartConfig.${k}`), ...p.contents.map((c) => `${at}.contents.${JSON.stringify(c.target)}`)]);
+  }
+  const esc = defs.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = new RegExp(`${esc}/([^/:\\s]+)\\.conf(?::(\\d+))?(?::\\s*([A-Za-z]+)=:)?`, 'g');
+  return (s: string) => s.replace(re, (all, name: string, line?: string, key?: string) => {
+    const l = lines.get(name);
+    if (!l) return all;
+    const origin = line === undefined ? l[0]! : l[Number(line) - 1] ?? `partitions.${name}.storePaths`;
+    // "file:3: Foo=:" → "partitions.x.repartConfig.Foo:" (the key is in the path already)
+    return key !== undefined && origin.endsWith(`.${key}`) ? `${origin}:` : key !== undefined ? `${origin}: ${key}=:` : origin;
+  }).replaceAll(defs, '(definitions generated from the JSON)');
+}
+
+/** A second build into the same --out: say so in build's terms before anything is written. */
+function refuseExistingOutputs(cfg: NixosImageConfig, outDir: string, base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(outDir);
+  } catch {
+    return;
+  }
+  const re = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\..+)?\\.raw(\\.(zst|xz))?$`);
+  const found = names.filter((n) => re.test(n)).sort();
+  if (found.length === 0) return;
+  throw new RepartError('E_IMAGE_EXISTS',
+    `${path.join(outDir, found[0]!)}${found.length > 1 ? ` (and ${found.length - 1} more)` : ''} already exists from an earlier build: remove ${found.length > 1 ? 'them' : 'it'}, or build into another --out directory`,
+    { file: cfg.file });
+}
+
 /** Builds a NixOS image.repart description into `outDir` (image, split files, repart-output.json). */
 export async function buildNixosImage(o: NixosBuildOptions): Promise<NixosBuildResult> {
   const cfg = parseNixosConfig(o.config);
   const outDir = path.resolve(o.outDir);
+  refuseExistingOutputs(cfg, outDir, imageBaseName(cfg));
+  // every source (contents, store paths) is checked before the output directory is made
+  checkSources(cfg);
   try {
     mkdirSync(outDir, { recursive: true });
   } catch (e) {
@@ -116,11 +157,19 @@ export async function buildNixosImage(o: NixosBuildOptions): Promise<NixosBuildR
     };
     writeDefinitions();
     const args = [...(o.repartOptions ?? []), ...builderArgs(cfg, defs, image, cfg.architecture ?? nativeArchitecture())];
+    // warnings and errors about the generated definitions name the JSON instead
+    const origins = jsonOrigins(cfg, defs);
+    const oj: NixosBuildOptions = { ...o, onWarning: (m) => o.onWarning?.(origins(m)) };
     let out: NixosBuildResult;
-    if (cfg.verityStore) out = await verityStoreFlow(cfg, o, args, writeDefinitions, image);
-    else {
-      const { result, compat } = await buildOnce(cfg, o, args);
-      out = { image, rows: result.rows, json: jsonOf(result.rows, compat), rootHashes: result.rootHashes, warnings: result.warnings };
+    try {
+      if (cfg.verityStore) out = await verityStoreFlow(cfg, oj, args, writeDefinitions, image);
+      else {
+        const { result, compat } = await buildOnce(cfg, oj, args);
+        out = { image, rows: result.rows, json: jsonOf(result.rows, compat), rootHashes: result.rootHashes, warnings: result.warnings.map(origins) };
+      }
+    } catch (e) {
+      if (e instanceof RepartError && e.message.includes(defs)) throw new RepartError(e.code, origins(e.message), {}, e.exitCode, { cause: e });
+      throw e;
     }
     writeFileSync(path.join(outDir, 'repart-output.json'), out.json);
     if (cfg.compression.enable) {

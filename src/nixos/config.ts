@@ -4,14 +4,15 @@
  * partition (repartConfig keys, then a CopyFiles= line per `contents` entry and per store path),
  * and the builder's command line.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { parseUuid } from '../gpt/guid.js';
 import { nativeArchitecture } from '../gpt/types.js';
 
 export interface NixosPartition {
-  contents: { target: string; source: string }[];
+  /** archive: the source is a tar archive read as the tree under target (CopyArchive=, our extension) */
+  contents: { target: string; source: string; archive?: boolean }[];
   storePaths: string[];
   /** a closureInfo `store-paths` file */
   closure?: string;
@@ -62,9 +63,55 @@ function str(file: string, where: string, v: unknown, dflt?: string): string {
   return v;
 }
 
-function obj(file: string, where: string, v: unknown): Record<string, unknown> {
+function obj(file: string, where: string, v: unknown, keys?: readonly string[]): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(file, where, 'expected an object');
+  if (keys) known(file, where, v as Record<string, unknown>, keys);
   return v as Record<string, unknown>;
+}
+
+/** A JSON path component: plain names joined with '.', anything else quoted. */
+export function jsonPath(where: string, key: string): string {
+  const k = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : JSON.stringify(key);
+  return where === '$' ? k : `${where}.${k}`;
+}
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+  return d[a.length]![b.length]!;
+}
+
+/** Strict: a key the module does not have is an error (a typo must not build another image). */
+function known(file: string, where: string, o: Record<string, unknown>, keys: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (keys.includes(k)) continue;
+    const near = keys.filter((x) => distance(x, k) <= Math.max(2, Math.floor(x.length / 4))).sort((x, y) => distance(x, k) - distance(y, k))[0];
+    fail(file, jsonPath(where, k), `unknown key${near ? ` (did you mean ${near}?)` : ''}; known here: ${keys.join(', ')}`);
+  }
+}
+
+const TOP_KEYS = ['name', 'version', 'seed', 'split', 'sectorSize', 'imageSize', 'architecture', 'compression', 'mkfsOptions', 'storeDir', 'mapOwnersToRoot', 'dedupe', 'partitions', 'verityStore'] as const;
+const PARTITION_KEYS = ['contents', 'storePaths', 'closure', 'nixStorePrefix', 'repartConfig'] as const;
+
+/**
+ * Every contents source exists: systemd-repart only logs a notice for a missing CopyFiles= source
+ * and builds without it (an ESP without its boot loader, exit 0). Checked when building, not
+ * when parsing, so that a configuration can be read on another machine.
+ */
+export function checkSources(cfg: NixosImageConfig): void {
+  for (const [pname, p] of cfg.partitions) {
+    for (const c of p.contents) {
+      try {
+        statSync(c.source);
+      } catch (e) {
+        throw new RepartError('E_SOURCE', `partitions.${pname}.contents.${JSON.stringify(c.target)}.${c.archive ? 'archive' : 'source'}: ${c.source} does not exist (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: cfg.file });
+      }
+    }
+    closurePaths(cfg, pname, p);
+  }
 }
 
 /** repartConfig values: strings, numbers, booleans (as the module renders them) or lists (repeated keys). */
@@ -88,12 +135,12 @@ export function parseNixosConfig(file: string): NixosImageConfig {
     throw new RepartError('E_CONFIG_SYNTAX', `cannot read configuration: ${(e as Error).message}`, { file });
   }
   const base = path.dirname(path.resolve(file));
-  const c = obj(file, '$', raw);
+  const c = obj(file, '$', raw, TOP_KEYS);
   const name = str(file, 'name', c.name, 'image');
   if (!/^[A-Za-z0-9._+-]+$/.test(name)) fail(file, 'name', `not a valid file name: ${name}`);
   const seed = str(file, 'seed', c.seed, '0867da16-f251-457d-a9e8-c31f9a3c220b');
   if (!parseUuid(seed)) fail(file, 'seed', `not a UUID: ${seed}`);
-  const comp = c.compression === undefined ? {} : obj(file, 'compression', c.compression);
+  const comp = c.compression === undefined ? {} : obj(file, 'compression', c.compression, ['enable', 'algorithm', 'level']);
   const algorithm = str(file, 'compression.algorithm', comp.algorithm, 'zstd');
   if (algorithm !== 'zstd' && algorithm !== 'xz') fail(file, 'compression.algorithm', `must be zstd or xz, got ${algorithm}`);
   const level = comp.level === undefined ? 3 : Number(comp.level);
@@ -109,16 +156,20 @@ export function parseNixosConfig(file: string): NixosImageConfig {
   const parts = obj(file, 'partitions', c.partitions ?? {});
   const partitions: [string, NixosPartition][] = Object.keys(parts).sort().map((pname) => {
     if (!/^[A-Za-z0-9._+-]+$/.test(pname)) fail(file, `partitions.${pname}`, 'partition names become file names and must be plain');
-    const p = obj(file, `partitions.${pname}`, parts[pname]);
+    const p = obj(file, `partitions.${pname}`, parts[pname], PARTITION_KEYS);
     const where = `partitions.${pname}`;
     const prefix = str(file, `${where}.nixStorePrefix`, p.nixStorePrefix, '/nix/store');
     if (!prefix.startsWith('/')) fail(file, `${where}.nixStorePrefix`, `must be an absolute path, got ${prefix}`);
     if (prefix.split('/').includes('..')) fail(file, `${where}.nixStorePrefix`, `must not contain '..': ${prefix}`);
     const contents = Object.entries(p.contents === undefined ? {} : obj(file, `${where}.contents`, p.contents)).map(([target, v]) => {
-      const src = str(file, `${where}.contents."${target}".source`, obj(file, `${where}.contents."${target}"`, v).source);
-      if (!target.startsWith('/')) fail(file, `${where}.contents."${target}"`, 'targets must be absolute paths');
-      if (target.split('/').includes('..')) fail(file, `${where}.contents."${target}"`, `target escapes the file system with '..'`);
-      return { target, source: absolute(file, where, src, base) };
+      const at = `${where}.contents.${JSON.stringify(target)}`;
+      const e = obj(file, at, v, ['source', 'archive']);
+      if ((e.source === undefined) === (e.archive === undefined)) fail(file, at, 'give either source (a file or directory, copied) or archive (a tar archive, unpacked into the image)');
+      const archive = e.archive !== undefined;
+      const src = archive ? str(file, `${at}.archive`, e.archive) : str(file, `${at}.source`, e.source);
+      if (!target.startsWith('/')) fail(file, at, 'targets must be absolute paths');
+      if (target.split('/').includes('..')) fail(file, at, `target escapes the file system with '..'`);
+      return { target, source: absolute(file, where, src, base), ...(archive ? { archive } : {}) };
     });
     const storePaths = p.storePaths === undefined ? [] : (() => {
       if (!Array.isArray(p.storePaths)) fail(file, `${where}.storePaths`, 'expected a list of paths');
@@ -130,7 +181,7 @@ export function parseNixosConfig(file: string): NixosImageConfig {
     return [pname, { contents, storePaths, closure, nixStorePrefix: prefix, repartConfig }];
   });
   const architecture = c.architecture === undefined ? undefined : str(file, 'architecture', c.architecture);
-  const verityStore = c.verityStore === undefined ? undefined : parseVerityStore(file, obj(file, 'verityStore', c.verityStore), name, partitions, architecture ?? nativeArchitecture(), base);
+  const verityStore = c.verityStore === undefined ? undefined : parseVerityStore(file, obj(file, 'verityStore', c.verityStore, ['enable', 'ukiPath', 'partitionIds', 'ukiCommand']), name, partitions, architecture ?? nativeArchitecture(), base);
   for (const [pname, p] of partitions) if (!p.repartConfig.some(([k]) => k === 'Type')) fail(file, `partitions.${pname}.repartConfig`, 'Type is required');
   const sectorSize = c.sectorSize === undefined || c.sectorSize === null ? undefined : Number(c.sectorSize);
   if (sectorSize !== undefined && ![512, 1024, 2048, 4096].includes(sectorSize)) fail(file, 'sectorSize', `invalid sector size ${String(c.sectorSize)}`);
@@ -158,8 +209,8 @@ export function parseNixosConfig(file: string): NixosImageConfig {
  * verity/erofs settings (Type= and Verity= forced, the rest defaults the user may override).
  */
 function parseVerityStore(file: string, v: Record<string, unknown>, name: string, partitions: [string, NixosPartition][], arch: string, base: string): VerityStore | undefined {
+  const ids = v.partitionIds === undefined ? {} : obj(file, 'verityStore.partitionIds', v.partitionIds, ['esp', 'store-verity', 'store']);
   if (v.enable !== true) return undefined;
-  const ids = v.partitionIds === undefined ? {} : obj(file, 'verityStore.partitionIds', v.partitionIds);
   const partitionIds = {
     esp: str(file, 'verityStore.partitionIds.esp', ids.esp, '00-esp'),
     storeVerity: str(file, 'verityStore.partitionIds.store-verity', ids['store-verity'], '10-store-verity'),
@@ -234,7 +285,7 @@ function escapeCopyFilesPath(p: string): string {
 /** The `<name>.conf` text for one partition, as nixpkgs writes and amends it. */
 export function definitionText(cfg: NixosImageConfig, pname: string, p: NixosPartition): string {
   const lines = ['[Partition]', ...p.repartConfig.map(([k, v]) => `${k}=${v}`)];
-  for (const c of p.contents) lines.push(`CopyFiles=${escapeCopyFilesPath(c.source)}:${escapeCopyFilesPath(c.target)}`);
+  for (const c of p.contents) lines.push(`${c.archive ? 'CopyArchive' : 'CopyFiles'}=${escapeCopyFilesPath(c.source)}:${escapeCopyFilesPath(c.target)}`);
   const prefix = p.nixStorePrefix.replace(/\/+$/, '');
   for (const sp of closurePaths(cfg, pname, p)) {
     const rel = sp.slice(cfg.storeDir.length + 1);

@@ -187,6 +187,9 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
   // context_grow_partitions_on_free_area(), area by area in the sorted order
   for (const a of areas) {
     const parts = items.map((it, i) => ({ it, i })).filter(({ i }) => !dropped[i] && !suppressed[i] && (areaOf.get(i) === a || paddingArea.get(i) === a));
+    // 262 keeps its list sorted by offset: the existing partition that starts the area is grown
+    // before the new ones placed into it (it takes its rounded-down share first)
+    if (compat.newPartitionAtGapStart) parts.sort((x, y) => (x.it.existing && !y.it.existing ? -1 : !x.it.existing && y.it.existing ? 1 : 0));
     let weightSum = 0n;
     for (const { i } of parts) weightSum += BigInt(bounds(i).weight) + BigInt(bounds(i).paddingWeight);
     let span = a.size;
@@ -232,7 +235,10 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
       // 262 offers it to every participant, then turns what is left into padding of the last one
       for (const { i } of parts) growOne(i);
       if (span > 0n && parts.length > 0) {
-        const last = parts[parts.length - 1]!.i;
+        // the partition physically last in the area: new ones go right after the existing
+        // partition that starts it (the start of the gap, 262), so the last new one, if any
+        const placedHere = parts.filter(({ i }) => areaOf.get(i) === a);
+        const last = placedHere.length > 0 ? placedHere[placedHere.length - 1]!.i : a.after ?? parts[parts.length - 1]!.i;
         newPadding.set(last, newPadding.get(last)! + roundDown(span, grain));
       }
     } else {
@@ -271,9 +277,12 @@ export function allocate(items: AllocItem[], start: bigint, end: bigint, grain: 
 }
 
 export function fmtBytes(n: bigint): string {
-  const units = ['B', 'K', 'M', 'G', 'T', 'P', 'E'];
-  let v = Number(n);
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return u === 0 ? `${n}B` : `${v.toFixed(1).replace(/\.0$/, '')}${units[u]}`;
+  // systemd's format_bytes(): the first decimal is truncated, not rounded, and ".0" is left out
+  const units = ['K', 'M', 'G', 'T', 'P', 'E'];
+  let u = -1;
+  while (u < units.length - 1 && n >= 1024n ** BigInt(u + 2)) u++;
+  if (u < 0) return `${n}B`;
+  const factor = 1024n ** BigInt(u + 1);
+  const tenth = u === 0 ? (n * 10n / factor) % 10n : (n / (factor / 1024n) * 10n / 1024n) % 10n;
+  return `${n / factor}${tenth > 0n ? `.${tenth}` : ''}${units[u]}`;
 }

@@ -26,7 +26,12 @@ export interface ExistingTable {
   imageSize: bigint;
   firstUsableLba: bigint;
   lastUsableLba: bigint;
+  /** where the backup header is (the old end of a grown image) */
   alternateLba: bigint;
+  numEntries: number;
+  entrySize: number;
+  /** a hybrid MBR is kept as it is */
+  hybridMbr: boolean;
   /** in table (entry index) order */
   partitions: ExistingPartition[];
 }
@@ -44,6 +49,7 @@ export function existingFromGpt(g: ReadGpt, imageSize: bigint): ExistingTable {
   return {
     diskGuid: g.table.diskGuid, sectorSize: g.sectorSize, imageSize,
     firstUsableLba: g.header.firstUsableLba, lastUsableLba: g.header.lastUsableLba, alternateLba: g.header.alternateLba,
+    numEntries: g.header.numEntries, entrySize: g.header.entrySize, hybridMbr: g.hybridMbr ?? false,
     partitions,
   };
 }

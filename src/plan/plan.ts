@@ -51,6 +51,8 @@ export interface PlannedPartition {
   existing?: { size: bigint; padding: bigint; attributes: bigint };
   /** an existing partition no definition claimed; `def` is a stand-in */
   foreign: boolean;
+  /** the name its GPT entry is written with, when not `label` (partitions without definition) */
+  gptName?: string;
 }
 
 export interface Plan {
@@ -254,6 +256,9 @@ export function makePlan(defs: PartitionDefinition[], o: PlanOptions): Plan {
       padding: p?.padding ?? 0n,
       existing: cur && it.existing ? { size: cur.size, padding: it.existing.padding, attributes: cur.attributes } : undefined,
       foreign: isForeign(i),
+      // a partition without definition keeps its table entry's name (even none): repart only
+      // sets the labels of partitions it has definitions for
+      ...(isForeign(i) ? { gptName: cur!.label } : {}),
     };
   });
 

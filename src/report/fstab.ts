@@ -48,7 +48,9 @@ export function fstabLines(partitions: PlannedPartition[], fsUuidOf: (p: Planned
     p.def.mountPoints.forEach((where, k) => {
       const extra = p.def.mountOptions[k] ?? '';
       const options = mountOptions(p, fstype, compat) + (extra ? `,${extra}` : '');
-      lines.push(`${what(p, fsUuidOf(p))} ${where} ${fstype} ${options} 0 ${where === '/' ? 1 : 2}`);
+      // 262: everything on the root partition is checked first (pass 1), like "/" itself
+      const first = where === '/' || (asCompat(compat).fstabRootPartitionPass1 && p.type.role === 'root');
+      lines.push(`${what(p, fsUuidOf(p))} ${where} ${fstype} ${options} 0 ${first ? 1 : 2}`);
     });
   }
   return lines;

@@ -3,6 +3,7 @@
  * systemd's JSON printer (pretty: tabs and "key" : value; short: compact).
  */
 import { asCompat, type Compat } from '../compat.js';
+import { rowSizes, type Glyphs } from './table.js';
 export type JsonValue = string | number | bigint | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 
 function str(s: string): string {
@@ -45,8 +46,12 @@ export interface PartitionRow {
   splitPath?: string;
 }
 
-/** `compat`: 257 prints an empty array for partitions without drop-ins, 262 prints null. */
-export function partitionsJson(rows: PartitionRow[], compat: Compat | number): JsonValue {
+/**
+ * `compat`: 257 prints an empty array for partitions without drop-ins, 262 prints null.
+ * `debugSizes`: under SYSTEMD_LOG_LEVEL=debug repart also shows the table's "size" and "padding"
+ * columns (e.g. "-> 32M", "14M -> 0B"), in those glyphs.
+ */
+export function partitionsJson(rows: PartitionRow[], compat: Compat | number, debugSizes?: Glyphs): JsonValue {
   const anyVerity = rows.some((r) => r.roothash !== undefined);
   const anyDropIns = rows.some((r) => r.dropIns && r.dropIns.length > 0);
   const anySplit = rows.some((r) => r.splitPath !== undefined);
@@ -61,8 +66,10 @@ export function partitionsJson(rows: PartitionRow[], compat: Compat | number): J
       offset: r.offset,
       old_size: r.oldSize,
       raw_size: r.rawSize,
+      ...(debugSizes ? { size: rowSizes(r, debugSizes).size } : {}),
       old_padding: r.oldPadding,
       raw_padding: r.rawPadding,
+      ...(debugSizes ? { padding: rowSizes(r, debugSizes).padding } : {}),
       activity: r.activity,
     };
     if (anyVerity) o.roothash = r.roothash ?? null;

@@ -8,7 +8,11 @@ import { lstatSync as lstat, readdirSync as readdir, readlinkSync as readlink, s
 import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../errors.js';
+import { chaseInRoot, ChaseError, clampedComponents } from './chase.js';
 import { newTree, type DirNode, type NodeMeta, type SourceTree, type Timespec, type TreeNode } from './model.js';
+import { addArchive, type ArchiveSpec } from './tar.js';
+import { treeRdev } from './devices.js';
+import { inodeKey } from './identity.js';
 
 export interface CopyFilesLine {
   source: string;
@@ -22,7 +26,9 @@ export interface TreeSpec {
   excludeFiles: string[];
   excludeFilesTarget: string[];
   makeDirectories: string[];
-  makeSymlinks: { path: string; target: string }[];
+  /** where each MakeDirectories= path was given, for messages */
+  makeDirectoriesWhere?: Map<string, ErrorWhere>;
+  makeSymlinks: { path: string; target: string; where?: ErrorWhere }[];
   subvolumes: { path: string; readOnly: boolean; nodatacow: boolean }[];
   defaultSubvolume?: string;
   sourceDateEpoch?: number;
@@ -30,6 +36,8 @@ export interface TreeSpec {
   mapOwnersToRoot?: boolean;
   now: Timespec;
   excludeMountPointContents?: string[];
+  /** CopyArchive= (src/tree/tar.ts): merged after the CopyFiles= lines, paths inside copySource */
+  archives?: ArchiveSpec[];
   /** notices (missing sources, skipped lines); default: ignored. */
   log?: (message: string) => void;
 }
@@ -37,21 +45,27 @@ export interface TreeSpec {
 const ALWAYS_EXCLUDED = ['proc', 'sys', 'dev', 'tmp', 'run', 'var/tmp'];
 type Deny = 'inode' | 'contents';
 
-const key = (st: Stats): string => `${st.dev}:${st.ino}`;
+// (dev, ino) without losing 64-bit precision (src/tree/identity.ts)
+const key = (st: Stats, path: string, follow = false): string => inodeKey(st, path, follow);
 const ts = (ms: number, ns?: bigint): Timespec => ({ sec: Math.floor(ms / 1000), nsec: ns !== undefined ? Number(ns % 1000000000n) : Math.round((ms % 1000) * 1e6) });
 
-/** Split an absolute path into components, refusing '..' that would leave the root. */
+/** Split an absolute path into components; '..' at the root stays there (as systemd's chase). */
 function components(path: string, what: string, where?: ErrorWhere): string[] {
   if (!path.startsWith('/')) throw new FsError('E_SOURCE', `${what} "${path}" is not absolute`, where);
-  const out: string[] = [];
-  for (const c of path.split('/')) {
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      if (out.length === 0) throw new FsError('E_SOURCE', `${what} "${path}" escapes the root with ".."`, where);
-      out.pop();
-    } else out.push(c);
+  return clampedComponents(path);
+}
+
+/** The scanned file's identity, exact (bigint: inode numbers of overlayfs/xino pass 2^53). */
+function scanId(path: string, st: Stats, where?: ErrorWhere): { dev: bigint; ino: bigint } {
+  let big;
+  try {
+    big = lstat(path, { bigint: true });
+  } catch (e) {
+    throw new FsError('E_SOURCE', `${path}: changed while it was scanned (${(e as NodeJS.ErrnoException).code})`, where);
   }
-  return out;
+  // the second lstat must see the file the first one did
+  if (Number(big.ino) !== st.ino || Number(big.dev) !== st.dev || !big.isFile()) throw new FsError('E_SOURCE', `${path}: changed while it was scanned`, where);
+  return { dev: big.dev, ino: big.ino };
 }
 
 export async function buildTree(spec: TreeSpec): Promise<SourceTree> {
@@ -91,28 +105,12 @@ class Builder {
 
   /** Resolve `path` inside the copy source, following symlinks with the copy source as root. */
   private chase(path: string, where?: ErrorWhere): string {
-    let todo = components(path, 'source', where);
-    const done: string[] = [];
-    let hops = 0;
-    while (todo.length) {
-      const c = todo.shift()!;
-      const p = posix.join(this.root, ...done, c);
-      let st: Stats;
-      try {
-        st = lstat(p);
-      } catch {
-        done.push(c, ...todo);
-        break;
-      }
-      if (st.isSymbolicLink()) {
-        if (++hops > 40) throw new FsError('E_SOURCE', `${path}: too many levels of symbolic links`, where);
-        const t = readlink(p);
-        const rest = components(t.startsWith('/') ? t : '/' + [...done, t].join('/'), 'link', where);
-        todo = [...rest, ...todo];
-        done.length = 0;
-      } else done.push(c);
+    try {
+      return chaseInRoot(this.root, path).hostPath;
+    } catch (e) {
+      if (e instanceof ChaseError) throw new FsError('E_SOURCE', e.message, where);
+      throw e;
     }
-    return posix.join(this.root, ...done);
   }
 
   private statHost(p: string): Stats | null {
@@ -129,7 +127,7 @@ class Builder {
 
   private addDeny(deny: Map<string, Deny>, hostPath: string, kind: Deny): void {
     const st = this.statHost(hostPath);
-    if (st && !(deny.get(key(st)) === 'inode')) deny.set(key(st), kind);
+    if (st && !(deny.get(key(st, hostPath, true)) === 'inode')) deny.set(key(st, hostPath, true), kind);
   }
 
   private lookupDir(parts: string[]): TreeNode | undefined {
@@ -260,22 +258,29 @@ class Builder {
         const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
         const name = tgtParts[tgtParts.length - 1]!;
         if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target already exists`, line.where);
-        parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, spec.owner), size: st.size, source: { kind: 'host', path: src }, allocated: st.blocks * 512 });
+        parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, spec.owner), size: st.size, source: { kind: 'host', path: src, ...scanId(src, st, line.where) }, allocated: st.blocks * 512 });
         this.touch(parent);
       } else {
         throw new FsError('E_SOURCE', `${src}: CopyFiles= source is neither a regular file nor a directory`, line.where);
       }
     }
 
-    for (const d of spec.makeDirectories) this.mkdirP(components(d, 'MakeDirectories= path'));
+    for (const a of spec.archives ?? []) addArchive({ ...a, source: this.chase(a.source, a.where) }, { tree: this.tree, mkdirP: (p) => this.mkdirP(p, a.where), now: spec.now });
+
+    for (const d of spec.makeDirectories) {
+      const where = spec.makeDirectoriesWhere?.get(d);
+      this.mkdirP(components(d, 'MakeDirectories= path', where), where);
+    }
 
     for (const l of spec.makeSymlinks) {
-      const parts = components(l.path, 'MakeSymlinks= path');
-      if (parts.length === 0) throw new FsError('E_SOURCE', `MakeSymlinks=: cannot replace the root directory`);
+      const w = l.where;
+      const pre = w?.key ? '' : 'MakeSymlinks=: '; // the location names the key when there is one
+      const parts = components(l.path, 'MakeSymlinks= path', w);
+      if (parts.length === 0) throw new FsError('E_SOURCE', `${pre}cannot replace the root directory`, w);
       const parent = this.lookupDir(parts.slice(0, -1));
-      if (!parent || parent.kind !== 'dir') throw new FsError('E_SOURCE', `MakeSymlinks=: parent directory of ${l.path} does not exist`);
+      if (!parent || parent.kind !== 'dir') throw new FsError('E_SOURCE', `${pre}parent directory of ${l.path} does not exist`, w);
       const name = parts[parts.length - 1]!;
-      if (parent.entries.has(name)) throw new FsError('E_SOURCE', `MakeSymlinks=: ${l.path} already exists`);
+      if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${pre}${l.path} already exists`, w);
       parent.entries.set(name, { kind: 'symlink', ino: this.ino(), meta: this.meta(0o777, spec.owner, spec.now), target: l.target });
       this.touch(parent);
     }
@@ -293,7 +298,7 @@ class Builder {
     let p = src;
     for (;;) {
       const st = this.statHost(p);
-      if (st && deny.has(key(st))) return true;
+      if (st && deny.has(key(st, p, true))) return true;
       if (p === this.root || p === '/') return false;
       const up = posix.dirname(p);
       if (!under(up, this.root)) return false;
@@ -306,7 +311,7 @@ class Builder {
 
   /** copy_tree_at for one entry (metadata of directories applied after their children). */
   private copyEntry(path: string, st: Stats, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): TreeNode | null {
-    const k = key(st);
+    const k = key(st, path);
     const d = deny.get(k);
     if (d === 'inode') return null;
     if (st.isDirectory()) {
@@ -319,7 +324,7 @@ class Builder {
       if (prev) return prev;
     }
     let node: TreeNode;
-    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: { kind: 'host', path }, allocated: st.blocks * 512 };
+    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: { kind: 'host', path, ...scanId(path, st, where) }, allocated: st.blocks * 512 };
     else if (st.isSymbolicLink()) {
       let target: string;
       try {
@@ -330,7 +335,7 @@ class Builder {
       node = { kind: 'symlink', ino: this.ino(), meta: this.metaFrom(st), target, hostPath: path };
     } else {
       const kind = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'char' : 'block';
-      node = { kind, ino: this.ino(), meta: this.metaFrom(st), rdev: st.rdev, hostPath: path };
+      node = { kind, ino: this.ino(), meta: this.metaFrom(st), rdev: treeRdev(st.rdev), hostPath: path };
     }
     if (st.nlink > 1) links.set(k, node);
     return node;
@@ -359,9 +364,9 @@ class Builder {
       const name = names[i]!;
       const existing = dir.entries.get(name);
       if (existing && existing.kind === 'dir' && st.isDirectory()) {
-        if (deny.get(key(st)) === 'inode') continue;
+        if (deny.get(key(st, posix.join(path, name))) === 'inode') continue;
         const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
-        if (deny.get(key(st)) !== 'contents') this.copyChildren(posix.join(path, name), existing, deny, links, where);
+        if (deny.get(key(st, posix.join(path, name))) !== 'contents') this.copyChildren(posix.join(path, name), existing, deny, links, where);
         existing.meta.atime = saved.a;
         existing.meta.mtime = saved.m;
         continue;

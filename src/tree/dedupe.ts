@@ -6,12 +6,18 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { openScanned } from '../io/open-verified.js';
 import type { DirNode, FileNode, SourceTree } from './model.js';
 
 async function digest(f: FileNode): Promise<string> {
   const h = createHash('sha256');
   if (f.source.kind === 'bytes') return h.update(f.source.data).digest('hex');
-  for await (const chunk of createReadStream(f.source.path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  // an archive member is `size` bytes from its offset in the archive
+  if (f.size === 0) return h.digest('hex');
+  const { path, dev, ino } = f.source;
+  const range = f.source.kind === 'archive' ? { start: f.source.offset, end: f.source.offset + f.size - 1 } : {};
+  const fd = openScanned(path, dev !== undefined && ino !== undefined ? { dev, ino } : undefined);
+  for await (const chunk of createReadStream(path, { fd, highWaterMark: 1 << 20, ...range })) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 
@@ -42,7 +48,9 @@ export async function dedupeTree(tree: SourceTree): Promise<DedupeStats> {
     const canonical = new Map<string, FileNode>();
     for (const f of group) {
       const m = f.meta;
-      const key = `${await digest(f)}:${m.perm}:${m.uid}:${m.gid}:${m.mtime.sec}:${m.mtime.nsec}`;
+      // xattrs are metadata too: a file capability must not move to a file that lacks it
+      const xk = (m.xattrs ?? []).map((x) => `${x.name}=${Buffer.from(x.value).toString('hex')}`).join(',');
+      const key = `${await digest(f)}:${m.perm}:${m.uid}:${m.gid}:${m.mtime.sec}:${m.mtime.nsec}:${xk}`;
       const first = canonical.get(key);
       if (first) { replace.set(f, first); bytesSaved += size; } else canonical.set(key, f);
     }

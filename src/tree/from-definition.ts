@@ -5,13 +5,15 @@
  */
 import { asCompat, type Compat } from '../compat.js';
 import type { PartitionDefinition } from '../config/definition.js';
-import { mountPointsOf, sameType } from '../gpt/types.js';
+import { mountPointsOf, sameType, type PartitionType } from '../gpt/types.js';
 import type { SourceTree, Timespec, TreeNode } from './model.js';
 import { buildTree, type TreeSpec } from './build.js';
 import { dedupeTree } from './dedupe.js';
 import { validateFsXattrs, wantsValidateFs } from './validatefs.js';
 import { needsPopulate } from '../config/load.js';
 import { fmtBytes } from '../plan/allocate.js';
+import { ownerPolicy } from './owners.js';
+import { attachHostXattrs } from './xattrs.js';
 
 export interface TreeContext {
   /** --copy-source=, else --root=, else '/' */
@@ -23,6 +25,18 @@ export interface TreeContext {
   all: PartitionDefinition[];
   mapOwnersToRoot?: boolean;
   log?: (m: string) => void;
+  /** the run's environment: fakeroot detection, REPART_TS_OWNERS (default: process.env) */
+  env?: NodeJS.ProcessEnv;
+  /** notices already given in this run (each is said once) */
+  said?: Set<string>;
+}
+
+/** Log a notice once per run (a context is one run). */
+function once(ctx: TreeContext, m: string): void {
+  ctx.said ??= new Set();
+  if (ctx.said.has(m)) return;
+  ctx.said.add(m);
+  ctx.log?.(m);
 }
 
 export function nowFor(sourceDateEpoch: number | undefined, now?: number): Timespec {
@@ -46,16 +60,26 @@ export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec 
     excludeFiles: d.excludeFiles,
     excludeFilesTarget: d.excludeFilesTarget,
     makeDirectories: d.makeDirectories,
+    makeDirectoriesWhere: d.makeDirectoriesWhere,
     makeSymlinks: d.makeSymlinks,
     subvolumes: d.subvolumes,
     defaultSubvolume: d.defaultSubvolume,
     sourceDateEpoch: ctx.sourceDateEpoch,
     owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
-    mapOwnersToRoot: ctx.mapOwnersToRoot,
+    mapOwnersToRoot: ownerPolicy(ctx.env ?? process.env, ctx.mapOwnersToRoot).policy === 'root',
     now: nowFor(ctx.sourceDateEpoch, ctx.now),
     excludeMountPointContents,
+    archives: d.copyArchives,
     log: ctx.log,
   };
+}
+
+/** The source files' xattrs onto the tree (src/tree/xattrs.ts); what could not be read is said once. */
+async function hostXattrs(tree: SourceTree, ctx: TreeContext): Promise<void> {
+  const r = await attachHostXattrs(tree, ctx.env ?? process.env);
+  if (r.unavailable) once(ctx, `Extended attributes of source files (file capabilities, SELinux labels, ACLs, user.*) are not copied: ${r.unavailable}.`);
+  for (const p of r.problems.slice(0, 5)) once(ctx, `getfattr: ${p}`);
+  if (r.problems.length > 5) once(ctx, `getfattr: ${r.problems.length - 5} more problems reading extended attributes`);
 }
 
 /** Every time in the tree becomes at most `epoch` (SOURCE_DATE_EPOCH clamping). */
@@ -77,12 +101,21 @@ export function clampTimes(tree: SourceTree, epoch: number): void {
  * root (v258+, which makes every ext4/btrfs partition populated), times clamped for the 262
  * stack, and the opt-in de-duplication.
  */
-export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext, o: { compat: Compat | number; dedupe?: boolean }): Promise<SourceTree | null> {
+export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext,
+  o: { compat: Compat | number; dedupe?: boolean; siblings?: { label: string; type: PartitionType }[] }): Promise<SourceTree | null> {
   const compat = asCompat(o.compat);
   const validate = wantsValidateFs(d, compat);
   if (!needsPopulate(d) && !validate) return null;
+  const owners = ownerPolicy(ctx.env ?? process.env, ctx.mapOwnersToRoot);
+  if (owners.reason) once(ctx, owners.reason);
   const tree = await buildTree(treeSpecFor(d, ctx));
-  if (validate) tree.root.meta.xattrs = validateFsXattrs(d, label, d.type);
+  // vfat has no xattrs (mcopy ignores them too): nothing to read, nothing to warn about
+  if (d.format !== 'vfat') await hostXattrs(tree, ctx);
+  if (validate) {
+    // repart sets them on the copied root, after the source directory's own
+    const v = validateFsXattrs(d, label, d.type, o.siblings);
+    tree.root.meta.xattrs = [...(tree.root.meta.xattrs ?? []).filter((x) => !v.some((y) => y.name === x.name)), ...v];
+  }
   // The 262 stack's mkfs tools all clamp times to SOURCE_DATE_EPOCH (btrfs-progs 7.x too; our
   // btrfs-progs 6.14 does not), so the tree is clamped once for every format.
   if (compat.clampTimes && ctx.sourceDateEpoch !== undefined) clampTimes(tree, ctx.sourceDateEpoch);

@@ -29,10 +29,25 @@ export interface NodeMeta {
   xattrs?: { name: string; value: Uint8Array }[];
 }
 
-/** Where a regular file's bytes come from. */
+/**
+ * Where a regular file's bytes come from: a host file, bytes in memory, or a byte range of a host
+ * file — an archive member (CopyArchive=, src/tree/tar.ts), `size` bytes from `offset`.
+ */
 export type FileSource =
-  | { kind: 'host'; path: string }
-  | { kind: 'bytes'; data: Uint8Array };
+  /**
+   * dev/ino: the file's identity when the tree was scanned; readers open the path without
+   * following a final symlink and refuse a different inode (src/io/open-verified.ts). For an
+   * archive member, path/dev/ino are the archive's.
+   */
+  | { kind: 'host'; path: string; dev?: bigint; ino?: bigint }
+  | { kind: 'bytes'; data: Uint8Array }
+  | { kind: 'archive'; path: string; offset: number; dev?: bigint; ino?: bigint };
+
+/** The host file and byte offset a file's data starts at (null: in memory). */
+export function hostRange(source: FileSource): { path: string; offset: number } | null {
+  if (source.kind === 'bytes') return null;
+  return { path: source.path, offset: source.kind === 'archive' ? source.offset : 0 };
+}
 
 export interface DirNode {
   kind: 'dir';

@@ -30,8 +30,25 @@ export function validateFsXattrs(d: PartitionDefinition, label: string, type: Pa
   const labels = [...new Set([label, ...siblings.map((s) => s.label)])].sort(strcmp);
   if (labels.length > 0) out.push({ name: 'user.validatefs.gpt_label', value: nulstr(labels) });
   const types = [...new Set([type, ...siblings.map((s) => s.type)].map((t) => formatUuid(t.uuid)))].sort(strcmp);
-  out.push({ name: 'user.validatefs.gpt_type_uuid', value: nulstr(types) });
   const mps = d.mountPoints.length > 0 ? d.mountPoints : mountPointsOf(type);
+  // In the order the tools see them natively: repart sets label, type, mount point on its
+  // staging directory, and ext4 (the usual /var/tmp) lists them label, mount point, type: the
+  // type's entry (80 bytes) never fits in the inode after the label's and goes to the xattr
+  // block, which is sorted by name length. mksquashfs stores xattrs in listed order (measured
+  // against sid's systemd-repart 262: the squashfs xattr table); mke2fs and mkfs.btrfs sort.
   if (mps.length > 0) out.push({ name: 'user.validatefs.mount_point', value: nulstr(mps) });
+  out.push({ name: 'user.validatefs.gpt_type_uuid', value: nulstr(types) });
   return out;
+}
+
+/**
+ * The verity siblings of definition `i` (the same VerityMatchKey=, Verity=data/hash/signature),
+ * with their labels: 262 lists their labels and types beside the partition's own in
+ * user.validatefs.gpt_label/gpt_type_uuid (measured: an erofs Verity=data store carries
+ * "store\0store-verity\0" and both type UUIDs).
+ */
+export function veritySiblings(defs: PartitionDefinition[], labels: string[], i: number): { label: string; type: PartitionType }[] {
+  const d = defs[i]!;
+  if (d.verity === 'off' || d.verityMatchKey === undefined) return [];
+  return defs.flatMap((s, k) => k !== i && s.verity !== 'off' && s.verityMatchKey === d.verityMatchKey ? [{ label: labels[k]!, type: s.type }] : []);
 }

@@ -4,10 +4,15 @@
  * from the virtual source tree (--rootdir) and Subvolumes=/DefaultSubvolume= via --subvol,
  * writing straight into the partition window.
  */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { FsError } from '../../errors.js';
+import { mkfsBtrfsEstimate } from './estimate.js';
 import { jobCompat, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver } from '../driver.js';
 import { DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT, zeroWindow } from '../wasm/common.js';
 import { toolArtifact, toolSetFor } from '../wasm/host.js';
+import { reproducibleEnv } from './repro.js';
 
 /**
  * A btrfs job may ask for systemd-repart 262's Minimize= (formatting.md §7, "btrfs in main"):
@@ -19,14 +24,18 @@ import { toolArtifact, toolSetFor } from '../wasm/host.js';
 export interface BtrfsFormatJob extends FormatJob {
   /** Minimize= is not off, under systemd-repart ≥ 262 (only with content: --shrink needs --rootdir). */
   shrink?: boolean;
+  /** the window is the size an earlier --shrink pass used (a re-layout, a partition after another
+   * self-sized one): mkfs then runs on a scratch file of its own and the result is copied in */
+  measured?: boolean;
 }
 
 function shrinks(job: FormatJob): boolean {
   return !!(job as BtrfsFormatJob).shrink && job.tree !== null;
 }
 
-/** Compression algorithms our build has (zstd and lzo need libraries not built for wasm yet). */
-const COMPRESSION = new Set(['zlib', 'no', 'none']);
+/** Compression algorithms our build has (`--compress`: zlib 1.3.1, zstd 1.5.7, lzo 2.10, as
+ * trixie's btrfs-progs links them). */
+const COMPRESSION = new Set(['zlib', 'zstd', 'lzo', 'no', 'none']);
 
 /** `--subvol`/`--inode-flags` words (§2.5), in configuration order. */
 export function subvolumeArgs(job: FormatJob): string[] {
@@ -80,7 +89,7 @@ export const btrfsDriver: FsDriver = {
       throw new FsError('E_FS', `btrfs driver cannot make Format=${job.format}`, { file: job.definitionFile, key: 'Format' });
     }
     if (job.compression && !COMPRESSION.has(job.compression)) {
-      throw new FsError('E_FS', `Compression=${job.compression} is not available in the WebAssembly mkfs.btrfs (zlib is)`, {
+      throw new FsError('E_FS', `Compression=${job.compression} is not a btrfs compression (zlib, zstd, lzo)`, {
         file: job.definitionFile, key: 'Compression',
       });
     }
@@ -90,21 +99,54 @@ export const btrfsDriver: FsDriver = {
       });
     }
     const args = [...toolDefaultArgs(job), ...mkfsBtrfsArgs(job)];
+    const env = { ...toolEnv(job, ['BTRFS_']), ...reproducibleEnv(job) };
     if (!shrinks(job)) {
-      const { outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', args, toolEnv(job, ['BTRFS_']), progress);
-      return outcome;
+      const { result, outcome } = await runForJob(job, 'mkfs.btrfs', 'mkfs.btrfs', args, env, progress);
+      return { ...outcome, toolOutput: result.stdout };
     }
     // The file repart hands mkfs is new and empty: the window must read as zeros, as it would.
     if (!job.windowZeroed) zeroWindow(job);
-    const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args, toolEnv(job, ['BTRFS_']), progress, {
+    // mkfs first grows the file to its own estimate; a window already sized to what a previous
+    // pass used (a relayout, or a partition placed after another self-sized one) is smaller than
+    // that, so mkfs runs on a scratch file of its own, as repart's, and the result is copied in.
+    if ((job as BtrfsFormatJob).measured && job.window.size < mkfsBtrfsEstimate(job.tree, Math.max(job.sectorSize, 4096))) return shrinkViaScratch(job, args, env, progress);
+    const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args, env, progress, {
       deviceAsEmptyFile: true,
     });
-    const used = result.device?.end ?? 0;
-    if (used <= 0 || used > job.window.size) {
-      throw new FsError('E_FS', `mkfs.btrfs --shrink finished but its output size (${used} bytes) is not within the partition (${job.window.size} bytes)`, {
-        file: job.definitionFile,
-      });
-    }
-    return { ...outcome, usedBytes: used };
+    return { ...outcome, usedBytes: usedWithin(job, result.device?.end ?? 0), toolOutput: result.stdout };
   },
 };
+
+function usedWithin(job: FormatJob, used: number): number {
+  if (used <= 0 || used > job.window.size) {
+    throw new FsError(used > job.window.size ? 'E_FS_NO_SPACE' : 'E_FS', `mkfs.btrfs --shrink finished but its output size (${used} bytes) is not within the partition (${job.window.size} bytes)`, {
+      file: job.definitionFile,
+    });
+  }
+  return used;
+}
+
+/** `--shrink` into a sparse scratch file as large as mkfs may want, then its bytes into the window. */
+async function shrinkViaScratch(job: FormatJob, args: string[], env: Record<string, string>, progress?: (p: FormatProgress) => void): Promise<FormatOutcome> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'repart-ts-btrfs-'));
+  try {
+    const scratch = path.join(dir, 'fs');
+    writeFileSync(scratch, '');
+    const room = Math.max(2 * mkfsBtrfsEstimate(job.tree, Math.max(job.sectorSize, 4096)), 2 * job.window.size);
+    const { result, outcome } = await runForJob({ ...job, window: { path: scratch, offset: 0, size: room }, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args,
+      env, progress, { deviceAsEmptyFile: true });
+    const used = usedWithin(job, result.device?.end ?? 0);
+    const src = openSync(scratch, 'r');
+    const dst = openSync(job.window.path, 'r+');
+    try {
+      const buf = Buffer.alloc(4 << 20);
+      for (let at = 0; at < used; at += buf.length) {
+        const n = readSync(src, buf, 0, Math.min(buf.length, used - at), at);
+        writeSync(dst, buf, 0, n, job.window.offset + at);
+      }
+    } finally { closeSync(src); closeSync(dst); }
+    return { ...outcome, usedBytes: used, toolOutput: result.stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -3,7 +3,7 @@
  * `mcopy -s -p -Q -m <sorted top-level entries> ::` (formatting.md §3 vfat, §11.3, §11.4),
  * written straight into the partition window.
  */
-import { statSync as stat } from 'node:fs';
+import { realpathSync, statSync as stat } from 'node:fs';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../../errors.js';
 import { jobCompat, jobNowSeconds, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver, type PartitionWindow } from '../driver.js';
@@ -89,7 +89,14 @@ export function toPlan(tree: SourceTree, warnings: string[] = [], clamp?: number
         if (node.hostPath) {
           try {
             const st = stat(node.hostPath);
-            if (st.isFile()) return { kind: 'file', name, path, mtime: t(Math.floor(st.mtimeMs / 1000)), size: st.size, source: { kind: 'host', path: node.hostPath } };
+            if (st.isFile()) {
+              // mcopy follows the link on the host (257 stack); read the file it leads to, as that
+              // file, so that the reader's no-follow open and identity check hold
+              const real = realpathSync(node.hostPath);
+              const id = stat(real, { bigint: true });
+              if (Number(id.ino) !== st.ino) throw new Error('changed');
+              return { kind: 'file', name, path, mtime: t(Math.floor(st.mtimeMs / 1000)), size: st.size, source: { kind: 'host', path: real, dev: id.dev, ino: id.ino } };
+            }
             warnings.push(`${path}: symlink to a ${st.isDirectory() ? 'directory' : 'special file'} skipped`);
           } catch {
             warnings.push(`${path}: dangling symlink skipped`);

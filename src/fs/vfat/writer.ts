@@ -11,6 +11,7 @@ import { encodeFsInfo } from './fsinfo.js';
 import type { Layout, Segment } from './layout.js';
 import type { MkfsImage } from './mkfs.js';
 import type { FormatProgress } from '../driver.js';
+import { openScannedHandle, SourceChangedError, type SourceHandle } from '../../io/open-verified.js';
 
 const BUF = 8 * 1024 * 1024;
 
@@ -194,19 +195,20 @@ async function streamData(
         if (fill === BUF) await flush();
       }
     } else {
-      const src = await open(seg.source.path, 'r').catch((e: NodeJS.ErrnoException) => {
-        throw new WriteError(`${seg.source.kind === 'host' ? seg.source.path : seg.path}: cannot open: ${e.code ?? e.message}`, seg.path);
-      });
+      const src = openSource(seg.source, seg.path);
+      // an archive member (src/tree/tar.ts) is `size` bytes from its offset in the archive
+      const base = seg.source.kind === 'archive' ? seg.source.offset : 0;
       try {
-        const st = await src.stat();
-        if (st.size !== seg.size) throw new WriteError(`${seg.source.path}: file changed size while building (${seg.size} → ${st.size} bytes)`, seg.path);
+        const size = src.size();
+        if (seg.source.kind === 'host' && size !== seg.size) throw new WriteError(`${seg.source.path}: file changed size while building (${seg.size} → ${size} bytes)`, seg.path);
+        if (size < base + seg.size) throw new WriteError(`${seg.source.path}: archive shrank while building`, seg.path);
         let o = 0;
         while (o < total) {
           const n = Math.min(total - o, BUF - fill);
           const want = Math.max(0, Math.min(n, seg.size - o));
           let got = 0;
           while (got < want) {
-            const { bytesRead } = await src.read(buf, fill + got, want - got, o + got);
+            const bytesRead = await src.read(buf, fill + got, want - got, base + o + got);
             if (bytesRead === 0) throw new WriteError(`${seg.source.path}: file shrank while copying (expected ${seg.size} bytes)`, seg.path);
             got += bytesRead;
           }
@@ -215,7 +217,7 @@ async function streamData(
           if (fill === BUF) await flush();
         }
       } finally {
-        await src.close();
+        src.close();
       }
     }
     files++;
@@ -227,21 +229,29 @@ async function streamData(
 }
 
 async function readWhole(seg: Extract<Segment, { kind: 'file' }>, into: Buffer, at: number): Promise<void> {
-  const path = (seg.source as { path: string }).path;
-  const src = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
-    throw new WriteError(`${path}: cannot open: ${e.code ?? e.message}`, seg.path);
-  });
+  const source = seg.source as { kind: 'host'; path: string; dev?: bigint; ino?: bigint };
+  const path = source.path;
+  const src = openSource(source, seg.path);
   try {
-    const st = await src.stat();
-    if (st.size !== seg.size) throw new WriteError(`${path}: file changed size while building (${seg.size} → ${st.size} bytes)`, seg.path);
+    const size = src.size();
+    if (size !== seg.size) throw new WriteError(`${path}: file changed size while building (${seg.size} → ${size} bytes)`, seg.path);
     let got = 0;
     while (got < seg.size) {
-      const { bytesRead } = await src.read(into, at + got, seg.size - got, got);
+      const bytesRead = await src.read(into, at + got, seg.size - got, got);
       if (bytesRead === 0) throw new WriteError(`${path}: file shrank while copying`, seg.path);
       got += bytesRead;
     }
   } finally {
-    await src.close();
+    src.close();
+  }
+}
+
+/** A host source opened as the file that was scanned (no final symlink, same dev/ino). */
+function openSource(source: { path: string; dev?: bigint; ino?: bigint }, inImage: string): SourceHandle {
+  try {
+    return openScannedHandle(source.path, source.dev !== undefined && source.ino !== undefined ? { dev: source.dev, ino: source.ino } : undefined);
+  } catch (e) {
+    throw new WriteError(e instanceof SourceChangedError ? e.message : `${source.path}: cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, inImage);
   }
 }
 

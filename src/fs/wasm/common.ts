@@ -73,6 +73,12 @@ export async function runForJob(
     aliases: opts.aliases,
     seekHoles: opts.seekHoles,
   });
+  // a source that could not be read as planned fails the run with its path and errno, whatever
+  // the tool made of the error it got (stored an empty file, zero-padded, gave up)
+  if (result.sourceFailure) {
+    const f = result.sourceFailure;
+    throw new FsError('E_SOURCE', `${argv0}: cannot copy ${f.message}${f.message.includes(f.errno) || f.errno === 'ESTALE' ? '' : ` (${f.errno})`}`, { file: job.definitionFile });
+  }
   if (result.status !== 0) {
     const text = (result.stderr + result.stdout).trim();
     const lines = text.split('\n').filter((l) => l.trim() !== '');

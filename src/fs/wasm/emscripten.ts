@@ -42,6 +42,8 @@ export interface StreamHandler {
   truncate?(stream: EmStream, len: number): void;
   allocate?(stream: EmStream, off: number, len: number, mode: number): void;
   sync?(stream: EmStream): void;
+  /** lseek SEEK_DATA (3) / SEEK_HOLE (4); absent: data everywhere, one hole at the end */
+  seekData?(stream: EmStream, offset: number, whence: 3 | 4): number;
   /** lseek(SEEK_DATA = 3 | SEEK_HOLE = 4) for a file that may have holes; throws ENXIO past the data. */
   seekHole?(stream: EmStream, offset: number, whence: 3 | 4): number;
 }

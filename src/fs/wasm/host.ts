@@ -24,6 +24,7 @@ import {
   O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC, S_IFDIR,
   type EmFactory, type EmFS, type EmModule, type EmNode, type EmStat, type EmStream, type StreamHandler,
 } from './emscripten.js';
+import type { SourceFailure } from './source-file.js';
 import { normalizeAbs, VirtualTree, VTREE_DEV, type TreeProgress, type TreeReadStats } from './vtree.js';
 
 export type ToolName = 'mke2fs' | 'mkfs.btrfs' | 'mkfs.erofs' | 'mksquashfs' | 'mkfs.xfs';
@@ -54,8 +55,10 @@ const ARTIFACT: Record<ToolSet, Record<ToolName, string>> = {
     // sid's btrfs-progs 7.3 sources are not on the mirror the build uses (wasm/sid/README.md):
     // until they are, trixie's 6.14 serves every mode.
     'mkfs.btrfs': 'mkfs.btrfs',
-    'mkfs.erofs': 'erofs/mkfs.erofs',
-    mksquashfs: 'squashfs/mksquashfs',
+    // erofs-utils 1.9.4 and squashfs-tools 4.7.5, as sid's systemd-repart 262 runs them
+    // (wasm/rofs/README.md): 1.8.6's erofs bytes, and so verity root hashes, differ.
+    'mkfs.erofs': 'sid/erofs/mkfs.erofs',
+    mksquashfs: 'sid/squashfs/mksquashfs',
     // sid's xfsprogs 7.2.0 sources answer 404 on the mirror (wasm/xfs/README.md): trixie's 6.13.0
     // serves 262 too, with 7.2.0's new defaults given as options (src/fs/xfs/index.ts).
     'mkfs.xfs': 'xfs/trixie/mkfs.xfs',
@@ -130,6 +133,8 @@ export interface ToolResult {
   crash?: string;
   tree?: TreeReadStats;
   device?: DeviceStats;
+  /** a source file that could not be read as planned (the run must fail with it) */
+  sourceFailure?: SourceFailure;
 }
 
 class HostError extends Error {
@@ -181,7 +186,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
     ctx.closeAll();
     addPhase('run', t0);
   }
-  return { status, stdout: out.join(''), stderr: err.join(''), crash, tree: ctx.vtree?.stats, device: ctx.device?.stats };
+  return { status, stdout: out.join(''), stderr: err.join(''), crash, tree: ctx.vtree?.stats, device: ctx.device?.stats, sourceFailure: ctx.vtree?.sourceFailure ?? undefined };
 }
 
 /** Fill in the module's FS overrides; returns what the run needs afterwards. */
@@ -436,7 +441,13 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
       case 4:
         if (s.path === devicePath) throw fail('EINVAL');
         if (offset >= size) throw fail('ENXIO');
-        p = run.seekHoles && s.host.seekHole ? s.host.seekHole(s, offset, whence) : whence === 3 ? offset : size;
+        if (run.seekHoles && s.host.seekData) {
+          try {
+            p = s.host.seekData(s, offset, whence);
+          } catch (e) {
+            throw nodeErr(e);
+          }
+        } else p = run.seekHoles && s.host.seekHole ? s.host.seekHole(s, offset, whence) : whence === 3 ? offset : size;
         break;
       default: throw fail('EINVAL');
     }

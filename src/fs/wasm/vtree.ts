@@ -3,9 +3,9 @@
  * --rootdir): stat/lstat/readdir/readlink/open answered from the tree, file bytes read in
  * place from their host path (or from the node's bytes). Nothing is copied or staged.
  */
-import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
+import { openSourceFile, type SourceFailure } from './source-file.js';
 import type { DirNode, FileNode, SourceTree, TreeNode } from '../../tree/model.js';
 import {
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
@@ -31,8 +31,6 @@ export interface TreeReadStats {
   /** file bytes read. */
   bytes: number;
 }
-
-const EMPTY = new Uint8Array(0);
 
 /** Called as the tool reads the tree, at most every PROGRESS_MS. */
 export type TreeProgress = (stats: TreeReadStats) => void;
@@ -65,6 +63,8 @@ export function byteOrder(names: string[]): string[] {
 
 export class VirtualTree {
   readonly stats: TreeReadStats = { files: 0, filesDone: 0, bytes: 0 };
+  /** the first source file that could not be read as planned: the run fails with it */
+  sourceFailure: SourceFailure | null = null;
   private nextReport = 0;
   private links: Map<TreeNode, number> | null = null;
   private sorted = new Map<DirNode, string[]>();
@@ -212,10 +212,8 @@ export class VirtualTree {
       stats.filesDone++;
       tick();
     };
-    // An empty file (as scanned) has nothing to read: no open/close of the host file (many
-    // empty files cost two system calls each for nothing; the bytes read are the same: none).
-    if (node.source.kind === 'bytes' || node.size === 0) {
-      const data = node.source.kind === 'bytes' ? node.source.data : EMPTY;
+    if (node.source.kind === 'bytes') {
+      const data = node.source.data;
       return {
         handler: {
           read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
@@ -233,65 +231,19 @@ export class VirtualTree {
         },
       };
     }
-    let nfd: number;
     const t0 = now();
-    try {
-      nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY | fs.constants.O_NOATIME);
-    } catch (e) {
-      // O_NOATIME is refused for files we do not own (EPERM): open without it.
-      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
-      nfd = fs.openSync(node.source.path, fs.constants.O_RDONLY);
-    }
+    const src = openSourceFile(node as FileNode & { source: { kind: 'host' | 'archive' } }, fail, (f) => {
+      this.sourceFailure ??= f;
+    }, (n) => {
+      stats.bytes += n;
+      tick();
+    }, done);
     addPhase('fileData', t0);
-    const fd = nfd;
-    const st = fs.fstatSync(fd);
-    // Holes, for tools that copy only data segments (mkfs.xfs' protofile): Node has no
-    // SEEK_DATA, so a file with fewer allocated blocks than its size is taken to have a hole
-    // wherever a whole 4 KiB block reads as zeros; any other file is all data.
-    const sparse = st.blocks * 512 < node.size;
-    return {
-      nfd,
-      handler: {
-        ...(sparse ? { seekHole: (_s: EmStream, offset: number, whence: 3 | 4) => seekHole(fd, node.size, offset, whence, fail) } : {}),
-        read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
-          const t0 = now();
-          const n = fs.readSync(fd, buf, off, len, pos);
-          addPhase('fileData', t0);
-          stats.bytes += n;
-          tick();
-          return n;
-        },
-        write(): number {
-          throw fail('EBADF');
-        },
-        size: () => node.size,
-        close() {
-          fs.closeSync(fd);
-          done();
-        },
-      },
-    };
+    // host time reading file data, for bench/'s breakdown (src/fs/wasm/phases.ts)
+    const read = src.handler.read;
+    const handler: StreamHandler = { ...src.handler, read: (...a) => { const t = now(); try { return read(...a); } finally { addPhase('fileData', t); } } };
+    return { nfd: src.nfd, handler };
   }
-}
-
-const HOLE_BLOCK = 4096;
-const SCAN = 1 << 20;
-
-/** SEEK_DATA (3) / SEEK_HOLE (4) from offset, taking all-zero 4 KiB blocks for holes. */
-function seekHole(fd: number, size: number, offset: number, whence: 3 | 4, fail: Fail): number {
-  if (offset >= size) throw fail('ENXIO');
-  const buf = Buffer.allocUnsafe(SCAN);
-  for (let start = Math.floor(offset / HOLE_BLOCK) * HOLE_BLOCK; start < size; start += SCAN) {
-    const n = fs.readSync(fd, buf, 0, Math.min(SCAN, size - start), start);
-    if (n <= 0) break;
-    for (let b = 0; b < n; b += HOLE_BLOCK) {
-      const blk = buf.subarray(b, Math.min(b + HOLE_BLOCK, n));
-      const zero = blk.every((x) => x === 0);
-      if (zero === (whence === 4)) return Math.max(offset, start + b);
-    }
-  }
-  if (whence === 4) return size;
-  throw fail('ENXIO');
 }
 
 export function normalizeAbs(p: string): string {

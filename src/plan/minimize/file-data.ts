@@ -30,6 +30,7 @@ export function denseData(size: number, blockSize: number, maxRun: number): File
 export function mayHaveHoles(node: FileNode): boolean {
   if (node.size === 0) return false;
   if (node.source.kind === 'bytes') return true;
+  if (node.source.kind === 'archive') return false; // tar members are stored whole (GNU sparse members are refused)
   let allocated = node.allocated;
   if (allocated === undefined) {
     try {

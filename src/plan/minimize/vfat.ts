@@ -15,7 +15,7 @@ import type { SourceTree } from '../../tree/model.js';
 import { toPlan } from '../../fs/vfat/index.js';
 import { computeGeometry, GeometryError } from '../../fs/vfat/geometry.js';
 import { LayoutError, planLayout, type PlanNode } from '../../fs/vfat/layout.js';
-import { mkfs } from '../../fs/vfat/mkfs.js';
+import { mangleFatLabel, mkfs } from '../../fs/vfat/mkfs.js';
 import type { NameMode } from '../../fs/vfat/names.js';
 
 export interface VfatModelOptions {
@@ -54,7 +54,8 @@ const REGIMES: [spc: number, maxSectors: number][] = [
 export function vfatMinimalSize(tree: SourceTree, opts: VfatModelOptions = {}): VfatMinimal {
   const ss = opts.sectorSize ?? 512;
   // a placeholder no real name maps to, so it takes its slot without changing any alias
-  const label = opts.label ?? '~~~~~~~~~~~';
+  // the partition label as the driver passes it (mangled to 11 FAT characters: 262 builds these)
+  const label = opts.label === undefined ? '~~~~~~~~~~~' : mangleFatLabel(opts.label);
   const top = vfatPlanNodes(tree, !asCompat(opts.compat).mtoolsSkipsSymlinks);
   let planRuns = 0;
   const image = (size: number, spc?: number) => mkfs({ size, sectorSize: ss, fatBits: 32, sectorsPerCluster: spc, volumeId: 0, label, labelTime: 0 });

@@ -1,0 +1,127 @@
+/**
+ * A host source file as a WebAssembly tool reads it (mke2fs -d, mkfs.btrfs --rootdir,
+ * mkfs.erofs, mksquashfs): the one place every format's file bytes pass through.
+ *
+ * - Opened as the file that was scanned (src/io/open-verified.ts: no final symlink followed,
+ *   dev/ino checked), so a source swapped after the scan cannot bring a host file in.
+ * - Exactly the planned bytes: the tool sees the scanned size; a file that is shorter when read
+ *   (it shrank, or lied in stat as sysfs/procfs files do) or longer fails with its path — the
+ *   tools would otherwise loop (erofs, btrfs), store it empty (squashfs) or zero-pad it (ext4).
+ * - Holes: SEEK_DATA/SEEK_HOLE are answered from the file's allocation (Node has no lseek
+ *   with those whences): a file without allocated blocks is all hole and never read; a sparse
+ *   one is scanned in large chunks for non-zero blocks, stopping once the non-zero blocks found
+ *   account for every allocated block, so the tools that ask (mke2fs) skip the holes.
+ *
+ * An archive member (CopyArchive=, src/tree/tar.ts) is `size` bytes from its offset in the
+ * archive, which is opened and checked the same way; it has no holes of its own.
+ *
+ * The first failure is recorded (`SourceFailure`) so that the run fails with the file's path and
+ * errno whatever the tool makes of the error it gets.
+ */
+import * as fs from 'node:fs';
+import { openScanned, SourceChangedError } from '../../io/open-verified.js';
+import { allocationOf, HoleFinder } from '../../io/holes.js';
+import type { FileNode } from '../../tree/model.js';
+import type { EmStream, StreamHandler } from './emscripten.js';
+import type { Fail } from './vtree.js';
+
+export interface SourceFailure {
+  path: string;
+  errno: string;
+  message: string;
+}
+
+export interface SourceReader {
+  handler: StreamHandler;
+  nfd: number;
+}
+
+/** Open a scanned host file for a tool; failures are recorded with `record` and thrown as errnos. */
+export function openSourceFile(
+  node: FileNode & { source: { kind: 'host' | 'archive' } },
+  fail: Fail,
+  record: (f: SourceFailure) => void,
+  counted: (n: number) => void,
+  done: () => void,
+): SourceReader {
+  const path = node.source.path;
+  const id = node.source.ino !== undefined && node.source.dev !== undefined ? { dev: node.source.dev, ino: node.source.ino } : undefined;
+  const failWith = (errno: string, message: string, toolErrno = errno): never => {
+    record({ path, errno, message });
+    throw fail(toolErrno);
+  };
+  let fd: number;
+  try {
+    fd = openScanned(path, id);
+  } catch (e) {
+    if (e instanceof SourceChangedError) return failWith(e.errno, e.message, e.errno === 'ESTALE' ? 'EIO' : e.errno);
+    throw e;
+  }
+  const planned = node.size;
+  const member = node.source.kind === 'archive';
+  const base = node.source.kind === 'archive' ? node.source.offset : 0;
+  const size0 = fs.fstatSync(fd).size;
+  if (member ? size0 < base + planned : size0 !== planned) {
+    fs.closeSync(fd);
+    return failWith('EIO', `${path}: changed size since it was scanned (${member ? 'the archive is shorter than its members' : `${planned} → ${size0} bytes`})`);
+  }
+  const short = (pos: number): never => failWith('EIO', `${path}: ended after ${pos} bytes, ${planned} were planned (changed since it was scanned, or its size is not what stat says)`);
+  const alloc = member ? null : allocationOf(fd, planned);
+  const holes = alloc ? new HoleFinder(fd, planned, alloc, short) : null;
+  return {
+    nfd: fd,
+    handler: {
+      read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
+        // never past the planned size: what the tool sized for is what it gets
+        const want = Math.max(0, Math.min(len, planned - pos));
+        if (want === 0) return 0;
+        if (holes?.isHole(pos, want)) {
+          buf.fill(0, off, off + want);
+          counted(want);
+          return want;
+        }
+        // all of `want` or a failure: a tool that takes a short read for the end of the file
+        // (mke2fs zero-pads the rest) must not see one before the planned end
+        let n = 0;
+        while (n < want) {
+          let r: number;
+          try {
+            r = fs.readSync(fd, buf, off + n, want - n, base + pos + n);
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+            return failWith(code, `${path}: read failed: ${code}`);
+          }
+          if (r === 0) short(pos + n);
+          n += r;
+        }
+        counted(n);
+        return n;
+      },
+      write(): number {
+        throw fail('EBADF');
+      },
+      size: () => planned,
+      seekData(_s: EmStream, pos: number, whence: 3 | 4): number {
+        if (pos >= planned) throw fail('ENXIO');
+        if (!holes) return whence === 3 ? pos : planned;
+        if (whence === 3) {
+          const d = holes.seekData(pos);
+          if (d < 0) throw fail('ENXIO');
+          return d;
+        }
+        return holes.seekHole(pos);
+      },
+      close() {
+        // a file that grew while it was read: its planned prefix is not what the user has
+        let now = planned;
+        try {
+          now = fs.fstatSync(fd).size;
+        } finally {
+          fs.closeSync(fd);
+          done();
+        }
+        if (!member && now !== planned) record({ path, errno: 'EIO', message: `${path}: changed size while it was read (${planned} → ${now} bytes)` });
+      },
+    },
+  };
+}

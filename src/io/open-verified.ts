@@ -1,0 +1,79 @@
+/**
+ * Opening a source file that was scanned earlier (lstat in src/tree, CopyBlocks= checks) without
+ * trusting that its path still names the same file: the last component is opened with
+ * O_NOFOLLOW, and the opened file's dev/ino must be those recorded at the scan. A directory
+ * swapped for a symlink between scan and read therefore cannot put a host file into the image:
+ * whatever the path now leads to, only the scanned inode is read. O_NONBLOCK keeps a file
+ * swapped for a FIFO from hanging the open.
+ */
+import { closeSync, constants, fstatSync, openSync, read as readCb } from 'node:fs';
+import { RepartError, type ErrorWhere } from '../errors.js';
+
+export interface ScanId {
+  dev: bigint;
+  ino: bigint;
+}
+
+/** Thrown when the path no longer names the scanned file; `errno` as for open(2) failures. */
+export class SourceChangedError extends RepartError {
+  constructor(readonly path: string, readonly errno: string, detail: string, where?: ErrorWhere) {
+    super('E_SOURCE', `${path}: ${detail}`, where ?? {});
+  }
+}
+
+const NOFOLLOW_RDONLY = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** Open `path` read-only as the scanned file `id` (no check without an id). */
+export function openScanned(path: string, id: ScanId | undefined, where?: ErrorWhere): number {
+  let fd: number;
+  try {
+    fd = openSync(path, NOFOLLOW_RDONLY | constants.O_NOATIME);
+  } catch (e) {
+    let code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    // O_NOATIME is refused for files we do not own
+    if (code === 'EPERM') {
+      try {
+        fd = openSync(path, NOFOLLOW_RDONLY);
+        return check(fd, path, id, where);
+      } catch (e2) {
+        if (e2 instanceof SourceChangedError) throw e2;
+        code = (e2 as NodeJS.ErrnoException).code ?? 'EIO';
+      }
+    }
+    // ELOOP from O_NOFOLLOW: the file became a symlink
+    const detail = code === 'ELOOP' ? 'changed since it was scanned (now a symbolic link)' : code === 'ENOENT' ? 'vanished since it was scanned (ENOENT)' : `cannot open: ${code}`;
+    throw new SourceChangedError(path, code, detail, where);
+  }
+  return check(fd, path, id, where);
+}
+
+function check(fd: number, path: string, id: ScanId | undefined, where?: ErrorWhere): number {
+  if (!id) return fd;
+  const st = fstatSync(fd, { bigint: true });
+  if (st.dev !== id.dev || st.ino !== id.ino) {
+    closeSync(fd);
+    throw new SourceChangedError(path, 'ESTALE', 'changed since it was scanned (a different file is at this path now)', where);
+  }
+  return fd;
+}
+
+/** A scanned source opened for positional reads (the async readers: vfat, de-duplication). */
+export interface SourceHandle {
+  fd: number;
+  read(buf: Uint8Array, off: number, len: number, pos: number): Promise<number>;
+  size(): number;
+  close(): void;
+}
+
+export function openScannedHandle(path: string, id: ScanId | undefined, where?: ErrorWhere): SourceHandle {
+  const fd = openScanned(path, id, where);
+  return {
+    fd,
+    read: (buf, off, len, pos) =>
+      new Promise((resolve, reject) => {
+        readCb(fd, buf, off, len, pos, (err, n) => (err ? reject(new SourceChangedError(path, err.code ?? 'EIO', `cannot read: ${err.code ?? err.message}`, where)) : resolve(n)));
+      }),
+    size: () => fstatSync(fd).size,
+    close: () => closeSync(fd),
+  };
+}

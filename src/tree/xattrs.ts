@@ -1,0 +1,180 @@
+/**
+ * Extended attributes of host source files, without a native addon: Node has no xattr API, so on
+ * Linux the system's `getfattr` (package attr) reads them, a batch of paths per process (never one
+ * process per file), and they are put on the tree's nodes (NodeMeta.xattrs), from where the
+ * WebAssembly tools' llistxattr/lgetxattr (wasm/shim/xattr.c) hand them to mke2fs, mkfs.btrfs,
+ * mkfs.erofs and mksquashfs. systemd-repart copies all of them (COPY_ALL_XATTRS): user.*,
+ * security.* (file capabilities, SELinux labels), system.posix_acl_* and, as root, trusted.*.
+ *
+ * getfattr's output (`-d -m - -e hex --absolute-names -h`):
+ *
+ *   # file: /path/with\012newline
+ *   user.name=0x68656c6c6f
+ *   user.empty=0x
+ *   (blank line)
+ *
+ * Paths and names are quoted: a byte that is a control character, a backslash, a non-ASCII byte
+ * or (in names) '=' becomes a backslash and three octal digits; values are hex. Files without
+ * attributes print nothing.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { posix } from 'node:path';
+import type { SourceTree, TreeNode } from './model.js';
+
+export interface Xattr {
+  name: string;
+  value: Uint8Array;
+}
+
+/** How many bytes of paths one getfattr process gets (Linux: 2 MiB of argv+env in all). */
+const ARGV_BYTES = 256 * 1024;
+
+/** Undo getfattr's quoting (\ooo octal escapes) into the bytes it stands for. */
+export function unquote(s: string): Buffer {
+  const raw = Buffer.from(s, 'latin1');
+  const out = Buffer.alloc(raw.length);
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c === 0x5c && i + 3 < raw.length && /^[0-7]{3}$/.test(raw.toString('latin1', i + 1, i + 4))) {
+      out[n++] = parseInt(raw.toString('latin1', i + 1, i + 4), 8);
+      i += 3;
+    } else out[n++] = c;
+  }
+  return out.subarray(0, n);
+}
+
+/** Parse getfattr's dump: path (as the host path string) → attributes, in the order listed. */
+export function parseGetfattr(text: string): Map<string, Xattr[]> {
+  const out = new Map<string, Xattr[]>();
+  let cur: Xattr[] | null = null;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# file: ')) {
+      const p = unquote(line.slice(8)).toString('utf8');
+      cur = [];
+      out.set(p, cur);
+      continue;
+    }
+    if (line === '' || cur === null) continue;
+    // names have '=' quoted, so the first '=' ends the name
+    const eq = line.indexOf('=');
+    const name = unquote(eq < 0 ? line : line.slice(0, eq)).toString('utf8');
+    const v = eq < 0 ? '' : line.slice(eq + 1);
+    let value: Uint8Array;
+    if (v === '') value = new Uint8Array(0);
+    else if (/^0x[0-9a-fA-F]*$/.test(v) && v.length % 2 === 0) value = Uint8Array.from(Buffer.from(v.slice(2), 'hex'));
+    else if (v.startsWith('0s')) value = Uint8Array.from(Buffer.from(v.slice(2), 'base64'));
+    else throw new Error(`getfattr: cannot parse the value of ${name}: ${v.slice(0, 40)}`);
+    cur.push({ name, value });
+  }
+  return out;
+}
+
+export interface ReadResult {
+  byPath: Map<string, Xattr[]>;
+  /** set when the attributes could not be read at all (no getfattr, not Linux) */
+  unavailable?: string;
+  /** getfattr's complaints about single files (unreadable, vanished) */
+  problems: string[];
+}
+
+function runGetfattr(paths: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; missing: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('getfattr', ['-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--', ...paths], {
+      env: { ...env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') resolve({ stdout: '', stderr: '', missing: true });
+      else reject(e);
+    });
+    child.on('close', () => resolve({ stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('utf8'), missing: false }));
+  });
+}
+
+/** Read the xattrs of host paths (symlinks themselves, not their targets). */
+export async function readHostXattrs(paths: string[], env: NodeJS.ProcessEnv = process.env, platform: string = process.platform): Promise<ReadResult> {
+  const byPath = new Map<string, Xattr[]>();
+  const problems: string[] = [];
+  if (paths.length === 0) return { byPath, problems };
+  if (platform !== 'linux') return { byPath, problems, unavailable: `extended attributes of source files are not read on ${platform}` };
+  const batches: string[][] = [[]];
+  let bytes = 0;
+  for (const p of paths) {
+    const len = Buffer.byteLength(p) + 1;
+    if (bytes + len > ARGV_BYTES && batches[batches.length - 1]!.length > 0) {
+      batches.push([]);
+      bytes = 0;
+    }
+    batches[batches.length - 1]!.push(p);
+    bytes += len;
+  }
+  for (const batch of batches) {
+    const r = await runGetfattr(batch, env);
+    if (r.missing) return { byPath, problems, unavailable: 'getfattr (package "attr") is not installed' };
+    // the latin1 round trip keeps every byte; paths are decoded as UTF-8 after unquoting
+    for (const [p, xs] of parseGetfattr(r.stdout)) byPath.set(posix.normalize(p), xs);
+    for (const l of r.stderr.split('\n')) if (l.trim() !== '') problems.push(l.trim());
+  }
+  return { byPath, problems };
+}
+
+/**
+ * getfattr sorts the names; the tools store them in llistxattr's order (erofs, squashfs and
+ * ext4's in-inode area keep it), so for a file with several the host's order is asked of
+ * `attr -l` (same package), which lists it with the namespace prefix cut off: each listed name is
+ * matched to the first unmatched attribute with that suffix and value size. Anything that does
+ * not add up keeps getfattr's order.
+ */
+export function hostListOrder(p: string, xs: Xattr[], env: NodeJS.ProcessEnv = process.env): Xattr[] {
+  const r = spawnSync('attr', ['-l', p], { env: { ...env, LC_ALL: 'C' }, encoding: 'latin1', timeout: 30000 });
+  if (r.status !== 0 || typeof r.stdout !== 'string') return xs;
+  const left = [...xs];
+  const out: Xattr[] = [];
+  for (const m of r.stdout.matchAll(/^Attribute "(.*)" has a (\d+) byte value for /gm)) {
+    const short = Buffer.from(m[1]!, 'latin1').toString('utf8');
+    const i = left.findIndex((x) => x.name.slice(x.name.indexOf('.') + 1) === short && x.value.length === Number(m[2]));
+    if (i < 0) return xs;
+    out.push(left.splice(i, 1)[0]!);
+  }
+  return left.length === 0 ? out : xs;
+}
+
+/** The host path a node was copied from, if any. */
+function hostPathOf(n: TreeNode): string | undefined {
+  if (n.kind === 'file') return n.source.kind === 'host' ? n.source.path : undefined;
+  return n.hostPath;
+}
+
+/**
+ * Put the host xattrs on every node copied from the host. Returns what the run should say once:
+ * null when there is nothing to say.
+ */
+export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform): Promise<{ unavailable?: string; problems: string[] }> {
+  const nodes = new Map<string, TreeNode[]>();
+  const seen = new Set<TreeNode>();
+  const visit = (n: TreeNode): void => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    const p = hostPathOf(n);
+    if (p !== undefined) {
+      const k = posix.normalize(p);
+      const list = nodes.get(k);
+      if (list) list.push(n);
+      else nodes.set(k, [n]);
+    }
+    if (n.kind === 'dir') for (const c of n.entries.values()) visit(c);
+  };
+  visit(tree.root);
+  const r = await readHostXattrs([...nodes.keys()], env, platform);
+  for (const [p, found] of r.byPath) {
+    if (found.length === 0) continue;
+    const xs = found.length > 1 ? hostListOrder(p, found, env) : found;
+    for (const n of nodes.get(p) ?? []) n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
+  }
+  return { unavailable: r.unavailable, problems: r.problems };
+}
