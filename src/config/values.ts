@@ -178,22 +178,7 @@ export function cEscape(s: string, i: number): { text: string; end: number } | n
 
 /** Splits on ':' with C escapes decoded in each field (CopyFiles=, MakeSymlinks=). */
 export function splitColonFields(s: string): string[] | null {
-  const out: string[] = [];
-  let cur = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (c === '\\') {
-      const r = cEscape(s, i);
-      if (!r) return null;
-      cur += r.text;
-      i = r.end - 1;
-    } else if (c === ':') {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  out.push(cur);
-  return out;
+  return splitFields(s, false);
 }
 
 /**
@@ -203,6 +188,10 @@ export function splitColonFields(s: string): string[] | null {
  * escape or an unterminated quote.
  */
 export function splitQuotedColonFields(s: string): string[] | null {
+  return splitFields(s, true);
+}
+
+function splitFields(s: string, quotes: boolean): string[] | null {
   const out: string[] = [];
   let cur = '';
   let quote: string | null = null;
@@ -216,7 +205,7 @@ export function splitQuotedColonFields(s: string): string[] | null {
     } else if (quote !== null) {
       if (c === quote) quote = null;
       else cur += c;
-    } else if (c === '"' || c === "'") {
+    } else if (quotes && (c === '"' || c === "'")) {
       quote = c;
     } else if (c === ':') {
       out.push(cur);

@@ -3,7 +3,7 @@
  * linked (or, for an fstab being merged, renamed) into place, as the image is. 258+ does not
  * create a file without lines ("… is not specified for any eligible partitions, not generating").
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CliOptions } from '../config/cli.js';
 import { asCompat } from '../compat.js';
@@ -55,7 +55,7 @@ export function writeTabsBeforePopulating(o: TabOptions, probe: () => Plan, warn
   if (!o.generateFstab && !o.generateCrypttab) return;
   let plan: Plan;
   try { plan = probe(); } catch { return; }
-  for (const f of [o.generateFstab, o.generateCrypttab]) if (f) mkdirSync(path.dirname(tabTarget(f, o.root)), { recursive: true });
+  // no parent directories are made: 262 fails ("Failed to open temporary file") when one is missing
   writeGeneratedTabs(o, plan.listOrder.map((k) => plan.partitions[k]!), { warn });
 }
 

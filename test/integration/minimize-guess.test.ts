@@ -12,12 +12,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ext4Driver } from '../src/fs/ext4/index.js';
-import { extGeometry, guessSize, minimizedMkfsOptions, modelMkfsOptionsAt } from '../src/plan/minimize/index.js';
-import { probeJob } from '../src/plan/minimize/probe.js';
-import { emptyMeta, newTree, type FileNode, type SourceTree } from '../src/tree/model.js';
-import { hostTree } from './wasm-helpers.js';
-import { guessTrees } from './helpers/minimize-trees.js';
+import { ext4Driver } from '../../src/fs/ext4/index.js';
+import { extGeometry, guessSize, minimizedMkfsOptions, modelMkfsOptionsAt } from '../../src/plan/minimize/index.js';
+import { probeJob } from '../../src/plan/minimize/probe.js';
+import { emptyMeta, newTree, type FileNode, type SourceTree } from '../../src/tree/model.js';
+import { hostTree } from '../wasm-helpers.js';
+import { guessTrees } from '../helpers/minimize-trees.js';
 
 const MiB = 1024 * 1024;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'minimize-guess-'));

@@ -11,10 +11,10 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { copyWindow, describeTree, hostTree, makeFixture } from './wasm-helpers.js';
-import { runOurs } from './helpers/reference.js';
-import { btrfsUuids } from '../src/fs/btrfs/repro.js';
-import type { FormatJob } from '../src/fs/driver.js';
+import { copyWindow, describeTree, hostTree, makeFixture } from '../wasm-helpers.js';
+import { runOurs } from '../helpers/reference.js';
+import { btrfsUuids } from '../../src/fs/btrfs/repro.js';
+import type { FormatJob } from '../../src/fs/driver.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'btrfs-repro-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));

@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CLI } from './helpers/reference.js';
-import { EPOCH, makeStore, nixosVerityConfig } from './helpers/nixos-fixture.js';
-import { describeBtrfs, describeExt4, describeTree, diffDescriptions, hostTree, type Entry } from './wasm-helpers.js';
+import { CLI } from '../helpers/reference.js';
+import { EPOCH, makeStore, nixosVerityConfig } from '../helpers/nixos-fixture.js';
+import { describeBtrfs, describeExt4, describeTree, diffDescriptions, hostTree, type Entry } from '../wasm-helpers.js';
 
 const env = { ...process.env, SOURCE_DATE_EPOCH: String(EPOCH) };
 let dir = '';

@@ -11,7 +11,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { COMPRESS_WASM_DIR } from '../src/compress/codec.js';
+import { COMPRESS_WASM_DIR } from '../../src/compress/codec.js';
 import {
   compressFile,
   compressOutputs,
@@ -20,8 +20,8 @@ import {
   planCompression,
   type CompressionAlgorithm,
   type CompressOptions,
-} from '../src/compress/index.js';
-import { RepartError } from '../src/errors.js';
+} from '../../src/compress/index.js';
+import { RepartError } from '../../src/errors.js';
 
 const MiB = 1024 * 1024;
 const ALGS: CompressionAlgorithm[] = ['zstd', 'xz'];

@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { run } from '../src/cli/run.js';
-import { HEADER, copies, patch, setEntry, sha256 } from './helpers/gpt-craft.js';
-import { readGpt, probeGpt } from '../src/gpt/table.js';
-import { InPlaceImage } from '../src/image/in-place.js';
-import { encodeGpt, gptGeometry } from '../src/gpt/table.js';
-import { parseUuid } from '../src/gpt/guid.js';
+import { run } from '../../src/cli/run.js';
+import { HEADER, copies, patch, setEntry, sha256 } from '../helpers/gpt-craft.js';
+import { readGpt, probeGpt } from '../../src/gpt/table.js';
+import { InPlaceImage } from '../../src/image/in-place.js';
+import { encodeGpt, gptGeometry } from '../../src/gpt/table.js';
+import { parseUuid } from '../../src/gpt/guid.js';
 
 const SEED = '--seed=e2a40bf9-73f1-4278-9160-49c031e7aef8';
 const T = { timeout: 240_000 };

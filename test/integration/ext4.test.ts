@@ -9,12 +9,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FormatProgress } from '../src/fs/driver.js';
-import { ext4Driver, gnuPermute, mke2fsArgs, mke2fsEnv } from '../src/fs/ext4/index.js';
-import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
-import { FsError } from '../src/errors.js';
-import { assertProgress, describeExt4, describeTree, diffDescriptions, hostTree, makeFixture } from './wasm-helpers.js';
-import { EPOCH, ext4Job as job, EXT4_UUID as UUID, GiB, MiB, sparseImage as sparseIn } from './helpers/fs-jobs.js';
+import type { FormatProgress } from '../../src/fs/driver.js';
+import { ext4Driver, gnuPermute, mke2fsArgs, mke2fsEnv } from '../../src/fs/ext4/index.js';
+import { closeWorkerPool, formatInWorkers } from '../../src/fs/pool.js';
+import { FsError } from '../../src/errors.js';
+import { assertProgress, describeExt4, describeTree, diffDescriptions, hostTree, makeFixture } from '../wasm-helpers.js';
+import { EPOCH, ext4Job as job, EXT4_UUID as UUID, GiB, MiB, sparseImage as sparseIn } from '../helpers/fs-jobs.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ext4-test-'));
 const sparseImage = (name: string, size: number) => sparseIn(work, name, size);

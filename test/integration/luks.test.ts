@@ -16,10 +16,10 @@ import {
   afMerge, afSplit, argon2, DEFAULT_KEYSLOT_KDF, decodeLuks2Header, decodeLuks2Json, encodeLuks2Header, encodeLuks2Json, encryptPartitionInPlace,
   formatLuks2, LUKS2_DATA_OFFSET, LUKS2_HEADER_SIZE, LUKS2_KEEP_FREE, LuksError, luksLabel, luksPlaintextWindow,
   readLuks2, unlockLuks2, xtsSectors, type Argon2Type, type Luks2BinaryHeader, type Luks2KeyslotKdf,
-} from '../src/luks/index.js';
-import { ARGON2_WASM } from '../src/luks/argon2.js';
-import { RepartError } from '../src/errors.js';
-import { cryptsetupDecrypt, luksDump, readRange, run } from './helpers/luks.js';
+} from '../../src/luks/index.js';
+import { ARGON2_WASM } from '../../src/luks/argon2.js';
+import { RepartError } from '../../src/errors.js';
+import { cryptsetupDecrypt, luksDump, readRange, run } from '../helpers/luks.js';
 
 const MIB = 1024 * 1024;
 

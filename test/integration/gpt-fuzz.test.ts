@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RepartError } from '../src/errors.js';
-import { encodeGpt, gptGeometry, probeGpt, type GptProbe } from '../src/gpt/table.js';
-import type { GptEntry } from '../src/gpt/entry.js';
-import { parseUuid } from '../src/gpt/guid.js';
-import { run } from '../src/cli/run.js';
-import { HEADER, copies, fixCrcs, sha256 } from './helpers/gpt-craft.js';
+import { RepartError } from '../../src/errors.js';
+import { encodeGpt, gptGeometry, probeGpt, type GptProbe } from '../../src/gpt/table.js';
+import type { GptEntry } from '../../src/gpt/entry.js';
+import { parseUuid } from '../../src/gpt/guid.js';
+import { run } from '../../src/cli/run.js';
+import { HEADER, copies, fixCrcs, sha256 } from '../helpers/gpt-craft.js';
 
 const CASES_PER_SECTOR_SIZE = 2000;
 const CLI_EVERY = 40;

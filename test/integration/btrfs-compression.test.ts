@@ -11,8 +11,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { copyWindow } from './wasm-helpers.js';
-import { runOurs } from './helpers/reference.js';
+import { copyWindow } from '../wasm-helpers.js';
+import { runOurs } from '../helpers/reference.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'btrfs-comp-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));

@@ -11,9 +11,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseGetfattr, readHostXattrs, unquote } from '../src/tree/xattrs.js';
-import { runOurs } from './helpers/reference.js';
-import { btrfsXattrs, copyWindow, ext4Xattrs, xattrView, type Xattr } from './wasm-helpers.js';
+import { parseGetfattr, readHostXattrs, unquote } from '../../src/tree/xattrs.js';
+import { runOurs } from '../helpers/reference.js';
+import { btrfsXattrs, copyWindow, ext4Xattrs, xattrView, type Xattr } from '../wasm-helpers.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'xattrs-test-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));

@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI } from './helpers/reference.js';
-import { readTarHeaders } from '../src/tree/tar.js';
-import { major, minor, makedev, treeRdev } from '../src/tree/devices.js';
-import { ext4Xattrs, xattrView } from './wasm-helpers.js';
+import { CLI } from '../helpers/reference.js';
+import { readTarHeaders } from '../../src/tree/tar.js';
+import { major, minor, makedev, treeRdev } from '../../src/tree/devices.js';
+import { ext4Xattrs, xattrView } from '../wasm-helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 const UID = 1000;

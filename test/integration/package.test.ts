@@ -9,7 +9,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO } from './helpers/reference.js';
+import { REPO } from '../helpers/reference.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'repart-pack-'));
 after(() => rmSync(work, { recursive: true, force: true }));
