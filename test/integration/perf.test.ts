@@ -1,5 +1,5 @@
 /**
- * Fast tier: what issue 18's speed work must not change and what bench/ reads. A build through
+ * Integration tier: what issue 18's speed work must not change and what bench/ reads. A build through
  * the worker pool with pre-warmed workers is byte-identical to one without the pre-warm and to
  * one in process; empty files read back empty and the image passes
  * e2fsck; the stats carry per-stage timings and the worker's phases.
@@ -11,10 +11,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildImage, buildRequest } from '../src/index.js';
-import { closeWorkerPool, formatInWorkers } from '../src/fs/pool.js';
-import type { Formatter } from '../src/build/request.js';
-import { parseUuid } from '../src/gpt/guid.js';
+import { buildImage, buildRequest } from '../../src/index.js';
+import { closeWorkerPool, formatInWorkers } from '../../src/fs/pool.js';
+import type { Formatter } from '../../src/build/request.js';
+import { parseUuid } from '../../src/gpt/guid.js';
 
 const SEED = parseUuid('e2a40bf9-73f1-4278-9160-49c031e7aef8')!;
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
