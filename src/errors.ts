@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'E_SOURCE' // a CopyFiles/CopyBlocks source problem
   | 'E_FS' // a file system driver failed
   | 'E_FS_NO_SPACE' // content does not fit the file system
+  | 'E_FS_DIR_FULL' // vfat: a directory cannot take a name's slots even after growing by one cluster (a larger cluster would)
   | 'E_FS_NAME' // a name the file system cannot store
   | 'E_VERITY' // a dm-verity step cannot be done (no root hash where one is needed)
   | 'E_INITRAMFS' // a newc cpio archive is malformed, or an entry cannot be encoded in one
@@ -108,7 +109,7 @@ export class UsageError extends RepartError {
   }
 }
 
-type FsErrorCode = 'E_FS' | 'E_FS_NO_SPACE' | 'E_FS_NAME' | 'E_SOURCE';
+type FsErrorCode = 'E_FS' | 'E_FS_NO_SPACE' | 'E_FS_DIR_FULL' | 'E_FS_NAME' | 'E_SOURCE';
 
 export class FsError extends RepartError {
   constructor(code: FsErrorCode, message: string, where: ErrorWhere = {}) {

@@ -16,7 +16,8 @@ export interface ScanId {
 
 /** Thrown when the path no longer names the scanned file; `errno` as for open(2) failures. */
 export class SourceChangedError extends RepartError {
-  constructor(readonly path: string, readonly errno: string, detail: string, where?: ErrorWhere) {
+  /** `namesErrno`: the detail already says the errno (callers that add it then do not repeat it) */
+  constructor(readonly path: string, readonly errno: string, detail: string, where?: ErrorWhere, readonly namesErrno = false) {
     super('E_SOURCE', `${path}: ${detail}`, where ?? {});
   }
 }
@@ -42,7 +43,7 @@ export function openScanned(path: string, id: ScanId | undefined, where?: ErrorW
     }
     // ELOOP from O_NOFOLLOW: the file became a symlink
     const detail = code === 'ELOOP' ? 'changed since it was scanned (now a symbolic link)' : code === 'ENOENT' ? 'vanished since it was scanned (ENOENT)' : `cannot open: ${code}`;
-    throw new SourceChangedError(path, code, detail, where);
+    throw new SourceChangedError(path, code, detail, where, code !== 'ELOOP');
   }
   return check(fd, path, id, where);
 }
@@ -71,7 +72,7 @@ export function openScannedHandle(path: string, id: ScanId | undefined, where?: 
     fd,
     read: (buf, off, len, pos) =>
       new Promise((resolve, reject) => {
-        readCb(fd, buf, off, len, pos, (err, n) => (err ? reject(new SourceChangedError(path, err.code ?? 'EIO', `cannot read: ${err.code ?? err.message}`, where)) : resolve(n)));
+        readCb(fd, buf, off, len, pos, (err, n) => (err ? reject(new SourceChangedError(path, err.code ?? 'EIO', `cannot read: ${err.code ?? err.message}`, where, err.code !== undefined)) : resolve(n)));
       }),
     size: () => fstatSync(fd).size,
     close: () => closeSync(fd),

@@ -168,7 +168,10 @@ export async function buildNixosImage(o: NixosBuildOptions): Promise<NixosBuildR
         out = { image, rows: result.rows, json: jsonOf(result.rows, compat), rootHashes: result.rootHashes, warnings: result.warnings.map(origins) };
       }
     } catch (e) {
-      if (e instanceof RepartError && e.message.includes(defs)) throw new RepartError(e.code, origins(e.message), {}, e.exitCode, { cause: e });
+      // a presentation rewrite, not a decision on the kind of error: an error whose text names a
+      // generated definition is re-worded to name the JSON instead; the others pass unchanged
+      const named = e instanceof RepartError ? origins(e.message) : undefined;
+      if (e instanceof RepartError && named !== e.message) throw new RepartError(e.code, named!, {}, e.exitCode, { cause: e });
       throw e;
     }
     writeFileSync(path.join(outDir, 'repart-output.json'), out.json);

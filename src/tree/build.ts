@@ -44,6 +44,19 @@ export interface TreeSpec {
 
 const ALWAYS_EXCLUDED = ['proc', 'sys', 'dev', 'tmp', 'run', 'var/tmp'];
 type Deny = 'inode' | 'contents';
+/** an ExcludeFiles=/ExcludeFilesTarget= path; `contents`: only what is below it (trailing '/') */
+interface Excluded {
+  path: string;
+  contents: boolean;
+}
+interface Exclusions {
+  /** ExcludeFiles= inodes, denied for every line */
+  base: Map<string, Deny>;
+  excl: Excluded[];
+  exclT: Excluded[];
+}
+/** `p` is `dir` or below it */
+const within = (p: string, dir: string): boolean => dir === '/' || p === dir || p.startsWith(dir + '/');
 
 // (dev, ino) without losing 64-bit precision (src/tree/identity.ts)
 const key = (st: Stats, path: string, follow = false): string => inodeKey(st, path, follow);
@@ -164,114 +177,138 @@ class Builder {
     return dir;
   }
 
+  private get log(): (m: string) => void {
+    return this.spec.log ?? (() => {});
+  }
+
+  /** Builds the tree in systemd-repart's order: CopyFiles= lines, archives, MakeDirectories=, MakeSymlinks=, Subvolumes=. */
   run(): void {
-    const spec = this.spec;
-    const log = spec.log ?? (() => {});
-    // ExcludeFiles= inodes are the same for every line. The API VFS and temporary directories are
-    // excluded below each directory line's source (see below), not at the copy source root:
-    // systemd-repart 257 and 262 both copy a single file that lives under /tmp (measured).
+    const ex = this.exclusions();
+    this.copyRootMeta();
+    for (const line of this.spec.copyFiles) this.copyFilesLine(line, ex);
+    this.addArchives();
+    this.makeDirectories();
+    this.makeSymlinks();
+    this.markSubvolumes();
+  }
+
+  /**
+   * ExcludeFiles= inodes are the same for every line. The API VFS and temporary directories are
+   * excluded below each directory line's source (see copyFilesLine), not at the copy source root:
+   * systemd-repart 257 and 262 both copy a single file that lives under /tmp (measured).
+   */
+  private exclusions(): Exclusions {
     const base = new Map<string, Deny>();
-    const excl: { path: string; contents: boolean }[] = [];
-    for (const e of spec.excludeFiles) {
+    const excl: Excluded[] = [];
+    for (const e of this.spec.excludeFiles) {
       const contents = e.endsWith('/');
       const parts = components(e, 'ExcludeFiles= path');
       excl.push({ path: '/' + parts.join('/'), contents });
       this.addDeny(base, this.chase('/' + parts.join('/')), contents ? 'contents' : 'inode');
     }
-    const exclT = spec.excludeFilesTarget.map((e) => ({ path: '/' + components(e, 'ExcludeFilesTarget= path').join('/'), contents: e.endsWith('/') }));
-    const under = (p: string, dir: string): boolean => dir === '/' || p === dir || p.startsWith(dir + '/');
+    const exclT = this.spec.excludeFilesTarget.map((e) => ({ path: '/' + components(e, 'ExcludeFilesTarget= path').join('/'), contents: e.endsWith('/') }));
+    return { base, excl, exclT };
+  }
 
-    // root directory metadata: first '/' line whose source is a directory (owner not copied)
-    for (const line of spec.copyFiles) {
+  /** Root directory metadata: the first '/' line whose source is a directory (owner not copied). */
+  private copyRootMeta(): void {
+    for (const line of this.spec.copyFiles) {
       if (components(line.target, 'target', line.where).length !== 0) continue;
       const src = this.chase(line.source, line.where);
       const st = this.statHost(src);
       if (st?.isDirectory()) {
-        this.tree.root.meta = this.metaFrom(st, spec.owner);
+        this.tree.root.meta = this.metaFrom(st, this.spec.owner);
         this.tree.root.hostPath = src;
         break;
       }
     }
+  }
 
-    for (const line of spec.copyFiles) {
-      const srcParts = components(line.source, 'CopyFiles= source', line.where);
-      const tgtParts = components(line.target, 'CopyFiles= target', line.where);
-      const srcNorm = '/' + srcParts.join('/');
-      const tgtNorm = '/' + tgtParts.join('/');
-      if (excl.some((e) => under(srcNorm, e.path))) {
-        log(`${srcNorm}: excluded by ExcludeFiles=, skipping CopyFiles= line`);
-        continue;
-      }
-      if (exclT.some((e) => under(tgtNorm, e.path))) {
-        log(`${tgtNorm}: excluded by ExcludeFilesTarget=, skipping CopyFiles= line`);
-        continue;
-      }
-      const src = this.chase(srcNorm, line.where);
-      let st: Stats;
-      try {
-        st = stat(src, { bigint: false });
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        if (err.code === 'ENOENT') {
-          log(`${srcNorm}: CopyFiles= source does not exist, skipping`);
-          continue;
-        }
-        throw new FsError('E_SOURCE', `${src}: cannot access CopyFiles= source: ${err.code ?? err.message}`, line.where);
-      }
-      const deny = new Map(base);
-      for (const e of exclT) {
-        if (under(e.path, tgtNorm) && e.path !== tgtNorm) {
-          const rel = posix.relative(tgtNorm, e.path);
-          this.addDeny(deny, posix.join(src, rel), e.contents ? 'contents' : 'inode');
-        }
-      }
-      if (st.isDirectory()) for (const p of ALWAYS_EXCLUDED) this.addDeny(deny, posix.join(src, p), 'contents');
-      if (tgtNorm === '/' && spec.excludeMountPointContents) {
-        for (const mp of spec.excludeMountPointContents) this.addDeny(deny, posix.join(src, mp), 'contents');
-      }
-      if (st.isDirectory()) {
-        const existing = this.lookupDir(tgtParts);
-        if (existing) {
-          if (existing.kind !== 'dir') throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target exists and is not a directory`, line.where);
-          const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
-          this.copyChildren(src, existing, deny, new Map(), line.where);
-          existing.meta.atime = saved.a;
-          existing.meta.mtime = saved.m;
-        } else {
-          const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
-          const name = tgtParts[tgtParts.length - 1]!;
-          const lst = lstat(src);
-          const node = this.copyEntry(src, lst, deny, new Map(), line.where);
-          if (node) {
-            parent.entries.set(name, node);
-            this.touch(parent);
-          }
-        }
-      } else if (st.isFile()) {
-        if (line.target.endsWith('/') || tgtParts.length === 0) {
-          throw new FsError('E_SOURCE', `${line.target}: CopyFiles= target refers to a directory but source ${srcNorm} is a file`, line.where);
-        }
-        if (this.ancestorDenied(src, deny)) {
-          log(`${srcNorm}: excluded, skipping`);
-          continue;
-        }
-        const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
-        const name = tgtParts[tgtParts.length - 1]!;
-        if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target already exists`, line.where);
-        parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, spec.owner), size: st.size, source: { kind: 'host', path: src, ...scanId(src, st, line.where) }, allocated: st.blocks * 512 });
-        this.touch(parent);
-      } else {
-        throw new FsError('E_SOURCE', `${src}: CopyFiles= source is neither a regular file nor a directory`, line.where);
+  /** One CopyFiles= line: a directory merged into (or created at) its target, or one file. */
+  private copyFilesLine(line: CopyFilesLine, ex: Exclusions): void {
+    const log = this.log;
+    const srcParts = components(line.source, 'CopyFiles= source', line.where);
+    const tgtParts = components(line.target, 'CopyFiles= target', line.where);
+    const srcNorm = '/' + srcParts.join('/');
+    const tgtNorm = '/' + tgtParts.join('/');
+    if (ex.excl.some((e) => within(srcNorm, e.path))) return log(`${srcNorm}: excluded by ExcludeFiles=, skipping CopyFiles= line`);
+    if (ex.exclT.some((e) => within(tgtNorm, e.path))) return log(`${tgtNorm}: excluded by ExcludeFilesTarget=, skipping CopyFiles= line`);
+    const src = this.chase(srcNorm, line.where);
+    let st: Stats;
+    try {
+      st = stat(src, { bigint: false });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') return log(`${srcNorm}: CopyFiles= source does not exist, skipping`);
+      throw new FsError('E_SOURCE', `${src}: cannot access CopyFiles= source: ${err.code ?? err.message}`, line.where);
+    }
+    const deny = this.denyForLine(ex, src, st, tgtNorm);
+    if (st.isDirectory()) this.copyDirectoryLine(line, src, deny, tgtParts, tgtNorm);
+    else if (st.isFile()) this.copyFileLine(line, src, st, deny, tgtParts, srcNorm, tgtNorm);
+    else throw new FsError('E_SOURCE', `${src}: CopyFiles= source is neither a regular file nor a directory`, line.where);
+  }
+
+  /** What one line does not copy: ExcludeFiles=, ExcludeFilesTarget= below its target, API VFS, mount points. */
+  private denyForLine(ex: Exclusions, src: string, st: Stats, tgtNorm: string): Map<string, Deny> {
+    const deny = new Map(ex.base);
+    for (const e of ex.exclT) {
+      if (within(e.path, tgtNorm) && e.path !== tgtNorm) {
+        const rel = posix.relative(tgtNorm, e.path);
+        this.addDeny(deny, posix.join(src, rel), e.contents ? 'contents' : 'inode');
       }
     }
+    if (st.isDirectory()) for (const p of ALWAYS_EXCLUDED) this.addDeny(deny, posix.join(src, p), 'contents');
+    if (tgtNorm === '/' && this.spec.excludeMountPointContents) {
+      for (const mp of this.spec.excludeMountPointContents) this.addDeny(deny, posix.join(src, mp), 'contents');
+    }
+    return deny;
+  }
 
-    for (const a of spec.archives ?? []) addArchive({ ...a, source: this.chase(a.source, a.where) }, { tree: this.tree, mkdirP: (p) => this.mkdirP(p, a.where), now: spec.now });
+  private copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void {
+    const existing = this.lookupDir(tgtParts);
+    if (existing) {
+      if (existing.kind !== 'dir') throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target exists and is not a directory`, line.where);
+      const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
+      this.copyChildren(src, existing, deny, new Map(), line.where);
+      existing.meta.atime = saved.a;
+      existing.meta.mtime = saved.m;
+      return;
+    }
+    const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
+    const name = tgtParts[tgtParts.length - 1]!;
+    const lst = lstat(src);
+    const node = this.copyEntry(src, lst, deny, new Map(), line.where);
+    if (node) {
+      parent.entries.set(name, node);
+      this.touch(parent);
+    }
+  }
 
-    for (const d of spec.makeDirectories) {
-      const where = spec.makeDirectoriesWhere?.get(d);
+  private copyFileLine(line: CopyFilesLine, src: string, st: Stats, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void {
+    if (line.target.endsWith('/') || tgtParts.length === 0) {
+      throw new FsError('E_SOURCE', `${line.target}: CopyFiles= target refers to a directory but source ${srcNorm} is a file`, line.where);
+    }
+    if (this.ancestorDenied(src, deny)) return this.log(`${srcNorm}: excluded, skipping`);
+    const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
+    const name = tgtParts[tgtParts.length - 1]!;
+    if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target already exists`, line.where);
+    parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, this.spec.owner), size: st.size, source: { kind: 'host', path: src, ...scanId(src, st, line.where) }, allocated: st.blocks * 512 });
+    this.touch(parent);
+  }
+
+  private addArchives(): void {
+    for (const a of this.spec.archives ?? []) addArchive({ ...a, source: this.chase(a.source, a.where) }, { tree: this.tree, mkdirP: (p) => this.mkdirP(p, a.where), now: this.spec.now });
+  }
+
+  private makeDirectories(): void {
+    for (const d of this.spec.makeDirectories) {
+      const where = this.spec.makeDirectoriesWhere?.get(d);
       this.mkdirP(components(d, 'MakeDirectories= path', where), where);
     }
+  }
 
+  private makeSymlinks(): void {
+    const spec = this.spec;
     for (const l of spec.makeSymlinks) {
       const w = l.where;
       const pre = w?.key ? '' : 'MakeSymlinks=: '; // the location names the key when there is one
@@ -284,7 +321,10 @@ class Builder {
       parent.entries.set(name, { kind: 'symlink', ino: this.ino(), meta: this.meta(0o777, spec.owner, spec.now), target: l.target });
       this.touch(parent);
     }
+  }
 
+  private markSubvolumes(): void {
+    const spec = this.spec;
     for (const sv of spec.subvolumes) {
       const n = this.lookupDir(components(sv.path, 'Subvolumes= path'));
       if (n?.kind === 'dir') {

@@ -121,14 +121,29 @@ describe('mkosi replay vs systemd-repart 262', () => {
       // partition UUIDs come from the root hash (see the todo below); everything else must match
       const noUuids = (t: string) => t.replace(/uuid=[0-9A-F-]{36}/g, 'uuid=ROOTHASH');
       assert.equal(noUuids(sfdiskDump(SUITE, s.ours, 'ext.raw')), noUuids(sfdiskDump(SUITE, s.ref, 'ext.raw')));
+    } finally { s.cleanup(); }
+  });
+
+
+  it('make_extension_image(): OBS signing, the signature partition deferred and joined afterwards (--join-signature=)', { skip: skip ?? false, timeout: 20 * 60 * 1000,
+    todo: '262 refuses --make-ddi= with --empty=allow ("Combination … is not supported"): mkosi\'s OBS join call is not yet reproduced here' }, () => {
+    const s = makeSides('mkosi-obs');
+    try {
+      const k = spawnSync('openssl', ['req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '365', '-subj', '/CN=mkosi',
+        '-keyout', path.join(s.template, 'mkosi.key'), '-out', path.join(s.template, 'mkosi.crt')], { encoding: 'utf8' });
+      assert.equal(k.status, 0, k.stderr);
+      prepare(s);
+      const ext = ['--copy-source=@D@/buildroot', '--json=pretty', '--dry-run=no', '--no-pager', '--offline=yes', '--seed', SEED, '--empty=create', '--size=auto',
+        '--make-ddi=sysext', '--private-key=mkosi.key', '--certificate=mkosi.crt', '--split=yes'];
       // OBS: the signature partition deferred, signed elsewhere, joined afterwards (--join-signature=, 258+)
       const off = both(s, [...ext.filter((a) => !a.startsWith('--private-key') && a !== '--split=yes'), '--defer-partitions=root-verity-sig', 'obs.raw']);
       const rhOf = (out: string) => (JSON.parse(out) as { type: string; roothash?: string }[]).find((x) => x.type.startsWith('root') && x.roothash && x.roothash !== 'TBD')!.roothash!;
       const rh = { [s.ours]: rhOf(off.ours.stdout), [s.ref]: rhOf(off.ref.stdout) };
       for (const side of [s.ours, s.ref]) {
-        const sig = spawnSync('openssl', ['smime', '-sign', '-in', '/dev/stdin', '-inkey', 'mkosi.key', '-signer', 'mkosi.crt', '-noattr', '-binary', '-outform', 'der', '-out', 'rh.p7s'], { cwd: side, input: rh[side] });
-        assert.equal(sig.status, 0);
+        // as OBS signs: the root hash text in a file (openssl cannot sign /dev/stdin here: exit 2)
         writeFileSync(path.join(side, 'rh.txt'), rh[side]!);
+        const sig = spawnSync('openssl', ['smime', '-sign', '-in', 'rh.txt', '-inkey', 'mkosi.key', '-signer', 'mkosi.crt', '-noattr', '-binary', '-outform', 'der', '-out', 'rh.p7s'], { cwd: side, encoding: 'utf8' });
+        assert.equal(sig.status, 0, sig.stderr);
       }
       // each side joins the signature of its own root hash
       const ref = refRun(SUITE, s.ref, ['--make-ddi=sysext', '--empty=allow', '--seed', SEED, `--copy-source=${s.ref}/buildroot`, '--dry-run=no', '--offline=yes', `--join-signature=${rh[s.ref]}:rh.p7s`, '--certificate=mkosi.crt', 'obs.raw'], ENV);

@@ -35,7 +35,7 @@ export interface Layout {
 }
 
 export class LayoutError extends Error {
-  constructor(message: string, readonly code: 'E_FS_NAME' | 'E_FS_NO_SPACE' | 'E_FS', readonly neededClusters?: number) {
+  constructor(message: string, readonly code: 'E_FS_NAME' | 'E_FS_NO_SPACE' | 'E_FS_DIR_FULL' | 'E_FS', readonly neededClusters?: number) {
     super(message);
   }
 }
@@ -115,7 +115,7 @@ export function planLayout(img: MkfsImage, top: PlanNode[], opts: LayoutOptions 
     if (d.used + n <= capacity(d)) return;
     if (d.fixedSlots !== null) throw new LayoutError(`${path}: no directory slots left in the root directory (${d.fixedSlots} entries)`, 'E_FS_NO_SPACE');
     growDir(d);
-    if (d.used + n > capacity(d)) throw new LayoutError(`${path}: no directory slots (mcopy grows a directory by one cluster per name)`, 'E_FS');
+    if (d.used + n > capacity(d)) throw new LayoutError(`${path}: no directory slots (mcopy grows a directory by one cluster per name)`, 'E_FS_DIR_FULL');
   };
 
   // root directory

@@ -93,139 +93,186 @@ export async function writeVolume(target: WriteTarget, img: MkfsImage, layout: L
   }
 }
 
+type FileSegment = Extract<Segment, { kind: 'file' }>;
+type Put = (b: Uint8Array, off: number) => Promise<void>;
+
+const SMALL = 1 << 20;
+const isSmallHost = (s: Segment): s is FileSegment => s.kind === 'file' && s.source.kind === 'host' && s.size <= SMALL;
+
+/**
+ * The data area as one sequential stream: one buffer is filled while the other is written, so
+ * reading sources and writing the image overlap.
+ */
+class DataStream {
+  private readonly bufs = [Buffer.alloc(BUF), Buffer.alloc(BUF)];
+  private readonly zero = Buffer.alloc(BUF);
+  private readonly scratch = Buffer.alloc(BUF);
+  private which = 0;
+  private pending: Promise<void> = Promise.resolve();
+  /** the buffer being filled; replaced by flush() */
+  buf: Buffer = this.bufs[0]!;
+  fill = 0;
+  /** window offset of buf[0] */
+  bufDisk: number;
+  files = 0;
+  bytes = 0;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly put: Put,
+    /** the window's offset in the image file (for reading back what is there) */
+    private readonly base: number,
+    firstDisk: number,
+  ) {
+    this.bufDisk = firstDisk;
+  }
+
+  /** window offset the next byte of the stream goes to */
+  get next(): number {
+    return this.bufDisk + this.fill;
+  }
+
+  /** `n` more bytes of buf are filled; writes the buffer out when it is full. */
+  async advance(n: number): Promise<void> {
+    this.fill += n;
+    if (this.fill === BUF) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.fill === 0) return;
+    const len = this.fill;
+    const b = this.buf;
+    const off = this.bufDisk;
+    await this.pending;
+    this.pending = (async () => {
+      const view = b.subarray(0, len);
+      if (view.equals(this.zero.subarray(0, len))) {
+        // skip writing zeros over zeros (keeps sparse sources sparse in the image)
+        if (await isZeroAt(this.fh, this.scratch.subarray(0, len), this.base + off)) return;
+      }
+      await this.put(view, off);
+    })();
+    this.which ^= 1;
+    this.buf = this.bufs[this.which]!;
+    this.buf.fill(0);
+    this.bufDisk += len;
+    this.fill = 0;
+  }
+
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.pending;
+  }
+}
+
 async function streamData(
   fh: FileHandle,
   layout: Layout,
   dataOff: number,
   cs: number,
-  put: (b: Uint8Array, off: number) => Promise<void>,
+  put: Put,
   base: number,
   progress?: (p: FormatProgress) => void,
 ): Promise<void> {
   const segs = layout.segments;
   if (segs.length === 0) return;
-  const bufs = [Buffer.alloc(BUF), Buffer.alloc(BUF)];
-  const zero = Buffer.alloc(BUF);
-  const scratch = Buffer.alloc(BUF);
-  let which = 0;
-  let buf = bufs[0]!;
-  let fill = 0;
-  let bufDisk = dataOff + (segs[0]!.cluster - 2) * cs;
-  let pending: Promise<void> = Promise.resolve();
-  let files = 0;
-  let bytes = 0;
-
-  const flush = async (): Promise<void> => {
-    if (fill === 0) return;
-    const len = fill;
-    const b = buf;
-    const off = bufDisk;
-    await pending;
-    pending = (async () => {
-      const view = b.subarray(0, len);
-      if (view.equals(zero.subarray(0, len))) {
-        // skip writing zeros over zeros (keeps sparse sources sparse in the image)
-        if (await isZeroAt(fh, scratch.subarray(0, len), base + off)) return;
-      }
-      await put(view, off);
-    })();
-    which ^= 1;
-    buf = bufs[which]!;
-    buf.fill(0);
-    bufDisk += len;
-    fill = 0;
-  };
-
-  const SMALL = 1 << 20;
-  const isSmallHost = (s: Segment): s is Extract<Segment, { kind: 'file' }> => s.kind === 'file' && s.source.kind === 'host' && s.size <= SMALL;
+  const diskOf = (s: Segment): number => dataOff + (s.cluster - 2) * cs;
+  const out = new DataStream(fh, put, base, diskOf(segs[0]!));
+  const report = (): void => progress?.({ files: out.files, bytes: out.bytes, totalFiles: layout.files, totalBytes: layout.bytes });
   for (let si = 0; si < segs.length; si++) {
     const seg = segs[si]!;
-    const segDisk = dataOff + (seg.cluster - 2) * cs;
-    if (isSmallHost(seg) && segDisk === bufDisk + fill) {
-      // a run of small files that fits the buffer: read them concurrently into place
-      const batch: { s: Extract<Segment, { kind: 'file' }>; at: number }[] = [];
-      let at = fill;
-      for (let j = si; j < segs.length; j++) {
-        const t = segs[j]!;
-        if (!isSmallHost(t) || at + t.clusters * cs > BUF || dataOff + (t.cluster - 2) * cs !== bufDisk + at) break;
-        batch.push({ s: t, at });
-        at += t.clusters * cs;
-      }
-      if (batch.length > 1) {
-        const target = buf;
-        let k = 0;
-        const worker = async (): Promise<void> => {
-          while (k < batch.length) {
-            const { s, at: o } = batch[k++]!;
-            await readWhole(s, target, o);
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(32, batch.length) }, worker));
-        fill = at;
-        files += batch.length;
-        for (const b of batch) bytes += b.s.size;
-        progress?.({ files, bytes, totalFiles: layout.files, totalBytes: layout.bytes });
-        si += batch.length - 1;
-        if (fill === BUF) await flush();
+    if (isSmallHost(seg) && diskOf(seg) === out.next) {
+      const batch = await readSmallFiles(out, segs, si, diskOf, cs);
+      if (batch.count > 1) {
+        report();
+        si += batch.count - 1;
+        await out.advance(batch.length);
         continue;
       }
     }
-    if (segDisk !== bufDisk + fill) throw new WriteError('internal error: data segments are not contiguous');
+    if (diskOf(seg) !== out.next) throw new WriteError('internal error: data segments are not contiguous');
     if (seg.kind === 'dir') {
-      let o = 0;
-      while (o < seg.bytes.length) {
-        const n = Math.min(seg.bytes.length - o, BUF - fill);
-        buf.set(seg.bytes.subarray(o, o + n), fill);
-        fill += n;
-        o += n;
-        if (fill === BUF) await flush();
-      }
+      await copyBytes(out, seg.bytes, seg.bytes.length);
       continue;
     }
     const total = seg.clusters * cs;
     if (seg.source.kind === 'bytes') {
-      const data = seg.source.data;
-      if (data.length !== seg.size) throw new WriteError(`${seg.path}: in-memory file has ${data.length} bytes, expected ${seg.size}`, seg.path);
-      let o = 0;
-      while (o < total) {
-        const n = Math.min(total - o, BUF - fill);
-        if (o < data.length) buf.set(data.subarray(o, Math.min(data.length, o + n)), fill);
-        fill += n;
-        o += n;
-        if (fill === BUF) await flush();
-      }
+      if (seg.source.data.length !== seg.size) throw new WriteError(`${seg.path}: in-memory file has ${seg.source.data.length} bytes, expected ${seg.size}`, seg.path);
+      await copyBytes(out, seg.source.data, total);
     } else {
-      const src = openSource(seg.source, seg.path);
-      // an archive member (src/tree/tar.ts) is `size` bytes from its offset in the archive
-      const base = seg.source.kind === 'archive' ? seg.source.offset : 0;
-      try {
-        const size = src.size();
-        if (seg.source.kind === 'host' && size !== seg.size) throw new WriteError(`${seg.source.path}: file changed size while building (${seg.size} → ${size} bytes)`, seg.path);
-        if (size < base + seg.size) throw new WriteError(`${seg.source.path}: archive shrank while building`, seg.path);
-        let o = 0;
-        while (o < total) {
-          const n = Math.min(total - o, BUF - fill);
-          const want = Math.max(0, Math.min(n, seg.size - o));
-          let got = 0;
-          while (got < want) {
-            const bytesRead = await src.read(buf, fill + got, want - got, base + o + got);
-            if (bytesRead === 0) throw new WriteError(`${seg.source.path}: file shrank while copying (expected ${seg.size} bytes)`, seg.path);
-            got += bytesRead;
-          }
-          fill += n;
-          o += n;
-          if (fill === BUF) await flush();
-        }
-      } finally {
-        src.close();
-      }
+      await copySource(out, seg, seg.source, total);
     }
-    files++;
-    bytes += seg.size;
-    progress?.({ files, bytes, totalFiles: layout.files, totalBytes: layout.bytes });
+    out.files++;
+    out.bytes += seg.size;
+    report();
   }
-  await flush();
-  await pending;
+  await out.finish();
+}
+
+/**
+ * A run of small host files from `segs[first]` on that are contiguous and fit the rest of the
+ * buffer: read concurrently into place. Reads nothing unless the run has two files or more;
+ * returns how many segments it took and how many buffer bytes they fill (not yet advanced).
+ */
+async function readSmallFiles(out: DataStream, segs: Segment[], first: number, diskOf: (s: Segment) => number, cs: number): Promise<{ count: number; length: number }> {
+  const batch: { s: FileSegment; at: number }[] = [];
+  let at = out.fill;
+  for (let j = first; j < segs.length; j++) {
+    const t = segs[j]!;
+    if (!isSmallHost(t) || at + t.clusters * cs > BUF || diskOf(t) !== out.bufDisk + at) break;
+    batch.push({ s: t, at });
+    at += t.clusters * cs;
+  }
+  if (batch.length <= 1) return { count: batch.length, length: 0 };
+  const target = out.buf;
+  let k = 0;
+  const worker = async (): Promise<void> => {
+    while (k < batch.length) {
+      const { s, at: o } = batch[k++]!;
+      await readWhole(s, target, o);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(32, batch.length) }, worker));
+  out.files += batch.length;
+  for (const b of batch) out.bytes += b.s.size;
+  return { count: batch.length, length: at - out.fill };
+}
+
+/** `total` bytes of the stream from memory: `data`, then zeros. */
+async function copyBytes(out: DataStream, data: Uint8Array, total: number): Promise<void> {
+  let o = 0;
+  while (o < total) {
+    const n = Math.min(total - o, BUF - out.fill);
+    if (o < data.length) out.buf.set(data.subarray(o, Math.min(data.length, o + n)), out.fill);
+    o += n;
+    await out.advance(n);
+  }
+}
+
+/** A host file or an archive member (`size` bytes from its offset in the archive, src/tree/tar.ts), then zeros to `total`. */
+async function copySource(out: DataStream, seg: FileSegment, source: Exclude<FileSegment['source'], { kind: 'bytes' }>, total: number): Promise<void> {
+  const src = openSource(source, seg.path);
+  const base = source.kind === 'archive' ? source.offset : 0;
+  try {
+    const size = src.size();
+    if (source.kind === 'host' && size !== seg.size) throw new WriteError(`${source.path}: file changed size while building (${seg.size} → ${size} bytes)`, seg.path);
+    if (size < base + seg.size) throw new WriteError(`${source.path}: archive shrank while building`, seg.path);
+    let o = 0;
+    while (o < total) {
+      const n = Math.min(total - o, BUF - out.fill);
+      const want = Math.max(0, Math.min(n, seg.size - o));
+      let got = 0;
+      while (got < want) {
+        const bytesRead = await src.read(out.buf, out.fill + got, want - got, base + o + got);
+        if (bytesRead === 0) throw new WriteError(`${source.path}: file shrank while copying (expected ${seg.size} bytes)`, seg.path);
+        got += bytesRead;
+      }
+      o += n;
+      await out.advance(n);
+    }
+  } finally {
+    src.close();
+  }
 }
 
 async function readWhole(seg: Extract<Segment, { kind: 'file' }>, into: Buffer, at: number): Promise<void> {

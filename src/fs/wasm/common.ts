@@ -77,7 +77,7 @@ export async function runForJob(
   // the tool made of the error it got (stored an empty file, zero-padded, gave up)
   if (result.sourceFailure) {
     const f = result.sourceFailure;
-    throw new FsError('E_SOURCE', `${argv0}: cannot copy ${f.message}${f.message.includes(f.errno) || f.errno === 'ESTALE' ? '' : ` (${f.errno})`}`, { file: job.definitionFile });
+    throw new FsError('E_SOURCE', `${argv0}: cannot copy ${f.message}${f.namesErrno || f.errno === 'ESTALE' ? '' : ` (${f.errno})`}`, { file: job.definitionFile });
   }
   if (result.status !== 0) {
     const text = (result.stderr + result.stdout).trim();

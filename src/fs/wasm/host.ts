@@ -189,8 +189,64 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
   return { status, stdout: out.join(''), stderr: err.join(''), crash, tree: ctx.vtree?.stats, device: ctx.device?.stats, sourceFailure: ctx.vtree?.sourceFailure ?? undefined };
 }
 
+/** What the FS overrides share: the module's FS, the run, and the host objects standing in for paths. */
+interface HostFs {
+  FS: EmFS;
+  run: ToolRun;
+  /** an errno by name as the module's FS.ErrnoError */
+  fail: (name: string) => Error;
+  /** a Node error as the module's FS.ErrnoError when its code is one the module knows */
+  nodeErr: (e: unknown) => Error;
+  vtree: VirtualTree | null;
+  device: WindowDevice | null;
+  devicePath: string | null;
+  memFiles: Map<string, Uint8Array>;
+  /** streams answered by a StreamHandler, closed at the end of the run if the tool did not */
+  hostStreams: Set<EmStream>;
+  /** the module's own FS functions, before any override */
+  orig: ReturnType<typeof originalsOf>;
+  /** the tool's working directory: virtual (process.chdir is not allowed in workers) */
+  cwd: string;
+  /** absolute path against the virtual cwd, with the run's aliases applied */
+  abs(p: string): string;
+  isVirtual(a: string): boolean;
+  vnode(path: string, st: EmStat): EmNode;
+}
+
+function originalsOf(FS: EmFS) {
+  return {
+    lookupPath: FS.lookupPath, stat: FS.stat, lstat: FS.lstat, readdir: FS.readdir, readlink: FS.readlink,
+    open: FS.open, close: FS.close, read: FS.read, write: FS.write, llseek: FS.llseek,
+    ftruncate: FS.ftruncate, truncate: FS.truncate, allocate: FS.allocate,
+  };
+}
+
 /** Fill in the module's FS overrides; returns what the run needs afterwards. */
 function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
+  const h = hostFs(mod, run);
+  installPaths(h);
+  installMutations(h);
+  installXattrs(h, mod);
+  installOpen(h);
+  installStreams(h, out, err);
+  return {
+    vtree: h.vtree,
+    device: h.device,
+    closeAll(): void {
+      for (const s of h.hostStreams) {
+        try {
+          s.host!.close(s);
+        } catch {
+          /* already failing */
+        }
+      }
+      h.hostStreams.clear();
+    },
+  };
+}
+
+/** The run's source tree, device window and in-memory files, over the module's FS. */
+function hostFs(mod: EmModule, run: ToolRun): HostFs {
   const FS: EmFS = mod.FS;
   const codes = mod.ERRNO_CODES;
   const fail = (name: string): Error => {
@@ -205,36 +261,43 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
   };
   const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress) : null;
   const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation) : null;
-  const devicePath = run.device ? normalizeAbs(run.device.path) : null;
-  const hostStreams = new Set<EmStream>();
-  let vcwd = '/';
   const aliases = run.aliases ?? {};
-  const abs = (p: string): string => {
-    const a = normalizeAbs(p.startsWith('/') ? p : posix.join(vcwd, p));
-    return aliases[a] ?? a;
+  const h: HostFs = {
+    FS,
+    run,
+    fail,
+    nodeErr,
+    vtree,
+    device,
+    devicePath: run.device ? normalizeAbs(run.device.path) : null,
+    memFiles: new Map(Object.entries(run.files ?? {}).map(([k, v]) => [normalizeAbs(k), v])),
+    hostStreams: new Set<EmStream>(),
+    orig: originalsOf(FS),
+    cwd: '/',
+    abs: (p: string): string => {
+      const a = normalizeAbs(p.startsWith('/') ? p : posix.join(h.cwd, p));
+      return aliases[a] ?? a;
+    },
+    isVirtual: (a: string): boolean => vtree !== null && vtree.contains(a),
+    vnode: (path: string, st: EmStat): EmNode => ({
+      id: st.ino,
+      mode: st.mode,
+      path,
+      node_ops: { lookup: (parent: EmNode, name: string) => FS.lookupPath(parent.path + '/' + name).node },
+    }),
   };
-  const memFiles = new Map(Object.entries(run.files ?? {}).map(([k, v]) => [normalizeAbs(k), v]));
-  const memStat = (data: Uint8Array): EmStat => {
-    const t = new Date(0);
-    return { dev: VTREE_DEV, ino: 1, mode: 0o100444, nlink: 1, uid: 0, gid: 0, rdev: 0, size: data.length, blocks: Math.ceil(data.length / 512), atime: t, mtime: t, ctime: t };
-  };
-  const isVirtual = (a: string): boolean => vtree !== null && vtree.contains(a);
+  return h;
+}
 
-  const vnode = (path: string, st: EmStat): EmNode => ({
-    id: st.ino,
-    mode: st.mode,
-    path,
-    node_ops: { lookup: (parent: EmNode, name: string) => FS.lookupPath(parent.path + '/' + name).node },
-  });
+function memStat(data: Uint8Array): EmStat {
+  const t = new Date(0);
+  return { dev: VTREE_DEV, ino: 1, mode: 0o100444, nlink: 1, uid: 0, gid: 0, rdev: 0, size: data.length, blocks: Math.ceil(data.length / 512), atime: t, mtime: t, ctime: t };
+}
 
-  const orig = {
-    lookupPath: FS.lookupPath, stat: FS.stat, lstat: FS.lstat, readdir: FS.readdir, readlink: FS.readlink,
-    open: FS.open, close: FS.close, read: FS.read, write: FS.write, llseek: FS.llseek,
-    ftruncate: FS.ftruncate, truncate: FS.truncate, allocate: FS.allocate,
-  };
-
-  // --- paths -------------------------------------------------------------------------------
-  FS.cwd = () => vcwd;
+/** Lookups: the mount point from the tree, the device path from the window, in-memory files, else the host. */
+function installPaths(h: HostFs): void {
+  const { FS, vtree, device, devicePath, memFiles, orig, abs, isVirtual, vnode, fail, nodeErr } = h;
+  FS.cwd = () => h.cwd;
   FS.chdir = (p: string) => {
     const a = abs(p);
     let st: EmStat;
@@ -247,7 +310,7 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
       }
     }
     if ((st.mode & 0o170000) !== S_IFDIR) throw fail('ENOTDIR');
-    vcwd = a;
+    h.cwd = a;
   };
   FS.lookupPath = (p: string, opts?: { parent?: boolean; follow?: boolean }) => {
     let a = abs(p);
@@ -282,6 +345,11 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     if (a === devicePath) throw fail('EINVAL');
     return orig.readlink(a);
   };
+}
+
+/** Changes by path: refused in the tree (read-only) and on the device path, else on the host. */
+function installMutations(h: HostFs): void {
+  const { FS, device, devicePath, orig, abs, isVirtual, fail } = h;
   for (const k of ['mknod', 'mkdir', 'rmdir', 'unlink', 'chmod', 'chown', 'lchown', 'utime', 'symlink', 'rename'] as const) {
     const o = FS[k] as (...a: unknown[]) => unknown;
     // symlink(target, path): the path is the second argument
@@ -295,8 +363,20 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
       return o.apply(FS, args);
     };
   }
-  // xattrs (wasm/shim/xattr.c): lstat semantics, from the tree; nothing else has any (Node
-  // cannot read host xattrs), as on a file system without xattr support.
+  FS.truncate = (p: string, len: number) => {
+    const a = abs(p);
+    if (isVirtual(a)) throw fail('EROFS');
+    if (a === devicePath) return device!.truncate(len);
+    return orig.truncate(a, len);
+  };
+}
+
+/**
+ * xattrs (wasm/shim/xattr.c): lstat semantics, from the tree; nothing else has any (Node
+ * cannot read host xattrs), as on a file system without xattr support.
+ */
+function installXattrs(h: HostFs, mod: EmModule): void {
+  const { vtree, abs, isVirtual, fail } = h;
   mod.xattrHost = {
     list: (p: string) => {
       const a = abs(p);
@@ -308,18 +388,16 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
       return vtree!.xattrValue(vtree!.resolve(a, false), name);
     },
   };
-  FS.truncate = (p: string, len: number) => {
-    const a = abs(p);
-    if (isVirtual(a)) throw fail('EROFS');
-    if (a === devicePath) return device!.truncate(len);
-    return orig.truncate(a, len);
-  };
+}
 
+/** open(): tree entries (read-only), the device window and in-memory files become host streams. */
+function installOpen(h: HostFs): void {
+  const { FS, vtree, device, devicePath, memFiles, orig, abs, isVirtual, vnode, fail, nodeErr } = h;
   const newStream = (path: string, flags: number, st: EmStat, handler: StreamHandler, suggestFD?: number): EmStream => {
     const fd = suggestFD != null ? suggestFD : FS.nextfd();
     const stream: EmStream = { fd, position: 0, path, flags, node: vnode(path, st), seekable: true, host: handler };
     FS.streams[fd] = stream;
-    hostStreams.add(stream);
+    h.hostStreams.add(stream);
     return stream;
   };
   const dirHandler: StreamHandler = {
@@ -354,18 +432,18 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
       if (node.kind === 'dir') return newStream(a, flags, st, dirHandler, suggestFD);
       if (flags & O_DIRECTORY) throw fail('ENOTDIR');
       if (node.kind !== 'file') throw fail('ENXIO');
-      let h;
+      let r;
       try {
-        h = vtree!.openFile(node);
+        r = vtree!.openFile(node);
       } catch (e) {
         throw nodeErr(e);
       }
-      return newStream(a, flags, st, h.handler, suggestFD);
+      return newStream(a, flags, st, r.handler, suggestFD);
     }
     if (a === devicePath) {
       if (flags & O_DIRECTORY) throw fail('ENOTDIR');
-      const h = device!.open();
-      return newStream(a, flags & ~(O_CREAT | O_TRUNC | O_EXCL), device!.stat(), h, suggestFD);
+      const dh = device!.open();
+      return newStream(a, flags & ~(O_CREAT | O_TRUNC | O_EXCL), device!.stat(), dh, suggestFD);
     }
     const mem = memFiles.get(a);
     if (mem) {
@@ -374,14 +452,17 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     }
     return orig.open(a, flags, mode, suggestFD);
   };
+}
 
-  // --- streams -----------------------------------------------------------------------------
+/** Stream calls: host streams go to their handler; stdout/stderr are captured, stdin is empty. */
+function installStreams(h: HostFs, out: string[], err: string[]): void {
+  const { FS, orig, fail, nodeErr } = h;
   // the syscall layer passes HEAP8 (an Int8Array); Uint8Array views make copies and compares plain bytes
   const u8 = (b: ArrayBufferView): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
   const isStdio = (s: EmStream): boolean => !s.host && !s.stream_ops && s.nfd !== undefined && s.nfd <= 2;
   FS.close = (s: EmStream) => {
     if (s.host) {
-      hostStreams.delete(s);
+      h.hostStreams.delete(s);
       try {
         s.host.close(s);
       } finally {
@@ -428,6 +509,30 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     }
     return orig.write(s, buf, off, len, pos);
   };
+  installSeek(h);
+  FS.ftruncate = (fd: number, len: number) => {
+    const s = FS.getStream(fd);
+    if (s?.host) {
+      if (!s.host.truncate) throw fail('EINVAL');
+      return s.host.truncate(s, len);
+    }
+    return orig.ftruncate(fd, len);
+  };
+  FS.allocate = (s: EmStream, off: number, len: number, mode = 0) => {
+    if (s.host) {
+      if (!s.host.allocate) throw fail('EOPNOTSUPP');
+      return s.host.allocate(s, off, len, mode);
+    }
+    return orig.allocate(s, off, len, mode);
+  };
+  FS.fsync = (s: EmStream) => {
+    s.host?.sync?.(s);
+  };
+}
+
+/** llseek on host streams, with SEEK_DATA/SEEK_HOLE. */
+function installSeek(h: HostFs): void {
+  const { FS, run, devicePath, orig, fail, nodeErr } = h;
   FS.llseek = (s: EmStream, offset: number, whence: number) => {
     if (!s.host) return orig.llseek(s, offset, whence);
     let p: number;
@@ -454,39 +559,6 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
     if (p < 0) throw fail('EINVAL');
     s.position = p;
     return p;
-  };
-  FS.ftruncate = (fd: number, len: number) => {
-    const s = FS.getStream(fd);
-    if (s?.host) {
-      if (!s.host.truncate) throw fail('EINVAL');
-      return s.host.truncate(s, len);
-    }
-    return orig.ftruncate(fd, len);
-  };
-  FS.allocate = (s: EmStream, off: number, len: number, mode = 0) => {
-    if (s.host) {
-      if (!s.host.allocate) throw fail('EOPNOTSUPP');
-      return s.host.allocate(s, off, len, mode);
-    }
-    return orig.allocate(s, off, len, mode);
-  };
-  FS.fsync = (s: EmStream) => {
-    s.host?.sync?.(s);
-  };
-
-  return {
-    vtree,
-    device,
-    closeAll(): void {
-      for (const s of hostStreams) {
-        try {
-          s.host!.close(s);
-        } catch {
-          /* already failing */
-        }
-      }
-      hostStreams.clear();
-    },
   };
 }
 

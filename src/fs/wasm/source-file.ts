@@ -29,6 +29,8 @@ export interface SourceFailure {
   path: string;
   errno: string;
   message: string;
+  /** the message already says the errno */
+  namesErrno: boolean;
 }
 
 export interface SourceReader {
@@ -46,15 +48,15 @@ export function openSourceFile(
 ): SourceReader {
   const path = node.source.path;
   const id = node.source.ino !== undefined && node.source.dev !== undefined ? { dev: node.source.dev, ino: node.source.ino } : undefined;
-  const failWith = (errno: string, message: string, toolErrno = errno): never => {
-    record({ path, errno, message });
+  const failWith = (errno: string, message: string, toolErrno = errno, namesErrno = false): never => {
+    record({ path, errno, message, namesErrno });
     throw fail(toolErrno);
   };
   let fd: number;
   try {
     fd = openScanned(path, id);
   } catch (e) {
-    if (e instanceof SourceChangedError) return failWith(e.errno, e.message, e.errno === 'ESTALE' ? 'EIO' : e.errno);
+    if (e instanceof SourceChangedError) return failWith(e.errno, e.message, e.errno === 'ESTALE' ? 'EIO' : e.errno, e.namesErrno);
     throw e;
   }
   const planned = node.size;
@@ -89,7 +91,7 @@ export function openSourceFile(
             r = fs.readSync(fd, buf, off + n, want - n, base + pos + n);
           } catch (e) {
             const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-            return failWith(code, `${path}: read failed: ${code}`);
+            return failWith(code, `${path}: read failed: ${code}`, code, true);
           }
           if (r === 0) short(pos + n);
           n += r;
@@ -120,7 +122,7 @@ export function openSourceFile(
           fs.closeSync(fd);
           done();
         }
-        if (!member && now !== planned) record({ path, errno: 'EIO', message: `${path}: changed size while it was read (${planned} → ${now} bytes)` });
+        if (!member && now !== planned) record({ path, errno: 'EIO', message: `${path}: changed size while it was read (${planned} → ${now} bytes)`, namesErrno: false });
       },
     },
   };

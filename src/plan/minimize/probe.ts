@@ -44,7 +44,7 @@ export async function fitsWithTool(format: string, tree: SourceTree, size: numbe
       if (e instanceof RepartError && e.code === 'E_FS_NO_SPACE') return false;
       // vfat: a long name that needs more slots than a (small) cluster has; larger volumes have
       // larger clusters, so for sizing this is "too small" too
-      if (e instanceof RepartError && format === 'vfat' && /no directory slots/.test(e.message)) return false;
+      if (e instanceof RepartError && e.code === 'E_FS_DIR_FULL') return false;
       throw e;
     }
     opts.check?.(image, size);

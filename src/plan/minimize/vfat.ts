@@ -68,7 +68,7 @@ export function vfatMinimalSize(tree: SourceTree, opts: VfatModelOptions = {}): 
         return planLayout(image(bytes, spc), top, { nameMode: opts.nameMode }).allocatedClusters;
       } catch (e) {
         // e.g. a long name needing more slots than one cluster has: not at this cluster size
-        if (e instanceof LayoutError && e.code === 'E_FS') return Infinity;
+        if (e instanceof LayoutError && (e.code === 'E_FS' || e.code === 'E_FS_DIR_FULL')) return Infinity;
         if (!(e instanceof LayoutError && e.code === 'E_FS_NO_SPACE') && !(e instanceof GeometryError)) throw e;
         const hint = e instanceof LayoutError && e.neededClusters ? e.neededClusters * spc * ss * 1.1 : 0;
         bytes = Math.max(bytes * 2, Math.ceil(hint));
