@@ -121,3 +121,46 @@ test('a self-sized tool that fails: its error and exit status 1, no stack trace'
     assert.match(err, /mkfs\.erofs crashed/);
   } finally { rmSync(t.dir, { recursive: true, force: true }); }
 });
+
+test('erofs into a window of exactly its image\'s size: the block mkfs.erofs writes past it and truncates away stays out of the image', { timeout: 120_000 }, async () => {
+  const { formatInWorkers, closeWorkerPool } = await import('../src/fs/pool.js');
+  const { rofsJob } = await import('./erofs-helpers.js');
+  const t = tree({});
+  try {
+    let x = 0x12345678;
+    const noise = Buffer.alloc(300_000);
+    // (exact 32-bit LCG steps: this content is one where mkfs.erofs 1.9.4 -zzstd overshoots)
+    for (let i = 0; i < noise.length; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; noise[i] = x >>> 24; }
+    mkdirSync(path.join(t.dir, 'src/usr/share/doc'), { recursive: true });
+    writeFileSync(path.join(t.dir, 'src/usr/share/doc/README'), Array.from({ length: 20000 }, (_, i) => `line ${i} of a compressible document\n`).join(''));
+    writeFileSync(path.join(t.dir, 'src/usr/share/doc/noise'), noise);
+    const src = hostTree(path.join(t.dir, 'src'));
+    const MiB = 1 << 20;
+    const run = async (name: string, size: number) => {
+      const img = path.join(t.dir, name);
+      writeFileSync(img, Buffer.alloc(0));
+      const fd = await import('node:fs').then((m) => m.openSync(img, 'r+'));
+      const { writeSync, closeSync, readFileSync } = await import('node:fs');
+      writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 40 * MiB); // a marker after every window
+      closeSync(fd);
+      try {
+        const [o] = await formatInWorkers([rofsJob('erofs', { window: { path: img, offset: MiB, size }, tree: src, systemdVersion: 262, compression: 'zstd' })]);
+        return { used: o!.usedBytes!, bytes: readFileSync(img) };
+      } catch (e) {
+        return { error: e as Error, bytes: readFileSync(img) };
+      }
+    };
+    const big = await run('big.img', 32 * MiB);
+    assert.ok('used' in big && big.used! > 0);
+    const used = (big as { used: number }).used;
+    const exact = await run('exact.img', used);
+    assert.equal((exact as { used?: number }).used, used, 'fits in exactly its size, as in a temporary file');
+    assert.ok(exact.bytes.subarray(MiB, MiB + used).equals(big.bytes.subarray(MiB, MiB + used)), 'the same image');
+    assert.ok(exact.bytes.subarray(MiB + used, 40 * MiB).every((b) => b === 0), 'nothing written past the window');
+    assert.ok(exact.bytes.subarray(40 * MiB, 40 * MiB + 4096).every((b) => b === 0x5a), 'the marker is untouched');
+    const short = await run('short.img', used - 4096);
+    assert.ok('error' in short && short.error instanceof FsError && short.error.code === 'E_FS_NO_SPACE', String((short as { error?: Error }).error));
+    assert.ok(short.bytes.subarray(MiB + used - 4096, 40 * MiB).every((b) => b === 0), 'nothing written past the short window');
+    await closeWorkerPool();
+  } finally { rmSync(t.dir, { recursive: true, force: true }); }
+});
