@@ -78,9 +78,9 @@ export interface ReadResult {
   problems: string[];
 }
 
-function runGetfattr(paths: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; missing: boolean }> {
+function runGetfattr(paths: string[], env: NodeJS.ProcessEnv, recursive = false, started?: (kill: () => void) => void): Promise<{ stdout: string; stderr: string; missing: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('getfattr', ['-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--', ...paths], {
+    const child = spawn('getfattr', [...(recursive ? ['-R'] : []), '-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--', ...paths], {
       env: { ...env, LC_ALL: 'C' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -92,6 +92,7 @@ function runGetfattr(paths: string[], env: NodeJS.ProcessEnv): Promise<{ stdout:
       if (e.code === 'ENOENT') resolve({ stdout: '', stderr: '', missing: true });
       else reject(e);
     });
+    started?.(() => child.kill());
     child.on('close', () => resolve({ stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('utf8'), missing: false }));
   });
 }
@@ -144,37 +145,102 @@ export function hostListOrder(p: string, xs: Xattr[], env: NodeJS.ProcessEnv = p
   return left.length === 0 ? out : xs;
 }
 
+/**
+ * getfattr -R over whole source directories, started as the tree scan reaches them so that the
+ * attributes are read beside the scan (another process, so the other core) rather than after it.
+ * Used only for a directory the scan copies whole (nothing excluded below it): then getfattr's
+ * physical walk (symlinks to directories are not followed, as the scan does not) visits exactly
+ * the paths the scan does.
+ */
+export class XattrPrefetch {
+  private readonly runs: { root: string; done: Promise<{ stdout: string; stderr: string; missing: boolean }> }[] = [];
+  private readonly kills: (() => void)[] = [];
+
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env, private readonly platform: string = process.platform) {}
+
+  /** Start reading every attribute below `root` (a normalised absolute directory path). */
+  start(root: string): void {
+    if (this.platform !== 'linux' || this.covering(root) !== undefined) return;
+    const done = runGetfattr([root], this.env, true, (kill) => this.kills.push(kill));
+    done.catch(() => {}); // awaited in results(); a rejection before then is not unhandled
+    this.runs.push({ root, done });
+  }
+
+  /** The prefetched root `path` lies in, if any. */
+  covering(path: string): string | undefined {
+    for (const r of this.runs) if (path === r.root || path.startsWith(r.root === '/' ? '/' : r.root + '/')) return r.root;
+    return undefined;
+  }
+
+  /** Every prefetched attribute by path; `unavailable` when getfattr is missing. */
+  async results(): Promise<ReadResult> {
+    const byPath = new Map<string, Xattr[]>();
+    const problems: string[] = [];
+    for (const r of this.runs) {
+      const out = await r.done;
+      if (out.missing) return { byPath, problems, unavailable: 'getfattr (package "attr") is not installed' };
+      for (const [p, xs] of parseGetfattr(out.stdout)) byPath.set(posix.normalize(p), xs);
+      for (const l of out.stderr.split('\n')) if (l.trim() !== '') problems.push(l.trim());
+    }
+    return { byPath, problems };
+  }
+
+  /** Stop what is still running (the build failed). */
+  abort(): void {
+    for (const k of this.kills) k();
+  }
+}
+
 /** The host path a node was copied from, if any. */
 function hostPathOf(n: TreeNode): string | undefined {
   if (n.kind === 'file') return n.source.kind === 'host' ? n.source.path : undefined;
   return n.hostPath;
 }
 
+/** A path as getfattr prints it (normalised), without a normalising pass for the usual clean path. */
+const clean = (p: string): string => (p.includes('//') || p.includes('/.') || (p.length > 1 && p.endsWith('/')) ? posix.normalize(p) : p);
+
 /**
- * Put the host xattrs on every node copied from the host. Returns what the run should say once:
- * null when there is nothing to say.
+ * Put the host xattrs on every node copied from the host (from `prefetch` for the paths it
+ * covers, from batches of paths for the rest). Returns what the run should say once.
  */
-export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform): Promise<{ unavailable?: string; problems: string[] }> {
-  const nodes = new Map<string, TreeNode[]>();
-  const seen = new Set<TreeNode>();
-  const visit = (n: TreeNode): void => {
-    if (seen.has(n)) return;
-    seen.add(n);
-    const p = hostPathOf(n);
-    if (p !== undefined) {
-      const k = posix.normalize(p);
-      const list = nodes.get(k);
-      if (list) list.push(n);
-      else nodes.set(k, [n]);
+export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, prefetch?: XattrPrefetch): Promise<{ unavailable?: string; problems: string[] }> {
+  const nodes = new Map<string, TreeNode | TreeNode[]>();
+  const rest: string[] = [];
+  const visit = (dir: TreeNode): void => {
+    add(dir);
+    if (dir.kind !== 'dir') return;
+    for (const c of dir.entries.values()) {
+      if (c.kind === 'dir') visit(c);
+      else add(c);
     }
-    if (n.kind === 'dir') for (const c of n.entries.values()) visit(c);
+  };
+  // a node reached twice (hard links) is listed once per path it was copied from, and once per node
+  const add = (n: TreeNode): void => {
+    const p = hostPathOf(n);
+    if (p === undefined) return;
+    const k = clean(p);
+    const list = nodes.get(k);
+    if (list === undefined) {
+      nodes.set(k, n);
+      if (prefetch?.covering(k) === undefined) rest.push(k);
+    } else if (Array.isArray(list)) {
+      if (!list.includes(n)) list.push(n);
+    } else if (list !== n) nodes.set(k, [list, n]);
   };
   visit(tree.root);
-  const r = await readHostXattrs([...nodes.keys()], env, platform);
-  for (const [p, found] of r.byPath) {
-    if (found.length === 0) continue;
-    const xs = found.length > 1 ? hostListOrder(p, found, env) : found;
-    for (const n of nodes.get(p) ?? []) n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
+  const pre = prefetch ? await prefetch.results() : undefined;
+  const r = pre?.unavailable ? pre : await readHostXattrs(rest, env, platform);
+  const problems = [...(pre?.problems ?? []), ...(pre === r ? [] : r.problems)];
+  const found = pre && !pre.unavailable ? [pre.byPath, r.byPath] : [r.byPath];
+  for (const byPath of found) {
+    for (const [p, xs0] of byPath) {
+      if (xs0.length === 0) continue;
+      const entry = nodes.get(p);
+      if (entry === undefined) continue;
+      const xs = xs0.length > 1 ? hostListOrder(p, xs0, env) : xs0;
+      for (const n of Array.isArray(entry) ? entry : [entry]) n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
+    }
   }
-  return { unavailable: r.unavailable, problems: r.problems };
+  return { unavailable: r.unavailable, problems };
 }

@@ -275,7 +275,8 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     orig: originalsOf(FS),
     cwd: '/',
     abs: (p: string): string => {
-      const a = normalizeAbs(p.startsWith('/') ? p : posix.join(h.cwd, p));
+      // the tools mostly pass clean absolute paths: those skip the normalising pass
+      const a = p.startsWith('/') && isCleanAbs(p) ? p : normalizeAbs(p.startsWith('/') ? p : posix.join(h.cwd, p));
       return aliases[a] ?? a;
     },
     isVirtual: (a: string): boolean => vtree !== null && vtree.contains(a),
@@ -287,6 +288,11 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     }),
   };
   return h;
+}
+
+/** Absolute and already normal: no "//", no "." or ".." component (nor a dot file: checked the slow way), no trailing "/". */
+function isCleanAbs(p: string): boolean {
+  return !p.includes('//') && !p.includes('/.') && (p.length === 1 || !p.endsWith('/'));
 }
 
 function memStat(data: Uint8Array): EmStat {

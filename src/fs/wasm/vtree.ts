@@ -69,6 +69,7 @@ export class VirtualTree {
   private links: Map<TreeNode, number> | null = null;
   private sorted = new Map<DirNode, string[]>();
   private xattrLists = new Map<TreeNode, Uint8Array>();
+  private dirs = new Map<string, DirNode>();
 
   constructor(
     readonly tree: SourceTree,
@@ -95,8 +96,29 @@ export class VirtualTree {
    * followed (as the kernel does), the last component only when `follow`. Absolute link
    * targets resolve inside the tree, as they would in the finished image. */
   resolve(abs: string, follow: boolean): TreeNode {
+    // the usual question names an entry of a directory asked about before: its parent is cached
+    const slash = abs.lastIndexOf('/');
+    const name = abs.slice(slash + 1);
+    if (slash > this.mountPoint.length && name !== '' && name !== '.' && name !== '..') {
+      const parent = this.resolveDir(abs.slice(0, slash));
+      const node = parent.entries.get(name);
+      if (!node) throw this.fail('ENOENT');
+      if (!(follow && node.kind === 'symlink')) return node;
+    }
     const rel = abs.slice(this.mountPoint.length);
     return this.walk([this.tree.root], rel.split('/'), follow, { hops: 0 });
+  }
+
+  /** A directory by path (symlinks followed), cached: the tree does not change while a tool runs. */
+  private resolveDir(abs: string): DirNode {
+    let dir = this.dirs.get(abs);
+    if (!dir) {
+      const node = this.walk([this.tree.root], abs.slice(this.mountPoint.length).split('/'), true, { hops: 0 });
+      if (node.kind !== 'dir') throw this.fail('ENOTDIR');
+      dir = node;
+      this.dirs.set(abs, dir);
+    }
+    return dir;
   }
 
   /** `stack` is the chain of directories from the root to the current one, so that ".."
