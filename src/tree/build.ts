@@ -9,7 +9,7 @@ import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../errors.js';
 import { chaseInRoot, ChaseError, clampedComponents } from './chase.js';
-import { newTree, type DirNode, type NodeMeta, type SourceTree, type Timespec, type TreeNode } from './model.js';
+import { newTree, type DirNode, type FileSource, type NodeMeta, type SourceTree, type Timespec, type TreeNode } from './model.js';
 import { addArchive, type ArchiveSpec } from './tar.js';
 import { treeRdev } from './devices.js';
 import { inodeKey } from './identity.js';
@@ -104,9 +104,12 @@ class Builder {
   readonly tree: SourceTree;
   private readonly root: string;
   private readonly statCache = new Map<string, Stats | null>();
+  private readonly scannedCtime: Timespec;
+  private readonly devs = new Map<number, bigint>();
 
   constructor(private readonly spec: TreeSpec) {
     this.root = posix.resolve(spec.copySource || '/');
+    this.scannedCtime = { ...spec.now };
     this.tree = newTree(this.meta(0o755, spec.owner, spec.now));
   }
 
@@ -119,10 +122,32 @@ class Builder {
     return { perm, uid, gid, atime: { ...t }, mtime: { ...m }, ctime: { ...this.spec.now } };
   }
 
+  /**
+   * A scanned entry's metadata. Every scanned ctime is "now", and atime is often mtime: those
+   * share one Timespec object (tens of bytes a node, kept shared by structured cloning into the
+   * workers). Nothing changes a Timespec in place but the SOURCE_DATE_EPOCH clamp, which gives
+   * every sharer the same answer.
+   */
   private metaFrom(st: Stats, owner?: { uid: number; gid: number }): NodeMeta {
     const big = st as unknown as { atimeNs?: bigint; mtimeNs?: bigint };
     const o = this.owner(owner?.uid ?? st.uid, owner?.gid ?? st.gid);
-    return { perm: st.mode & 0o7777, uid: o.uid, gid: o.gid, atime: ts(st.atimeMs, big.atimeNs), mtime: ts(st.mtimeMs, big.mtimeNs), ctime: { ...this.spec.now } };
+    const mtime = ts(st.mtimeMs, big.mtimeNs);
+    let atime = ts(st.atimeMs, big.atimeNs);
+    if (atime.sec === mtime.sec && atime.nsec === mtime.nsec) atime = mtime;
+    return { perm: st.mode & 0o7777, uid: o.uid, gid: o.gid, atime, mtime, ctime: this.scannedCtime };
+  }
+
+  /** BigInt device numbers, one per device (scanId): a tree lives on a handful of devices. */
+  private bigDev(dev: bigint): bigint {
+    const k = Number(dev);
+    let d = this.devs.get(k);
+    if (d === undefined) this.devs.set(k, (d = dev));
+    return d;
+  }
+
+  private hostSource(path: string, st: Stats, where?: ErrorWhere): FileSource {
+    const id = scanId(path, st, where);
+    return { kind: 'host', path, dev: this.bigDev(id.dev), ino: id.ino };
   }
 
   private ino(): number {
@@ -306,7 +331,7 @@ class Builder {
     const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
     const name = tgtParts[tgtParts.length - 1]!;
     if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target already exists`, line.where);
-    parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, this.spec.owner), size: st.size, source: { kind: 'host', path: src, ...scanId(src, st, line.where) }, allocated: st.blocks * 512 });
+    parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, this.spec.owner), size: st.size, source: this.hostSource(src, st, line.where), allocated: st.blocks * 512 });
     this.touch(parent);
   }
 
@@ -380,7 +405,7 @@ class Builder {
       if (prev) return prev;
     }
     let node: TreeNode;
-    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: { kind: 'host', path, ...scanId(path, st, where) }, allocated: st.blocks * 512 };
+    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: this.hostSource(path, st, where), allocated: st.blocks * 512 };
     else if (st.isSymbolicLink()) {
       let target: string;
       try {
