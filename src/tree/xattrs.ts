@@ -200,47 +200,40 @@ function hostPathOf(n: TreeNode): string | undefined {
 /** A path as getfattr prints it (normalised), without a normalising pass for the usual clean path. */
 const clean = (p: string): string => (p.includes('//') || p.includes('/.') || (p.length > 1 && p.endsWith('/')) ? posix.normalize(p) : p);
 
-/**
- * Put the host xattrs on every node copied from the host (from `prefetch` for the paths it
- * covers, from batches of paths for the rest). Returns what the run should say once.
- */
-export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, prefetch?: XattrPrefetch): Promise<{ unavailable?: string; problems: string[] }> {
-  const nodes = new Map<string, TreeNode | TreeNode[]>();
-  const rest: string[] = [];
-  const visit = (dir: TreeNode): void => {
-    add(dir);
-    if (dir.kind !== 'dir') return;
-    for (const c of dir.entries.values()) {
-      if (c.kind === 'dir') visit(c);
-      else add(c);
-    }
-  };
-  // a node reached twice (hard links) is listed once per path it was copied from, and once per node
-  const add = (n: TreeNode): void => {
+/** Every node of the tree copied from the host, with its host path (a hard link once per name). */
+function eachHostNode(tree: SourceTree, f: (n: TreeNode, path: string) => void): void {
+  const visit = (n: TreeNode): void => {
     const p = hostPathOf(n);
-    if (p === undefined) return;
-    const k = clean(p);
-    const list = nodes.get(k);
-    if (list === undefined) {
-      nodes.set(k, n);
-      if (prefetch?.covering(k) === undefined) rest.push(k);
-    } else if (Array.isArray(list)) {
-      if (!list.includes(n)) list.push(n);
-    } else if (list !== n) nodes.set(k, [list, n]);
+    if (p !== undefined) f(n, clean(p));
+    if (n.kind === 'dir') for (const c of n.entries.values()) visit(c);
   };
   visit(tree.root);
+}
+
+/**
+ * Put the host xattrs on every node copied from the host (from `prefetch` for the paths it
+ * covers, from batches of paths for the rest). Returns what the run should say once. Few files
+ * have attributes: the tree is walked for the paths to ask about and, if any answer, once more
+ * to put them on, rather than holding a map of every path.
+ */
+export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, prefetch?: XattrPrefetch): Promise<{ unavailable?: string; problems: string[] }> {
+  const rest: string[] = [];
+  eachHostNode(tree, (_n, p) => {
+    if (prefetch?.covering(p) === undefined) rest.push(p);
+  });
   const pre = prefetch ? await prefetch.results() : undefined;
-  const r = pre?.unavailable ? pre : await readHostXattrs(rest, env, platform);
+  const r = pre?.unavailable ? pre : await readHostXattrs([...new Set(rest)], env, platform);
   const problems = [...(pre?.problems ?? []), ...(pre === r ? [] : r.problems)];
-  const found = pre && !pre.unavailable ? [pre.byPath, r.byPath] : [r.byPath];
-  for (const byPath of found) {
-    for (const [p, xs0] of byPath) {
-      if (xs0.length === 0) continue;
-      const entry = nodes.get(p);
-      if (entry === undefined) continue;
-      const xs = xs0.length > 1 ? hostListOrder(p, xs0, env) : xs0;
-      for (const n of Array.isArray(entry) ? entry : [entry]) n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
-    }
+  const found = new Map<string, Xattr[]>();
+  for (const byPath of pre && !pre.unavailable ? [pre.byPath, r.byPath] : [r.byPath]) {
+    for (const [p, xs] of byPath) if (xs.length > 0) found.set(p, xs.length > 1 ? hostListOrder(p, xs, env) : xs);
+  }
+  // putting the same attributes on a node twice (a hard link met again) changes nothing
+  if (found.size > 0) {
+    eachHostNode(tree, (n, p) => {
+      const xs = found.get(p);
+      if (xs) n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
+    });
   }
   return { unavailable: r.unavailable, problems };
 }

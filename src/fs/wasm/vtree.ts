@@ -6,7 +6,7 @@
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
 import { openSourceFile, type SourceFailure } from './source-file.js';
-import type { DirNode, FileNode, SourceTree, TreeNode } from '../../tree/model.js';
+import { byteOrder, type DirNode, type FileNode, type SourceTree, type TreeNode } from '../../tree/model.js';
 import {
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
   type EmStat, type EmStream, type StreamHandler,
@@ -53,13 +53,8 @@ export function treeTotals(tree: SourceTree): { files: number; bytes: number } {
   return { files: seen.size, bytes };
 }
 
-/** UTF-8 byte order, which is what the C tools' strcmp-based sorting sees. */
-export function byteOrder(names: string[]): string[] {
-  return names
-    .map((n) => [n, Buffer.from(n, 'utf8')] as const)
-    .sort((a, b) => Buffer.compare(a[1], b[1]))
-    .map((e) => e[0]);
-}
+/** UTF-8 byte order, which is what the C tools' strcmp-based sorting sees (src/tree/model.ts). */
+export { byteOrder };
 
 export class VirtualTree {
   readonly stats: TreeReadStats = { files: 0, filesDone: 0, bytes: 0 };
