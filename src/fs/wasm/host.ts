@@ -275,7 +275,12 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     orig: originalsOf(FS),
     cwd: '/',
     abs: (p: string): string => {
-      const a = normalizeAbs(p.startsWith('/') ? p : posix.join(h.cwd, p));
+      // the tools mostly pass clean absolute paths, or plain names in the working directory
+      // (mke2fs -d chdirs into each source directory): those skip the normalising pass
+      let a: string;
+      if (p.startsWith('/')) a = isCleanAbs(p) ? p : normalizeAbs(p);
+      else if (p !== '' && p !== '.' && p !== '..' && !p.includes('/')) a = h.cwd === '/' ? '/' + p : h.cwd + '/' + p;
+      else a = normalizeAbs(posix.join(h.cwd, p));
       return aliases[a] ?? a;
     },
     isVirtual: (a: string): boolean => vtree !== null && vtree.contains(a),
@@ -287,6 +292,11 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     }),
   };
   return h;
+}
+
+/** Absolute and already normal: no "//", no "." or ".." component (nor a dot file: checked the slow way), no trailing "/". */
+function isCleanAbs(p: string): boolean {
+  return !p.includes('//') && !p.includes('/.') && (p.length === 1 || !p.endsWith('/'));
 }
 
 function memStat(data: Uint8Array): EmStat {
