@@ -16,9 +16,11 @@ export async function formatSelfSized(
   args: string[],
   env: Record<string, string>,
   progress?: (p: FormatProgress) => void,
+  opts: { sparseSources?: boolean } = {},
 ): Promise<FormatOutcome> {
   if (!job.windowZeroed) zeroWindow(job);
-  const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, tool, tool, args, env, progress);
+  const holes = opts.sparseSources ? { seekHoles: true, allocatedBlocks: true } : {};
+  const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, tool, tool, args, env, progress, holes);
   const used = result.device?.end ?? 0;
   if (used <= 0 || used > job.window.size) {
     throw new FsError('E_FS', `${tool} finished but its output size (${used} bytes) is not within the partition (${job.window.size} bytes)`, {

@@ -121,6 +121,9 @@ export interface ToolRun {
   files?: Record<string, Uint8Array>;
   /** source files with holes show them to SEEK_DATA/SEEK_HOLE (else: data everywhere). */
   seekHoles?: boolean;
+  /** source files' st_blocks is their host allocation (else: their size), for tools that ask
+   * SEEK_DATA only of files whose blocks fall short of their size (mksquashfs). */
+  allocatedBlocks?: boolean;
   /** absolute path → the path it stands for (mkfs.xfs protofile names for sources with spaces). */
   aliases?: Record<string, string>;
 }
@@ -259,7 +262,7 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     if (code && codes[code] !== undefined) return new FS.ErrnoError(codes[code]!);
     return e as Error;
   };
-  const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress) : null;
+  const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress, run.allocatedBlocks === true) : null;
   const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation) : null;
   const aliases = run.aliases ?? {};
   const h: HostFs = {

@@ -126,6 +126,7 @@ export function openSourceFile(
         try {
           now = fs.fstatSync(fd).size;
         } finally {
+          holes?.close();
           fs.closeSync(fd);
           done();
         }

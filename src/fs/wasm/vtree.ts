@@ -73,6 +73,8 @@ export class VirtualTree {
     readonly mountPoint: string,
     private readonly fail: Fail,
     private readonly progress?: TreeProgress,
+    /** a host file's st_blocks is what the host allocates for it (holes show), not its size */
+    private readonly allocatedBlocks = false,
   ) {}
 
   /** Report progress if the last report is old enough (Date.now() costs ~50 ns per read). */
@@ -178,7 +180,8 @@ export class VirtualTree {
       gid: m.gid,
       rdev: node.kind === 'char' || node.kind === 'block' || node.kind === 'fifo' || node.kind === 'socket' ? node.rdev : 0,
       size,
-      blocks: Math.ceil(size / 512),
+      // mksquashfs asks SEEK_DATA only where st_blocks is short of the size, as on the host
+      blocks: Math.ceil((this.allocatedBlocks && node.kind === 'file' && node.allocated !== undefined ? Math.min(node.allocated, size) : size) / 512),
       // doStat keeps whole seconds only (tv_nsec is written as 0), as both tools store them.
       atime: this.date(m.atime.sec),
       mtime: this.date(m.mtime.sec),
