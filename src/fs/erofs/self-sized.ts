@@ -20,9 +20,11 @@ export async function formatSelfSized(
   args: string[],
   env: Record<string, string>,
   progress?: (p: FormatProgress) => void,
+  opts: { sparseSources?: boolean } = {},
 ): Promise<FormatOutcome> {
   if (!job.windowZeroed) zeroWindow(job);
-  const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, tool, tool, args, env, progress, { tailRoom: TAIL_ROOM });
+  const holes = opts.sparseSources ? { seekHoles: true, allocatedBlocks: true } : {};
+  const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, tool, tool, args, env, progress, { ...holes, tailRoom: TAIL_ROOM });
   const used = result.device?.end ?? 0;
   if (used > job.window.size) {
     throw new FsError('E_FS_NO_SPACE', `${tool}: the image is ${used} bytes, the partition has ${job.window.size}`, { file: job.definitionFile });

@@ -15,7 +15,7 @@ import { driverFor } from '../../fs/registry.js';
 import type { SourceTree } from '../../tree/model.js';
 import { newTree } from '../../tree/model.js';
 import { btrfsMinimalSize, type BtrfsProfile } from './btrfs.js';
-import { extGeometry, extMinimalSize, FIRST_INO, WASM_PAGE_SIZE, type ExtType } from './ext4.js';
+import { extGeometry, extMinimalSize, FIRST_INO, MKE2FS_PAGE_SIZE, type ExtType } from './ext4.js';
 import { extGuess } from './ext-guess.js';
 import { treeStats, type TreeStats } from './stats.js';
 import { vfatMinimalSize, vfatRepartGuess } from './vfat.js';
@@ -220,7 +220,7 @@ export async function formatMinimized(job: FormatJob, model: SizeModel | number,
 export function modelMkfsOptionsAt(model: SizeModel, bytes: number): string[] | undefined {
   const n = model.detail.inodeCount;
   if (!model.mkfsOptions || typeof n !== 'number' || !model.format.startsWith('ext')) return model.mkfsOptions;
-  const g = extGeometry(bytes, model.format as ExtType, WASM_PAGE_SIZE);
+  const g = extGeometry(bytes, model.format as ExtType, MKE2FS_PAGE_SIZE);
   return g && g.freeInodes >= n - FIRST_INO - 1 ? undefined : model.mkfsOptions;
 }
 
