@@ -136,7 +136,12 @@ export const formatSelfSizedStage: Stage = {
   async run(ctx: BuildContext) {
     const first = formatted(ctx).filter((s) => s.selfSized);
     if (first.length === 0) return;
-    await formatInImage(ctx, first);
+    try {
+      await formatInImage(ctx, first);
+    } catch (e) {
+      // a self-sized tool that fails (no space, a crash) is reported as the tool's error
+      throw e instanceof FormatJobError ? e.error : e;
+    }
     for (const s of first) settleSelfSized(ctx, s, s.formatted!.usedBytes);
     checkMax(ctx);
     followVerityData(ctx, first);

@@ -116,7 +116,7 @@ export interface ToolRun {
   env: Record<string, string>;
   tree?: { mountPoint: string; tree: SourceTree; progress?: TreeProgress };
   /** asEmptyFile: the window stands for an empty file the tool sizes itself (device.ts). */
-  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean };
+  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean; tailRoom?: number };
   /** small read-only files the tool reads by absolute path (mkfs.xfs' protofile), from memory. */
   files?: Record<string, Uint8Array>;
   /** source files with holes show them to SEEK_DATA/SEEK_HOLE (else: data everywhere). */
@@ -263,7 +263,7 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     return e as Error;
   };
   const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress, run.allocatedBlocks === true) : null;
-  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation) : null;
+  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation, run.device.tailRoom) : null;
   const aliases = run.aliases ?? {};
   const h: HostFs = {
     FS,
