@@ -6,30 +6,19 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { setx, userXattrSkip } from '../helpers/host-xattrs.js';
 import { buildTree, type TreeSpec } from '../../src/tree/build.js';
 import { walk, type SourceTree } from '../../src/tree/model.js';
 import { attachHostXattrs, XattrPrefetch } from '../../src/tree/xattrs.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'xattr-prefetch-test-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
-const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).error === undefined;
 
-function userXattrsWork(): boolean {
-  if (!has('getfattr') || !has('setfattr')) return false;
-  const p = path.join(work, 'probe');
-  fs.writeFileSync(p, '');
-  return spawnSync('setfattr', ['-n', 'user.probe', '-v', '1', p]).status === 0;
-}
-const skip = userXattrsWork() ? false : 'getfattr/setfattr missing or user xattrs unsupported in ' + os.tmpdir();
+const skip = userXattrSkip(work);
 
-function setx(p: string, name: string, value: string): void {
-  const r = spawnSync('setfattr', ['-h', '-n', name, '-v', '0x' + Buffer.from(value).toString('hex'), p], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-}
 
 /** A source tree: nested files with one or several attributes, a hard link, a symlink to a directory, odd names. */
 function makeSource(): { src: string; single: string } {

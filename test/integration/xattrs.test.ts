@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { setx, userXattrSkip } from '../helpers/host-xattrs.js';
 import { parseGetfattr, readHostXattrs, unquote } from '../../src/tree/xattrs.js';
 import { runOurs } from '../helpers/reference.js';
 import { btrfsXattrs, copyWindow, ext4Xattrs, xattrView, type Xattr } from '../wasm-helpers.js';
@@ -36,19 +37,7 @@ test('getfattr quoting: octal escapes become bytes, the first "=" ends the name,
   assert.throws(() => parseGetfattr('# file: /x\nuser.a="text"\n'), /cannot parse/);
 });
 
-/** user xattrs work on this file system (tmpfs and overlayfs may refuse them) */
-function userXattrsWork(): boolean {
-  if (!has('getfattr') || !has('setfattr')) return false;
-  const p = path.join(work, 'probe');
-  fs.writeFileSync(p, '');
-  return spawnSync('setfattr', ['-n', 'user.probe', '-v', '1', p]).status === 0;
-}
-const skip = userXattrsWork() ? false : 'getfattr/setfattr missing or user xattrs unsupported in ' + os.tmpdir();
-
-function setx(p: string, name: string, value: Uint8Array): void {
-  const r = spawnSync('setfattr', ['-h', '-n', name, '-v', '0x' + Buffer.from(value).toString('hex'), p], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-}
+const skip = userXattrSkip(work);
 
 test('readHostXattrs: names with newlines, backslashes, "=" and UTF-8 come back exact, in batches', { skip }, async () => {
   const d = path.join(work, 'names');
