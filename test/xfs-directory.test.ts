@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FormatJob } from '../src/fs/driver.js';
-import { mkfsXfsArgs, sidDefaultArgs, xfsDriver } from '../src/fs/xfs/index.js';
+import { mkfsXfsArgs, populatesFromDirectory, sidDefaultArgs, xfsDriver } from '../src/fs/xfs/index.js';
 import { emptyMeta, newTree, type DirNode, type FileNode, type NodeMeta, type TreeNode } from '../src/tree/model.js';
 
 const MiB = 1024 * 1024;
@@ -30,6 +30,8 @@ function job(over: Partial<FormatJob> & Pick<FormatJob, 'window'>): FormatJob {
 
 test('262 gives mkfs.xfs the directory (-p <mount point>) and 7.2.0\'s autofsck default, unless the options rule it out', () => {
   const j = job({ window: { path: '/x', offset: 0, size: 400 * MiB } });
+  // v260 moved from the protofile to the directory (formatting.md §3)
+  assert.deepEqual([257, 259, 260, 262].map((v) => populatesFromDirectory({ ...j, systemdVersion: v })), [false, false, true, true]);
   const args = mkfsXfsArgs(j, 'directory');
   assert.deepEqual(args.slice(args.indexOf('-p'), args.indexOf('-p') + 2), ['-p', '/repart-root']);
   assert.deepEqual(args.slice(-3), ['-m', 'autofsck=repair', '/dev/repart-partition']);

@@ -59,9 +59,9 @@ export function sidDefaultArgs(extra: string[]): string[] {
   return out;
 }
 
-/** 262 (sid's mkfs.xfs 7.2.0) is given the directory to copy; 257 a protofile. */
+/** 260+ give mkfs.xfs the directory to copy (262: sid's 7.2.0); earlier versions a protofile. */
 export function populatesFromDirectory(job: FormatJob): boolean {
-  return jobCompat(job).toolsSuite === 'sid';
+  return jobCompat(job).xfsPopulateFromDirectory;
 }
 
 /**
