@@ -78,6 +78,7 @@ test('262: the tree read as a directory: modes with sticky bits, owners, mtimes 
   // a target with spaces: a protofile cannot say it (257 refuses it), a directory can
   add(t.root, 'l', { kind: 'symlink', ino: ino++, meta: meta(0o777, { mtime: { sec: 4_000_000_000, nsec: 1 }, xattrs: [{ name: 'trusted.t', value: Buffer.from('x') }] }), target: 'a b c' });
   add(t.root, 'p', { kind: 'fifo', ino: ino++, meta: meta(0o640), rdev: 0 });
+  add(t.root, 's', { kind: 'socket', ino: ino++, meta: meta(0o755), rdev: 0 });
   add(t.root, 'c', { kind: 'char', ino: ino++, meta: meta(0o620, { gid: 5 }), rdev: 0x10300 + 5 }); // major 259 minor 5
   const img = path.join(work, 'dir.img');
   fs.writeFileSync(img, '');
@@ -91,7 +92,7 @@ test('262: the tree read as a directory: modes with sticky bits, owners, mtimes 
   const rootIno = Number(/rootino = (\d+)/.exec(xfsDb(img, ['sb 0', 'print rootino']))![1]);
   const root = ls(img, rootIno);
   const under = ls(img, root.get('pub')!);
-  assert.deepEqual([...root.keys()], ['b', 'c', 'l', 'p', 'pub', 'sgid'], 'strcmp order');
+  assert.deepEqual([...root.keys()], ['b', 'c', 'l', 'p', 'pub', 's', 'sgid'], 'strcmp order');
   assert.equal(root.get('b'), under.get('a'), 'one inode for both names');
   const print = (i: number) => xfsDb(img, [`inode ${i}`, 'print']);
   const r = print(rootIno);
@@ -121,6 +122,7 @@ test('262: the tree read as a directory: modes with sticky bits, owners, mtimes 
   assert.equal(field(l, 'a.sfattr.list[0].root'), '1');
   assert.match(xfsDb(img, [`inode ${root.get('l')!}`, 'print u3']), /a b c/);
   assert.equal(field(print(root.get('p')!), 'core.mode'), '010640');
+  assert.equal(field(print(root.get('s')!), 'core.mode'), '0140755', 'sockets too, as 7.2.0');
   const c = print(root.get('c')!);
   assert.equal(field(c, 'core.mode'), '020620');
   // IRIX_MKDEV(259, 5), as the protofile route stores it

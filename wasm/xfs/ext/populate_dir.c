@@ -13,7 +13,7 @@
  *    crtime, and its xattrs (every type, not only regular files);
  *  - a non-directory with more than one link becomes one inode: the first name creates it,
  *    the next ones only add a directory entry (and parent pointer) and count a link;
- *  - sockets are skipped;
+ *  - sockets become socket inodes (a protofile cannot say them; repart's skips them);
  *  - SOURCE_DATE_EPOCH, if set, is the clock (whole seconds); source mtimes are not clamped.
  */
 #include <dirent.h>
@@ -220,6 +220,7 @@ dir_ftype(mode_t mode)
 	case S_IFCHR:	return XFS_DIR3_FT_CHRDEV;
 	case S_IFBLK:	return XFS_DIR3_FT_BLKDEV;
 	case S_IFIFO:	return XFS_DIR3_FT_FIFO;
+	case S_IFSOCK:	return XFS_DIR3_FT_SOCK;
 	default:	return XFS_DIR3_FT_UNKNOWN;
 	}
 }
@@ -260,7 +261,7 @@ dir_entry(
 	xname.name = (unsigned char *)name;
 	xname.len = strlen(name);
 	xname.type = dir_ftype(st.st_mode);
-	if (xname.type == XFS_DIR3_FT_UNKNOWN)		/* sockets */
+	if (xname.type == XFS_DIR3_FT_UNKNOWN)
 		goto out;
 
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
