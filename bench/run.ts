@@ -3,6 +3,16 @@
  * and optional other builders, alternating A B A B after a warm-up, each run measured by
  * /usr/bin/time (wall, CPU, peak RSS of the whole process tree's largest member).
  *
+ * Where repart-ts's time goes (REPART_TS_STATS: start-up, pipeline stages, worker phases) and
+ * issue 18's goals with this run's figures are printed after the table.
+ *
+ * Heavy scenarios run only when named, --heavy-runs times each (default 1) without warm-up:
+ *   npm run bench -- --scenario gpt-only,debian-usr,distro-usr-lib,empty-200k,empty-1m
+ * distro-usr-lib is a hard-linked copy (cp -al) of the host's /usr/lib (a Debian 12 /usr/lib,
+ * ~3.9 GB, ~72k entries) under the bench directory: no data is copied, and the reference's chroot
+ * sees it (the host's own /usr/lib would cover the chroot's). debian-usr is the reference tree's
+ * trixie /usr, read in place (exposed to the chroot with REFERENCE_BIND).
+ *
  *   npm run bench -- [--quick] [--runs N] [--scenario a,b] [--other NAME=COMMAND] [--out DIR] [--no-reference]
  *   npm run bench -- minimize-sizes [--trees a,b] [--no-reference] [--out f.json]   (Minimize=guess sizes vs 262/257)
  *
@@ -21,7 +31,9 @@ const CLI = path.join(REPO, 'dist/src/cli/main.js');
 const REFERENCE = path.resolve(REPO, '../shared/tools/reference-repart');
 const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
 
-export interface RunSample { wall: number; user: number; sys: number; maxRssKiB: number; imageBytes: number; allocatedBytes: number; status: number; passes?: number; stderrTail?: string }
+/** Where repart-ts's time went in one run (REPART_TS_STATS): start-up, pipeline stages, worker phases. */
+export interface Breakdown { startupMs?: number; stages?: { stage: string; ms: number; runs: number }[]; partitions?: { label: string; format?: string; phases?: Record<string, number> }[] }
+export interface RunSample { wall: number; user: number; sys: number; maxRssKiB: number; imageBytes: number; allocatedBytes: number; status: number; passes?: number; stderrTail?: string; breakdown?: Breakdown[] }
 export interface BuilderResult { builder: string; samples: RunSample[]; error?: string }
 export interface ScenarioResult { scenario: string; description: string; sourceBytes: number; builders: BuilderResult[]; floor?: { readSeconds: number; writeSeconds: number } }
 export interface BenchReport { date: string; machine: Record<string, string | number>; quick: boolean; runs: number; scenarios: ScenarioResult[] }
@@ -65,15 +77,16 @@ export async function main(): Promise<void> {
   const a = process.argv.slice(2);
   const flag = (n: string) => a.includes(`--${n}`);
   if (flag('help') || a.includes('-h')) {
-    process.stdout.write(`usage: repart-ts bench [--quick] [--runs N] [--warmup N] [--scenario a,b] [--other NAME=COMMAND] [--out DIR] [--no-reference]\n\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}\nresults go to DIR (default ./bench-results); as root, the real systemd-repart (../shared/tools/reference-repart) runs beside repart-ts.\n`);
+    process.stdout.write(`usage: repart-ts bench [--quick] [--runs N] [--warmup N] [--heavy-runs N] [--scenario a,b] [--other NAME=COMMAND] [--out DIR] [--no-reference]\n\nscenarios: ${SCENARIOS.map((s) => s.name + (s.onlyWhenNamed ? " (only when named)" : "")).join(', ')}\nresults go to DIR (default ./bench-results); as root, the real systemd-repart (../shared/tools/reference-repart) runs beside repart-ts.\n`);
     return;
   }
   const opt = (n: string) => { const i = a.findIndex((x) => x === `--${n}` || x.startsWith(`--${n}=`)); if (i < 0) return undefined; return a[i]!.includes('=') ? a[i]!.slice(n.length + 3) : a[i + 1]; };
   const quick = flag('quick');
   const runs = Number(opt('runs') ?? (quick ? 1 : 3));
   const warmup = Number(opt('warmup') ?? 1);
+  const heavyRuns = Number(opt('heavy-runs') ?? 1);
   const outDir = path.resolve(opt('out') ?? 'bench-results');
-  const names = opt('scenario')?.split(',') ?? (quick ? ['gpt-only', 'appliance', 'store-partition', 'minimize-guess', 'tiny-files'] : SCENARIOS.map((s) => s.name));
+  const names = opt('scenario')?.split(',') ?? (quick ? ['gpt-only', 'appliance', 'store-partition', 'minimize-guess', 'tiny-files'] : SCENARIOS.filter((s) => !s.onlyWhenNamed).map((s) => s.name));
   const work = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'repart-ts-bench');
 
   // repart-ts behaves like the systemd-repart it is compared with (--compat=257 against trixie's)
@@ -98,7 +111,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`\n== ${sc.name}: preparing…\n`);
     const prep = sc.prepare(dir, quick);
     const all: Builder[] = [...builders];
-    if (useRef) all.splice(1, 0, { name: `systemd-repart (${sc.suite ?? 'trixie'})`, cmd: (args) => ({ argv: [REFERENCE, ...args], env: { REFERENCE_BIND: dir, REFERENCE_SUITE: sc.suite ?? 'trixie' } }) });
+    if (useRef && !sc.noReference) all.splice(1, 0, { name: `systemd-repart (${sc.suite ?? 'trixie'})`, cmd: (args) => ({ argv: [REFERENCE, ...args], env: { REFERENCE_BIND: [dir, ...(prep.bind ?? [])].join(':'), REFERENCE_SUITE: sc.suite ?? 'trixie' } }) });
     const res: ScenarioResult = { scenario: sc.name, description: sc.description, sourceBytes: prep.sourceBytes, builders: all.map((b) => ({ builder: b.name, samples: [] })) };
     const once = (bi: number, record: boolean) => {
       const b = all[bi]!;
@@ -110,6 +123,7 @@ export async function main(): Promise<void> {
       const steps = prep.steps ?? [[]];
       let t: ReturnType<typeof timed> | undefined;
       let passes: number | undefined;
+      const breakdown: Breakdown[] = [];
       for (const [k, extra] of steps.entries()) {
         const { argv, env } = b.cmd(['--offline=yes', '--definitions=repart.d', ...(k === 0 ? ['--empty=create'] : []), `--seed=${SEED}`, '--json=off', '--dry-run=no', ...prep.args, ...extra, img]);
         const step = timed(argv, dir, { ...env, SOURCE_DATE_EPOCH: '1700000000', REPART_TS_STATS: statsFile });
@@ -118,7 +132,9 @@ export async function main(): Promise<void> {
           stdout: step.stdout, stderr: step.stderr,
         };
         if (existsSync(statsFile)) {
-          passes = (passes ?? 0) + (JSON.parse(readFileSync(statsFile, 'utf8')) as { passes: number }).passes;
+          const st = JSON.parse(readFileSync(statsFile, 'utf8')) as { passes: number } & Breakdown;
+          passes = (passes ?? 0) + st.passes;
+          breakdown.push({ startupMs: st.startupMs, stages: st.stages, partitions: st.partitions?.map((p) => ({ label: p.label, format: p.format, phases: p.phases })) });
           rmSync(statsFile, { force: true });
         }
         if (step.sample.status !== 0) break;
@@ -127,14 +143,16 @@ export async function main(): Promise<void> {
       t = t!;
       let imageBytes = 0, allocatedBytes = 0;
       if (existsSync(img)) { const st = statSync(img); imageBytes = st.size; allocatedBytes = st.blocks * 512; }
-      const s: RunSample = { ...t.sample, imageBytes, allocatedBytes, passes, stderrTail: t.sample.status ? t.stderr.trim().split('\n').slice(-3).join(' | ') : undefined };
+      const s: RunSample = { ...t.sample, imageBytes, allocatedBytes, passes, breakdown: breakdown.length ? breakdown : undefined, stderrTail: t.sample.status ? t.stderr.trim().split('\n').slice(-3).join(' | ') : undefined };
       process.stderr.write(`   ${b.name.padEnd(26)} ${record ? '' : '(warm-up) '}${s.status === 0 ? `${s.wall.toFixed(2)} s, ${(s.maxRssKiB / 1024).toFixed(0)} MiB` : `FAILED: ${s.stderrTail}`}\n`);
       if (record) res.builders[bi]!.samples.push(s);
       return img;
     };
-    for (let w = 0; w < warmup; w++) all.forEach((_, i) => once(i, false));
+    // heavy scenarios (named only): --heavy-runs each (default 1), no warm-up
+    const nRuns = sc.onlyWhenNamed ? heavyRuns : runs;
+    for (let w = 0; w < (sc.onlyWhenNamed ? 0 : warmup); w++) all.forEach((_, i) => once(i, false));
     let lastOurs = '';
-    for (let r = 0; r < runs; r++) all.forEach((_, i) => { const img = once(i, true); if (i === 0) lastOurs = img; });
+    for (let r = 0; r < nRuns; r++) all.forEach((_, i) => { const img = once(i, true); if (i === 0) lastOurs = img; });
     // The floor: read every source byte once, write the image's allocated bytes once.
     const src = prep.sourceBytes > 0 ? timed(['sh', '-c', `tar -C '${prep.sourceDir}' -cf - --exclude='out-*.raw' . | cat > /dev/null`], dir) : null;
     const wr = existsSync(lastOurs) ? timed(['cp', '--sparse=always', lastOurs, path.join(dir, 'floor-copy.raw')], dir) : null;
@@ -146,8 +164,8 @@ export async function main(): Promise<void> {
 
   writeFileSync(path.join(outDir, 'bench.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(path.join(outDir, 'bench.html'), renderReportHtml(report));
-  writeFileSync(path.join(outDir, 'bench.md'), renderReportMarkdown(report));
-  process.stdout.write(renderReportText(report));
+  writeFileSync(path.join(outDir, 'bench.md'), renderReportMarkdown(report) + '\n```\n' + renderGoals(report) + renderReportText(report).split('\n').filter((l) => l.includes(': start-up')).join('\n') + '\n```\n');
+  process.stdout.write(renderReportText(report) + '\n' + renderGoals(report));
   process.stdout.write(`\nwrote ${path.join(outDir, 'bench.json')} , bench.html and bench.md\n`);
 }
 
@@ -172,7 +190,50 @@ export function renderReportText(r: BenchReport): string {
   lines.push(...rows.map((row) => row.map((x, c) => (x ?? '').padEnd(w[c]!)).join('  ').trimEnd()));
   lines.push('ratio = repart-ts median wall / this builder\'s (below 1 means repart-ts is faster); vs floor = median wall / floor; cores = CPU / wall / cores');
   lines.push(...failures.map((f) => `failed: ${f}`));
+  lines.push('', 'where repart-ts\'s time goes (last run; ms): start-up = process start to build start (Node + imports); stages of src/build/pipeline.ts;', 'per formatted partition, worker phases: driverLoad, compile + instantiate (WebAssembly), run = the tool (fileData = host reads of file data, imageWrite = writes to the image, metadata = the rest of run)');
+  for (const s of r.scenarios) {
+    const last = s.builders[0]?.samples.filter((x) => x.status === 0).at(-1);
+    for (const [k, b] of (last?.breakdown ?? []).entries()) lines.push(`${s.scenario}${last!.breakdown!.length > 1 ? ` step ${k + 1}` : ''}: ${renderBreakdown(b)}`);
+  }
   return lines.join('\n') + '\n';
+}
+
+/** Issue 18's goals, each with this run's figure (repart-ts median wall; floor = warm `tar c | cat` of the sources). */
+export function renderGoals(r: BenchReport): string {
+  const sc = (n: string) => r.scenarios.find((s) => s.scenario === n);
+  const ours = (s?: ScenarioResult) => (s?.builders[0] && s.builders[0].samples.some((x) => x.status === 0) ? summarize(s.builders[0]) : undefined);
+  const ref = (s?: ScenarioResult) => { const b = s?.builders.find((x) => x.builder.startsWith('systemd-repart')); return b && b.samples.some((x) => x.status === 0) ? summarize(b) : undefined; };
+  const fmt = (v: number | undefined, d = 2) => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+  const ratio = (n: string) => { const o = ours(sc(n)), f = ref(sc(n)); return o && f ? o.wallMedian / f.wallMedian : undefined; };
+  const xfloor = (n: string) => { const s = sc(n), o = ours(s); return o && s?.floor?.readSeconds ? o.wallMedian / s.floor.readSeconds : undefined; };
+  const rss = Math.max(...r.scenarios.map((s) => ours(s)?.maxRssMiB ?? 0));
+  const rssAt = r.scenarios.reduce((a, s) => ((ours(s)?.maxRssMiB ?? 0) >= rss ? s.scenario : a), '');
+  const rows: [string, string, string][] = [
+    ['small real tree (debian-usr) vs systemd-repart', '≤ 0.25×', fmt(ratio('debian-usr')) + '×'],
+    ['large real tree (distro-usr-lib) vs systemd-repart', '≤ 0.15×', fmt(ratio('distro-usr-lib')) + '×'],
+    ['200,000 empty files (empty-200k)', '≤ 5 s', fmt(ours(sc('empty-200k'))?.wallMedian) + ' s'],
+    ['large real tree × warm read floor', '≤ 2.5×', fmt(xfloor('distro-usr-lib'), 1) + '×'],
+    ['small real tree × warm read floor', '≤ 3×', fmt(xfloor('debian-usr'), 1) + '×'],
+    ['peak RSS, any scenario (1M files: empty-1m)', '≤ 256 MiB', `${rss.toFixed(0)} MiB (${rssAt})`],
+    ['GPT only vs systemd-repart', '≤ 2×', fmt(ratio('gpt-only')) + '×'],
+    ['cores busy (CPU / wall / cores), large real tree', 'both', `${fmt((ours(sc('distro-usr-lib'))?.coreUtilisation ?? NaN) * 100, 0)}%`],
+  ];
+  const w = [0, 1].map((c) => Math.max(...rows.map((x) => x[c]!.length)));
+  return ['goals (issue 18): goal | this run', ...rows.map(([a, b, c]) => `${a.padEnd(w[0]!)}  ${b.padEnd(w[1]!)}  ${c}`)].join('\n') + '\n';
+}
+
+/** One run's breakdown on one line: start-up, stages over 1 ms, then each partition's worker phases. */
+export function renderBreakdown(b: Breakdown): string {
+  const f = (ms: number) => ms >= 100 ? ms.toFixed(0) : ms.toFixed(1);
+  const parts = [`start-up ${f(b.startupMs ?? 0)}`, ...(b.stages ?? []).filter((s) => s.ms >= 1).map((s) => `${s.stage} ${f(s.ms)}${s.runs > 1 ? ` (×${s.runs})` : ''}`)];
+  for (const p of b.partitions ?? []) {
+    const ph = p.phases;
+    if (!ph) continue;
+    const meta = (ph.run ?? 0) - (ph.fileData ?? 0) - (ph.imageWrite ?? 0);
+    const wasm = ph.run !== undefined ? ` compile ${f(ph.compile ?? 0)} instantiate ${f(ph.instantiate ?? 0)} metadata ${f(meta)} fileData ${f(ph.fileData ?? 0)} imageWrite ${f(ph.imageWrite ?? 0)}` : ` imageWrite ${f(ph.imageWrite ?? 0)}`;
+    parts.push(`[${p.label} ${p.format}: total ${f(ph.total ?? 0)} driverLoad ${f(ph.driverLoad ?? 0)}${wasm}]`);
+  }
+  return parts.join(' | ');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

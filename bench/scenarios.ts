@@ -2,7 +2,9 @@
  * Benchmark scenarios: each prepares a deterministic source tree (test-images/gen-tree) and a
  * repart.d directory that both builders (repart-ts and the reference systemd-repart) run on.
  */
-import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { generate } from '../test-images/gen-tree.js';
 
@@ -13,6 +15,10 @@ export interface Scenario {
   prepare(dir: string, quick: boolean): Prepared;
   /** systemd-repart suite needed (sid for offline btrfs subvolumes) */
   suite?: 'trixie' | 'sid';
+  /** not run with the reference (it cannot build it in useful time; the scenario measures memory) */
+  noReference?: boolean;
+  /** heavy scenarios run only when named (--scenario) */
+  onlyWhenNamed?: boolean;
 }
 
 export interface Prepared {
@@ -26,6 +32,8 @@ export interface Prepared {
   steps?: string[][];
   /** after step k (with its stdout), before step k+1: what happens between the runs */
   between?: (step: number, stdout: string) => void;
+  /** directories outside dir the reference must see (REFERENCE_BIND) */
+  bind?: string[];
 }
 
 const MiB = 1024 * 1024;
@@ -62,7 +70,78 @@ function sizeFor(bytes: number, factor = 1.35): string {
   return `${Math.ceil((bytes * factor + 96 * MiB) / MiB)}M`;
 }
 
+/** The issue-18 definitions for a real tree: a 96M vfat ESP + an ext4 root, Minimize=guess, CopyFiles=SRC:/usr. */
+function usrImage(dir: string, src: string): void {
+  esp(dir);
+  conf(dir, '10-root.conf', ['Type=root', 'Format=ext4', 'Minimize=guess', `CopyFiles=${src}:/usr`]);
+}
+
+/** Bytes under a tree (du's apparent size; the floor and report only). */
+function treeBytes(root: string): number {
+  const r = spawnSync('du', ['-sb', root], { encoding: 'utf8' });
+  return Number(r.stdout.split('\t')[0]) || 0;
+}
+
+/** A generated tree of `files` empty files (gen-tree 'empty'), made once. */
+function emptyFiles(dir: string, files: number): string {
+  const root = path.join(dir, 'tree');
+  const stamp = path.join(dir, '.generated');
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== `empty/${files}`) { generate('empty', root, 1, 0, files); writeFileSync(stamp, `empty/${files}`); }
+  return root;
+}
+
+const REFERENCE_TREES = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'repart-reference');
+
 export const SCENARIOS: Scenario[] = [
+  {
+    name: 'debian-usr',
+    description: "Debian trixie's /usr (the reference tree's, ~231 MB, ~7k entries): 96M vfat ESP + ext4 root, Minimize=guess",
+    prepare(dir) {
+      // read-only: the reference's own tree, exposed to its chroot at the same path
+      const src = path.join(REFERENCE_TREES, 'trixie/usr');
+      if (!existsSync(src)) throw new Error(`${src} missing: run ../shared/tools/reference-repart --setup first`);
+      usrImage(dir, src);
+      return { args: ['--size=auto'], sourceBytes: treeBytes(src), sourceDir: src, bind: [src] };
+    },
+  },
+  {
+    name: 'distro-usr-lib',
+    description: "the host's /usr/lib (Debian, ~3.9 GB, ~72k entries) as /usr: 96M vfat ESP + ext4 root, Minimize=guess",
+    onlyWhenNamed: true,
+    prepare(dir) {
+      // A hard-linked copy (cp -al: no data copied, same file system): the reference's chroot
+      // cannot see the host's /usr/lib at its own path (its /usr/lib would be covered).
+      const src = path.join(dir, 'tree/usr');
+      if (!existsSync(path.join(dir, '.generated'))) {
+        rmSync(path.join(dir, 'tree'), { recursive: true, force: true });
+        mkdirSync(path.join(dir, 'tree'), { recursive: true });
+        const r = spawnSync('cp', ['-al', '/usr/lib', src], { stdio: 'inherit' });
+        if (r.status !== 0) throw new Error('cp -al /usr/lib failed');
+        writeFileSync(path.join(dir, '.generated'), 'cp -al /usr/lib');
+      }
+      usrImage(dir, src);
+      return { args: ['--size=auto'], sourceBytes: treeBytes(src), sourceDir: src };
+    },
+  },
+  {
+    name: 'empty-200k',
+    description: '200,000 empty files (1,000 a directory) as /usr: 96M vfat ESP + ext4 root, Minimize=guess',
+    onlyWhenNamed: true,
+    prepare(dir) {
+      usrImage(dir, emptyFiles(dir, 200_000));
+      return { args: ['--size=auto'], sourceBytes: 0, sourceDir: dir };
+    },
+  },
+  {
+    name: 'empty-1m',
+    description: '1,000,000 empty files as /usr (memory: peak RSS flat in the number of files); repart-ts only',
+    onlyWhenNamed: true,
+    noReference: true,
+    prepare(dir) {
+      usrImage(dir, emptyFiles(dir, 1_000_000));
+      return { args: ['--size=auto'], sourceBytes: 0, sourceDir: dir };
+    },
+  },
   {
     name: 'appliance',
     description: "the seed's appliance image: ESP (vfat) + ext4 root holding a store closure",

@@ -12,7 +12,7 @@
  *
  *   node dist/test-images/gen-tree.js --shape closure --out DIR [--seed 1] [--bytes 2G] [--files 60000]
  */
-import { mkdirSync, writeFileSync, symlinkSync, linkSync, utimesSync, chmodSync, existsSync, rmSync } from 'node:fs';
+import { closeSync, openSync, mkdirSync, writeFileSync, symlinkSync, linkSync, utimesSync, chmodSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -143,6 +143,14 @@ export function generate(shape: string, out: string, seed = 1, bytes = 256 * 102
     for (let i = 0; i < 500; i++) {
       const name = `${'long-name-'.repeat(rng.int(1, 20))}${i}-Grüße-日本語-ñ`.slice(0, 200);
       file(path.join(out, name), rng.int(0, 4000), false);
+    }
+  } else if (shape === 'empty') {
+    // many empty files, 1,000 a directory: the per-file cost alone (bench/: 200k and 1M files)
+    for (let i = 0; i < files; i++) {
+      const d = path.join(out, `d${Math.floor(i / 1000)}`);
+      if (i % 1000 === 0) mkdir(d);
+      closeSync(openSync(path.join(d, `e${i}`), 'w'));
+      r.files++;
     }
   } else if (shape === 'large') {
     for (let i = 0; i < 4; i++) file(path.join(out, `big${i}.bin`), Math.round(bytes / 4), true);

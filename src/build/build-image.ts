@@ -4,6 +4,7 @@
  * RepartErrors; no temporary file is left behind and the target is untouched.
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { compatFor } from '../compat.js';
 import { RepartError } from '../errors.js';
 import type { BuildContext } from './context.js';
@@ -42,8 +43,13 @@ export function newContext(request: BuildRequest): BuildContext {
 }
 
 export async function buildImage(request: BuildRequest): Promise<BuildResult> {
+  const startupMs = performance.now();
   const ctx = newContext(request);
   await runStages(ctx);
+  if (ctx.stats) {
+    ctx.stats.startupMs = Math.round(startupMs * 10) / 10;
+    ctx.stats.stages = ctx.timings?.map((t) => ({ ...t, ms: Math.round(t.ms * 10) / 10 }));
+  }
   const rootHashes: Record<string, string> = {};
   const splitPaths: Record<string, string> = {};
   for (const s of ctx.partitions) {

@@ -112,6 +112,8 @@ export interface BuildContext {
   /** write attempts so far (re-layouts and no-space retries are bounded) */
   attempts: number;
   stats?: BuildStats;
+  /** ms per stage (pipeline.ts), for the stats */
+  timings?: { stage: string; ms: number; runs: number }[];
   rows?: PartitionRow[];
   /** set by a stage that ends the build early (listing an existing table) */
   done?: boolean;

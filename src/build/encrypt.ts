@@ -3,7 +3,6 @@
  * Writes: the encrypted partitions' bytes in the image.
  */
 import { formatUuid } from '../gpt/guid.js';
-import { encryptPartitionInPlace, luksLabel } from '../luks/index.js';
 import { deriveUuid } from '../plan/ids.js';
 import { fsSectorOf, isWritten, type BuildContext, type Stage } from './context.js';
 
@@ -13,6 +12,8 @@ export const encryptStage: Stage = {
   async run(ctx: BuildContext) {
     const targets = ctx.partitions.filter((s) => s.def.encrypt === 'key-file' && isWritten(s));
     if (targets.length === 0) return;
+    // loaded only here: most runs encrypt nothing
+    const { encryptPartitionInPlace, luksLabel } = await import('../luks/index.js');
     // read (bounded, type-checked) by the first stage
     const keyFile: Uint8Array = ctx.inputs?.keyFile ?? new Uint8Array(0);
     for (const s of targets) {

@@ -9,7 +9,6 @@ import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
 import { tabTarget, writeGeneratedTabs } from '../report/generated-tabs.js';
 import { partitionNode, type PartitionRow } from '../report/json.js';
-import { renderLayoutSvg } from '../report/layout-svg.js';
 import type { BuildContext, Stage } from './context.js';
 
 export const generatedFilesStage: Stage = {
@@ -26,8 +25,9 @@ export const generatedFilesStage: Stage = {
 export const layoutPictureStage: Stage = {
   name: 'layout picture',
   when: (ctx) => ctx.request.layoutSvg !== undefined,
-  run(ctx: BuildContext) {
+  async run(ctx: BuildContext) {
     const file = ctx.request.layoutSvg!;
+    const { renderLayoutSvg } = await import('../report/layout-svg.js');
     try {
       writeFileSync(file, renderLayoutSvg(ctx.plan!, path.basename(ctx.device)));
     } catch (e) {

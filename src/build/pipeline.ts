@@ -5,6 +5,7 @@
  * `{ next: 'replan' }`: the run goes back to the "plan" stage (the temporary image is dropped),
  * a bounded number of times. A dry run is a condition on the stages that write.
  */
+import { performance } from 'node:perf_hooks';
 import { RepartError } from '../errors.js';
 import type { BuildContext, Stage } from './context.js';
 import { copyBlocksStage as copyBlocksSourcesStage } from './copy-blocks.js';
@@ -17,6 +18,7 @@ import { dryRunRootHashesStage, measureSelfSizedStage } from './measure.js';
 import { minimizeStage } from './minimize.js';
 import { generatedFilesStage, layoutPictureStage, rowsStage } from './outputs.js';
 import { planStage } from './plan.js';
+import { prewarmStage } from './prewarm.js';
 import { seedStage } from './seed.js';
 import { signaturesStage } from './signatures.js';
 import { joinSignatureStage, signingKeysStage } from './signing.js';
@@ -33,6 +35,7 @@ export const STAGES: readonly Stage[] = [
   listExistingStage,
   bindExistingStage,
   seedStage,
+  prewarmStage,
   copyBlocksSourcesStage,
   tabsBeforePopulatingStage,
   treesStage,
@@ -64,6 +67,14 @@ export const STAGES: readonly Stage[] = [
   rowsStage,
 ];
 
+/** Adds a stage's time to ctx.timings (bench/ prints where a build's time goes). */
+function timed(ctx: BuildContext, name: string, t0: number): void {
+  const ms = performance.now() - t0;
+  ctx.timings ??= [];
+  const e = ctx.timings.find((t) => t.stage === name);
+  if (e) { e.ms += ms; e.runs++; } else ctx.timings.push({ stage: name, ms, runs: 1 });
+}
+
 /** Runs the stages in order; `ctx.done` ends the run early (listing an existing table). */
 export async function runStages(ctx: BuildContext, stages: readonly Stage[] = STAGES): Promise<void> {
   const replanAt = stages.findIndex((s) => s.name === 'plan');
@@ -72,7 +83,9 @@ export async function runStages(ctx: BuildContext, stages: readonly Stage[] = ST
     for (let i = 0; i < stages.length && !ctx.done; i++) {
       const stage = stages[i]!;
       if (stage.when && !stage.when(ctx)) continue;
+      const t0 = performance.now();
       const r = await stage.run(ctx);
+      timed(ctx, stage.name, t0);
       if (r?.next !== 'replan') continue;
       if (++replans >= MAX_ATTEMPTS || replanAt < 0) throw new RepartError('E_NO_SPACE', `the layout did not settle after ${replans} attempts`, {});
       ctx.image?.abort();

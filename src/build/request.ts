@@ -4,11 +4,15 @@
  * command line's default through `buildRequest()`).
  */
 import type { CliOptions } from '../config/cli.js';
+import type { Compat } from '../compat.js';
 import type { FormatEvents, FormatJob, FormatOutcome, FormatProgress } from '../fs/driver.js';
 import type { PartitionRow } from '../report/json.js';
 import type { Plan } from '../plan/plan.js';
 
-export type Formatter = (jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>;
+export type Formatter = ((jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>) & {
+  /** get ready for jobs of these formats (start workers, load drivers, compile tools) while the tree is read */
+  prewarm?: (formats: string[], compat: Compat) => void;
+};
 
 /** Where a build's progress goes (the CLI draws bars on stderr); every member is optional. */
 export interface ProgressSink {
@@ -45,7 +49,11 @@ export interface BuildRequest extends BuildOptions {
 /** Formatting passes per partition (bench/ reads them). */
 export interface BuildStats {
   passes: number;
-  partitions: { label: string; format?: string; minimize: string; passes: number; fsBytes: number }[];
+  partitions: { label: string; format?: string; minimize: string; passes: number; fsBytes: number; phases?: Record<string, number> }[];
+  /** ms from the process's start to the build's start (Node start-up and imports) */
+  startupMs?: number;
+  /** ms per pipeline stage, in order of first run (a re-run after a re-layout adds to its entry) */
+  stages?: { stage: string; ms: number; runs: number }[];
 }
 
 export interface BuildResult {

@@ -5,13 +5,13 @@
  */
 import { RepartError } from '../errors.js';
 import { ImageFile } from '../image/file.js';
-import { joinedSignatureJson, veritySignatureJson } from '../verity/signature.js';
 import { isWritten, type BuildContext, type Stage } from './context.js';
 
 export const signaturesStage: Stage = {
   name: 'signatures',
   when: (ctx) => !ctx.request.dryRun && ctx.changed && (ctx.signer !== undefined || ctx.request.joinSignature !== undefined),
-  run(ctx: BuildContext) {
+  async run(ctx: BuildContext) {
+    const { joinedSignatureJson, veritySignatureJson } = await import('../verity/signature.js');
     const { signer } = ctx;
     const join = ctx.request.joinSignature;
     const img = ImageFile.open(ctx.image!.path, 'r+');

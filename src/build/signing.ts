@@ -8,7 +8,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { veritySibling } from '../config/load.js';
 import { RepartError } from '../errors.js';
 import { uuidHex } from '../gpt/guid.js';
-import { verifyPkcs7Detached, type VeritySigner } from '../verity/signature.js';
+import type { VeritySigner } from '../verity/signature.js';
 import { isWritten, type BuildContext, type Stage } from './context.js';
 import type { BuildRequest } from './request.js';
 import { applyRootHash } from './root-hash.js';
@@ -28,9 +28,10 @@ export const signingKeysStage: Stage = {
 export const joinSignatureStage: Stage = {
   name: 'join signature',
   when: (ctx) => ctx.request.joinSignature !== undefined,
-  run(ctx: BuildContext) {
+  async run(ctx: BuildContext) {
     const o = ctx.request;
     if (!o.joinSignature) return;
+    const { verifyPkcs7Detached } = await import('../verity/signature.js');
     ctx.joinCertificate = o.certificate ? loadCertificate(o.certificate, (ctx.inputs ?? readCliInputs(o)).certificate!) : undefined;
     if (ctx.joinCertificate && !verifyPkcs7Detached(o.joinSignature.signature, Buffer.from(o.joinSignature.rootHash, 'ascii'), ctx.joinCertificate))
       throw new RepartError('E_VERITY', `--join-signature=: the signature does not verify for root hash ${o.joinSignature.rootHash} with the certificate`, { file: o.certificate });

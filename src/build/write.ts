@@ -17,7 +17,7 @@ import type { FormatEvents } from '../fs/driver.js';
 import { formatInProcess } from '../fs/registry.js';
 import { FormatJobError, ImageWriter, type OpenOptions, type PartitionContent } from '../image/build.js';
 import type { ExistingTable } from '../plan/existing.js';
-import { luksPlaintextWindow } from '../luks/index.js';
+import { luksPlaintextWindow } from '../luks/layout.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { deferredEntries, isLive, isWritten, setPlan, type BuildContext, type PartitionState, type Stage } from './context.js';
 import { formatJobFor } from './jobs.js';
@@ -178,7 +178,7 @@ export const formatStage: Stage = {
     const passes = all.map((s) => (s.formatted?.passes ?? 0) + s.extraPasses);
     ctx.stats = {
       passes: passes.reduce((a, b) => a + b, 0),
-      partitions: all.map((s, k) => ({ label: s.placed!.label, format: s.def.format, minimize: s.def.minimize, passes: passes[k]!, fsBytes: Number(contentOf(ctx, s).size ?? s.placed!.size) })),
+      partitions: all.map((s, k) => ({ label: s.placed!.label, format: s.def.format, minimize: s.def.minimize, passes: passes[k]!, fsBytes: Number(contentOf(ctx, s).size ?? s.placed!.size), phases: s.formatted?.phases })),
     };
   },
 };

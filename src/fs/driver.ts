@@ -66,6 +66,8 @@ export interface FormatOutcome {
    * themselves (erofs, squashfs); the rest of the window is unused. Absent: the whole window.
    */
   usedBytes?: number;
+  /** milliseconds by phase in the worker (src/fs/wasm/phases.ts), for bench/ */
+  phases?: Record<string, number>;
   /** what the tool printed that systemd-repart shows (its child's output goes to repart's
    * stderr): mkfs.btrfs's summary. */
   toolOutput?: string;

@@ -10,11 +10,14 @@
  * The error thrown names the job that failed (`jobIndex`).
  */
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { FsError, RepartError, type RepartErrorJson } from '../errors.js';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { FormatEvents, FormatJob, FormatOutcome, FormatProgress } from './driver.js';
 import { driverFor, tagJob } from './registry.js';
+import { addPhase, now, takePhases } from './wasm/phases.js';
+import { toolSetFor, warmTool, type ToolName, type ToolSet } from './wasm/host.js';
+import type { Compat } from '../compat.js';
 
 type Reply =
   | { ok: true; outcome: FormatOutcome }
@@ -27,10 +30,32 @@ interface Task {
   port?: MessagePort;
 }
 
-/** Worker side: format one job. */
-export default async function formatJob({ job, port }: Task): Promise<Reply> {
+/** A worker gets ready for jobs of these formats (prewarmWorkers). */
+interface WarmTask {
+  warm: { formats: string[]; toolSet: ToolSet };
+}
+
+/** The WebAssembly tool behind a format, compiled ahead by a warm task. */
+const TOOL_OF: Record<string, ToolName> = { ext2: 'mke2fs', ext3: 'mke2fs', ext4: 'mke2fs', btrfs: 'mkfs.btrfs', erofs: 'mkfs.erofs', squashfs: 'mksquashfs', xfs: 'mkfs.xfs' };
+
+async function warm({ formats, toolSet }: WarmTask['warm']): Promise<Reply> {
+  for (const f of formats) {
+    await driverFor(f);
+    const tool = TOOL_OF[f];
+    if (tool) await warmTool(tool, toolSet);
+  }
+  return { ok: true, outcome: { warnings: [], passes: 0 } };
+}
+
+/** Worker side: format one job (or get ready for some). */
+export default async function formatJob(task: Task | WarmTask): Promise<Reply> {
+  if ('warm' in task) return warm(task.warm).catch((e: Error) => ({ ok: false, foreign: { message: String(e?.message ?? e) } }));
+  const { job, port } = task;
   try {
+    takePhases();
+    const start = now();
     const driver = await driverFor(job.format);
+    addPhase('driverLoad', start);
     let last = 0;
     const progress = port ? (p: FormatProgress) => {
       // at most ~20 messages a second; the main thread only redraws at 10 Hz anyway
@@ -40,7 +65,9 @@ export default async function formatJob({ job, port }: Task): Promise<Reply> {
       port.postMessage(p);
     } : undefined;
     try {
-      return { ok: true, outcome: await driver.format(job, progress) };
+      const outcome = await driver.format(job, progress);
+      addPhase('total', start);
+      return { ok: true, outcome: { ...outcome, phases: takePhases() } };
     } finally {
       port?.close();
     }
@@ -61,18 +88,38 @@ function rebuild(r: Extract<Reply, { ok: false }>, job: FormatJob): Error {
 
 let pool: Piscina | null = null;
 
-function getPool(): Piscina {
-  pool ??= new Piscina({
+let poolLoading: Promise<Piscina> | null = null;
+
+// piscina is loaded on first use: a run that formats nothing (GPT only) never pays for it.
+// idleTimeout: a pre-warmed pool waits for the tree scan (longer than the default's half second).
+function getPool(idleTimeout = 500): Promise<Piscina> {
+  if (pool) return Promise.resolve(pool);
+  return (poolLoading ??= import('piscina').then(({ Piscina }) => (pool = newPool(Piscina, idleTimeout))));
+}
+
+function newPool(Piscina: typeof import('piscina').Piscina, idleTimeout: number): Piscina {
+  return new Piscina({
     filename: import.meta.url,
     minThreads: 0,
     maxThreads: Math.max(1, availableParallelism()),
     // one job per worker at a time: each job is one tool run, CPU-bound
     concurrentTasksPerWorker: 1,
     // idle workers go away soon, so a finished build does not keep the process alive
-    idleTimeout: 500,
+    idleTimeout,
   });
-  return pool;
 }
+
+/**
+ * Start one worker per core and have each load the drivers and compile the tools of `formats`
+ * (fire and forget: a failure here shows again, with its context, when the job runs).
+ */
+export function prewarmWorkers(formats: string[], compat: Compat): void {
+  const warmTask: WarmTask = { warm: { formats, toolSet: toolSetFor(compat) } };
+  void getPool(10_000).then((p) => {
+    for (let i = 0; i < p.maxThreads; i++) p.run(warmTask).catch(() => undefined);
+  }, () => undefined);
+}
+formatInWorkers.prewarm = prewarmWorkers;
 
 /**
  * Format every job, in parallel. Resolves with one outcome per job, in order; if any job fails,
@@ -81,7 +128,7 @@ function getPool(): Piscina {
  */
 export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = {}): Promise<FormatOutcome[]> {
   if (jobs.length === 0) return [];
-  const p = getPool();
+  const p = await getPool();
   const replies = await Promise.allSettled(jobs.map(async (job, i) => {
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (m: FormatProgress) => events.progress?.(i, m));
@@ -115,7 +162,8 @@ export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = 
 
 /** Stop the pool's workers (tests and the CLI call this when done). */
 export async function closeWorkerPool(): Promise<void> {
-  const p = pool;
+  const p = pool ?? (poolLoading ? await poolLoading.catch(() => null) : null);
   pool = null;
+  poolLoading = null;
   if (p) await p.destroy();
 }

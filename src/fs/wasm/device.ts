@@ -16,6 +16,7 @@
  */
 import * as fs from 'node:fs';
 import type { PartitionWindow } from '../driver.js';
+import { addPhase, now } from './phases.js';
 import {
   FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, S_IFREG,
   type EmStat, type EmStream, type StreamHandler,
@@ -192,8 +193,10 @@ export class WindowDevice {
     this.flush();
     if (n >= PEND_SIZE) {
       this.stats.writes++;
+      const t0 = now();
       let done = 0;
       while (done < n) done += fs.writeSync(this.nfd, buf, off + done, n - done, this.window.offset + pos + done);
+      addPhase('imageWrite', t0);
       return n;
     }
     this.pend.set(buf.subarray(off, off + n), 0);
@@ -206,8 +209,10 @@ export class WindowDevice {
   flush(): void {
     if (this.pendLen === 0) return;
     this.stats.writes++;
+    const t0 = now();
     let done = 0;
     while (done < this.pendLen) done += fs.writeSync(this.nfd, this.pend, done, this.pendLen - done, this.window.offset + this.pendPos + done);
+    addPhase('imageWrite', t0);
     this.pendLen = 0;
   }
 

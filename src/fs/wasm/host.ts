@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { PartitionWindow } from '../driver.js';
 import type { SourceTree } from '../../tree/model.js';
 import { WindowDevice, type DeviceStats } from './device.js';
+import { addPhase, now } from './phases.js';
 import {
   O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC, S_IFDIR,
   type EmFactory, type EmFS, type EmModule, type EmNode, type EmStat, type EmStream, type StreamHandler,
@@ -88,6 +89,12 @@ export function compileTool(tool: ToolName, set: ToolSet = DEFAULT_TOOL_SET): Pr
   return p;
 }
 
+/** Compile a tool and load its glue ahead of its first run (a pre-warmed worker). */
+export async function warmTool(tool: ToolName, set: ToolSet): Promise<void> {
+  factory(tool, set);
+  await compileTool(tool, set);
+}
+
 function factory(tool: ToolName, set: ToolSet): EmFactory {
   const artifact = toolArtifact(tool, set);
   let f = factories.get(artifact);
@@ -138,7 +145,10 @@ class HostError extends Error {
 
 export async function runTool(run: ToolRun): Promise<ToolResult> {
   const set = run.toolSet ?? DEFAULT_TOOL_SET;
+  let t0 = now();
   const wasmModule = await compileTool(run.tool, set);
+  addPhase('compile', t0);
+  t0 = now();
   const out: string[] = [];
   const err: string[] = [];
   const mod: EmModule = await factory(run.tool, set)({
@@ -159,8 +169,10 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
       return {};
     },
   });
+  addPhase('instantiate', t0);
   const ctx = install(mod, run, out, err);
   let status: number;
+  t0 = now();
   let crash: string | undefined;
   try {
     status = mod.callMain(run.args);
@@ -172,6 +184,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
     }
   } finally {
     ctx.closeAll();
+    addPhase('run', t0);
   }
   return { status, stdout: out.join(''), stderr: err.join(''), crash, tree: ctx.vtree?.stats, device: ctx.device?.stats, sourceFailure: ctx.vtree?.sourceFailure ?? undefined };
 }

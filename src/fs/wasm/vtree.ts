@@ -5,6 +5,7 @@
  */
 import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
+import { addPhase, now } from './phases.js';
 import { openSourceFile, type SourceFailure } from './source-file.js';
 import type { DirNode, FileNode, SourceTree, Timespec, TreeNode } from '../../tree/model.js';
 import {
@@ -250,13 +251,18 @@ export class VirtualTree {
         },
       };
     }
+    const t0 = now();
     const src = openSourceFile(node as FileNode & { source: { kind: 'host' | 'archive' } }, fail, (f) => {
       this.sourceFailure ??= f;
     }, (n) => {
       stats.bytes += n;
       tick();
     }, done);
-    return { nfd: src.nfd, handler: src.handler };
+    addPhase('fileData', t0);
+    // host time reading file data, for bench/'s breakdown (src/fs/wasm/phases.ts)
+    const read = src.handler.read;
+    const handler: StreamHandler = { ...src.handler, read: (...a) => { const t = now(); try { return read(...a); } finally { addPhase('fileData', t); } } };
+    return { nfd: src.nfd, handler };
   }
 }
 

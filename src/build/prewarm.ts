@@ -1,0 +1,15 @@
+/**
+ * Stage "prewarm": the formatter starts its workers, loads the drivers and compiles the
+ * WebAssembly tools of the formats this run will write, while the main thread scans the trees
+ * and sizes the file systems (both cores busy; the fixed cost of a worker is off the critical path).
+ */
+import type { BuildContext, Stage } from './context.js';
+
+export const prewarmStage: Stage = {
+  name: 'prewarm',
+  when: (ctx) => !ctx.request.dryRun && ctx.request.formatter?.prewarm !== undefined,
+  run(ctx: BuildContext) {
+    const formats = [...new Set(ctx.definitions.flatMap((d) => (d.format ? [d.format] : [])))];
+    if (formats.length) ctx.request.formatter!.prewarm!(formats, ctx.compat);
+  },
+};
