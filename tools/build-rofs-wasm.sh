@@ -142,6 +142,7 @@ step_fetch() {
   local p
   for p in "$PATCHES"/erofs-utils-*.patch; do [ -f "$p" ] && (cd "$ESRC" && patch -p1 -s < "$p"); done
   for p in "$PATCHES"/squashfs-tools-*.patch; do [ -f "$p" ] && (cd "$SSRC" && patch -p1 -s < "$p"); done
+  for p in "$PATCHES"/lz4-*.patch; do [ -f "$p" ] && (cd "$W/lz4" && patch -p1 -s < "$p"); done
   true
 }
 

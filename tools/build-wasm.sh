@@ -202,12 +202,16 @@ step_e2fsprogs() {
   emcc $CFLAGS_COMMON -c "$SHIM/ioctl_shim.c" -o "$W/obj/ioctl_shim.o"
   emcc $CFLAGS_COMMON -c "$SHIM/fallocate.c" -o "$W/obj/fallocate.o"
   emcc $CFLAGS_COMMON -c "$SHIM/xattr.c" -o "$W/obj/xattr.o"
+  # pagesize.o (--wrap=sysconf): a 4 KiB page as on Linux, else mke2fs rounds the device's
+  # block count down to wasm's 64 KiB pages (wasm/shim/pagesize.c).
+  emcc $CFLAGS_COMMON -c "$SHIM/pagesize.c" -o "$W/obj/pagesize.o"
   link_flags createMke2fs
   cd misc
   emcc -o "$OUT/mke2fs.js" mke2fs.o util.o default_profile.o mk_hugefiles.o create_inode.o \
     create_inode_libarchive.o \
     ../lib/libext2fs.a ../lib/libcom_err.a ../lib/libsupport.a ../lib/libblkid.a ../lib/libuuid.a \
-    ../lib/libext2fs.a ../lib/libe2p.a "$W/obj/ioctl_shim.o" "$W/obj/fallocate.o" "$W/obj/xattr.o" -Wl,--wrap=ioctl "${LINK[@]}"
+    ../lib/libext2fs.a ../lib/libe2p.a "$W/obj/ioctl_shim.o" "$W/obj/fallocate.o" "$W/obj/xattr.o" "$W/obj/pagesize.o" \
+    -Wl,--wrap=ioctl -Wl,--wrap=sysconf "${LINK[@]}"
   ls -l "$OUT"/mke2fs.*
 }
 

@@ -37,6 +37,17 @@ export const layoutPictureStage: Stage = {
   },
 };
 
+/**
+ * Whether repart knew this pair's root hash before writing: only a new Verity=hash partition with
+ * Minimize= is hashed while planning (context_minimize); every other pair is hashed when written
+ * (or joined, --join-signature=) and shows "TBD" in the table printed before.
+ */
+function hashedWhilePlanning(ctx: BuildContext, k: number): boolean {
+  const d = ctx.definitions[k]!;
+  const h = ctx.partitions.find((s) => s.def.verity === 'hash' && s.def.verityMatchKey === d.verityMatchKey);
+  return h !== undefined && !h.existing && h.def.minimize !== 'off';
+}
+
 export const rowsStage: Stage = {
   name: 'rows',
   run(ctx: BuildContext) {
@@ -62,6 +73,7 @@ export const rowsStage: Stage = {
         dropIns: p.def.dropIns,
         splitPath: o.split ? s?.splitPath ?? '-' : undefined,
         roothash: anyVerity ? (p.def.verity === 'off' ? null : s?.rootHash ?? 'TBD') : undefined,
+        roothashEarly: anyVerity ? (p.def.verity === 'off' ? null : hashedWhilePlanning(ctx, k) ? s?.rootHash ?? 'TBD' : 'TBD') : undefined,
       };
     });
   },

@@ -5,7 +5,8 @@
  */
 import { RepartError } from '../errors.js';
 import { deriveVeritySalt, deriveVerityUuid, formatVerityHash } from '../verity/index.js';
-import type { BuildContext, PartitionState, Stage } from './context.js';
+import { fstypeIsRo } from '../config/load.js';
+import type { BuildContext, PartitionState, Stage, VerityHashRole } from './context.js';
 import { applyRootHash } from './root-hash.js';
 import { verityBlocks } from './verity-sizes.js';
 
@@ -23,7 +24,7 @@ export const verityStage: Stage = {
       let r;
       try {
         r = await formatVerityHash(
-          { path: ctx.image!.path, offset: dp.offset, length: v.hashedBytes ?? dp.size },
+          { path: ctx.image!.path, offset: dp.offset, length: hashedLength(v, dp.size) },
           { path: ctx.image!.path, offset: hp.offset, length: hp.size },
           { dataBlockSize: dbs, hashBlockSize: hbs, salt: deriveVeritySalt(ctx.seed), uuid: deriveVerityUuid(ctx.seed), zeroRest: false },
         );
@@ -35,6 +36,20 @@ export const verityStage: Stage = {
     }
   },
 };
+
+/**
+ * The bytes of the data partition its hash tree covers: Minimize='s measured size; else, for a
+ * read-only file system (erofs, squashfs), the image the tool made — repart (257 and 262) builds
+ * it as a file and copies it in, and hashes that file, not the partition's zeroed tail; else the
+ * whole partition.
+ */
+export function hashedLength(v: VerityHashRole, partitionSize: bigint): bigint {
+  if (v.hashedBytes !== undefined) return v.hashedBytes;
+  const d = v.data;
+  const used = d.formatted?.usedBytes;
+  if (d.def.format !== undefined && fstypeIsRo(d.def.format) && used !== undefined) return BigInt(used);
+  return partitionSize;
+}
 
 /** Stage "dry-run root hashes applied": what the dry run hashed names its pairs too. */
 export const applyDryRunRootHashesStage: Stage = {

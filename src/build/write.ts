@@ -24,6 +24,7 @@ import { formatJobFor } from './jobs.js';
 import { checkMax, settleSelfSized } from './minimize.js';
 import { planFor } from './plan.js';
 import { followVerityData } from './verity-sizes.js';
+import { ReadAhead } from './readahead.js';
 
 /** Write attempts (a re-layout or a no-space retry each start one more). */
 export const MAX_ATTEMPTS = 4;
@@ -51,16 +52,27 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
   const name = (s: PartitionState) => s.placed!.label || s.placed!.type.name;
   const id = (k: number) => String(all.indexOf(parts[k]!));
   const pr = ctx.request.progress;
+  // workers format while this thread is idle: it reads their source files ahead (src/build/readahead.ts)
+  const ahead = ctx.request.formatter ? parts.map((s) => (s.tree ? new ReadAhead(s.tree) : null)) : [];
   const events: FormatEvents = {
     start: (k) => pr?.start?.(id(k), name(parts[k]!)),
-    progress: (k, p) => pr?.update?.(id(k), p),
+    progress: (k, p) => {
+      ahead[k]?.progress(p.bytes);
+      pr?.update?.(id(k), p);
+    },
     done: (k, r) => {
       pr?.finish?.(id(k));
       if (r.toolOutput?.trim()) ctx.warn(r.toolOutput.trimEnd()); // 262 shows its mkfs child's output
       r.warnings.forEach((w) => ctx.warn(`${name(parts[k]!)}: ${w}`));
     },
   };
-  const out = await ctx.image!.format(parts.map((s) => ({ p: s.placed!, content: contentOf(ctx, s) })), ctx.request.formatter ?? formatInProcess, events);
+  let out;
+  try {
+    out = await ctx.image!.format(parts.map((s) => ({ p: s.placed!, content: contentOf(ctx, s) })), ctx.request.formatter ?? formatInProcess, events);
+  } finally {
+    for (const a of ahead) a?.stop();
+    await Promise.all(ahead.map((a) => a?.done));
+  }
   parts.forEach((s, k) => { s.formatted = out[k]; });
 }
 
@@ -124,7 +136,12 @@ export const formatSelfSizedStage: Stage = {
   async run(ctx: BuildContext) {
     const first = formatted(ctx).filter((s) => s.selfSized);
     if (first.length === 0) return;
-    await formatInImage(ctx, first);
+    try {
+      await formatInImage(ctx, first);
+    } catch (e) {
+      // a self-sized tool that fails (no space, a crash) is reported as the tool's error
+      throw e instanceof FormatJobError ? e.error : e;
+    }
     for (const s of first) settleSelfSized(ctx, s, s.formatted!.usedBytes);
     checkMax(ctx);
     followVerityData(ctx, first);

@@ -66,6 +66,14 @@ export function copySparse(srcFd: number, srcOffset: bigint, dst: ImageFile, dst
   // a whole sparse file (CopyBlocks=): skip its holes without reading them (src/io/holes.ts)
   const alloc = srcOffset === 0n ? allocationOf(srcFd, Number(length)) : null;
   const holes = alloc ? new HoleFinder(srcFd, Number(length), alloc, short) : null;
+  try {
+    copyRuns(srcFd, srcOffset, dst, dstOffset, length, buf, holes, short);
+  } finally {
+    holes?.close();
+  }
+}
+
+function copyRuns(srcFd: number, srcOffset: bigint, dst: ImageFile, dstOffset: bigint, length: bigint, buf: Uint8Array, holes: HoleFinder | null, short: (at: number) => never): void {
   let pos = 0n;
   while (pos < length) {
     if (holes) {

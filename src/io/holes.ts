@@ -6,6 +6,11 @@
  * block. Only on file systems whose st_blocks counts data blocks uncompressed (a compressing
  * file system would end the scan early and lose data), and only for files of at least 1 MiB
  * (small files may keep their data inline, without blocks).
+ *
+ * The scan reads through a second descriptor of the same open file with O_DIRECT where the file
+ * system allows it: a hole then reads as the kernel zeroing our buffer (about 27 GB/s here),
+ * not as page-cache pages allocated, zeroed and copied (about 2.6 GB/s), and a 100 GiB sparse
+ * file does not push everything else out of the page cache. The zero check is then the cost.
  */
 import * as fs from 'node:fs';
 
@@ -14,6 +19,38 @@ const BLOCKS_ARE_DATA = new Set([0xef53, 0x58465342, 0x01021994]);
 /** Below this, a file is read as it is (inline data has no blocks at all). */
 const SPARSE_MIN = 1 << 20;
 const SCAN_CHUNK = 4 << 20;
+/** O_DIRECT alignment of buffer address, offset and length: a page covers every logical block size */
+const DIRECT_ALIGN = 4096;
+
+const roundUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+/** The scan buffer, page-aligned (O_DIRECT reads of data, not only of holes, need that): a
+ * WebAssembly memory is mapped whole pages; Buffer.alloc's memory is malloc's (16-byte aligned:
+ * EINVAL). One per thread, shared by every HoleFinder: a scan step fills and inspects it
+ * synchronously, and V8 reserves far more address space per WebAssembly memory than it maps. */
+let scanBuffer: { buf: Buffer; zero: Buffer } | undefined;
+function sharedScanBuffer(): { buf: Buffer; zero: Buffer } {
+  scanBuffer ??= { buf: Buffer.from(new WebAssembly.Memory({ initial: SCAN_CHUNK / 65536 }).buffer, 0, SCAN_CHUNK), zero: Buffer.alloc(SCAN_CHUNK) };
+  return scanBuffer;
+}
+
+/** `fd` opened again with O_DIRECT (through /proc/self/fd: the same open file, checked by
+ * dev/ino), or null where that is not possible (no O_DIRECT, no /proc). */
+function directTwin(fd: number): number | null {
+  const O_DIRECT = fs.constants.O_DIRECT;
+  if (!O_DIRECT) return null;
+  let d: number;
+  try {
+    d = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | O_DIRECT);
+  } catch {
+    return null;
+  }
+  const a = fs.fstatSync(fd);
+  const b = fs.fstatSync(d);
+  if (a.dev === b.dev && a.ino === b.ino) return d;
+  fs.closeSync(d);
+  return null;
+}
 
 export interface Allocation {
   /** bytes of allocated blocks (st_blocks * 512) */
@@ -51,11 +88,41 @@ export class HoleFinder {
   private readonly buf: Buffer;
   private readonly zero: Buffer;
   private readonly zeroChunk: Buffer;
+  /** the O_DIRECT twin of `fd` the scan reads through, or null (buffered reads of `fd`) */
+  private direct: number | null = null;
 
+  /** `fd` stays the caller's; call close() when done (it closes the scan's own descriptor). */
   constructor(private readonly fd: number, private readonly size: number, private readonly a: Allocation, private readonly onShort: (pos: number) => never) {
-    this.buf = Buffer.alloc(a.allocated === 0 ? 0 : SCAN_CHUNK);
+    const shared = a.allocated === 0 ? { buf: Buffer.alloc(0), zero: Buffer.alloc(0) } : sharedScanBuffer();
+    this.buf = shared.buf;
     this.zero = Buffer.alloc(a.block);
-    this.zeroChunk = Buffer.alloc(this.buf.length);
+    this.zeroChunk = shared.zero;
+    if (a.allocated > 0) this.direct = directTwin(fd);
+  }
+
+  close(): void {
+    if (this.direct !== null) fs.closeSync(this.direct);
+    this.direct = null;
+  }
+
+  /** bytes at `pos` into buf[0, want), all of them (`onShort` at the end of the file) */
+  private readChunk(pos: number, want: number): void {
+    let got = 0;
+    if (this.direct !== null) {
+      try {
+        // whole 4 KiB units (O_DIRECT wants aligned lengths): the kernel stops at the end of file
+        got = Math.min(want, fs.readSync(this.direct, this.buf, 0, roundUp(want, DIRECT_ALIGN), pos));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+        this.close(); // an alignment this file system insists on: buffered reads from now on
+      }
+    }
+    // the rest (a short direct read), or all of it without O_DIRECT
+    while (got < want) {
+      const n = fs.readSync(this.fd, this.buf, got, want - got, pos + got);
+      if (n === 0) this.onShort(pos + got);
+      got += n;
+    }
   }
 
   private get exhausted(): boolean {
@@ -66,12 +133,7 @@ export class HoleFinder {
   private step(): boolean {
     if (this.scanned >= this.size || this.exhausted) return false;
     const want = Math.min(SCAN_CHUNK, this.size - this.scanned);
-    let got = 0;
-    while (got < want) {
-      const n = fs.readSync(this.fd, this.buf, got, want - got, this.scanned + got);
-      if (n === 0) this.onShort(this.scanned + got);
-      got += n;
-    }
+    this.readChunk(this.scanned, want);
     // one compare for a chunk of hole, block by block only where there is data
     if (this.buf.compare(this.zeroChunk, 0, want, 0, want) === 0) {
       this.scanned += want;

@@ -26,6 +26,14 @@ const NOFOLLOW_RDONLY = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_
 
 /** Open `path` read-only as the scanned file `id` (no check without an id). */
 export function openScanned(path: string, id: ScanId | undefined, where?: ErrorWhere): number {
+  return openScannedStat(path, id, where).fd;
+}
+
+/**
+ * openScanned, with the opened file's size when the check had to fstat it anyway (with an
+ * `id`): callers that compare the size with the scan's need no second fstat.
+ */
+export function openScannedStat(path: string, id: ScanId | undefined, where?: ErrorWhere): { fd: number; size?: number } {
   let fd: number;
   try {
     fd = openSync(path, NOFOLLOW_RDONLY | constants.O_NOATIME);
@@ -48,14 +56,14 @@ export function openScanned(path: string, id: ScanId | undefined, where?: ErrorW
   return check(fd, path, id, where);
 }
 
-function check(fd: number, path: string, id: ScanId | undefined, where?: ErrorWhere): number {
-  if (!id) return fd;
+function check(fd: number, path: string, id: ScanId | undefined, where?: ErrorWhere): { fd: number; size?: number } {
+  if (!id) return { fd };
   const st = fstatSync(fd, { bigint: true });
   if (st.dev !== id.dev || st.ino !== id.ino) {
     closeSync(fd);
     throw new SourceChangedError(path, 'ESTALE', 'changed since it was scanned (a different file is at this path now)', where);
   }
-  return fd;
+  return { fd, size: Number(st.size) };
 }
 
 /** A scanned source opened for positional reads (the async readers: vfat, de-duplication). */

@@ -42,6 +42,9 @@ export interface PartitionRow {
   rawPadding: bigint;
   activity: 'create' | 'resize' | 'unchanged';
   roothash?: string | null;
+  /** the table printed before writing shows this (262/257: "TBD" unless Minimize= hashed the pair
+   * while planning); the JSON and the table printed after writing show `roothash` */
+  roothashEarly?: string | null;
   dropIns?: string[] | null;
   splitPath?: string;
 }

@@ -38,7 +38,8 @@ export function emitSummary(o: CliOptions, io: SummaryIo, rows: PartitionRow[], 
   if (o.json !== 'off') { emitJson(o, io, rows); return; }
   if (o.pretty === false) return;
   if (rows.length === 0) warn('Empty partition table.');
-  io.stdout(renderTable(rows, imageSize, {
-    legend: !o.noLegend, compat: o.compat, width: columns(io), color: io.isTTY && io.env.NO_COLOR === undefined, glyphs: glyphsFor(io.env),
-  }));
+  const opt = { legend: !o.noLegend, compat: o.compat, width: columns(io), color: io.isTTY && io.env.NO_COLOR === undefined, glyphs: glyphsFor(io.env) };
+  io.stdout(renderTable(rows.map((r) => (r.roothashEarly === undefined ? r : { ...r, roothash: r.roothashEarly })), imageSize, opt));
+  // repart dumps the table again once written when it has root hashes to tell (without the bar)
+  if (rows.some((r) => r.roothash && r.roothash !== 'TBD')) io.stdout(renderTable(rows, imageSize, { ...opt, bar: false }));
 }

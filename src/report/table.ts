@@ -45,13 +45,16 @@ export function rowSizes(r: PartitionRow, g: Glyphs): { size: string; padding: s
   };
 }
 
-/** Columns are padded to their widest cell; `right` ones are right-aligned; trailing blanks are cut. */
+/** Columns are padded to their widest cell, `right` ones right-aligned; the last column is not
+ * padded (format-table): an empty last cell leaves the separator, as on the sum row under ROOTHASH. */
 function layoutColumns(rows: string[][], right: boolean[]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => [...row[c]!].length)));
+  const last = widths.length - 1;
   return rows.map((row) => row.map((cell, c) => {
     const pad = ' '.repeat(widths[c]! - [...cell].length);
+    if (c === last) return right[c] ? pad + cell : cell;
     return right[c] ? pad + cell : cell + pad;
-  }).join(' ').trimEnd());
+  }).join(' '));
 }
 
 export interface TableOptions {
@@ -61,6 +64,8 @@ export interface TableOptions {
   width: number;
   color: boolean;
   glyphs: Glyphs;
+  /** the disk bar after the table (default); not on the table printed again after writing */
+  bar?: boolean;
 }
 
 export function renderTable(rows: PartitionRow[], imageSize: bigint, opt: TableOptions): string {
@@ -83,7 +88,7 @@ export function renderTable(rows: PartitionRow[], imageSize: bigint, opt: TableO
     const table = opt.legend ? [head, ...body, sum] : body;
     out.push(...layoutColumns(table, right));
   }
-  out.push('', ...renderBar(rows, imageSize, opt), '');
+  if (opt.bar !== false) out.push('', ...renderBar(rows, imageSize, opt), '');
   return out.join('\n') + '\n';
 }
 

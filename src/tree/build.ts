@@ -9,7 +9,7 @@ import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../errors.js';
 import { chaseInRoot, ChaseError, clampedComponents } from './chase.js';
-import { newTree, type DirNode, type NodeMeta, type SourceTree, type Timespec, type TreeNode } from './model.js';
+import { newTree, type DirNode, type FileSource, type NodeMeta, type SourceTree, type Timespec, type TreeNode } from './model.js';
 import { addArchive, type ArchiveSpec } from './tar.js';
 import { treeRdev } from './devices.js';
 import { inodeKey } from './identity.js';
@@ -40,6 +40,11 @@ export interface TreeSpec {
   archives?: ArchiveSpec[];
   /** notices (missing sources, skipped lines); default: ignored. */
   log?: (message: string) => void;
+  /**
+   * Called before a directory source is scanned that is copied whole (nothing excluded below
+   * it), with its host path: src/tree/xattrs.ts reads its attributes beside the scan.
+   */
+  onWholeDirectory?: (hostDir: string) => void;
 }
 
 const ALWAYS_EXCLUDED = ['proc', 'sys', 'dev', 'tmp', 'run', 'var/tmp'];
@@ -68,18 +73,26 @@ function components(path: string, what: string, where?: ErrorWhere): string[] {
   return clampedComponents(path);
 }
 
-/** The scanned file's identity, exact (bigint: inode numbers of overlayfs/xino pass 2^53). */
+/**
+ * The scanned file's identity, exact (bigint: inode numbers of overlayfs/xino pass 2^53). Number
+ * Stats are exact below 2^53, which is every inode on common file systems: then the one lstat of
+ * the scan is enough; only larger numbers cost a second, bigint lstat, which must still see the
+ * file the first one did.
+ */
 function scanId(path: string, st: Stats, where?: ErrorWhere): { dev: bigint; ino: bigint } {
+  if (Number.isSafeInteger(st.ino) && Number.isSafeInteger(st.dev)) return { dev: BigInt(st.dev), ino: BigInt(st.ino) };
   let big;
   try {
     big = lstat(path, { bigint: true });
   } catch (e) {
     throw new FsError('E_SOURCE', `${path}: changed while it was scanned (${(e as NodeJS.ErrnoException).code})`, where);
   }
-  // the second lstat must see the file the first one did
   if (Number(big.ino) !== st.ino || Number(big.dev) !== st.dev || !big.isFile()) throw new FsError('E_SOURCE', `${path}: changed while it was scanned`, where);
   return { dev: big.dev, ino: big.ino };
 }
+
+/** `dir` + '/' + `name` for a normalised absolute `dir` and a plain entry name (no normalising pass). */
+const childPath = (dir: string, name: string): string => (dir === '/' ? '/' + name : dir + '/' + name);
 
 export async function buildTree(spec: TreeSpec): Promise<SourceTree> {
   const b = new Builder(spec);
@@ -91,9 +104,12 @@ class Builder {
   readonly tree: SourceTree;
   private readonly root: string;
   private readonly statCache = new Map<string, Stats | null>();
+  private readonly scannedCtime: Timespec;
+  private readonly devs = new Map<number, bigint>();
 
   constructor(private readonly spec: TreeSpec) {
     this.root = posix.resolve(spec.copySource || '/');
+    this.scannedCtime = { ...spec.now };
     this.tree = newTree(this.meta(0o755, spec.owner, spec.now));
   }
 
@@ -106,10 +122,32 @@ class Builder {
     return { perm, uid, gid, atime: { ...t }, mtime: { ...m }, ctime: { ...this.spec.now } };
   }
 
+  /**
+   * A scanned entry's metadata. Every scanned ctime is "now", and atime is often mtime: those
+   * share one Timespec object (tens of bytes a node, kept shared by structured cloning into the
+   * workers). Nothing changes a Timespec in place but the SOURCE_DATE_EPOCH clamp, which gives
+   * every sharer the same answer.
+   */
   private metaFrom(st: Stats, owner?: { uid: number; gid: number }): NodeMeta {
     const big = st as unknown as { atimeNs?: bigint; mtimeNs?: bigint };
     const o = this.owner(owner?.uid ?? st.uid, owner?.gid ?? st.gid);
-    return { perm: st.mode & 0o7777, uid: o.uid, gid: o.gid, atime: ts(st.atimeMs, big.atimeNs), mtime: ts(st.mtimeMs, big.mtimeNs), ctime: { ...this.spec.now } };
+    const mtime = ts(st.mtimeMs, big.mtimeNs);
+    let atime = ts(st.atimeMs, big.atimeNs);
+    if (atime.sec === mtime.sec && atime.nsec === mtime.nsec) atime = mtime;
+    return { perm: st.mode & 0o7777, uid: o.uid, gid: o.gid, atime, mtime, ctime: this.scannedCtime };
+  }
+
+  /** BigInt device numbers, one per device (scanId): a tree lives on a handful of devices. */
+  private bigDev(dev: bigint): bigint {
+    const k = Number(dev);
+    let d = this.devs.get(k);
+    if (d === undefined) this.devs.set(k, (d = dev));
+    return d;
+  }
+
+  private hostSource(path: string, st: Stats, where?: ErrorWhere): FileSource {
+    const id = scanId(path, st, where);
+    return { kind: 'host', path, dev: this.bigDev(id.dev), ino: id.ino };
   }
 
   private ino(): number {
@@ -265,6 +303,7 @@ class Builder {
   }
 
   private copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void {
+    if (deny.size === 0) this.spec.onWholeDirectory?.(src);
     const existing = this.lookupDir(tgtParts);
     if (existing) {
       if (existing.kind !== 'dir') throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target exists and is not a directory`, line.where);
@@ -292,7 +331,7 @@ class Builder {
     const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
     const name = tgtParts[tgtParts.length - 1]!;
     if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target already exists`, line.where);
-    parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, this.spec.owner), size: st.size, source: { kind: 'host', path: src, ...scanId(src, st, line.where) }, allocated: st.blocks * 512 });
+    parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, this.spec.owner), size: st.size, source: this.hostSource(src, st, line.where), allocated: st.blocks * 512 });
     this.touch(parent);
   }
 
@@ -351,20 +390,22 @@ class Builder {
 
   /** copy_tree_at for one entry (metadata of directories applied after their children). */
   private copyEntry(path: string, st: Stats, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): TreeNode | null {
-    const k = key(st, path);
-    const d = deny.get(k);
+    // the inode key is only needed to look up denials and hard links (a string per entry otherwise)
+    const shared = st.nlink > 1 && !st.isDirectory();
+    const k = deny.size > 0 || shared ? key(st, path) : '';
+    const d = deny.size > 0 ? deny.get(k) : undefined;
     if (d === 'inode') return null;
     if (st.isDirectory()) {
       const dir: DirNode = { kind: 'dir', ino: this.ino(), meta: this.metaFrom(st), entries: new Map(), hostPath: path };
       if (d !== 'contents') this.copyChildren(path, dir, deny, links, where);
       return dir;
     }
-    if (st.nlink > 1) {
+    if (shared) {
       const prev = links.get(k);
       if (prev) return prev;
     }
     let node: TreeNode;
-    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: { kind: 'host', path, ...scanId(path, st, where) }, allocated: st.blocks * 512 };
+    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: this.hostSource(path, st, where), allocated: st.blocks * 512 };
     else if (st.isSymbolicLink()) {
       let target: string;
       try {
@@ -377,7 +418,7 @@ class Builder {
       const kind = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'char' : 'block';
       node = { kind, ino: this.ino(), meta: this.metaFrom(st), rdev: treeRdev(st.rdev), hostPath: path };
     }
-    if (st.nlink > 1) links.set(k, node);
+    if (shared) links.set(k, node);
     return node;
   }
 
@@ -389,29 +430,31 @@ class Builder {
       throw new FsError('E_SOURCE', `${path}: cannot read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, where);
     }
     names.sort();
-    const stats = names.map((n) => {
+    // every entry is lstat'ed before any is copied (a directory's children, then theirs)
+    const paths = names.map((n) => childPath(path, n));
+    const stats = paths.map((p) => {
       try {
-        return lstat(posix.join(path, n));
+        return lstat(p, { throwIfNoEntry: false }) ?? null;
       } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        if (err.code === 'ENOENT') return null;
-        throw new FsError('E_SOURCE', `${posix.join(path, n)}: cannot stat: ${err.code}`, where);
+        throw new FsError('E_SOURCE', `${p}: cannot stat: ${(e as NodeJS.ErrnoException).code}`, where);
       }
     });
     for (let i = 0; i < names.length; i++) {
       const st = stats[i];
       if (!st) continue;
       const name = names[i]!;
+      const childHost = paths[i]!;
       const existing = dir.entries.get(name);
       if (existing && existing.kind === 'dir' && st.isDirectory()) {
-        if (deny.get(key(st, posix.join(path, name))) === 'inode') continue;
+        const d = deny.get(key(st, childHost));
+        if (d === 'inode') continue;
         const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
-        if (deny.get(key(st, posix.join(path, name))) !== 'contents') this.copyChildren(posix.join(path, name), existing, deny, links, where);
+        if (d !== 'contents') this.copyChildren(childHost, existing, deny, links, where);
         existing.meta.atime = saved.a;
         existing.meta.mtime = saved.m;
         continue;
       }
-      const node = this.copyEntry(posix.join(path, name), st, deny, links, where);
+      const node = this.copyEntry(childHost, st, deny, links, where);
       if (!node) continue;
       dir.entries.set(name, node);
     }

@@ -13,7 +13,7 @@ import { validateFsXattrs, wantsValidateFs } from './validatefs.js';
 import { needsPopulate } from '../config/load.js';
 import { fmtBytes } from '../plan/allocate.js';
 import { ownerPolicy } from './owners.js';
-import { attachHostXattrs } from './xattrs.js';
+import { attachHostXattrs, XattrPrefetch } from './xattrs.js';
 
 export interface TreeContext {
   /** --copy-source=, else --root=, else '/' */
@@ -75,8 +75,8 @@ export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec 
 }
 
 /** The source files' xattrs onto the tree (src/tree/xattrs.ts); what could not be read is said once. */
-async function hostXattrs(tree: SourceTree, ctx: TreeContext): Promise<void> {
-  const r = await attachHostXattrs(tree, ctx.env ?? process.env);
+async function hostXattrs(tree: SourceTree, ctx: TreeContext, prefetch: XattrPrefetch): Promise<void> {
+  const r = await attachHostXattrs(tree, ctx.env ?? process.env, process.platform, prefetch);
   if (r.unavailable) once(ctx, `Extended attributes of source files (file capabilities, SELinux labels, ACLs, user.*) are not copied: ${r.unavailable}.`);
   for (const p of r.problems.slice(0, 5)) once(ctx, `getfattr: ${p}`);
   if (r.problems.length > 5) once(ctx, `getfattr: ${r.problems.length - 5} more problems reading extended attributes`);
@@ -108,9 +108,16 @@ export async function partitionTree(d: PartitionDefinition, label: string, ctx: 
   if (!needsPopulate(d) && !validate) return null;
   const owners = ownerPolicy(ctx.env ?? process.env, ctx.mapOwnersToRoot);
   if (owners.reason) once(ctx, owners.reason);
-  const tree = await buildTree(treeSpecFor(d, ctx));
   // vfat has no xattrs (mcopy ignores them too): nothing to read, nothing to warn about
-  if (d.format !== 'vfat') await hostXattrs(tree, ctx);
+  const xattrs = d.format !== 'vfat' ? new XattrPrefetch(ctx.env ?? process.env) : null;
+  let tree: SourceTree;
+  try {
+    tree = await buildTree({ ...treeSpecFor(d, ctx), onWholeDirectory: xattrs ? (dir) => xattrs.start(dir) : undefined });
+  } catch (e) {
+    xattrs?.abort();
+    throw e;
+  }
+  if (xattrs) await hostXattrs(tree, ctx, xattrs);
   if (validate) {
     // repart sets them on the copied root, after the source directory's own
     const v = validateFsXattrs(d, label, d.type, o.siblings);

@@ -136,3 +136,19 @@ export function lookup(tree: SourceTree, path: string): TreeNode | undefined {
   }
   return node;
 }
+
+/** A code unit at or above U+D800 (a surrogate, or a BMP character the surrogates sort below). */
+const WIDE = /[\ud800-\uffff]/;
+
+/**
+ * Names in UTF-8 byte order, the order of the C tools' strcmp. Without a code unit at or above
+ * U+D800, UTF-16 code unit order (JavaScript's default sort) is code point order, which is
+ * UTF-8 byte order: the usual tree sorts without a Buffer per name.
+ */
+export function byteOrder(names: string[]): string[] {
+  if (!names.some((n) => WIDE.test(n))) return [...names].sort();
+  return names
+    .map((n) => [n, Buffer.from(n, 'utf8')] as const)
+    .sort((a, b) => Buffer.compare(a[1], b[1]))
+    .map((e) => e[0]);
+}

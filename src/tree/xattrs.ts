@@ -78,9 +78,9 @@ export interface ReadResult {
   problems: string[];
 }
 
-function runGetfattr(paths: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; missing: boolean }> {
+function runGetfattr(paths: string[], env: NodeJS.ProcessEnv, recursive = false, started?: (kill: () => void) => void): Promise<{ stdout: string; stderr: string; missing: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('getfattr', ['-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--', ...paths], {
+    const child = spawn('getfattr', [...(recursive ? ['-R'] : []), '-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--', ...paths], {
       env: { ...env, LC_ALL: 'C' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -92,6 +92,7 @@ function runGetfattr(paths: string[], env: NodeJS.ProcessEnv): Promise<{ stdout:
       if (e.code === 'ENOENT') resolve({ stdout: '', stderr: '', missing: true });
       else reject(e);
     });
+    started?.(() => child.kill());
     child.on('close', () => resolve({ stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('utf8'), missing: false }));
   });
 }
@@ -144,37 +145,95 @@ export function hostListOrder(p: string, xs: Xattr[], env: NodeJS.ProcessEnv = p
   return left.length === 0 ? out : xs;
 }
 
+/**
+ * getfattr -R over whole source directories, started as the tree scan reaches them so that the
+ * attributes are read beside the scan (another process, so the other core) rather than after it.
+ * Used only for a directory the scan copies whole (nothing excluded below it): then getfattr's
+ * physical walk (symlinks to directories are not followed, as the scan does not) visits exactly
+ * the paths the scan does.
+ */
+export class XattrPrefetch {
+  private readonly runs: { root: string; done: Promise<{ stdout: string; stderr: string; missing: boolean }> }[] = [];
+  private readonly kills: (() => void)[] = [];
+
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env, private readonly platform: string = process.platform) {}
+
+  /** Start reading every attribute below `root` (a normalised absolute directory path). */
+  start(root: string): void {
+    if (this.platform !== 'linux' || this.covering(root) !== undefined) return;
+    const done = runGetfattr([root], this.env, true, (kill) => this.kills.push(kill));
+    done.catch(() => {}); // awaited in results(); a rejection before then is not unhandled
+    this.runs.push({ root, done });
+  }
+
+  /** The prefetched root `path` lies in, if any. */
+  covering(path: string): string | undefined {
+    for (const r of this.runs) if (path === r.root || path.startsWith(r.root === '/' ? '/' : r.root + '/')) return r.root;
+    return undefined;
+  }
+
+  /** Every prefetched attribute by path; `unavailable` when getfattr is missing. */
+  async results(): Promise<ReadResult> {
+    const byPath = new Map<string, Xattr[]>();
+    const problems: string[] = [];
+    for (const r of this.runs) {
+      const out = await r.done;
+      if (out.missing) return { byPath, problems, unavailable: 'getfattr (package "attr") is not installed' };
+      for (const [p, xs] of parseGetfattr(out.stdout)) byPath.set(posix.normalize(p), xs);
+      for (const l of out.stderr.split('\n')) if (l.trim() !== '') problems.push(l.trim());
+    }
+    return { byPath, problems };
+  }
+
+  /** Stop what is still running (the build failed). */
+  abort(): void {
+    for (const k of this.kills) k();
+  }
+}
+
 /** The host path a node was copied from, if any. */
 function hostPathOf(n: TreeNode): string | undefined {
   if (n.kind === 'file') return n.source.kind === 'host' ? n.source.path : undefined;
   return n.hostPath;
 }
 
-/**
- * Put the host xattrs on every node copied from the host. Returns what the run should say once:
- * null when there is nothing to say.
- */
-export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform): Promise<{ unavailable?: string; problems: string[] }> {
-  const nodes = new Map<string, TreeNode[]>();
-  const seen = new Set<TreeNode>();
+/** A path as getfattr prints it (normalised), without a normalising pass for the usual clean path. */
+const clean = (p: string): string => (p.includes('//') || p.includes('/.') || (p.length > 1 && p.endsWith('/')) ? posix.normalize(p) : p);
+
+/** Every node of the tree copied from the host, with its host path (a hard link once per name). */
+function eachHostNode(tree: SourceTree, f: (n: TreeNode, path: string) => void): void {
   const visit = (n: TreeNode): void => {
-    if (seen.has(n)) return;
-    seen.add(n);
     const p = hostPathOf(n);
-    if (p !== undefined) {
-      const k = posix.normalize(p);
-      const list = nodes.get(k);
-      if (list) list.push(n);
-      else nodes.set(k, [n]);
-    }
+    if (p !== undefined) f(n, clean(p));
     if (n.kind === 'dir') for (const c of n.entries.values()) visit(c);
   };
   visit(tree.root);
-  const r = await readHostXattrs([...nodes.keys()], env, platform);
-  for (const [p, found] of r.byPath) {
-    if (found.length === 0) continue;
-    const xs = found.length > 1 ? hostListOrder(p, found, env) : found;
-    for (const n of nodes.get(p) ?? []) n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
+}
+
+/**
+ * Put the host xattrs on every node copied from the host (from `prefetch` for the paths it
+ * covers, from batches of paths for the rest). Returns what the run should say once. Few files
+ * have attributes: the tree is walked for the paths to ask about and, if any answer, once more
+ * to put them on, rather than holding a map of every path.
+ */
+export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, prefetch?: XattrPrefetch): Promise<{ unavailable?: string; problems: string[] }> {
+  const rest: string[] = [];
+  eachHostNode(tree, (_n, p) => {
+    if (prefetch?.covering(p) === undefined) rest.push(p);
+  });
+  const pre = prefetch ? await prefetch.results() : undefined;
+  const r = pre?.unavailable ? pre : await readHostXattrs([...new Set(rest)], env, platform);
+  const problems = [...(pre?.problems ?? []), ...(pre === r ? [] : r.problems)];
+  const found = new Map<string, Xattr[]>();
+  for (const byPath of pre && !pre.unavailable ? [pre.byPath, r.byPath] : [r.byPath]) {
+    for (const [p, xs] of byPath) if (xs.length > 0) found.set(p, xs.length > 1 ? hostListOrder(p, xs, env) : xs);
   }
-  return { unavailable: r.unavailable, problems: r.problems };
+  // putting the same attributes on a node twice (a hard link met again) changes nothing
+  if (found.size > 0) {
+    eachHostNode(tree, (n, p) => {
+      const xs = found.get(p);
+      if (xs) n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
+    });
+  }
+  return { unavailable: r.unavailable, problems };
 }

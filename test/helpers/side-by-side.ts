@@ -6,7 +6,7 @@
  * side directory's path replaced by DIR.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI, REFERENCE, type Suite } from './reference.js';
@@ -38,8 +38,13 @@ export function makeSides(prefix: string): Sides {
     fork() {
       rmSync(s.ours, { recursive: true, force: true });
       rmSync(s.ref, { recursive: true, force: true });
-      cpSync(s.template, s.ours, { recursive: true, preserveTimestamps: true });
-      cpSync(s.template, s.ref, { recursive: true, preserveTimestamps: true });
+      // cp -a, not cpSync: Node 20's cpSync sets a directory's times before it copies the
+      // entries into it (so each side's directories got their own mtime) and keeps only
+      // milliseconds; ext4 stores nanoseconds, so the two sides' file systems differed
+      for (const side of [s.ours, s.ref]) {
+        const r = spawnSync('cp', ['-a', '--', s.template, side], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`cp -a ${s.template} ${side}: ${r.stderr}`);
+      }
     },
     cleanup() { rmSync(base, { recursive: true, force: true }); },
   };

@@ -80,7 +80,9 @@ export const ext4Driver: FsDriver = {
       throw new FsError('E_FS', `ext driver cannot make Format=${job.format}`, { file: job.definitionFile, key: 'Format' });
     }
     const args = gnuPermute(mke2fsArgs(job), MKE2FS_OPTSTRING);
-    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job), progress);
+    // seekHoles: mke2fs -d copies with SEEK_DATA/SEEK_HOLE (wasm/patches/e2fsprogs-create-inode-
+    // seek-data.patch), so a sparse source's holes are skipped without being read, as natively.
+    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job), progress, { seekHoles: true });
     return outcome;
   },
 };

@@ -37,6 +37,8 @@ export const squashfsDriver: FsDriver = {
         file: job.definitionFile, key: 'Compression',
       });
     }
-    return formatSelfSized(withRoot(job), 'mksquashfs', mksquashfsArgs(job), toolEnv(job, []), progress);
+    // sparseSources: mksquashfs skips the holes of a file whose st_blocks falls short of its size
+    // with SEEK_DATA (squashfs-tools reader.c), as it does natively; without, it reads them all
+    return formatSelfSized(withRoot(job), 'mksquashfs', mksquashfsArgs(job), toolEnv(job, []), progress, { sparseSources: true });
   },
 };

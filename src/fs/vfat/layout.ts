@@ -32,6 +32,8 @@ export interface Layout {
   lastAllocated: number;
   files: number;
   bytes: number;
+  /** directory slots each directory uses (the root first, then in creation order). */
+  dirSlots: number[];
 }
 
 export class LayoutError extends Error {
@@ -66,6 +68,7 @@ export function planLayout(img: MkfsImage, top: PlanNode[], opts: LayoutOptions 
   const segments: Segment[] = [];
   const chains: { start: number; count: number }[] = [];
   const dirChains: number[][] = [];
+  const dirs: PlannedDir[] = [];
   let next = g.fatBits === 32 ? 3 : 2;
   let lastAllocated = 0;
   let files = 0;
@@ -133,6 +136,7 @@ export function planLayout(img: MkfsImage, top: PlanNode[], opts: LayoutOptions 
   }
   if (img.labelEntry) putSlot(root, img.labelEntry);
   dirChains.push(root.clusters);
+  dirs.push(root);
 
   const entryBytes = (name11: Uint8Array, ntCase: number, attr: number, mtime: number, start: number, size: number): Uint8Array => {
     const { date, time } = fatDateTime(mtime);
@@ -166,6 +170,7 @@ export function planLayout(img: MkfsImage, top: PlanNode[], opts: LayoutOptions 
     const dir = new PlannedDir(new DirNamer(ctx, [[0x2e], [0x2e, 0x2e]]), null);
     firstCluster(dir);
     dirChains.push(dir.clusters);
+    dirs.push(dir);
     const start = dir.clusters[0]!;
     putSlot(parent, entryBytes(named.name11, named.ntCase, ATTR_DIR, node.mtime, start, 0));
     const dot = new Uint8Array(11).fill(0x20);
@@ -206,6 +211,7 @@ export function planLayout(img: MkfsImage, top: PlanNode[], opts: LayoutOptions 
     lastAllocated,
     files,
     bytes,
+    dirSlots: dirs.map((d) => d.used),
   };
 }
 

@@ -51,7 +51,7 @@ export async function runForJob(
   args: string[],
   env: Record<string, string>,
   progress?: (p: FormatProgress) => void,
-  opts: { deviceAsEmptyFile?: boolean; trackAllocation?: boolean; files?: Record<string, Uint8Array>; aliases?: Record<string, string>; seekHoles?: boolean } = {},
+  opts: { deviceAsEmptyFile?: boolean; trackAllocation?: boolean; tailRoom?: number; files?: Record<string, Uint8Array>; aliases?: Record<string, string>; seekHoles?: boolean; allocatedBlocks?: boolean } = {},
 ): Promise<{ result: ToolResult; outcome: FormatOutcome }> {
   // Progress is what the tool has read of the tree: files it is done with, bytes read, against
   // the tree's distinct files. Clamped, and only made complete when the tool is done: a file may
@@ -68,10 +68,11 @@ export async function runForJob(
     args,
     env,
     tree: job.tree ? { mountPoint: TREE_MOUNT, tree: job.tree, progress: report } : undefined,
-    device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false, asEmptyFile: opts.deviceAsEmptyFile, trackAllocation: opts.trackAllocation },
+    device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false, asEmptyFile: opts.deviceAsEmptyFile, trackAllocation: opts.trackAllocation, tailRoom: opts.tailRoom },
     files: opts.files,
     aliases: opts.aliases,
     seekHoles: opts.seekHoles,
+    allocatedBlocks: opts.allocatedBlocks,
   });
   // a source that could not be read as planned fails the run with its path and errno, whatever
   // the tool made of the error it got (stored an empty file, zero-padded, gave up)

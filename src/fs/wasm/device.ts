@@ -13,6 +13,12 @@
  * hands a tool that sizes its output itself (mkfs.btrfs --rootdir --shrink). It then starts
  * at 0 bytes, grows with writes (and fallocate) up to the window, reads end at its size, and a
  * truncate discards what lies beyond, as on a file.
+ *
+ * Room past the window: a tool that sizes its own output may write a little past the size it
+ * finally truncates it to (mkfs.erofs 1.9.4: one block). Into repart's temporary file that is
+ * harmless; here such writes (up to `tailRoom` bytes past the window) are held in memory, never
+ * in the image, and are dropped by the truncate. Output that still ends past the window is
+ * "does not fit" (DeviceStats.end tells by how much).
  */
 import * as fs from 'node:fs';
 import type { PartitionWindow } from '../driver.js';
@@ -74,6 +80,8 @@ export class WindowDevice {
   private pendLen = 0;
   /** 4 KiB blocks holding data, when tracking allocation (see DeviceStats.allocated). */
   private readonly dataBlocks: Set<number> | null;
+  /** what was written past the window (tailRoom > 0), in memory */
+  private tail: Buffer | null = null;
 
   constructor(
     readonly window: PartitionWindow,
@@ -83,6 +91,8 @@ export class WindowDevice {
     /** present the window as an empty regular file that may grow up to the window (needs zeroed). */
     private readonly asEmptyFile = false,
     trackAllocation = false,
+    /** bytes past the window a tool may write and then truncate away (see the header) */
+    private readonly tailRoom = 0,
   ) {
     this.dirty = zeroed ? new Uint8Array(Math.ceil(window.size / CHUNK)) : null;
     this.dataBlocks = trackAllocation ? new Set() : null;
@@ -101,7 +111,9 @@ export class WindowDevice {
 
   /** the device's size as the tool sees it. */
   get size(): number {
-    return this.asEmptyFile ? this.fileSize : this.window.size;
+    if (this.asEmptyFile) return this.fileSize;
+    // written past the window: the file is that long until truncated (a tool checks its size)
+    return this.tail ? Math.max(this.window.size, this.stats.end) : this.window.size;
   }
 
   stat(): EmStat {
@@ -138,6 +150,14 @@ export class WindowDevice {
    * bytes alone (only the recorded end moves), except for an empty-file window, where what
    * lies beyond the new size is discarded (reads as zeros), as a file's tail is. */
   truncate(len: number): void {
+    if (this.tailRoom > 0 && len <= this.window.size + this.tailRoom) {
+      if (len > this.window.size) {
+        this.tail?.fill(0, len - this.window.size);
+        this.stats.end = len;
+        return;
+      }
+      this.tail = null;
+    }
     if (len > this.window.size) {
       this.stats.overflow = Math.max(this.stats.overflow, len);
       throw this.fail('ENOSPC');
@@ -150,6 +170,7 @@ export class WindowDevice {
   }
 
   read(buf: Uint8Array, off: number, len: number, pos: number): number {
+    if (this.tail && pos + len > this.window.size && pos < this.stats.end) return this.readPastWindow(buf, off, len, pos);
     const n = Math.max(0, Math.min(len, this.size - pos));
     if (n === 0) return 0;
     if (this.pendLen > 0 && pos < this.pendPos + this.pendLen && pos + n > this.pendPos) this.flush();
@@ -169,6 +190,7 @@ export class WindowDevice {
 
   write(buf: Uint8Array, off: number, len: number, pos: number): number {
     if (len === 0) return 0;
+    if (this.tailRoom > 0 && pos + len > this.window.size && pos + len <= this.window.size + this.tailRoom) return this.writePastWindow(buf, off, len, pos);
     if (pos >= this.window.size) {
       this.stats.overflow = Math.max(this.stats.overflow, pos + len);
       throw this.fail('ENOSPC');
@@ -203,6 +225,27 @@ export class WindowDevice {
     this.pendPos = pos;
     this.pendLen = n;
     return n;
+  }
+
+  /** A write reaching past the window, within tailRoom: the part inside goes to the image, the rest to memory. */
+  private writePastWindow(buf: Uint8Array, off: number, len: number, pos: number): number {
+    const inside = Math.max(0, this.window.size - pos);
+    if (inside > 0) this.write(buf, off, inside, pos);
+    this.tail ??= Buffer.alloc(this.tailRoom);
+    const from = Math.max(pos, this.window.size);
+    this.tail.set(buf.subarray(off + (from - pos), off + len), from - this.window.size);
+    this.stats.end = Math.max(this.stats.end, pos + len);
+    return len;
+  }
+
+  /** A read reaching past the window, up to the output's end: the part past it from memory. */
+  private readPastWindow(buf: Uint8Array, off: number, len: number, pos: number): number {
+    const end = Math.min(pos + len, this.stats.end);
+    const inside = Math.max(0, Math.min(end, this.window.size) - pos);
+    if (inside > 0) this.read(buf, off, inside, pos);
+    const from = Math.max(pos, this.window.size);
+    if (end > from) buf.set(this.tail!.subarray(from - this.window.size, end - this.window.size), off + (from - pos));
+    return Math.max(0, end - pos);
   }
 
   /** Writes the gathered bytes out. */

@@ -116,11 +116,14 @@ export interface ToolRun {
   env: Record<string, string>;
   tree?: { mountPoint: string; tree: SourceTree; progress?: TreeProgress };
   /** asEmptyFile: the window stands for an empty file the tool sizes itself (device.ts). */
-  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean };
+  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean; tailRoom?: number };
   /** small read-only files the tool reads by absolute path (mkfs.xfs' protofile), from memory. */
   files?: Record<string, Uint8Array>;
   /** source files with holes show them to SEEK_DATA/SEEK_HOLE (else: data everywhere). */
   seekHoles?: boolean;
+  /** source files' st_blocks is their host allocation (else: their size), for tools that ask
+   * SEEK_DATA only of files whose blocks fall short of their size (mksquashfs). */
+  allocatedBlocks?: boolean;
   /** absolute path → the path it stands for (mkfs.xfs protofile names for sources with spaces). */
   aliases?: Record<string, string>;
 }
@@ -260,8 +263,8 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     if (code && codes[code] !== undefined) return new FS.ErrnoError(codes[code]!);
     return e as Error;
   };
-  const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress) : null;
-  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation) : null;
+  const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress, run.allocatedBlocks === true) : null;
+  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation, run.device.tailRoom) : null;
   const aliases = run.aliases ?? {};
   const h: HostFs = {
     FS,
@@ -276,7 +279,12 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     orig: originalsOf(FS),
     cwd: '/',
     abs: (p: string): string => {
-      const a = normalizeAbs(p.startsWith('/') ? p : posix.join(h.cwd, p));
+      // the tools mostly pass clean absolute paths, or plain names in the working directory
+      // (mke2fs -d chdirs into each source directory): those skip the normalising pass
+      let a: string;
+      if (p.startsWith('/')) a = isCleanAbs(p) ? p : normalizeAbs(p);
+      else if (p !== '' && p !== '.' && p !== '..' && !p.includes('/')) a = h.cwd === '/' ? '/' + p : h.cwd + '/' + p;
+      else a = normalizeAbs(posix.join(h.cwd, p));
       return aliases[a] ?? a;
     },
     isVirtual: (a: string): boolean => vtree !== null && vtree.contains(a),
@@ -288,6 +296,11 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     }),
   };
   return h;
+}
+
+/** Absolute and already normal: no "//", no "." or ".." component (nor a dot file: checked the slow way), no trailing "/". */
+function isCleanAbs(p: string): boolean {
+  return !p.includes('//') && !p.includes('/.') && (p.length === 1 || !p.endsWith('/'));
 }
 
 function memStat(data: Uint8Array): EmStat {

@@ -19,7 +19,7 @@
  * errno whatever the tool makes of the error it gets.
  */
 import * as fs from 'node:fs';
-import { openScanned, SourceChangedError } from '../../io/open-verified.js';
+import { openScannedStat, SourceChangedError } from '../../io/open-verified.js';
 import { allocationOf, HoleFinder } from '../../io/holes.js';
 import type { FileNode } from '../../tree/model.js';
 import type { EmStream, StreamHandler } from './emscripten.js';
@@ -53,8 +53,9 @@ export function openSourceFile(
     throw fail(toolErrno);
   };
   let fd: number;
+  let sizeAtOpen: number | undefined;
   try {
-    fd = openScanned(path, id);
+    ({ fd, size: sizeAtOpen } = openScannedStat(path, id));
   } catch (e) {
     if (e instanceof SourceChangedError) return failWith(e.errno, e.message, e.errno === 'ESTALE' ? 'EIO' : e.errno, e.namesErrno);
     throw e;
@@ -62,7 +63,7 @@ export function openSourceFile(
   const planned = node.size;
   const member = node.source.kind === 'archive';
   const base = node.source.kind === 'archive' ? node.source.offset : 0;
-  const size0 = fs.fstatSync(fd).size;
+  const size0 = sizeAtOpen ?? fs.fstatSync(fd).size;
   if (member ? size0 < base + planned : size0 !== planned) {
     fs.closeSync(fd);
     return failWith('EIO', `${path}: changed size since it was scanned (${member ? 'the archive is shorter than its members' : `${planned} → ${size0} bytes`})`);
@@ -114,11 +115,18 @@ export function openSourceFile(
         return holes.seekHole(pos);
       },
       close() {
-        // a file that grew while it was read: its planned prefix is not what the user has
+        // a file that grew while it was read: its planned prefix is not what the user has (an
+        // empty file has no prefix: it was checked empty at open, and nothing of it was read)
+        if (planned === 0) {
+          fs.closeSync(fd);
+          done();
+          return;
+        }
         let now = planned;
         try {
           now = fs.fstatSync(fd).size;
         } finally {
+          holes?.close();
           fs.closeSync(fd);
           done();
         }

@@ -7,7 +7,7 @@ import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
 import { openSourceFile, type SourceFailure } from './source-file.js';
-import type { DirNode, FileNode, SourceTree, Timespec, TreeNode } from '../../tree/model.js';
+import { byteOrder, type DirNode, type FileNode, type SourceTree, type Timespec, type TreeNode } from '../../tree/model.js';
 import {
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
   type EmStat, type EmStream, type StreamHandler,
@@ -54,13 +54,8 @@ export function treeTotals(tree: SourceTree): { files: number; bytes: number } {
   return { files: seen.size, bytes };
 }
 
-/** UTF-8 byte order, which is what the C tools' strcmp-based sorting sees. */
-export function byteOrder(names: string[]): string[] {
-  return names
-    .map((n) => [n, Buffer.from(n, 'utf8')] as const)
-    .sort((a, b) => Buffer.compare(a[1], b[1]))
-    .map((e) => e[0]);
-}
+/** UTF-8 byte order, which is what the C tools' strcmp-based sorting sees (src/tree/model.ts). */
+export { byteOrder };
 
 export class VirtualTree {
   readonly stats: TreeReadStats = { files: 0, filesDone: 0, bytes: 0 };
@@ -70,6 +65,8 @@ export class VirtualTree {
   private links: Map<TreeNode, number> | null = null;
   private sorted = new Map<DirNode, string[]>();
   private xattrLists = new Map<TreeNode, Uint8Array>();
+  private dirs = new Map<string, DirNode>();
+  private dates = new Map<number, Date>();
 
   constructor(
     readonly tree: SourceTree,
@@ -77,6 +74,8 @@ export class VirtualTree {
     readonly mountPoint: string,
     private readonly fail: Fail,
     private readonly progress?: TreeProgress,
+    /** a host file's st_blocks is what the host allocates for it (holes show), not its size */
+    private readonly allocatedBlocks = false,
   ) {}
 
   /** Report progress if the last report is old enough (Date.now() costs ~50 ns per read). */
@@ -96,8 +95,29 @@ export class VirtualTree {
    * followed (as the kernel does), the last component only when `follow`. Absolute link
    * targets resolve inside the tree, as they would in the finished image. */
   resolve(abs: string, follow: boolean): TreeNode {
+    // the usual question names an entry of a directory asked about before: its parent is cached
+    const slash = abs.lastIndexOf('/');
+    const name = abs.slice(slash + 1);
+    if (slash > this.mountPoint.length && name !== '' && name !== '.' && name !== '..') {
+      const parent = this.resolveDir(abs.slice(0, slash));
+      const node = parent.entries.get(name);
+      if (!node) throw this.fail('ENOENT');
+      if (!(follow && node.kind === 'symlink')) return node;
+    }
     const rel = abs.slice(this.mountPoint.length);
     return this.walk([this.tree.root], rel.split('/'), follow, { hops: 0 });
+  }
+
+  /** A directory by path (symlinks followed), cached: the tree does not change while a tool runs. */
+  private resolveDir(abs: string): DirNode {
+    let dir = this.dirs.get(abs);
+    if (!dir) {
+      const node = this.walk([this.tree.root], abs.slice(this.mountPoint.length).split('/'), true, { hops: 0 });
+      if (node.kind !== 'dir') throw this.fail('ENOTDIR');
+      dir = node;
+      this.dirs.set(abs, dir);
+    }
+    return dir;
   }
 
   /** `stack` is the chain of directories from the root to the current one, so that ".."
@@ -161,12 +181,27 @@ export class VirtualTree {
       gid: m.gid,
       rdev: node.kind === 'char' || node.kind === 'block' || node.kind === 'fifo' || node.kind === 'socket' ? node.rdev : 0,
       size,
-      blocks: Math.ceil(size / 512),
+      // mksquashfs asks SEEK_DATA only where st_blocks is short of the size, as on the host
+      blocks: Math.ceil((this.allocatedBlocks && node.kind === 'file' && node.allocated !== undefined ? Math.min(node.allocated, size) : size) / 512),
       // doStat keeps whole seconds only (tv_nsec is written as 0), as both tools store them.
-      atime: new Date(m.atime.sec * 1000),
-      mtime: new Date(m.mtime.sec * 1000),
-      ctime: new Date(m.ctime.sec * 1000),
+      atime: this.date(m.atime.sec),
+      mtime: this.date(m.mtime.sec),
+      ctime: this.date(m.ctime.sec),
     };
+  }
+
+  /**
+   * One Date per second value (a tree's times cluster; doStat only reads them): three fewer
+   * objects per stat call. Bounded, for trees whose every time differs.
+   */
+  private date(sec: number): Date {
+    let d = this.dates.get(sec);
+    if (!d) {
+      if (this.dates.size >= 4096) this.dates.clear();
+      d = new Date(sec * 1000);
+      this.dates.set(sec, d);
+    }
+    return d;
   }
 
   readdir(node: TreeNode): string[] {

@@ -20,7 +20,7 @@
  * the blocks. Only then: for every other tree the mke2fs options are repart's own.
  */
 import type { TreeStats } from './stats.js';
-import { extContent, extMinimalSize, FIRST_INO, groupHasSuper, WASM_PAGE_SIZE, type ExtType } from './ext4.js';
+import { extContent, extMinimalSize, EXT_SIZE_STEP, FIRST_INO, groupHasSuper, type ExtType } from './ext4.js';
 
 const MiB = 1024 * 1024;
 const BS = 4096;
@@ -62,8 +62,8 @@ export interface ExtGuess {
   detail: Record<string, unknown>;
 }
 
-const pageDown = (b: number): number => Math.floor(b / WASM_PAGE_SIZE) * WASM_PAGE_SIZE;
-const pageUp = (b: number): number => Math.ceil(b / WASM_PAGE_SIZE) * WASM_PAGE_SIZE;
+const pageDown = (b: number): number => Math.floor(b / EXT_SIZE_STEP) * EXT_SIZE_STEP;
+const pageUp = (b: number): number => Math.ceil(b / EXT_SIZE_STEP) * EXT_SIZE_STEP;
 
 export function extGuess(st: TreeStats, type: ExtType): ExtGuess {
   const c = extContent(st, type);

@@ -28,8 +28,12 @@ const MAX_EXTENT_LEN = 32768;
 /** extents per extent-tree block: (4096 - 12 header - 4 tail) / 12 */
 const EXTENTS_PER_BLOCK = 340;
 const ADDR_PER_BLOCK = BS / 4;
-/** sysconf(_SC_PAGESIZE) of the emscripten runtime our mke2fs runs in. */
-export const WASM_PAGE_SIZE = 65536;
+/** sysconf(_SC_PAGESIZE) as our mke2fs sees it: Linux's 4 KiB (wasm/shim/pagesize.c; the
+ * emscripten runtime's own is its 64 KiB memory page, which made mke2fs drop up to 15 blocks). */
+export const MKE2FS_PAGE_SIZE = 4096;
+/** Minimize= sizes ext file systems in 64 KiB steps (where sizes were while mke2fs rounded to
+ * 64 KiB pages: kept, so minimized partitions did not move when that was fixed). */
+export const EXT_SIZE_STEP = 65536;
 
 interface Features {
   journal: boolean;
@@ -116,10 +120,10 @@ export interface ExtGeometry {
  * inodes than the blocks hold). `inodeCount`: mke2fs -N (default: one inode per 16 KiB of the
  * requested size).
  */
-export function extGeometry(bytes: number, type: ExtType = 'ext4', pageSize = WASM_PAGE_SIZE, inodeCount?: number): ExtGeometry | null {
+export function extGeometry(bytes: number, type: ExtType = 'ext4', pageSize = MKE2FS_PAGE_SIZE, inodeCount?: number): ExtGeometry | null {
   const f = extFeatures(type);
   // mke2fs rounds a size it read from the device down to whole pages (sysconf(_SC_PAGESIZE)):
-  // 64 KiB in the WebAssembly build, 4 KiB natively.
+  // 4 KiB, natively and in our build (no rounding with 4 KiB blocks).
   const perPage = Math.max(1, pageSize / BS);
   const requested = Math.floor(Math.floor(bytes / BS) / perPage) * perPage;
   let blocks = requested;
@@ -276,23 +280,23 @@ export interface ExtMinimal {
 }
 
 /** Smallest size (multiple of 4096) where the content fits, searching block counts. */
-export function extMinimalSize(st: TreeStats, type: ExtType = 'ext4', opts: { slackBlocks?: number; slackInodes?: number; pageSize?: number; inodeCount?: number } = {}): ExtMinimal {
+export function extMinimalSize(st: TreeStats, type: ExtType = 'ext4', opts: { slackBlocks?: number; slackInodes?: number; step?: number; inodeCount?: number } = {}): ExtMinimal {
   const content = extContent(st, type);
   if (opts.inodeCount !== undefined && opts.inodeCount < content.inodes + (opts.slackInodes ?? 0) + FIRST_INO + 1) {
     throw new Error(`extMinimalSize: -N ${opts.inodeCount} cannot hold ${content.inodes} inodes`);
   }
   const needBlocks = content.blocks + (opts.slackBlocks ?? 0);
   const needInodes = content.inodes + (opts.slackInodes ?? 0);
-  const pageSize = opts.pageSize ?? WASM_PAGE_SIZE;
-  const perPage = Math.max(1, pageSize / BS);
+  const step = opts.step ?? EXT_SIZE_STEP;
+  const perPage = Math.max(1, step / BS);
   const fits = (b: number): ExtGeometry | null => {
     if (b % perPage) return null;
-    const g = extGeometry(b * BS, type, pageSize, opts.inodeCount);
+    const g = extGeometry(b * BS, type, MKE2FS_PAGE_SIZE, opts.inodeCount);
     return g && g.freeBlocks >= needBlocks && g.freeInodes >= needInodes ? g : null;
   };
   // lower bound: every block of content plus the fixed minimum; free blocks and inodes grow
   // (nearly) monotonically with size, so bisect, then step past non-monotone group edges.
-  // (search in pages: the tool ignores a partial page)
+  // (search in steps of `step`)
   const pages = (p: number) => fits(p * perPage);
   let lo = Math.max(1, Math.floor(needBlocks / perPage));
   let hi = Math.max(lo * 2, 64);
@@ -310,7 +314,7 @@ export function extMinimalSize(st: TreeStats, type: ExtType = 'ext4', opts: { sl
   for (let p = hi - 1; p >= Math.max(1, hi - 64); p--) if (pages(p)) best = p;
   const g = pages(best)!;
   const bytes = best * perPage * BS;
-  const prev = extGeometry(bytes - pageSize, type, pageSize, opts.inodeCount);
+  const prev = extGeometry(bytes - step, type, MKE2FS_PAGE_SIZE, opts.inodeCount);
   const limitedBy = content.blocks === 0 && content.inodes === 0 ? 'tool-minimum'
     : opts.inodeCount !== undefined ? 'blocks'
     : prev && prev.freeBlocks >= needBlocks && prev.freeInodes < needInodes ? 'inodes' : 'blocks';

@@ -15,14 +15,14 @@ import { driverFor } from '../../fs/registry.js';
 import type { SourceTree } from '../../tree/model.js';
 import { newTree } from '../../tree/model.js';
 import { btrfsMinimalSize, type BtrfsProfile } from './btrfs.js';
-import { extGeometry, extMinimalSize, FIRST_INO, WASM_PAGE_SIZE, type ExtType } from './ext4.js';
-import { extGuess, GUESS_HEADROOM } from './ext-guess.js';
+import { extGeometry, extMinimalSize, FIRST_INO, MKE2FS_PAGE_SIZE, type ExtType } from './ext4.js';
+import { extGuess } from './ext-guess.js';
 import { treeStats, type TreeStats } from './stats.js';
-import { vfatMinimalSize } from './vfat.js';
+import { vfatMinimalSize, vfatRepartGuess } from './vfat.js';
 
 export { btrfsMinimalSize, btrfsMinDevSize } from './btrfs.js';
 export { extGeometry, extMinimalSize, extContent } from './ext4.js';
-export { vfatMinimalSize } from './vfat.js';
+export { vfatMinimalSize, vfatRepartGuess } from './vfat.js';
 export { treeStats } from './stats.js';
 export { extGuess, repartGuessLowerBound, GUESS_HEADROOM, GUESS_EXT_FLOOR } from './ext-guess.js';
 
@@ -98,13 +98,6 @@ export function minimalSize(format: string, tree: SourceTree | null, opts: Minim
 }
 
 
-/** The guess, capped at repart's — unless repart's guess cannot even hold the content (it fails
- * there), in which case there is nothing to stay below and the headroom is kept. */
-function capAtRepart(minimal: number, target: number, repartLower: number): number {
-  if (repartLower < minimal) return target;
-  return Math.max(minimal, Math.min(target, repartLower));
-}
-
 export interface GuessModel extends SizeModel {
   minimal: number;
   /** lower bound of what systemd-repart's (257, 262) two-pass guess gives for this content. */
@@ -117,7 +110,7 @@ export interface GuessModel extends SizeModel {
  *
  * ext: see ext-guess.ts (15 % free blocks and inodes, capped at a lower bound of repart's
  * two-pass guess; `-N` only where mke2fs' default inode ratio cannot hold the tree there).
- * vfat: 15 % more free clusters, capped at 1.5 × the content's bytes. btrfs: the minimum, which
+ * vfat: systemd-repart's own guess (vfat.ts: 1.5 × what its 1 TiB probe holds). btrfs: the minimum, which
  * already is mkfs.btrfs' own generous estimate (every entry charged 16 KiB of metadata, plus
  * data/8); repart's final mkfs enlarges its file to the same estimate.
  */
@@ -130,12 +123,11 @@ export function guessSize(format: string, tree: SourceTree | null, opts: Minimiz
       return { format, bytes: g.bytes, minimal: g.minimal, repartLowerBound: g.repartLowerBound, detail: g.detail, ...(g.mkfsOptions.length ? { mkfsOptions: g.mkfsOptions } : {}) };
     }
     case 'vfat': {
+      // repart's own guess, computed (vfatRepartGuess): 257 and 262 put this size in the table
       const min = minimalSize(format, tree, opts);
-      const st = statsOf(tree);
-      const g = vfatMinimalSize(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, compat: opts.compat, headroom: GUESS_HEADROOM });
-      const lower = roundUp(1.5 * st.bytes, UNIT);
-      const bytes = capAtRepart(min.bytes, g.bytes, lower);
-      return { format, bytes, minimal: min.bytes, repartLowerBound: lower, detail: { ...min.detail, headroomBytes: bytes - min.bytes, guess: g.detail } };
+      const g = vfatRepartGuess(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, compat: opts.compat });
+      const bytes = Math.max(min.bytes, roundUp(g.bytes, UNIT));
+      return { format, bytes, minimal: min.bytes, repartLowerBound: bytes, detail: { ...min.detail, limitedBy: 'systemd-repart\'s two-pass guess (1 TiB probe)', repart: g.detail } };
     }
     default: {
       const min = minimalSize(format, tree, opts);
@@ -228,7 +220,7 @@ export async function formatMinimized(job: FormatJob, model: SizeModel | number,
 export function modelMkfsOptionsAt(model: SizeModel, bytes: number): string[] | undefined {
   const n = model.detail.inodeCount;
   if (!model.mkfsOptions || typeof n !== 'number' || !model.format.startsWith('ext')) return model.mkfsOptions;
-  const g = extGeometry(bytes, model.format as ExtType, WASM_PAGE_SIZE);
+  const g = extGeometry(bytes, model.format as ExtType, MKE2FS_PAGE_SIZE);
   return g && g.freeInodes >= n - FIRST_INO - 1 ? undefined : model.mkfsOptions;
 }
 

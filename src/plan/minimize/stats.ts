@@ -3,7 +3,7 @@
  * lengths of its entry names, every distinct inode once (hard links are the same node object),
  * file sizes, symlink target lengths. The models never look at file bytes.
  */
-import type { DirNode, SourceTree, TreeNode } from '../../tree/model.js';
+import { byteOrder, type DirNode, type SourceTree, type TreeNode } from '../../tree/model.js';
 import { fileData, type FileData } from './file-data.js';
 
 export interface DirStats {
@@ -62,9 +62,8 @@ export function treeStats(tree: SourceTree, opts: TreeStatsOptions = {}): TreeSt
     const d: DirStats = { names, subvolume: !!dir.subvolume, subdirs: 0 };
     st.dirs.push(d);
     if (dir.subvolume) st.subvolumes++;
-    const keys = [...dir.entries.keys()].map((n) => [n, Buffer.from(n, 'utf8')] as const).sort((a, b) => Buffer.compare(a[1], b[1]));
-    for (const [name, bytes] of keys) {
-      names.push(bytes.length);
+    for (const name of byteOrder([...dir.entries.keys()])) {
+      names.push(utf8Len(name));
       const node = dir.entries.get(name)!;
       if (seen.has(node)) {
         st.extraLinks++;

@@ -123,3 +123,56 @@ export function vfatMinimalSize(tree: SourceTree, opts: VfatModelOptions = {}): 
   }
   throw new LayoutError('the content does not fit any FAT32 volume our writer can make', 'E_FS');
 }
+
+/** the sparse file systemd-repart formats for its first Minimize=guess pass (1 TiB). */
+export const REPART_PROBE_BYTES = 2 ** 40;
+/** allocation unit of the file system holding repart's $TMPDIR (ext4, xfs, btrfs, tmpfs: 4 KiB). */
+const HOST_BLOCK = 4096;
+
+export interface VfatRepartGuess {
+  bytes: number;
+  detail: { probeClusterBytes: number; mkfsBytes: number; directoryBytes: number; fileBytes: number; written: number };
+}
+
+/**
+ * systemd-repart's own Minimize=guess for vfat (257 and 262 alike), computed instead of run:
+ * repart formats a sparse 1 TiB file (`mkfs.vfat -F 32 -S <fs sector size>`), copies the tree in
+ * with mcopy, counts the bytes written (SEEK_DATA/SEEK_HOLE) and takes 1.5 × that. On a 1 TiB
+ * probe the FATs alone are large (16 MiB each with 4096-byte sectors: 256 KiB clusters; 128 MiB
+ * each with 512-byte sectors), and every directory costs a whole probe cluster, so the guess is
+ * far above what the content needs — but it is the size 262 puts in the table. What was written:
+ *  - mkfs.fat: reserved sectors, both FATs and the root directory's first cluster, all of it;
+ *  - mmd/mcopy: every directory cluster in full (mtools zeroes a new cluster), the root's beyond
+ *    its first; each file's data, in host blocks (its clusters are contiguous, cluster-aligned).
+ * The directory slots come from our writer's planner (names, long-name slots, the label).
+ */
+export function vfatRepartGuess(tree: SourceTree, opts: VfatModelOptions = {}): VfatRepartGuess {
+  const ss = opts.sectorSize ?? 512;
+  const label = opts.label === undefined ? '~~~~~~~~~~~' : mangleFatLabel(opts.label);
+  const top = vfatPlanNodes(tree, !asCompat(opts.compat).mtoolsSkipsSymlinks);
+  const probe = computeGeometry({ size: REPART_PROBE_BYTES, sectorSize: ss, fatBits: 32 });
+  const cs = probe.sectorsPerCluster * ss;
+  // Slots do not depend on the cluster size: plan on any volume that holds the content, with
+  // clusters of at least 4 KiB (a long name never needs more slots than that).
+  const spc = Math.max(1, 4096 / ss);
+  let size = 64 * 1024 * 1024;
+  let layout;
+  for (;;) {
+    try {
+      layout = planLayout(mkfs({ size, sectorSize: ss, fatBits: 32, sectorsPerCluster: spc, volumeId: 0, label, labelTime: 0 }), top, { nameMode: opts.nameMode });
+      break;
+    } catch (e) {
+      if (!(e instanceof LayoutError && e.code === 'E_FS_NO_SPACE') && !(e instanceof GeometryError)) throw e;
+      const hint = e instanceof LayoutError && e.neededClusters ? e.neededClusters * spc * ss * 1.1 : 0;
+      size = Math.max(size * 2, Math.ceil(hint));
+      if (size > REPART_PROBE_BYTES) throw e;
+    }
+  }
+  const slotsPerCluster = cs / 32;
+  const directoryBytes = layout.dirSlots.reduce((sum, used, i) => sum + (Math.max(1, Math.ceil(used / slotsPerCluster)) - (i === 0 ? 1 : 0)) * cs, 0);
+  let fileBytes = 0;
+  for (const seg of layout.segments) if (seg.kind === 'file') fileBytes += Math.ceil(seg.size / HOST_BLOCK) * HOST_BLOCK;
+  const mkfsBytes = (probe.dataStart + probe.sectorsPerCluster) * ss;
+  const written = mkfsBytes + directoryBytes + fileBytes;
+  return { bytes: written + Math.floor(written / 2), detail: { probeClusterBytes: cs, mkfsBytes, directoryBytes, fileBytes, written } };
+}
