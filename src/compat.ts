@@ -74,6 +74,8 @@ export interface Compat {
   readonly toolsSuite: 'sid' | 'trixie';
   /** mkfs.ext4 -E hash_seed= and E2FSPROGS_FAKE_TIME (260) */
   readonly ext4HashSeed: boolean;
+  /** mkfs.xfs -p <directory> (xfsprogs >= 6.17) instead of a protofile (260) */
+  readonly xfsPopulateFromDirectory: boolean;
   /** mkfs.btrfs --subvol/--inode-flags (258) */
   readonly btrfsSubvolumes: boolean;
   /** mkfs.btrfs --compress needs a root directory (259) */
@@ -148,6 +150,7 @@ function makeCompat(version: number): Compat {
     luksVolumeLabel: since(259),
     toolsSuite: since(258) ? 'sid' : 'trixie',
     ext4HashSeed: since(260),
+    xfsPopulateFromDirectory: since(260),
     btrfsSubvolumes: since(258),
     btrfsCompressNeedsTree: since(259),
     btrfsSubvolFlags259: since(259),

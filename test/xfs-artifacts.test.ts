@@ -36,6 +36,10 @@ test('wasm/xfs/trixie/SOURCES pins the Debian sources, toolchain and every shim 
   // each shim/patch listed with the hash of the file as committed
   const shims = [...src.matchAll(/^ {2}([0-9a-f]{64}) {2}((?:xfs|shim|glue)\/\S+)$/gm)];
   assert.ok(shims.length >= 10, 'shims and patches are listed');
+  // -p <directory> (262): our population code, the patch that includes it, the mtime glue
+  for (const f of ['xfs/ext/populate_dir.c', 'xfs/patches/trixie-populate-dir.patch', 'xfs/glue/mtime.js']) {
+    assert.ok(shims.some(([, , rel]) => rel === f), `${f} is listed`);
+  }
   for (const [, sum, rel] of shims) {
     const actual = crypto.createHash('sha256').update(fs.readFileSync(path.join(WASM_DIR, rel!))).digest('hex');
     assert.equal(actual, sum, `${rel} changed since the build (rebuild with tools/build-xfs-wasm.sh)`);

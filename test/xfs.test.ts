@@ -50,11 +50,11 @@ test('mkfs.xfs argv is systemd-repart\'s: label cut to 12 bytes, -K without disc
   const proto = { text: '', slashesAreSpaces: true, aliases: {} };
   assert.deepEqual(mkfsXfsArgs({ ...j, discard: true, systemdVersion: 262, label: 'äöüäöüä' }, proto), [
     '-L', 'äöüäöü', '-m', `uuid=${UUID}`, '-m', 'reflink=1', '-p', `slashes_are_spaces=1,${PROTOFILE_PATH}`, '-s', 'size=4096',
-    '-i', 'exchange=1', '-n', 'parent=1', '/dev/repart-partition',
+    '-i', 'exchange=1', '-n', 'parent=1', '-m', 'autofsck=repair', '/dev/repart-partition',
   ]);
   // SYSTEMD_REPART_MKFS_OPTIONS_XFS that set those suboptions themselves win (no "respecified")
   assert.deepEqual(sidDefaultArgs(['-n', 'parent=0']), ['-i', 'exchange=1']);
-  assert.deepEqual(sidDefaultArgs(['-isparse=1,exchange=0', '-n', 'size=8192']), ['-n', 'parent=1']);
+  assert.deepEqual(sidDefaultArgs(['-isparse=1,exchange=0', '-n', 'size=8192']), ['-n', 'parent=1', '-m', 'autofsck=repair']);
 });
 
 test('protofile: repart\'s format (sorted, u/g bits, sticky lost, devices, spaces as slashes, aliases)', () => {

@@ -16,7 +16,8 @@
 #   setup    apt-get install emscripten + autotools (bookworm packages); deb-src for $SUITE and
 #            trixie (libinih comes from trixie: see deps).
 #   fetch    apt-get source --download-only of the pinned versions, SHA-256 check against the
-#            .dsc, unpack, Debian's patch series, then ours (wasm/xfs/patches/<suite>-*.patch).
+#            .dsc, unpack, Debian's patch series, then ours (wasm/xfs/patches/<suite>-*.patch)
+#            and the sources they include (wasm/xfs/ext/: mkfs -p <directory>).
 #   deps     libinih from Debian source (ini.c, as meson builds it); shims for what the mirror
 #            cannot give or a wasm mkfs does not need (wasm/xfs/shim/): liburcu (one thread),
 #            libuuid (util-linux API subset), libblkid (wasm/shim's stub + topology calls).
@@ -102,7 +103,8 @@ step_fetch() {
   unpack libinih "$INIH_VER" "$W/inih"
   local p
   for p in "$PATCHES/$SUITE"-*.patch; do (cd "$XSRC" && patch -p1 -s < "$p"); done
-  true
+  # our own sources that a patch includes (populate_dir.c: -p <directory>)
+  cp "$REPO/wasm/xfs/ext/"*.c "$XSRC/mkfs/"
 }
 
 step_deps() {
@@ -174,7 +176,7 @@ step_xfs() {
     -sNODEJS_CATCH_EXIT=0 -sNODEJS_CATCH_REJECTION=0
     "-sEXPORTED_RUNTIME_METHODS=[\"FS\",\"callMain\"]"
     --pre-js "$GLUE/pre.js" --post-js "$GLUE/post.js" --js-library "$GLUE/lib64.js" --js-library "$GLUE/xattr.js"
-    --js-library "$REPO/wasm/xfs/glue/fdpath.js"
+    --js-library "$REPO/wasm/xfs/glue/fdpath.js" --js-library "$REPO/wasm/xfs/glue/mtime.js"
     -Wl,--wrap=ioctl -Wl,--wrap=sysconf -Wl,--wrap=getpagesize -Wl,--wrap=getsubopt)
   # shellcheck disable=SC2086
   emcc -o "$OUT/mkfs.xfs.js" $objs libxfs/.libs/libxfs.a libxcmd/.libs/libxcmd.a libfrog/.libs/libfrog.a \
@@ -201,7 +203,7 @@ step_install() {
     echo "clang: $(dpkg-query -W -f='${Version}' clang-14 2>/dev/null || echo unknown)"
     echo "binaryen: $(dpkg-query -W -f='${Version}' binaryen 2>/dev/null || echo unknown)"
     echo "our-shims-and-patches (sha256):"
-    (cd "$REPO/wasm" && sha256sum -- xfs/shim/*.c xfs/shim/include/*.h xfs/shim/include/*/*.h xfs/patches/"$SUITE"-*.patch \
+    (cd "$REPO/wasm" && sha256sum -- xfs/ext/*.c xfs/shim/*.c xfs/shim/include/*.h xfs/shim/include/*/*.h xfs/patches/"$SUITE"-*.patch \
        xfs/glue/*.js shim/ioctl_shim.c shim/blkid_stub.c shim/fallocate.c shim/xattr.c \
        shim/include/blkid/blkid.h glue/*.js | sed 's/^/  /')
     echo "source-files (sha256, as listed in the .dsc files):"

@@ -104,6 +104,10 @@ export interface EmModule {
     list(path: string): Uint8Array;
     get(path: string, name: string): Uint8Array;
   };
+  /** read by wasm/xfs/glue/mtime.js: lstat's mtime as [seconds, nanoseconds] (stat() keeps neither 64-bit seconds nor nanoseconds). */
+  timesHost?: {
+    mtime(path: string): [sec: number, nsec: number];
+  };
 }
 
 /** Options understood by the generated factory (a subset). */

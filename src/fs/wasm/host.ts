@@ -230,6 +230,7 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
   installPaths(h);
   installMutations(h);
   installXattrs(h, mod);
+  installTimes(h, mod);
   installOpen(h);
   installStreams(h, out, err);
   return {
@@ -399,6 +400,22 @@ function installXattrs(h: HostFs, mod: EmModule): void {
       const a = abs(p);
       if (!isVirtual(a)) throw fail('ENODATA');
       return vtree!.xattrValue(vtree!.resolve(a, false), name);
+    },
+  };
+}
+
+/**
+ * Exact mtimes of tree entries (wasm/xfs/glue/mtime.js, for mkfs.xfs -p <directory>, which
+ * copies them with nanoseconds). Other paths: ENOSYS, and the tool keeps what stat() said.
+ */
+function installTimes(h: HostFs, mod: EmModule): void {
+  const { vtree, abs, isVirtual, fail } = h;
+  mod.timesHost = {
+    mtime: (p: string) => {
+      const a = abs(p);
+      if (!isVirtual(a)) throw fail('ENOSYS');
+      const t = vtree!.exactMtime(vtree!.resolve(a, false));
+      return [t.sec, t.nsec];
     },
   };
 }

@@ -3,10 +3,11 @@
  * --rootdir): stat/lstat/readdir/readlink/open answered from the tree, file bytes read in
  * place from their host path (or from the node's bytes). Nothing is copied or staged.
  */
+import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
 import { openSourceFile, type SourceFailure } from './source-file.js';
-import { byteOrder, type DirNode, type FileNode, type SourceTree, type TreeNode } from '../../tree/model.js';
+import { byteOrder, type DirNode, type FileNode, type SourceTree, type Timespec, type TreeNode } from '../../tree/model.js';
 import {
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
   type EmStat, type EmStream, type StreamHandler,
@@ -230,6 +231,25 @@ export class VirtualTree {
     const x = node.meta.xattrs?.find((a) => a.name === name);
     if (!x) throw this.fail('ENODATA');
     return x.value;
+  }
+
+  /**
+   * The node's mtime to the nanosecond. The tree holds host times as Node's float
+   * milliseconds (about 100 ns off); where it kept the host's time (same second), the host
+   * entry is asked again with bigint precision. Times the tree set itself stay as they are.
+   */
+  exactMtime(node: TreeNode): Timespec {
+    const t = node.meta.mtime;
+    const host = node.kind === 'file' ? (node.source.kind === 'host' ? node.source.path : undefined) : node.hostPath;
+    if (!host) return t;
+    try {
+      const ns = lstatSync(host, { bigint: true }).mtimeNs;
+      const sec = ns / 1_000_000_000n;
+      if (Number(sec) === t.sec) return { sec: t.sec, nsec: Number(ns - sec * 1_000_000_000n) };
+    } catch {
+      // gone or unreadable now: the tree's time is what there is
+    }
+    return t;
   }
 
   readlink(node: TreeNode): string {
