@@ -11,9 +11,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, openSync, readSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { referenceSkipReason } from '../helpers/reference.js';
+import { copyWindow } from '../wasm-helpers.js';
 import { makeSides, oursRun, refRun, refTool, sameFile, sfdiskDump, sfdiskWrite, type SideRun, type Sides } from '../helpers/side-by-side.js';
 
 const SUITE = 'sid' as const;
@@ -604,18 +605,7 @@ function ext4List(image: string, partno: number, dir: string): string {
   const parts = (JSON.parse(spawnSync('sfdisk', ['-J', image], { encoding: 'utf8' }).stdout) as { partitiontable: { partitions: { start: number; size: number }[] } }).partitiontable.partitions;
   const p = parts[partno];
   const fsImage = `${image}.p${partno}`;
-  const fd = openSync(image, 'r');
-  const out = openSync(fsImage, 'w');
-  try {
-    const buf = Buffer.alloc(1 << 20);
-    for (let off = 0; off < p.size * 512; off += buf.length) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, p.size * 512 - off), p.start * 512 + off);
-      writeSync(out, buf, 0, n);
-    }
-  } finally {
-    closeSync(fd);
-    closeSync(out);
-  }
+  copyWindow(image, p.start * 512, p.size * 512, fsImage);
   const r = spawnSync('debugfs', ['-R', `ls -p ${dir}`, fsImage], { encoding: 'utf8' });
   return r.stdout.split('\n').map((l) => l.split('/')[5]).filter((n) => n && n !== '.' && n !== '..').sort().join(' ');
 }
