@@ -13,7 +13,7 @@
  * Sparse files (fewer blocks than bytes) are skipped: the tool reads around their holes.
  */
 import { closeSync, read } from 'node:fs';
-import { openScanned } from '../io/open-verified.js';
+import { openScanned, scanIdOf } from '../io/open-verified.js';
 import type { DirNode, FileNode, SourceTree } from '../tree/model.js';
 import { byteOrder } from '../fs/wasm/vtree.js';
 
@@ -89,7 +89,7 @@ export class ReadAhead {
     const src = f.source as { kind: 'host'; path: string; dev?: bigint; ino?: bigint };
     let fd: number;
     try {
-      fd = openScanned(src.path, src.dev !== undefined && src.ino !== undefined ? { dev: src.dev, ino: src.ino } : undefined);
+      fd = openScanned(src.path, scanIdOf(src));
     } catch {
       return;
     }

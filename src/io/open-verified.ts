@@ -22,6 +22,11 @@ export class SourceChangedError extends RepartError {
   }
 }
 
+/** The scan identity a tree source recorded, if it recorded one (sources built in memory have none). */
+export function scanIdOf(source: { dev?: bigint; ino?: bigint }): ScanId | undefined {
+  return source.dev !== undefined && source.ino !== undefined ? { dev: source.dev, ino: source.ino } : undefined;
+}
+
 const NOFOLLOW_RDONLY = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 /** Open `path` read-only as the scanned file `id` (no check without an id). */

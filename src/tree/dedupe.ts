@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { openScanned } from '../io/open-verified.js';
+import { openScanned, scanIdOf } from '../io/open-verified.js';
 import type { DirNode, FileNode, SourceTree } from './model.js';
 
 async function digest(f: FileNode): Promise<string> {
@@ -14,9 +14,9 @@ async function digest(f: FileNode): Promise<string> {
   if (f.source.kind === 'bytes') return h.update(f.source.data).digest('hex');
   // an archive member is `size` bytes from its offset in the archive
   if (f.size === 0) return h.digest('hex');
-  const { path, dev, ino } = f.source;
+  const { path } = f.source;
   const range = f.source.kind === 'archive' ? { start: f.source.offset, end: f.source.offset + f.size - 1 } : {};
-  const fd = openScanned(path, dev !== undefined && ino !== undefined ? { dev, ino } : undefined);
+  const fd = openScanned(path, scanIdOf(f.source));
   for await (const chunk of createReadStream(path, { fd, highWaterMark: 1 << 20, ...range })) h.update(chunk as Buffer);
   return h.digest('hex');
 }

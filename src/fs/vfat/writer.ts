@@ -11,7 +11,7 @@ import { encodeFsInfo } from './fsinfo.js';
 import type { Layout, Segment } from './layout.js';
 import type { MkfsImage } from './mkfs.js';
 import type { FormatProgress } from '../driver.js';
-import { openScannedHandle, SourceChangedError, type SourceHandle } from '../../io/open-verified.js';
+import { openScannedHandle, scanIdOf, SourceChangedError, type SourceHandle } from '../../io/open-verified.js';
 
 const BUF = 8 * 1024 * 1024;
 
@@ -296,7 +296,7 @@ async function readWhole(seg: Extract<Segment, { kind: 'file' }>, into: Buffer, 
 /** A host source opened as the file that was scanned (no final symlink, same dev/ino). */
 function openSource(source: { path: string; dev?: bigint; ino?: bigint }, inImage: string): SourceHandle {
   try {
-    return openScannedHandle(source.path, source.dev !== undefined && source.ino !== undefined ? { dev: source.dev, ino: source.ino } : undefined);
+    return openScannedHandle(source.path, scanIdOf(source));
   } catch (e) {
     throw new WriteError(e instanceof SourceChangedError ? e.message : `${source.path}: cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, inImage);
   }

@@ -19,7 +19,7 @@
  * errno whatever the tool makes of the error it gets.
  */
 import * as fs from 'node:fs';
-import { openScannedStat, SourceChangedError } from '../../io/open-verified.js';
+import { openScannedStat, scanIdOf, SourceChangedError } from '../../io/open-verified.js';
 import { allocationOf, HoleFinder } from '../../io/holes.js';
 import type { FileNode } from '../../tree/model.js';
 import type { EmStream, StreamHandler } from './emscripten.js';
@@ -47,7 +47,7 @@ export function openSourceFile(
   done: () => void,
 ): SourceReader {
   const path = node.source.path;
-  const id = node.source.ino !== undefined && node.source.dev !== undefined ? { dev: node.source.dev, ino: node.source.ino } : undefined;
+  const id = scanIdOf(node.source);
   const failWith = (errno: string, message: string, toolErrno = errno, namesErrno = false): never => {
     record({ path, errno, message, namesErrno });
     throw fail(toolErrno);

@@ -10,7 +10,8 @@
  * The holes of a host file are skipped as mke2fs skips them (src/io/holes.ts finds them as our
  * host answers its SEEK_DATA/SEEK_HOLE); only the data runs are read block by block.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, readSync } from 'node:fs';
+import { openScanned, scanIdOf } from '../../io/open-verified.js';
 import { allocationOf, HoleFinder } from '../../io/holes.js';
 import type { FileNode } from '../../tree/model.js';
 
@@ -37,7 +38,7 @@ export function mayHaveHoles(node: FileNode): boolean {
   let allocated = node.allocated;
   if (allocated === undefined) {
     try {
-      allocated = statSync(node.source.path).blocks * 512;
+      allocated = lstatSync(node.source.path).blocks * 512;
     } catch {
       return false; // the tool reports the missing source; size it as dense
     }
@@ -91,7 +92,8 @@ export function fileData(node: FileNode, blockSize: number, maxRun: number): Fil
   }
   let fd: number;
   try {
-    fd = openSync(node.source.path, 'r');
+    // as scanned, never through a link swapped in since: only the size estimate reads it
+    fd = openScanned(node.source.path, scanIdOf(node.source));
   } catch {
     return denseData(node.size, blockSize, maxRun);
   }
