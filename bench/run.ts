@@ -111,6 +111,8 @@ export async function main(): Promise<void> {
     process.stderr.write(`\n== ${sc.name}: preparing…\n`);
     const prep = sc.prepare(dir, quick);
     const all: Builder[] = [...builders];
+    // repart-ts at its default --compat (262's tools), when the scenario asks and the first builder pins another
+    if (sc.bothToolSets && compat(sc).length) all.push({ name: 'repart-ts (262 tools)', cmd: (args) => ({ argv: [process.execPath, CLI, '--quiet', ...args] }) });
     if (useRef && !sc.noReference) all.splice(1, 0, { name: `systemd-repart (${sc.suite ?? 'trixie'})`, cmd: (args) => ({ argv: [REFERENCE, ...args], env: { REFERENCE_BIND: [dir, ...(prep.bind ?? [])].join(':'), REFERENCE_SUITE: sc.suite ?? 'trixie' } }) });
     const res: ScenarioResult = { scenario: sc.name, description: sc.description, sourceBytes: prep.sourceBytes, builders: all.map((b) => ({ builder: b.name, samples: [] })) };
     const once = (bi: number, record: boolean) => {
@@ -206,15 +208,20 @@ export function renderGoals(r: BenchReport): string {
   const fmt = (v: number | undefined, d = 2) => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
   const ratio = (n: string) => { const o = ours(sc(n)), f = ref(sc(n)); return o && f ? o.wallMedian / f.wallMedian : undefined; };
   const xfloor = (n: string) => { const s = sc(n), o = ours(s); return o && s?.floor?.readSeconds ? o.wallMedian / s.floor.readSeconds : undefined; };
+  // the same scenario with 262's tools (bothToolSets), shown beside the figure
+  const with262 = (s: ScenarioResult | undefined, show: (m: ReturnType<typeof summarize>) => string) => {
+    const b = s?.builders.find((x) => x.builder === 'repart-ts (262 tools)');
+    return b && b.samples.some((x) => x.status === 0) ? ` (262 tools: ${show(summarize(b))})` : '';
+  };
   const rss = Math.max(...r.scenarios.map((s) => ours(s)?.maxRssMiB ?? 0));
   const rssAt = r.scenarios.reduce((a, s) => ((ours(s)?.maxRssMiB ?? 0) >= rss ? s.scenario : a), '');
   const rows: [string, string, string][] = [
     ['small real tree (debian-usr) vs systemd-repart', '≤ 0.25×', fmt(ratio('debian-usr')) + '×'],
     ['large real tree (distro-usr-lib) vs systemd-repart', '≤ 0.15×', fmt(ratio('distro-usr-lib')) + '×'],
-    ['200,000 empty files (empty-200k)', '≤ 5 s', fmt(ours(sc('empty-200k'))?.wallMedian) + ' s'],
+    ['200,000 empty files (empty-200k)', '≤ 5 s', fmt(ours(sc('empty-200k'))?.wallMedian) + ' s' + with262(sc('empty-200k'), (m) => fmt(m.wallMedian) + ' s')],
     ['large real tree × warm read floor', '≤ 2.5×', fmt(xfloor('distro-usr-lib'), 1) + '×'],
     ['small real tree × warm read floor', '≤ 3×', fmt(xfloor('debian-usr'), 1) + '×'],
-    ['peak RSS, any scenario (1M files: empty-1m)', '≤ 256 MiB', `${rss.toFixed(0)} MiB (${rssAt})`],
+    ['peak RSS, any scenario (1M files: empty-1m)', '≤ 256 MiB', `${rss.toFixed(0)} MiB (${rssAt})` + with262(sc('empty-1m'), (m) => `${m.maxRssMiB.toFixed(0)} MiB at 1M`)],
     ['GPT only vs systemd-repart', '≤ 2×', fmt(ratio('gpt-only')) + '×'],
     ['cores busy (CPU / wall / cores), large real tree', 'both', `${fmt((ours(sc('distro-usr-lib'))?.coreUtilisation ?? NaN) * 100, 0)}%`],
   ];
