@@ -8,8 +8,9 @@ import type { BuildContext, Stage } from './context.js';
 export const prewarmStage: Stage = {
   name: 'prewarm',
   when: (ctx) => !ctx.request.dryRun && ctx.request.formatter?.prewarm !== undefined,
-  run(ctx: BuildContext) {
+  async run(ctx: BuildContext) {
     const formats = [...new Set(ctx.definitions.flatMap((d) => (d.format ? [d.format] : [])))];
-    if (formats.length) ctx.request.formatter!.prewarm!(formats, ctx.compat);
+    // awaited: the workers must be started before the synchronous tree scan holds this thread
+    if (formats.length) await ctx.request.formatter!.prewarm!(formats, ctx.compat);
   },
 };
