@@ -5,11 +5,20 @@
  */
 import type { BuildContext, Stage } from './context.js';
 
+/**
+ * Drivers written in TypeScript: they load in a few ms when their job comes (in parallel with
+ * the tools). Warming them too would take CPU from the tree scan, which the warm-up shares a
+ * core with; they are warmed only when nothing else is.
+ */
+const LIGHT = new Set(['vfat', 'swap']);
+
 export const prewarmStage: Stage = {
   name: 'prewarm',
   when: (ctx) => !ctx.request.dryRun && ctx.request.formatter?.prewarm !== undefined,
-  run(ctx: BuildContext) {
+  async run(ctx: BuildContext) {
     const formats = [...new Set(ctx.definitions.flatMap((d) => (d.format ? [d.format] : [])))];
-    if (formats.length) ctx.request.formatter!.prewarm!(formats, ctx.compat);
+    const heavy = formats.filter((f) => !LIGHT.has(f));
+    // awaited: the workers must be started before the synchronous tree scan holds this thread
+    if (formats.length) await ctx.request.formatter!.prewarm!(heavy.length ? heavy : formats, ctx.compat);
   },
 };

@@ -11,7 +11,7 @@ import type { Plan } from '../plan/plan.js';
 
 export type Formatter = ((jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>) & {
   /** get ready for jobs of these formats (start workers, load drivers, compile tools) while the tree is read */
-  prewarm?: (formats: string[], compat: Compat) => void;
+  prewarm?: (formats: string[], compat: Compat) => void | Promise<void>;
 };
 
 /** Where a build's progress goes (the CLI draws bars on stderr); every member is optional. */

@@ -54,6 +54,8 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
   const pr = ctx.request.progress;
   // workers format while this thread is idle: it reads their source files ahead (src/build/readahead.ts)
   const ahead = ctx.request.formatter ? parts.map((s) => (s.tree ? new ReadAhead(s.tree) : null)) : [];
+  // ... and starts writing the image back, so that the commit's fsync finds little left (src/image/flush-behind.ts)
+  const flush = ctx.request.formatter ? ctx.image!.flushBehind() : null;
   const events: FormatEvents = {
     start: (k) => pr?.start?.(id(k), name(parts[k]!)),
     progress: (k, p) => {
@@ -61,6 +63,7 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
       pr?.update?.(id(k), p);
     },
     done: (k, r) => {
+      flush?.flush();
       pr?.finish?.(id(k));
       if (r.toolOutput?.trim()) ctx.warn(r.toolOutput.trimEnd()); // 262 shows its mkfs child's output
       r.warnings.forEach((w) => ctx.warn(`${name(parts[k]!)}: ${w}`));
@@ -71,7 +74,7 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
     out = await ctx.image!.format(parts.map((s) => ({ p: s.placed!, content: contentOf(ctx, s) })), ctx.request.formatter ?? formatInProcess, events);
   } finally {
     for (const a of ahead) a?.stop();
-    await Promise.all(ahead.map((a) => a?.done));
+    await Promise.all([...ahead.map((a) => a?.done), flush?.stop()]);
   }
   parts.forEach((s, k) => { s.formatted = out[k]; });
 }

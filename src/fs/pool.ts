@@ -92,15 +92,15 @@ let poolLoading: Promise<Piscina> | null = null;
 
 // piscina is loaded on first use: a run that formats nothing (GPT only) never pays for it.
 // idleTimeout: a pre-warmed pool waits for the tree scan (longer than the default's half second).
-function getPool(idleTimeout = 500): Promise<Piscina> {
+function getPool(idleTimeout = 500, minThreads = 0): Promise<Piscina> {
   if (pool) return Promise.resolve(pool);
-  return (poolLoading ??= import('piscina').then(({ Piscina }) => (pool = newPool(Piscina, idleTimeout))));
+  return (poolLoading ??= import('piscina').then(({ Piscina }) => (pool = newPool(Piscina, idleTimeout, minThreads))));
 }
 
-function newPool(Piscina: typeof import('piscina').Piscina, idleTimeout: number): Piscina {
+function newPool(Piscina: typeof import('piscina').Piscina, idleTimeout: number, minThreads: number): Piscina {
   return new Piscina({
     filename: import.meta.url,
-    minThreads: 0,
+    minThreads: Math.min(minThreads, Math.max(1, availableParallelism())),
     maxThreads: Math.max(1, availableParallelism()),
     // one job per worker at a time: each job is one tool run, CPU-bound
     concurrentTasksPerWorker: 1,
@@ -111,11 +111,15 @@ function newPool(Piscina: typeof import('piscina').Piscina, idleTimeout: number)
 
 /**
  * Start one worker per core and have each load the drivers and compile the tools of `formats`
- * (fire and forget: a failure here shows again, with its context, when the job runs).
+ * (a failure here shows again, with its context, when the job runs). Resolves once the workers
+ * are started and their tasks posted: the caller then scans the tree synchronously, so workers
+ * created later (minThreads 0) would get no task until a worker's "ready" message is read after
+ * the scan; created by the pool's constructor (minThreads), they count as ready and read their
+ * tasks themselves.
  */
-export function prewarmWorkers(formats: string[], compat: Compat): void {
+export function prewarmWorkers(formats: string[], compat: Compat): Promise<void> {
   const warmTask: WarmTask = { warm: { formats, toolSet: toolSetFor(compat) } };
-  void getPool(10_000).then((p) => {
+  return getPool(10_000, availableParallelism()).then((p) => {
     for (let i = 0; i < p.maxThreads; i++) p.run(warmTask).catch(() => undefined);
   }, () => undefined);
 }

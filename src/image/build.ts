@@ -17,6 +17,7 @@ import { encodeGpt, type EncodedGpt } from '../gpt/table.js';
 import type { GptEntry } from '../gpt/entry.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { copySparse, ImageFile } from './file.js';
+import { FlushBehind, type DataSync } from './flush-behind.js';
 import { openScanned, type ScanId } from '../io/open-verified.js';
 import { removeStaleTemps, tempBeside } from './stale-temps.js';
 import { InPlaceImage, rollBackOpenImages } from './in-place.js';
@@ -91,6 +92,8 @@ export class ImageWriter {
   private readonly splitTemps = new Map<string, string>();
   /** in place, the tables wait for commit(): they are written last */
   private table: EncodedGpt | null = null;
+  /** write-backs started while formatting (flush-behind.ts); their errors fail the commit */
+  private readonly flushers: FlushBehind[] = [];
 
   private constructor(readonly target: string, readonly mode: 'create' | 'in-place', held: Held) {
     this.held = held;
@@ -169,6 +172,16 @@ export class ImageWriter {
     return formatJobs(jobs, formatter, events);
   }
 
+  /**
+   * Starts writing back the image in the background while formatters write into it (stop() it,
+   * and await that, before the image is committed or aborted).
+   */
+  flushBehind(sync?: DataSync): FlushBehind {
+    const f = new FlushBehind(this.file().fd, undefined, sync);
+    this.flushers.push(f);
+    return f;
+  }
+
   /** Writes the GPT: each entry at its partition number (deferred and dropped ones stay empty). */
   writeTable(plan: Plan, deferred: ReadonlySet<PlannedPartition>): void {
     const entries: (GptEntry | null)[] = [];
@@ -215,6 +228,11 @@ export class ImageWriter {
    */
   commit(): void {
     const h = this.hold();
+    // a write-back error the flush-behind saw is not reported again by the fsync below
+    for (const f of this.flushers) {
+      const e = f.takeError();
+      if (e) throw ioError('cannot write image', this.target, e);
+    }
     if (h.kind === 'new') {
       fsyncSync(h.img.fd);
       h.img.close();
