@@ -82,9 +82,12 @@ function check(fd: number, path: string, id: ScanId | undefined, where?: ErrorWh
  * Throws SourceChangedError with the same errnos and messages as openScannedStat + the size check.
  */
 export function verifyScannedEmpty(path: string, id: ScanId | undefined, where?: ErrorWhere): boolean {
-  let st;
+  let st: { dev: number | bigint; ino: number | bigint; size: number | bigint; mode: number | bigint; uid: number | bigint; isFile(): boolean; isSymbolicLink(): boolean };
   try {
-    st = lstatSync(path, { bigint: true });
+    // plain numbers (a BigIntStats is a dozen BigInts per file); bigint only where a dev or
+    // ino is past 2^53 and a double would round it
+    st = lstatSync(path);
+    if (st.ino > Number.MAX_SAFE_INTEGER || st.dev > Number.MAX_SAFE_INTEGER) st = lstatSync(path, { bigint: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
     // as openScannedStat words the same open(2) failures
@@ -93,12 +96,12 @@ export function verifyScannedEmpty(path: string, id: ScanId | undefined, where?:
   }
   // open(O_NOFOLLOW) of a symlink fails with ELOOP, whatever it points to
   if (st.isSymbolicLink()) throw new SourceChangedError(path, 'ELOOP', 'changed since it was scanned (now a symbolic link)', where);
-  if (id && (st.dev !== id.dev || st.ino !== id.ino)) {
+  if (id && (BigInt(st.dev) !== id.dev || BigInt(st.ino) !== id.ino)) {
     throw new SourceChangedError(path, 'ESTALE', 'changed since it was scanned (a different file is at this path now)', where);
   }
-  if (!st.isFile() || st.size !== 0n) return false;
+  if (!st.isFile() || Number(st.size) !== 0) return false;
   const euid = effectiveUid();
-  return euid === 0n || (euid !== undefined && euid === st.uid && (st.mode & 0o400n) !== 0n);
+  return euid === 0n || (euid !== undefined && euid === BigInt(st.uid) && (Number(st.mode) & 0o400) !== 0);
 }
 
 // process.geteuid() is a system call each time (microseconds in a worker); it does not change
