@@ -21,6 +21,7 @@
 #   complibs   compile libzstd and liblzo2 for mkfs.btrfs --compress=zstd|lzo.
 #   btrfs      configure + build btrfs-progs, link mkfs.btrfs.
 #   install    copy the .cjs/.wasm, license texts, SOURCES and SHA256SUMS into $DEST.
+#              After `fetch e2fsprogs install` (mke2fs only), the committed mkfs.btrfs is kept.
 # A suite without BTRFS_VER (sid, for now: see below) builds and installs mke2fs only.
 #
 # Reproducibility: the build directory ($W) is fixed and source paths are mapped away with
@@ -321,7 +322,12 @@ step_install() {
   cp "$E2SRC/misc/mke2fs.conf.in" "$D/mke2fs.conf"
   local files=(mke2fs.cjs mke2fs.wasm)
   if [ "$WITH_BTRFS" = yes ]; then
-    cp "$OUT/mkfs.btrfs.js" "$D/mkfs.btrfs.cjs"; cp "$OUT/mkfs.btrfs.wasm" "$D/mkfs.btrfs.wasm"
+    # `fetch e2fsprogs install` rebuilds mke2fs only: the committed mkfs.btrfs stays as it is
+    if [ -f "$OUT/mkfs.btrfs.js" ]; then
+      cp "$OUT/mkfs.btrfs.js" "$D/mkfs.btrfs.cjs"; cp "$OUT/mkfs.btrfs.wasm" "$D/mkfs.btrfs.wasm"
+    else
+      echo "note: no mkfs.btrfs built; keeping $DEST/mkfs.btrfs.*" >&2
+    fi
     cp "$BTSRC/COPYING" "$D/licenses/btrfs-progs-COPYING"
     [ -f "$BTSRC/debian/copyright" ] && cp "$BTSRC/debian/copyright" "$D/licenses/btrfs-progs-debian-copyright"
     cp "$ZSRC/LICENSE" "$D/licenses/zlib-LICENSE" 2>/dev/null || sed -n '/Copyright/,/madler/p' "$ZSRC/zlib.h" > "$D/licenses/zlib-LICENSE"

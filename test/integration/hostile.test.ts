@@ -181,6 +181,56 @@ describe('7: sources are read as they were scanned', () => {
   });
 });
 
+describe('7b: empty sources are re-checked without being opened (one lstat), as strictly', () => {
+  const spec = (src: string): TreeSpec => ({
+    copySource: src, copyFiles: [{ source: '/', target: '/' }], excludeFiles: [], excludeFilesTarget: [], makeDirectories: [],
+    makeSymlinks: [], subvolumes: [], owner: { uid: 0, gid: 0 }, now: { sec: 0, nsec: 0 },
+  });
+  // src/io/open-verified.ts verifyScannedEmpty: the same errnos and messages as the open path
+  const cases: { name: string; change: (f: string, dir: string) => void; errno: RegExp; message: RegExp }[] = [
+    { name: 'vanished', change: (f) => rmSync(f), errno: /ENOENT/, message: /empty: vanished since it was scanned \(ENOENT\)/ },
+    { name: 'replaced by another empty file', change: (f) => { renameSync(f, `${f}.old`); writeFileSync(f, ''); }, errno: /EIO/, message: /empty: changed since it was scanned \(a different file is at this path now\)/ },
+    { name: 'replaced by a symlink', change: (f, dir) => { rmSync(f); writeFileSync(path.join(dir, 'other'), ''); symlinkSync(path.join(dir, 'other'), f); }, errno: /ELOOP/, message: /empty: changed since it was scanned \(now a symbolic link\)/ },
+    { name: 'grown', change: (f) => writeFileSync(f, 'now with data'), errno: /EIO/, message: /empty: changed size since it was scanned \(0 → 13 bytes\)/ },
+  ];
+  for (const c of cases) {
+    test(`an empty source ${c.name} since the scan fails with its path`, async () => {
+      const dir = scratch(`empty-${c.name.split(' ')[0]}`);
+      try {
+        mkdirSync(path.join(dir, 'src'));
+        const f = path.join(dir, 'src/empty');
+        writeFileSync(f, '');
+        const tree = await buildTree(spec(path.join(dir, 'src')));
+        c.change(f, dir);
+        const vt = new VirtualTree(tree, '/m', (e) => new Error(e));
+        assert.throws(() => vt.openFile(lookup(tree, '/empty') as FileNode), c.errno);
+        assert.match(vt.sourceFailure!.message, c.message);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  test('an unchanged empty source reads as empty, and its close counts it done', async () => {
+    const dir = scratch('empty-ok');
+    try {
+      mkdirSync(path.join(dir, 'src'));
+      writeFileSync(path.join(dir, 'src/empty'), '');
+      const tree = await buildTree(spec(path.join(dir, 'src')));
+      const vt = new VirtualTree(tree, '/m', (e) => new Error(e));
+      const { handler } = vt.openFile(lookup(tree, '/empty') as FileNode);
+      const buf = new Uint8Array(16);
+      assert.equal(handler.read(undefined as never, buf, 0, 16, 0), 0);
+      assert.equal(handler.size(undefined as never), 0);
+      handler.close(undefined as never);
+      assert.equal(vt.stats.filesDone, 1);
+      assert.equal(vt.sourceFailure, null);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 describe('8: path normalisation as systemd', () => {
   test('path_simplify clamps a leading /.., path_is_normalized refuses any other ..', () => {

@@ -265,7 +265,8 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
   };
   const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress, run.allocatedBlocks === true) : null;
   const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation, run.device.tailRoom) : null;
-  const aliases = run.aliases ?? {};
+  // most runs have none: no dictionary lookup of every path then
+  const aliases = run.aliases && Object.keys(run.aliases).length > 0 ? new Map(Object.entries(run.aliases)) : null;
   const h: HostFs = {
     FS,
     run,
@@ -285,7 +286,7 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
       if (p.startsWith('/')) a = isCleanAbs(p) ? p : normalizeAbs(p);
       else if (p !== '' && p !== '.' && p !== '..' && !p.includes('/')) a = h.cwd === '/' ? '/' + p : h.cwd + '/' + p;
       else a = normalizeAbs(posix.join(h.cwd, p));
-      return aliases[a] ?? a;
+      return aliases === null ? a : (aliases.get(a) ?? a);
     },
     isVirtual: (a: string): boolean => vtree !== null && vtree.contains(a),
     vnode: (path: string, st: EmStat): EmNode => ({

@@ -19,7 +19,7 @@
  * errno whatever the tool makes of the error it gets.
  */
 import * as fs from 'node:fs';
-import { openScannedStat, scanIdOf, SourceChangedError } from '../../io/open-verified.js';
+import { openScannedStat, scanIdOf, SourceChangedError, verifyScannedEmpty } from '../../io/open-verified.js';
 import { allocationOf, HoleFinder } from '../../io/holes.js';
 import type { FileNode } from '../../tree/model.js';
 import type { EmStream, StreamHandler } from './emscripten.js';
@@ -35,6 +35,7 @@ export interface SourceFailure {
 
 export interface SourceReader {
   handler: StreamHandler;
+  /** the host fd, -1 for an empty file checked without opening it */
   nfd: number;
 }
 
@@ -55,6 +56,8 @@ export function openSourceFile(
   let fd: number;
   let sizeAtOpen: number | undefined;
   try {
+    // an empty file has nothing to read: one lstat checks it is still the scanned one
+    if (node.size === 0 && node.source.kind === 'host' && verifyScannedEmpty(path, id)) return emptyReader(fail, done);
     ({ fd, size: sizeAtOpen } = openScannedStat(path, id));
   } catch (e) {
     if (e instanceof SourceChangedError) return failWith(e.errno, e.message, e.errno === 'ESTALE' ? 'EIO' : e.errno, e.namesErrno);
@@ -132,6 +135,24 @@ export function openSourceFile(
         }
         if (!member && now !== planned) record({ path, errno: 'EIO', message: `${path}: changed size while it was read (${planned} → ${now} bytes)`, namesErrno: false });
       },
+    },
+  };
+}
+
+/** An empty source verified by lstat (verifyScannedEmpty): no fd, no bytes, no holes to seek. */
+function emptyReader(fail: Fail, done: () => void): SourceReader {
+  return {
+    nfd: -1,
+    handler: {
+      read: () => 0,
+      write(): number {
+        throw fail('EBADF');
+      },
+      size: () => 0,
+      seekData(): number {
+        throw fail('ENXIO');
+      },
+      close: done,
     },
   };
 }
