@@ -184,8 +184,20 @@ export function packTree(tree: SourceTree): PackedTree {
   const devs: bigint[] = [];
   const devIdx = new Map<bigint, number>();
   const blobs: Uint8Array[] = [];
-  // hard links: the first record of a node, found by its ino (checked by identity)
-  const byIno = new Map<number, number>();
+  // hard links: the first record of a node, found by its ino (checked by identity); an array
+  // by ino rather than a map of every file (inos are below nextIno)
+  const byInoArr = new Int32Array(Math.max(0, tree.nextIno)).fill(-1);
+  const byInoMap = new Map<number, number>();
+  const byIno = {
+    get: (ino: number): number | undefined => {
+      if (ino >= 0 && ino < byInoArr.length) return byInoArr[ino]! < 0 ? undefined : byInoArr[ino];
+      return byInoMap.get(ino);
+    },
+    set: (ino: number, i: number): void => {
+      if (ino >= 0 && ino < byInoArr.length && Number.isInteger(ino)) byInoArr[ino] = i;
+      else byInoMap.set(ino, i);
+    },
+  };
   const timeRef = (t: Timespec, m: Timespec): number => {
     if (t === m || (t.sec === m.sec && t.nsec === m.nsec)) return SAME_AS_MTIME;
     let k = times.get(t);
