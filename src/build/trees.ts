@@ -2,9 +2,10 @@
  * Stage "trees": the virtual source trees, built before planning when Minimize= needs them to
  * size the file systems (sources are only lstat'ed here; drivers read them in place later). A dry
  * run builds only the trees Minimize= needs.
- * Writes: PartitionState.tree.
+ * Writes: PartitionState.tree (packed for the formats that read it so: src/tree/packed.ts).
  */
 import { veritySiblings } from '../tree/validatefs.js';
+import { packTree, PACKED_FORMATS } from '../tree/packed.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import type { BuildContext, PartitionState, Stage } from './context.js';
 
@@ -32,9 +33,12 @@ export const treesStage: Stage = {
       if (d.format === undefined || s.deferredByOptions || s.existing) continue;
       if (!needsTree(ctx, s)) continue;
       const labels = ctx.partitions.map((x) => x.label);
-      s.tree = await partitionTree(d, s.label, tc, {
+      const tree = await partitionTree(d, s.label, tc, {
         compat: ctx.compat, dedupe: ctx.request.dedupe, siblings: veritySiblings(ctx.partitions.map((x) => x.def), labels, ctx.partitions.indexOf(s)),
       });
+      // kept packed where every later reader takes that (src/tree/packed.ts): the objects go
+      // now, and the workers read the same SharedArrayBuffers instead of a copy each
+      s.tree = tree && PACKED_FORMATS.has(d.format) ? packTree(tree, { shared: true }) : tree;
     }
   },
 };

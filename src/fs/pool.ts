@@ -20,12 +20,12 @@ import { driverFor, tagJob } from './registry.js';
 import { addPhase, now, takePhases } from './wasm/phases.js';
 import { toolSetFor, warmTool, type ToolName, type ToolSet } from './wasm/host.js';
 import type { Compat } from '../compat.js';
-import { isPacked, packTree, transferablesOf } from '../tree/packed.js';
+import { isPacked, packTree, PACKED_FORMATS, transferablesOf } from '../tree/packed.js';
 
-/** Formats whose drivers see the tree only through VirtualTree (mke2fs -d, mkfs.erofs, mksquashfs). */
-const PACKED_FORMATS = new Set(['ext2', 'ext3', 'ext4', 'erofs', 'squashfs']);
-
-/** The job as posted: its tree packed where the driver can use that, and what to transfer. */
+/**
+ * The job as posted: its tree packed where the driver can use that, and what to transfer. A tree
+ * packed already goes as it is: on SharedArrayBuffers (src/build/trees.ts) it is not copied.
+ */
 function postable(job: FormatJob): { job: FormatJob; transfer: ArrayBuffer[] } {
   if (!job.tree || isPacked(job.tree) || !PACKED_FORMATS.has(job.format)) return { job, transfer: [] };
   // packed afresh (not the cached encoding): its buffers leave this thread with the job

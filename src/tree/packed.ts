@@ -20,7 +20,7 @@
  * Decoding (`unpackTree`) gives back an equal SourceTree, with every directory's entries in byte
  * order (consumers sort anyway) and hard links as shared objects again.
  */
-import type { DirNode, FileSource, NodeMeta, SourceTree, Timespec, TreeNode } from './model.js';
+import type { DirNode, FileNode, FileSource, NodeMeta, SourceTree, Timespec, TreeNode } from './model.js';
 import { byteOrder } from './model.js';
 
 export const KINDS = ['dir', 'file', 'symlink', 'fifo', 'socket', 'char', 'block'] as const;
@@ -103,9 +103,28 @@ export function isPacked(t: AnyTree): t is PackedTree {
   return (t as PackedTree).packed === 'tree-v1';
 }
 
-/** The buffers to put in a postMessage transferList (blobs are not: they may share a pool). */
+/**
+ * The buffers to put in a postMessage transferList: none for a shared tree (its
+ * SharedArrayBuffers are seen by every thread as they are), and never the blobs (they may share
+ * a pool with other data).
+ */
 export function transferablesOf(p: PackedTree): ArrayBuffer[] {
-  return [p.u.buffer, p.f.buffer, p.sino.buffer, p.heap.buffer, p.timeSec.buffer, p.timeNsec.buffer] as ArrayBuffer[];
+  return [p.u.buffer, p.f.buffer, p.sino.buffer, p.heap.buffer, p.timeSec.buffer, p.timeNsec.buffer]
+    .filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+}
+
+/**
+ * Formats whose drivers see the tree only through VirtualTree (mke2fs -d, mkfs.erofs,
+ * mksquashfs), and whose Minimize= models read it through treeStats/provisionalSize: their
+ * partitions' trees are kept packed from the trees stage on (src/build/trees.ts) and go to the
+ * worker packed (src/fs/pool.ts). The others walk the objects (vfat, xfs protofile, btrfs).
+ */
+export const PACKED_FORMATS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'erofs', 'squashfs']);
+
+/** Typed arrays on an ArrayBuffer, or on a SharedArrayBuffer (one copy for every thread). */
+function alloc<T>(ctor: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, n: number, shared: boolean): T {
+  const bytes = n * ctor.BYTES_PER_ELEMENT;
+  return new ctor(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
 }
 
 /** A growable byte heap written as UTF-8. */
@@ -138,9 +157,9 @@ class Heap {
     this.buf.writeUInt32LE(v, this.len);
     this.len += 4;
   }
-  /** a copy of exactly the bytes written, in a buffer of its own (transferable) */
-  done(): Uint8Array {
-    const out = new Uint8Array(this.len);
+  /** a copy of exactly the bytes written, in a buffer of its own (transferable, or shared) */
+  done(shared: boolean): Uint8Array {
+    const out = alloc(Uint8Array, this.len, shared);
     out.set(this.buf.subarray(0, this.len));
     return out;
   }
@@ -157,7 +176,9 @@ function derives(path: string, parent: string, name: string): boolean {
   return path.length === parent.length + 1 + name.length && path.charCodeAt(parent.length) === 47 && path.startsWith(parent) && path.endsWith(name);
 }
 
-export function packTree(tree: SourceTree): PackedTree {
+/** `shared`: on SharedArrayBuffers, for a tree the main thread keeps while workers read it. */
+export function packTree(tree: SourceTree, opts: { shared?: boolean } = {}): PackedTree {
+  const shared = opts.shared === true;
   // breadth first: each directory's children become one contiguous range, in byte order
   const nodes: TreeNode[] = [tree.root];
   const names: string[] = [''];
@@ -174,9 +195,9 @@ export function packTree(tree: SourceTree): PackedTree {
     }
   }
   const count = nodes.length;
-  const u = new Uint32Array(count * U_STRIDE);
-  const f = new Float64Array(count * F_STRIDE);
-  const sino = new BigUint64Array(count);
+  const u = alloc(Uint32Array, count * U_STRIDE, shared);
+  const f = alloc(Float64Array, count * F_STRIDE, shared);
+  const sino = alloc(BigUint64Array, count, shared);
   const heap = new Heap();
   const secs: number[] = [];
   const nsecs: number[] = [];
@@ -330,12 +351,17 @@ export function packTree(tree: SourceTree): PackedTree {
     u,
     f,
     sino,
-    heap: heap.done(),
-    timeSec: Float64Array.from(secs),
-    timeNsec: Uint32Array.from(nsecs),
+    heap: heap.done(shared),
+    timeSec: fill(alloc(Float64Array, secs.length, shared), secs),
+    timeNsec: fill(alloc(Uint32Array, nsecs.length, shared), nsecs),
     devs,
     blobs,
   };
+}
+
+function fill<T extends { set(a: ArrayLike<number>): void }>(t: T, from: number[]): T {
+  t.set(from);
+  return t;
 }
 
 /** Read access to a PackedTree by record number, without per-node objects. */
@@ -400,6 +426,10 @@ export class PackedView {
     const b = i * U_STRIDE;
     const off = this.u[b + U_NAME]!;
     return this.heap.toString('utf8', off, off + this.u[b + U_NAME_LEN]!);
+  }
+  /** UTF-8 byte length of the entry's name */
+  nameBytes(i: number): number {
+    return this.u[i * U_STRIDE + U_NAME_LEN]!;
   }
   mtime(i: number): Timespec {
     const d = this.data(i);
@@ -567,6 +597,18 @@ export class PackedView {
     return name.compare(this.heap, off, off + this.u[b + U_NAME_LEN]!);
   }
 
+  /** Record i (a file) as a FileNode, for a consumer that takes one; not kept, not shared. */
+  fileNode(i: number): FileNode {
+    const mtime = this.mtime(i);
+    const meta: NodeMeta = { perm: this.perm(i), uid: this.field(i, U_UID), gid: this.field(i, U_GID), atime: this.time(i, U_ATIME), mtime, ctime: this.time(i, U_CTIME) };
+    const xs = this.xattrs(i);
+    if (xs) meta.xattrs = xs;
+    const node: FileNode = { kind: 'file', ino: this.ino(i), meta, size: this.size(i), source: this.source(i) };
+    const a = this.allocated(i);
+    if (a !== undefined) node.allocated = a;
+    return node;
+  }
+
   /** a FileSource for record i (a file) */
   source(i: number): FileSource {
     const k = this.srcKind(i);
@@ -642,12 +684,9 @@ export function unpackTree(p: PackedTree): SourceTree {
           node = d;
           break;
         }
-        case 'file': {
-          node = { kind, ino, meta, size: v.size(i), source: v.source(i) };
-          const a = v.allocated(i);
-          if (a !== undefined) node.allocated = a;
+        case 'file':
+          node = { ...v.fileNode(i), meta };
           break;
-        }
         case 'symlink':
           node = { kind, ino, meta, target: v.target(i) };
           if (host !== undefined) node.hostPath = host;
