@@ -12,6 +12,7 @@ import { buildTree } from '../src/tree/build.js';
 import { byteOrder, emptyMeta, lookup, newTree, walk, type DirNode, type FileNode, type SourceTree, type TreeNode } from '../src/tree/model.js';
 import { PackedView, packTree, transferablesOf, unpackTree, U_STRIDE, U_NAME, U_NAME_LEN } from '../src/tree/packed.js';
 import { VirtualTree, treeTotals } from '../src/fs/wasm/vtree.js';
+import { treeStats } from '../src/plan/minimize/stats.js';
 
 /** The tree as plain data: entries listed in byte order (the order a decoded tree has). */
 function canon(tree: SourceTree): unknown {
@@ -127,10 +128,23 @@ test('packed tree: a scanned host tree round-trips (derived paths, hard links, s
     });
     const back = unpackTree(packTree(tree));
     assert.deepEqual(canon(back), canon(tree));
+    const fileData = { fileData: { blockSize: 4096, maxRun: 32768 } };
+    assert.deepEqual(treeStats(packTree(tree, { shared: true }), fileData), treeStats(tree, fileData), 'the Minimize= statistics from either form');
     assert.equal(lookup(back, '/a/hard'), lookup(back, '/a/b\u00e9/f'));
     const f = lookup(back, '/renamed') as FileNode;
     assert.equal(f.source.kind === 'host' && f.source.path, path.join(src, 'a/b\u00e9/f'));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('treeStats: the packed form gives the statistics the objects give, in the same order', () => {
+  const { tree } = sample();
+  const opts = { fileData: { blockSize: 4096, maxRun: 32768 } };
+  const packed = packTree(tree, { shared: true });
+  assert.ok(packed.u.buffer instanceof SharedArrayBuffer && transferablesOf(packed).length === 0, 'a shared tree is posted, not transferred');
+  const a = treeStats(tree, opts);
+  assert.deepEqual(treeStats(packed, opts), a);
+  assert.equal(a.extraLinks, 2, 'the hard link\'s two other names');
+  assert.equal(a.xattrs.length, 1);
 });

@@ -28,7 +28,7 @@ export interface ReadAheadOptions {
 }
 
 /** Host files of a tree in the order the tools read them (hard links as often as they are named). */
-function filesOf(tree: AnyTree): Generator<FileNode> {
+export function filesOf(tree: AnyTree): Generator<FileNode> {
   return isPacked(tree) ? packedFilesInToolOrder(new PackedView(tree), 0) : filesInToolOrder(tree.root);
 }
 
