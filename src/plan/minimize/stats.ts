@@ -3,7 +3,7 @@
  * lengths of its entry names, every distinct inode once (hard links are the same node object),
  * file sizes, symlink target lengths. The models never look at file bytes.
  */
-import { byteOrder, type DirNode, type TreeNode } from '../../tree/model.js';
+import { byteOrder, type DirNode, type FileNode, type TreeNode } from '../../tree/model.js';
 import { isPacked, K_DIR, K_FILE, K_SYMLINK, PackedView, type AnyTree, type PackedTree } from '../../tree/packed.js';
 import { fileData, type FileData } from './file-data.js';
 
@@ -164,7 +164,7 @@ function packedTreeStats(p: PackedTree, opts: TreeStatsOptions): TreeStats {
         const size = v.size(i);
         st.fileSizes.push(size);
         st.bytes += size;
-        if (fd) st.fileData!.push(fileData(v.fileNode(i), fd.blockSize, fd.maxRun));
+        if (fd) st.fileData!.push(fileData({ kind: 'file', size, allocated: v.allocated(i), source: v.source(i) } as FileNode, fd.blockSize, fd.maxRun)); // what fileData reads
       } else if (kind === K_SYMLINK) st.symlinkLengths.push(v.targetBytes(i));
       else st.specials++;
     }
