@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildTree } from '../src/tree/build.js';
-import { ReadAhead } from '../src/build/readahead.js';
+import { filesOf, ReadAhead } from '../src/build/readahead.js';
+import { packTree } from '../src/tree/packed.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'readahead-test-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -48,4 +49,14 @@ test('read-ahead stops when told, and skips a source that changed since the scan
   ra.stop();
   await ra.done;
   assert.equal(ra.issuedBytes, MiB);
+});
+
+test('read-ahead reads the packed form in the same order as the objects (byte order, hard links each time named)', async () => {
+  const { src } = await tree({ 'b/\u00e9': 10, 'b/z': 20, 'a b/1': 30, 'B/2': 40, empty: 0 });
+  fs.linkSync(path.join(src, 'b/z'), path.join(src, 'hard'));
+  const t2 = await buildTree({ copySource: '/', copyFiles: [{ source: src, target: '/' }], excludeFiles: [], excludeFilesTarget: [], makeDirectories: [], makeSymlinks: [], subvolumes: [], owner: { uid: 0, gid: 0 }, now: { sec: 0, nsec: 0 } });
+  const seq = (it: Iterable<{ size: number; source: unknown }>) => [...it].map((f) => ({ size: f.size, source: f.source }));
+  const objects = seq(filesOf(t2));
+  assert.deepEqual(objects.map((f) => f.size), [40, 30, 20, 10, 20], 'B/2, "a b"/1, b/z, b/\u00e9, hard: as strcmp orders them, the hard link under both names');
+  assert.deepEqual(seq(filesOf(packTree(t2, { shared: true }))), objects);
 });

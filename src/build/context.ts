@@ -14,7 +14,7 @@ import type { BlockSource } from '../image/build.js';
 import type { ImageWriter } from '../image/build.js';
 import type { ExistingPartition, ExistingTable } from '../plan/existing.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
-import type { SourceTree } from '../tree/model.js';
+import type { AnyTree } from '../tree/packed.js';
 import type { VeritySigner } from '../verity/signature.js';
 import type { BuildRequest, BuildStats } from './request.js';
 import type { PartitionRow } from '../report/json.js';
@@ -45,7 +45,7 @@ export interface PartitionState {
   /** --defer-partitions= & co. apply to the definition (only new partitions are deferred) */
   deferredByOptions: boolean;
   /** the virtual source tree (undefined: not needed, null: nothing to copy) */
-  tree?: SourceTree | null;
+  tree?: AnyTree | null;
   /** CopyBlocks= file or --copy-from= partition copied into the partition */
   blocks?: BlockSource;
   /** what the allocator must fit besides the definition's bounds: a CopyBlocks= source or a verity hash tree */

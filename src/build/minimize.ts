@@ -13,12 +13,25 @@ import { fmtBytes } from '../plan/allocate.js';
 import { guessSize, minimalSize, modelMkfsOptionsAt, type SizeModel } from '../plan/minimize/index.js';
 import { xfsGuessModel } from '../plan/minimize/xfs.js';
 import { fsMinimum, minSize, type SizeContext } from '../plan/sizes.js';
-import type { SourceTree, TreeNode } from '../tree/model.js';
+import type { TreeNode } from '../tree/model.js';
+import { isPacked, K_DIR, K_FILE, K_SYMLINK, objectTree, PackedView, type AnyTree } from '../tree/packed.js';
 import { fsSectorOf, type BuildContext, type PartitionState, type Stage } from './context.js';
 
 /** More than erofs or squashfs can need for a tree (uncompressed, every file block-aligned). */
-function provisionalSize(tree: SourceTree | null): bigint {
+function provisionalSize(tree: AnyTree | null): bigint {
   let bytes = 16n << 20n;
+  if (tree && isPacked(tree)) {
+    // every inode once (a hard link's data record), as the walk below counts them
+    const v = new PackedView(tree);
+    for (let i = 0; i < v.count; i++) {
+      const kind = v.kindNo(i);
+      if (kind !== K_DIR && v.data(i) !== i) continue;
+      bytes += 4096n;
+      if (kind === K_FILE) bytes += roundUp(BigInt(v.size(i)), 4096n) + BigInt(Math.ceil(v.size(i) / 4096)) * 8n;
+      if (kind === K_SYMLINK) bytes += BigInt(v.target(i).length);
+    }
+    return bytes;
+  }
   const seen = new Set<TreeNode>();
   const visit = (n: TreeNode) => {
     if (seen.has(n)) return;
@@ -37,7 +50,7 @@ export const sizeContext = (ctx: BuildContext): SizeContext => ({ compat: ctx.co
 /** xfs: measured by a first mkfs.xfs pass, as repart does (plan/minimize/xfs.ts). */
 function xfsModel(ctx: BuildContext, s: PartitionState): Promise<SizeModel> {
   const d = s.def;
-  return xfsGuessModel(s.tree ?? null, {
+  return xfsGuessModel(s.tree ? objectTree(s.tree) : null, {
     label: fsLabelFor('xfs', s.label, { file: d.file }), sectorSize: fsSectorOf(ctx, d), discard: ctx.request.discard,
     extraOptions: ctx.request.mkfsOptions?.xfs ?? [], sourceDateEpoch: ctx.request.sourceDateEpoch, now: ctx.now, compat: ctx.compat, definitionFile: d.file,
   });
@@ -74,7 +87,7 @@ export const minimizeStage: Stage = {
         s.selfSized = true;
       } else if (d.format === 'btrfs' && ctx.compat.btrfsShrink && s.tree) {
         // one pass in a window as large as mkfs's own first estimate; the partition then follows what it used
-        s.fsSize = roundUp(BigInt(mkfsBtrfsEstimate(s.tree, Math.max(fsSectorOf(ctx, d), 4096))), ctx.grain);
+        s.fsSize = roundUp(BigInt(mkfsBtrfsEstimate(objectTree(s.tree), Math.max(fsSectorOf(ctx, d), 4096))), ctx.grain);
         s.fsSizeSource = 'provisional';
         s.selfSized = true;
       } else {

@@ -14,7 +14,8 @@
  */
 import { closeSync, read } from 'node:fs';
 import { openScanned, scanIdOf } from '../io/open-verified.js';
-import type { DirNode, FileNode, SourceTree } from '../tree/model.js';
+import type { DirNode, FileNode } from '../tree/model.js';
+import { isPacked, K_DIR, K_FILE, PackedView, SRC_HOST, type AnyTree } from '../tree/packed.js';
 import { byteOrder } from '../fs/wasm/vtree.js';
 
 const CHUNK = 1 << 20;
@@ -27,6 +28,24 @@ export interface ReadAheadOptions {
 }
 
 /** Host files of a tree in the order the tools read them (hard links as often as they are named). */
+export function filesOf(tree: AnyTree): Generator<FileNode> {
+  return isPacked(tree) ? packedFilesInToolOrder(new PackedView(tree), 0) : filesInToolOrder(tree.root);
+}
+
+/** The same from the packed form, whose entries are stored in byte order. */
+function* packedFilesInToolOrder(v: PackedView, dir: number): Generator<FileNode> {
+  const first = v.first(dir);
+  for (let i = first; i < first + v.childCount(dir); i++) {
+    const kind = v.kindNo(i);
+    if (kind === K_DIR) yield* packedFilesInToolOrder(v, i);
+    else if (kind === K_FILE && v.srcKind(i) === SRC_HOST) {
+      const size = v.size(i);
+      const allocated = v.allocated(i);
+      if (size > 0 && !(allocated !== undefined && allocated < size)) yield { kind: 'file', size, source: v.source(i) } as FileNode;
+    }
+  }
+}
+
 function* filesInToolOrder(dir: DirNode): Generator<FileNode> {
   for (const name of byteOrder([...dir.entries.keys()])) {
     const n = dir.entries.get(name)!;
@@ -47,9 +66,9 @@ export class ReadAhead {
   private readonly files: Generator<FileNode>;
   readonly done: Promise<void>;
 
-  constructor(tree: SourceTree, o: ReadAheadOptions = {}) {
+  constructor(tree: AnyTree, o: ReadAheadOptions = {}) {
     this.window = o.window ?? 256 * 2 ** 20;
-    this.files = filesInToolOrder(tree.root);
+    this.files = filesOf(tree);
     const lanes = Array.from({ length: o.lanes ?? 4 }, () => this.lane());
     this.done = Promise.all(lanes).then(() => {});
   }

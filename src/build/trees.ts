@@ -2,11 +2,43 @@
  * Stage "trees": the virtual source trees, built before planning when Minimize= needs them to
  * size the file systems (sources are only lstat'ed here; drivers read them in place later). A dry
  * run builds only the trees Minimize= needs.
- * Writes: PartitionState.tree.
+ * Writes: PartitionState.tree (packed for the formats that read it so: src/tree/packed.ts).
  */
 import { veritySiblings } from '../tree/validatefs.js';
+import { packTree, PACKED_FORMATS } from '../tree/packed.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import type { BuildContext, PartitionState, Stage } from './context.js';
+import type { DirNode, SourceTree } from '../tree/model.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** Trees from this many nodes on are worth a full collection around their packing. */
+const BIG_TREE = 100_000;
+
+function countAtLeast(tree: SourceTree, n: number): boolean {
+  let count = 0;
+  const visit = (d: DirNode): boolean => {
+    count += d.entries.size;
+    if (count >= n) return true;
+    for (const c of d.entries.values()) if (c.kind === 'dir' && visit(c)) return true;
+    return false;
+  };
+  return visit(tree.root);
+}
+
+let gc: (() => void) | null = null;
+/**
+ * A full garbage collection, now: V8's gc(), which Node exposes only behind --expose-gc. Setting
+ * that flag at run time only makes new contexts get a gc global; one is made, once, to fetch it.
+ * Measured at 1M empty files (bench empty-1m): peak RSS ~970 MB without, ~770 MB with.
+ */
+function collectGarbage(): void {
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
+}
 
 export function treeContext(ctx: BuildContext): TreeContext {
   return {
@@ -32,9 +64,20 @@ export const treesStage: Stage = {
       if (d.format === undefined || s.deferredByOptions || s.existing) continue;
       if (!needsTree(ctx, s)) continue;
       const labels = ctx.partitions.map((x) => x.label);
-      s.tree = await partitionTree(d, s.label, tc, {
+      let tree = await partitionTree(d, s.label, tc, {
         compat: ctx.compat, dedupe: ctx.request.dedupe, siblings: veritySiblings(ctx.partitions.map((x) => x.def), labels, ctx.partitions.indexOf(s)),
       });
+      // kept packed where every later reader takes that (src/tree/packed.ts): the objects go
+      // now, and the workers read the same SharedArrayBuffers instead of a copy each
+      if (tree && PACKED_FORMATS.has(d.format) && countAtLeast(tree, BIG_TREE)) {
+        // a big tree: the scan's garbage goes before the packed copy is made, and the objects
+        // right after (the main thread is idle while the workers format: V8 would otherwise keep
+        // them, hundreds of bytes a node, until it next collects on its own)
+        collectGarbage();
+        s.tree = packTree(tree, { shared: true });
+        tree = null;
+        collectGarbage();
+      } else s.tree = tree && PACKED_FORMATS.has(d.format) ? packTree(tree, { shared: true }) : tree;
     }
   },
 };

@@ -3,7 +3,7 @@
  * fills it from a SourceTree. Jobs are plain data so they can be posted to worker threads.
  */
 import { asCompat, type Compat } from '../compat.js';
-import type { SourceTree } from '../tree/model.js';
+import type { AnyTree } from '../tree/packed.js';
 
 export interface PartitionWindow {
   /** image file (the temporary file beside the target while building). */
@@ -30,8 +30,12 @@ export interface FormatJob {
   fsUuid: string;
   /** file system sector size (formatting.md §2.3). */
   sectorSize: number;
-  /** content; null when the partition is not populated. */
-  tree: SourceTree | null;
+  /**
+   * content; null when the partition is not populated. A job posted to a worker carries the
+   * packed form when its driver reads the tree only through VirtualTree (pool.ts); drivers that
+   * walk the objects take `objectTree(job.tree)`.
+   */
+  tree: AnyTree | null;
   /** SOURCE_DATE_EPOCH in seconds, if set. */
   sourceDateEpoch?: number;
   /** the build's single "now" in milliseconds (time stamps when SOURCE_DATE_EPOCH is not set; default: the clock) */

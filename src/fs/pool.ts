@@ -5,7 +5,9 @@
  * worker and reused by later jobs on that worker (src/fs/wasm/host.ts).
  *
  * Jobs travel by structured clone, which keeps hard links (the same FileNode object twice)
- * intact within one message. Errors come back as data (RepartError.toJSON) and are rebuilt as the
+ * intact within one message. The tree of a job whose driver reads it only through VirtualTree
+ * goes packed (src/tree/packed.ts), its buffers transferred rather than cloned: a worker then
+ * holds a million-file tree in about a hundred bytes a node, not as a clone of the objects. Errors come back as data (RepartError.toJSON) and are rebuilt as the
  * same typed error: an Error thrown across the thread boundary would lose its code and location.
  * The error thrown names the job that failed (`jobIndex`).
  */
@@ -18,6 +20,18 @@ import { driverFor, tagJob } from './registry.js';
 import { addPhase, now, takePhases } from './wasm/phases.js';
 import { toolSetFor, warmTool, type ToolName, type ToolSet } from './wasm/host.js';
 import type { Compat } from '../compat.js';
+import { isPacked, packTree, PACKED_FORMATS, transferablesOf } from '../tree/packed.js';
+
+/**
+ * The job as posted: its tree packed where the driver can use that, and what to transfer. A tree
+ * packed already goes as it is: on SharedArrayBuffers (src/build/trees.ts) it is not copied.
+ */
+function postable(job: FormatJob): { job: FormatJob; transfer: ArrayBuffer[] } {
+  if (!job.tree || isPacked(job.tree) || !PACKED_FORMATS.has(job.format)) return { job, transfer: [] };
+  // packed afresh (not the cached encoding): its buffers leave this thread with the job
+  const tree = packTree(job.tree);
+  return { job: { ...job, tree }, transfer: transferablesOf(tree) };
+}
 
 type Reply =
   | { ok: true; outcome: FormatOutcome }
@@ -138,7 +152,8 @@ export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = 
     port1.on('message', (m: FormatProgress) => events.progress?.(i, m));
     events.start?.(i);
     try {
-      const r = (await p.run({ job, port: port2 } satisfies Task, { transferList: [port2] })) as Reply;
+      const posted = postable(job);
+      const r = (await p.run({ job: posted.job, port: port2 } satisfies Task, { transferList: [port2, ...posted.transfer] })) as Reply;
       // The reply comes over piscina's own channel and may overtake the last progress
       // messages (the final, complete one included): take what is still queued first.
       for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) events.progress?.(i, m.message as FormatProgress);

@@ -13,6 +13,7 @@ import { jobCompat, type FormatJob, type FormatOutcome, type FormatProgress, typ
 import { DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT, zeroWindow } from '../wasm/common.js';
 import { toolArtifact, toolSetFor } from '../wasm/host.js';
 import { reproducibleEnv } from './repro.js';
+import { objectTree } from '../../tree/packed.js';
 
 /**
  * A btrfs job may ask for systemd-repart 262's Minimize= (formatting.md §7, "btrfs in main"):
@@ -109,7 +110,7 @@ export const btrfsDriver: FsDriver = {
     // mkfs first grows the file to its own estimate; a window already sized to what a previous
     // pass used (a relayout, or a partition placed after another self-sized one) is smaller than
     // that, so mkfs runs on a scratch file of its own, as repart's, and the result is copied in.
-    if ((job as BtrfsFormatJob).measured && job.window.size < mkfsBtrfsEstimate(job.tree, Math.max(job.sectorSize, 4096))) return shrinkViaScratch(job, args, env, progress);
+    if ((job as BtrfsFormatJob).measured && job.window.size < mkfsBtrfsEstimate(job.tree && objectTree(job.tree), Math.max(job.sectorSize, 4096))) return shrinkViaScratch(job, args, env, progress);
     const { result, outcome } = await runForJob({ ...job, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args, env, progress, {
       deviceAsEmptyFile: true,
     });
@@ -132,7 +133,7 @@ async function shrinkViaScratch(job: FormatJob, args: string[], env: Record<stri
   try {
     const scratch = path.join(dir, 'fs');
     writeFileSync(scratch, '');
-    const room = Math.max(2 * mkfsBtrfsEstimate(job.tree, Math.max(job.sectorSize, 4096)), 2 * job.window.size);
+    const room = Math.max(2 * mkfsBtrfsEstimate(job.tree && objectTree(job.tree), Math.max(job.sectorSize, 4096)), 2 * job.window.size);
     const { result, outcome } = await runForJob({ ...job, window: { path: scratch, offset: 0, size: room }, windowZeroed: true }, 'mkfs.btrfs', 'mkfs.btrfs', args,
       env, progress, { deviceAsEmptyFile: true });
     const used = usedWithin(job, result.device?.end ?? 0);

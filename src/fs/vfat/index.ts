@@ -14,6 +14,7 @@ import { LayoutError, planLayout, type PlanNode } from './layout.js';
 import { mangleFatLabel, mkfs } from './mkfs.js';
 import type { NameMode } from './names.js';
 import { writeVolume, WriteError } from './writer.js';
+import { objectTree } from '../../tree/packed.js';
 
 export { mangleFatLabel } from './mkfs.js';
 export type { NameMode } from './names.js';
@@ -225,7 +226,7 @@ export const vfatDriver: FsDriver = {
       volumeId: volumeIdFromUuid(job.fsUuid),
       sectorSize: job.sectorSize,
       fatBits: 32,
-      tree: job.tree,
+      tree: job.tree && objectTree(job.tree),
       sourceDateEpoch: job.sourceDateEpoch,
       now: job.now,
       clampToEpoch: jobCompat(job).clampTimes,

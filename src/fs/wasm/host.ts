@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PartitionWindow } from '../driver.js';
-import type { SourceTree } from '../../tree/model.js';
+import type { AnyTree } from '../../tree/packed.js';
 import { WindowDevice, type DeviceStats } from './device.js';
 import { addPhase, now } from './phases.js';
 import {
@@ -114,7 +114,7 @@ export interface ToolRun {
   argv0: string;
   args: string[];
   env: Record<string, string>;
-  tree?: { mountPoint: string; tree: SourceTree; progress?: TreeProgress };
+  tree?: { mountPoint: string; tree: AnyTree; progress?: TreeProgress };
   /** asEmptyFile: the window stands for an empty file the tool sizes itself (device.ts). */
   device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean; tailRoom?: number };
   /** small read-only files the tool reads by absolute path (mkfs.xfs' protofile), from memory. */

@@ -1,5 +1,5 @@
 /**
- * A SourceTree seen by a C tool as an ordinary read-only directory (mke2fs -d, mkfs.btrfs
+ * A source tree seen by a C tool as an ordinary read-only directory (mke2fs -d, mkfs.btrfs
  * --rootdir): stat/lstat/readdir/readlink/open answered from the tree, file bytes read in
  * place from their host path (or from the node's bytes). Nothing is copied or staged.
  */
@@ -7,7 +7,8 @@ import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
 import { openSourceFile, type SourceFailure } from './source-file.js';
-import { byteOrder, type DirNode, type FileNode, type SourceTree, type Timespec, type TreeNode } from '../../tree/model.js';
+import { byteOrder, type FileNode, type Timespec, type TreeNode } from '../../tree/model.js';
+import { K_DIR, K_FILE, K_SYMLINK, PackedView, packedTree, SRC_BYTES, SRC_HOST, U_ATIME, U_CTIME, U_GID, U_UID, type AnyTree } from '../../tree/packed.js';
 import {
   S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK,
   type EmStat, type EmStream, type StreamHandler,
@@ -38,45 +39,53 @@ export type TreeProgress = (stats: TreeReadStats) => void;
 const PROGRESS_MS = 100;
 
 /** What there is to read: distinct regular files (a hard link is read once) and their bytes. */
-export function treeTotals(tree: SourceTree): { files: number; bytes: number } {
-  const seen = new Set<FileNode>();
+export function treeTotals(tree: AnyTree): { files: number; bytes: number } {
+  const v = new PackedView(packedTree(tree));
+  let files = 0;
   let bytes = 0;
-  const visit = (dir: DirNode): void => {
-    for (const n of dir.entries.values()) {
-      if (n.kind === 'dir') visit(n);
-      else if (n.kind === 'file' && !seen.has(n)) {
-        seen.add(n);
-        bytes += n.size;
-      }
+  for (let i = 0; i < v.count; i++) {
+    if (v.kindNo(i) === K_FILE && v.data(i) === i) {
+      files++;
+      bytes += v.size(i);
     }
-  };
-  visit(tree.root);
-  return { files: seen.size, bytes };
+  }
+  return { files, bytes };
 }
 
 /** UTF-8 byte order, which is what the C tools' strcmp-based sorting sees (src/tree/model.ts). */
 export { byteOrder };
 
+/** An entry of the tree as the tools ask about it: its record in the packed tree, and its kind. */
+export interface VNode {
+  readonly kind: TreeNode['kind'];
+  readonly i: number;
+}
+
+/**
+ * Answers from the packed encoding (src/tree/packed.ts): no JS object or map entry per node, so
+ * a worker holds the tree once, as transferred. A SourceTree given here is packed first.
+ */
 export class VirtualTree {
   readonly stats: TreeReadStats = { files: 0, filesDone: 0, bytes: 0 };
   /** the first source file that could not be read as planned: the run fails with it */
   sourceFailure: SourceFailure | null = null;
   private nextReport = 0;
-  private links: Map<TreeNode, number> | null = null;
-  private sorted = new Map<DirNode, string[]>();
-  private xattrLists = new Map<TreeNode, Uint8Array>();
-  private dirs = new Map<string, DirNode>();
+  private readonly v: PackedView;
+  /** directories by path (symlinks followed); only directories, and bounded */
+  private dirs = new Map<string, number>();
   private dates = new Map<number, Date>();
 
   constructor(
-    readonly tree: SourceTree,
+    tree: AnyTree,
     /** absolute, normalised, no trailing slash (e.g. "/run/repart-root"). */
     readonly mountPoint: string,
     private readonly fail: Fail,
     private readonly progress?: TreeProgress,
     /** a host file's st_blocks is what the host allocates for it (holes show), not its size */
     private readonly allocatedBlocks = false,
-  ) {}
+  ) {
+    this.v = new PackedView(packedTree(tree));
+  }
 
   /** Report progress if the last report is old enough (Date.now() costs ~50 ns per read). */
   private tick(): void {
@@ -91,30 +100,34 @@ export class VirtualTree {
     return abs === this.mountPoint || abs.startsWith(this.mountPoint + '/');
   }
 
+  private node(i: number): VNode {
+    return { kind: this.v.kind(i), i };
+  }
+
   /** Resolve an absolute path inside the mount; symlinks in directory position are always
    * followed (as the kernel does), the last component only when `follow`. Absolute link
    * targets resolve inside the tree, as they would in the finished image. */
-  resolve(abs: string, follow: boolean): TreeNode {
+  resolve(abs: string, follow: boolean): VNode {
     // the usual question names an entry of a directory asked about before: its parent is cached
     const slash = abs.lastIndexOf('/');
     const name = abs.slice(slash + 1);
     if (slash > this.mountPoint.length && name !== '' && name !== '.' && name !== '..') {
       const parent = this.resolveDir(abs.slice(0, slash));
-      const node = parent.entries.get(name);
-      if (!node) throw this.fail('ENOENT');
-      if (!(follow && node.kind === 'symlink')) return node;
+      const i = this.v.lookup(parent, name);
+      if (i < 0) throw this.fail('ENOENT');
+      if (!(follow && this.v.kindNo(i) === K_SYMLINK)) return this.node(i);
     }
     const rel = abs.slice(this.mountPoint.length);
-    return this.walk([this.tree.root], rel.split('/'), follow, { hops: 0 });
+    return this.node(this.walk([0], rel.split('/'), follow, { hops: 0 }));
   }
 
   /** A directory by path (symlinks followed), cached: the tree does not change while a tool runs. */
-  private resolveDir(abs: string): DirNode {
+  private resolveDir(abs: string): number {
     let dir = this.dirs.get(abs);
-    if (!dir) {
-      const node = this.walk([this.tree.root], abs.slice(this.mountPoint.length).split('/'), true, { hops: 0 });
-      if (node.kind !== 'dir') throw this.fail('ENOTDIR');
-      dir = node;
+    if (dir === undefined) {
+      dir = this.walk([0], abs.slice(this.mountPoint.length).split('/'), true, { hops: 0 });
+      if (this.v.kindNo(dir) !== K_DIR) throw this.fail('ENOTDIR');
+      if (this.dirs.size >= 4096) this.dirs.clear();
       this.dirs.set(abs, dir);
     }
     return dir;
@@ -122,71 +135,63 @@ export class VirtualTree {
 
   /** `stack` is the chain of directories from the root to the current one, so that ".."
    * after a symlink goes where the kernel would take it. */
-  private walk(stack: DirNode[], parts: string[], followLast: boolean, hops: { hops: number }): TreeNode {
-    let node: TreeNode = stack[stack.length - 1]!;
+  private walk(stack: number[], parts: string[], followLast: boolean, hops: { hops: number }): number {
+    const v = this.v;
+    let node = stack[stack.length - 1]!;
     const names = parts.filter((p) => p !== '' && p !== '.');
     for (let i = 0; i < names.length; i++) {
       const part = names[i]!;
-      if (node.kind !== 'dir') throw this.fail('ENOTDIR');
+      if (v.kindNo(node) !== K_DIR) throw this.fail('ENOTDIR');
       if (part === '..') {
         if (stack.length > 1) stack.pop();
         node = stack[stack.length - 1]!;
         continue;
       }
-      const next: TreeNode | undefined = node.entries.get(part);
-      if (!next) throw this.fail('ENOENT');
-      if (next.kind === 'symlink' && (i < names.length - 1 || followLast)) {
+      const next = v.lookup(node, part);
+      if (next < 0) throw this.fail('ENOENT');
+      if (v.kindNo(next) === K_SYMLINK && (i < names.length - 1 || followLast)) {
         if (++hops.hops > MAX_SYMLINK_HOPS) throw this.fail('ELOOP');
-        if (next.target.startsWith('/')) stack.splice(1);
-        node = this.walk(stack, next.target.split('/'), true, hops);
+        const target = v.target(next);
+        if (target.startsWith('/')) stack.splice(1);
+        node = this.walk(stack, target.split('/'), true, hops);
         continue;
       }
       node = next;
-      if (node.kind === 'dir') stack.push(node);
+      if (v.kindNo(node) === K_DIR) stack.push(node);
     }
     return node;
   }
 
-  /** st_nlink: references to a file node (hard links are the same object), 2 + subdirectories for a directory. */
-  nlink(node: TreeNode): number {
-    if (!this.links) {
-      const links = new Map<TreeNode, number>();
-      const visit = (dir: DirNode): void => {
-        let subdirs = 0;
-        for (const child of dir.entries.values()) {
-          if (child.kind === 'dir') {
-            subdirs++;
-            visit(child);
-          } else {
-            links.set(child, (links.get(child) ?? 0) + 1);
-          }
-        }
-        links.set(dir, 2 + subdirs);
-      };
-      visit(this.tree.root);
-      this.links = links;
-    }
-    return this.links.get(node) ?? 1;
+  /** st_nlink: names of a file (hard links), 2 + subdirectories for a directory. */
+  nlink(node: VNode): number {
+    return this.v.nlink(node.i);
   }
 
-  stat(node: TreeNode): EmStat {
-    const m = node.meta;
-    const size = node.kind === 'file' ? node.size : node.kind === 'symlink' ? Buffer.byteLength(node.target) : node.kind === 'dir' ? 4096 : 0;
+  stat(node: VNode): EmStat {
+    const v = this.v;
+    const i = node.i;
+    const kind = node.kind;
+    const size = kind === 'file' ? v.size(i) : kind === 'symlink' ? v.targetBytes(i) : kind === 'dir' ? 4096 : 0;
+    let blocks = size;
+    if (this.allocatedBlocks && kind === 'file') {
+      const a = v.allocated(i);
+      if (a !== undefined) blocks = Math.min(a, size);
+    }
     return {
       dev: VTREE_DEV,
-      ino: node.ino,
-      mode: TYPE_BITS[node.kind] | (m.perm & 0o7777),
-      nlink: this.nlink(node),
-      uid: m.uid,
-      gid: m.gid,
-      rdev: node.kind === 'char' || node.kind === 'block' || node.kind === 'fifo' || node.kind === 'socket' ? node.rdev : 0,
+      ino: v.ino(i),
+      mode: TYPE_BITS[kind] | v.perm(i),
+      nlink: v.nlink(i),
+      uid: v.field(i, U_UID),
+      gid: v.field(i, U_GID),
+      rdev: kind === 'char' || kind === 'block' || kind === 'fifo' || kind === 'socket' ? v.rdev(i) : 0,
       size,
       // mksquashfs asks SEEK_DATA only where st_blocks is short of the size, as on the host
-      blocks: Math.ceil((this.allocatedBlocks && node.kind === 'file' && node.allocated !== undefined ? Math.min(node.allocated, size) : size) / 512),
+      blocks: Math.ceil(blocks / 512),
       // doStat keeps whole seconds only (tv_nsec is written as 0), as both tools store them.
-      atime: this.date(m.atime.sec),
-      mtime: this.date(m.mtime.sec),
-      ctime: this.date(m.ctime.sec),
+      atime: this.date(v.timeSec(i, U_ATIME)),
+      mtime: this.date(v.mtimeSec(i)),
+      ctime: this.date(v.timeSec(i, U_CTIME)),
     };
   }
 
@@ -204,33 +209,29 @@ export class VirtualTree {
     return d;
   }
 
-  readdir(node: TreeNode): string[] {
+  /** The entries in byte order (as stored), after "." and "..". */
+  readdir(node: VNode): string[] {
     if (node.kind !== 'dir') throw this.fail('ENOTDIR');
-    let names = this.sorted.get(node);
-    if (!names) {
-      names = byteOrder([...node.entries.keys()]);
-      this.sorted.set(node, names);
-    }
-    return ['.', '..', ...names];
+    const v = this.v;
+    const first = v.first(node.i);
+    const n = v.childCount(node.i);
+    const out = new Array<string>(n + 2);
+    out[0] = '.';
+    out[1] = '..';
+    for (let k = 0; k < n; k++) out[k + 2] = v.name(first + k);
+    return out;
   }
 
   /** llistxattr's answer: the names, each NUL-terminated, in tree order. */
-  xattrList(node: TreeNode): Uint8Array {
-    const xs = node.meta.xattrs;
-    if (!xs || xs.length === 0) return NO_XATTRS;
-    let list = this.xattrLists.get(node);
-    if (!list) {
-      list = Buffer.concat(xs.map((x) => Buffer.from(x.name + '\0', 'utf8')));
-      this.xattrLists.set(node, list);
-    }
-    return list;
+  xattrList(node: VNode): Uint8Array {
+    return this.v.xattrNames(node.i) ?? NO_XATTRS;
   }
 
   /** lgetxattr's answer; ENODATA for a name the node does not carry. */
-  xattrValue(node: TreeNode, name: string): Uint8Array {
-    const x = node.meta.xattrs?.find((a) => a.name === name);
+  xattrValue(node: VNode, name: string): Uint8Array {
+    const x = this.v.xattrValue(node.i, name);
     if (!x) throw this.fail('ENODATA');
-    return x.value;
+    return x;
   }
 
   /**
@@ -238,9 +239,10 @@ export class VirtualTree {
    * milliseconds (about 100 ns off); where it kept the host's time (same second), the host
    * entry is asked again with bigint precision. Times the tree set itself stay as they are.
    */
-  exactMtime(node: TreeNode): Timespec {
-    const t = node.meta.mtime;
-    const host = node.kind === 'file' ? (node.source.kind === 'host' ? node.source.path : undefined) : node.hostPath;
+  exactMtime(node: VNode): Timespec {
+    const v = this.v;
+    const t = v.mtime(node.i);
+    const host = node.kind === 'file' && v.srcKind(node.i) !== SRC_HOST ? undefined : v.hostPath(node.i);
     if (!host) return t;
     try {
       const ns = lstatSync(host, { bigint: true }).mtimeNs;
@@ -252,13 +254,14 @@ export class VirtualTree {
     return t;
   }
 
-  readlink(node: TreeNode): string {
+  readlink(node: VNode): string {
     if (node.kind !== 'symlink') throw this.fail('EINVAL');
-    return node.target;
+    return this.v.target(node.i);
   }
 
   /** A stream handler for reading a file node; host files are opened here and read in place. */
-  openFile(node: FileNode): { handler: StreamHandler; nfd?: number } {
+  openFile(node: VNode): { handler: StreamHandler; nfd?: number } {
+    if (node.kind !== 'file') throw this.fail('EINVAL');
     this.stats.files++;
     const stats = this.stats;
     const fail = this.fail;
@@ -267,8 +270,9 @@ export class VirtualTree {
       stats.filesDone++;
       tick();
     };
-    if (node.source.kind === 'bytes') {
-      const data = node.source.data;
+    const v = this.v;
+    if (v.srcKind(node.i) === SRC_BYTES) {
+      const data = v.blob(node.i);
       return {
         handler: {
           read(_s: EmStream, buf: Uint8Array, off: number, len: number, pos: number): number {
@@ -287,7 +291,9 @@ export class VirtualTree {
       };
     }
     const t0 = now();
-    const src = openSourceFile(node as FileNode & { source: { kind: 'host' | 'archive' } }, fail, (f) => {
+    // the file as source-file.ts reads it: a transient node, not kept
+    const file = { size: v.size(node.i), source: v.source(node.i) } as FileNode & { source: { kind: 'host' | 'archive' } };
+    const src = openSourceFile(file, fail, (f) => {
       this.sourceFailure ??= f;
     }, (n) => {
       stats.bytes += n;

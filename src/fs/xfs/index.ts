@@ -17,6 +17,7 @@ import { gnuPermute } from '../ext4/index.js';
 import { FORMAT_FACTS, mangleLinuxLabel } from '../facts.js';
 import { DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
 import { makeProtofile, type Protofile } from './protofile.js';
+import { objectTree } from '../../tree/packed.js';
 
 /** Where the protofile and alias paths appear inside the tool (served from memory). */
 export const PROTOFILE_PATH = '/repart-xfs.proto';
@@ -88,7 +89,7 @@ export async function runMkfsXfs(job: FormatJob, progress?: (p: FormatProgress) 
     const args = gnuPermute(mkfsXfsArgs(job, 'directory'), MKFS_XFS_OPTSTRING);
     return runForJob(job, 'mkfs.xfs', 'mkfs.xfs', args, toolEnv(job, []), progress, { trackAllocation, seekHoles: true });
   }
-  const proto = job.tree ? makeProtofile(job.tree, TREE_MOUNT, ALIAS_DIR, { file: job.definitionFile }) : null;
+  const proto = job.tree ? makeProtofile(objectTree(job.tree), TREE_MOUNT, ALIAS_DIR, { file: job.definitionFile }) : null;
   const args = gnuPermute(mkfsXfsArgs(job, proto), MKFS_XFS_OPTSTRING);
   const files = proto ? { [PROTOFILE_PATH]: new TextEncoder().encode(proto.text) } : undefined;
   return runForJob(job, 'mkfs.xfs', 'mkfs.xfs', args, toolEnv(job, []), progress, { files, aliases: proto?.aliases, trackAllocation, seekHoles: true });

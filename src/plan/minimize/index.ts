@@ -12,7 +12,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { FsError, RepartError } from '../../errors.js';
 import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../../fs/driver.js';
 import { driverFor } from '../../fs/registry.js';
-import type { SourceTree } from '../../tree/model.js';
+import { objectTree, type AnyTree } from '../../tree/packed.js';
 import { newTree } from '../../tree/model.js';
 import { btrfsMinimalSize, type BtrfsProfile } from './btrfs.js';
 import { extGeometry, extMinimalSize, FIRST_INO, MKE2FS_PAGE_SIZE, type ExtType } from './ext4.js';
@@ -59,12 +59,12 @@ export interface SizeModel {
   mkfsOptions?: string[];
 }
 
-function statsOf(tree: SourceTree | null): TreeStats {
+function statsOf(tree: AnyTree | null): TreeStats {
   return treeStats(tree ?? newTree());
 }
 
 /** ext: with the blocks mke2fs really writes per file (sparse files read for their holes). */
-function extStatsOf(tree: SourceTree | null): TreeStats {
+function extStatsOf(tree: AnyTree | null): TreeStats {
   return treeStats(tree ?? newTree(), { fileData: { blockSize: 4096, maxRun: 32768 } });
 }
 
@@ -73,7 +73,7 @@ function unsupported(format: string): never {
 }
 
 /** The smallest file system (bytes, multiple of 4096) the tool accepts for this content. */
-export function minimalSize(format: string, tree: SourceTree | null, opts: MinimizeOptions = {}): SizeModel {
+export function minimalSize(format: string, tree: AnyTree | null, opts: MinimizeOptions = {}): SizeModel {
   switch (format) {
     case 'ext2':
     case 'ext3':
@@ -86,7 +86,7 @@ export function minimalSize(format: string, tree: SourceTree | null, opts: Minim
       return { format, bytes: m.bytes, detail: { ...m.detail, limitedBy: 'mkfs.btrfs --rootdir size estimate' } };
     }
     case 'vfat': {
-      const m = vfatMinimalSize(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, compat: opts.compat });
+      const m = vfatMinimalSize(tree ? objectTree(tree) : newTree(), { sectorSize: opts.sectorSize, label: opts.label, compat: opts.compat });
       return { format, bytes: m.bytes, detail: m.detail };
     }
     case 'swap':
@@ -114,7 +114,7 @@ export interface GuessModel extends SizeModel {
  * already is mkfs.btrfs' own generous estimate (every entry charged 16 KiB of metadata, plus
  * data/8); repart's final mkfs enlarges its file to the same estimate.
  */
-export function guessSize(format: string, tree: SourceTree | null, opts: MinimizeOptions = {}): GuessModel {
+export function guessSize(format: string, tree: AnyTree | null, opts: MinimizeOptions = {}): GuessModel {
   switch (format) {
     case 'ext2':
     case 'ext3':
@@ -125,7 +125,7 @@ export function guessSize(format: string, tree: SourceTree | null, opts: Minimiz
     case 'vfat': {
       // repart's own guess, computed (vfatRepartGuess): 257 and 262 put this size in the table
       const min = minimalSize(format, tree, opts);
-      const g = vfatRepartGuess(tree ?? newTree(), { sectorSize: opts.sectorSize, label: opts.label, compat: opts.compat });
+      const g = vfatRepartGuess(tree ? objectTree(tree) : newTree(), { sectorSize: opts.sectorSize, label: opts.label, compat: opts.compat });
       const bytes = Math.max(min.bytes, roundUp(g.bytes, UNIT));
       return { format, bytes, minimal: min.bytes, repartLowerBound: bytes, detail: { ...min.detail, limitedBy: 'systemd-repart\'s two-pass guess (1 TiB probe)', repart: g.detail } };
     }
