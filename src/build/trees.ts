@@ -69,15 +69,16 @@ export const treesStage: Stage = {
       });
       // kept packed where every later reader takes that (src/tree/packed.ts): the objects go
       // now, and the workers read the same SharedArrayBuffers instead of a copy each
-      if (tree && PACKED_FORMATS.has(d.format) && countAtLeast(tree, BIG_TREE)) {
+      if (tree && PACKED_FORMATS.has(d.format)) {
         // a big tree: the scan's garbage goes before the packed copy is made, and the objects
         // right after (the main thread is idle while the workers format: V8 would otherwise keep
         // them, hundreds of bytes a node, until it next collects on its own)
-        collectGarbage();
+        const big = countAtLeast(tree, BIG_TREE);
+        if (big) collectGarbage();
         s.tree = packTree(tree, { shared: true });
         tree = null;
-        collectGarbage();
-      } else s.tree = tree && PACKED_FORMATS.has(d.format) ? packTree(tree, { shared: true }) : tree;
+        if (big) collectGarbage();
+      } else s.tree = tree;
     }
   },
 };

@@ -7,8 +7,9 @@
  * Jobs travel by structured clone, which keeps hard links (the same FileNode object twice)
  * intact within one message. The tree of a job whose driver reads it only through VirtualTree
  * goes packed (src/tree/packed.ts), its buffers transferred rather than cloned: a worker then
- * holds a million-file tree in about a hundred bytes a node, not as a clone of the objects. Errors come back as data (RepartError.toJSON) and are rebuilt as the
- * same typed error: an Error thrown across the thread boundary would lose its code and location.
+ * holds a million-file tree in about a hundred bytes a node, not as a clone of the objects.
+ * Errors come back as data (RepartError.toJSON) and are rebuilt as the same typed error: an
+ * Error thrown across the thread boundary would lose its code and location.
  * The error thrown names the job that failed (`jobIndex`).
  */
 import { availableParallelism } from 'node:os';
