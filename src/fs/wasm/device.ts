@@ -173,6 +173,12 @@ export class WindowDevice {
     if (this.tail && pos + len > this.window.size && pos < this.stats.end) return this.readPastWindow(buf, off, len, pos);
     const n = Math.max(0, Math.min(len, this.size - pos));
     if (n === 0) return 0;
+    // never written in a window that started zeroed: zeros, without asking the file (mke2fs
+    // reads each inode table block before its first inode goes in)
+    if (this.dirty && this.allClean(pos, n)) {
+      buf.fill(0, off, off + n);
+      return n;
+    }
     if (this.pendLen > 0 && pos < this.pendPos + this.pendLen && pos + n > this.pendPos) this.flush();
     this.stats.reads++;
     let done = 0;

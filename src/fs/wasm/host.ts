@@ -344,6 +344,19 @@ function installPaths(h: HostFs): void {
     if (memFiles.has(a)) return { path: a, node: vnode(a, memStat(memFiles.get(a)!)) };
     return orig.lookupPath(a, opts?.parent ? { ...opts, parent: false } : opts);
   };
+  // getdents asks for each entry's node (d_ino, d_type): for a directory of the tree, straight
+  // from it, without the name hash, node_ops and path round trip of the stock lookup (the same
+  // answer: lookupPath of the entry, not following a last symlink, after the same permission
+  // check on the directory)
+  const lookupNode = FS.lookupNode as (parent: EmNode, name: string) => EmNode;
+  const mayLookup = FS.mayLookup as (dir: EmNode) => number;
+  FS.lookupNode = (parent: EmNode, name: string): EmNode => {
+    if (typeof parent.path !== 'string' || !isVirtual(parent.path)) return lookupNode(parent, name);
+    const e = mayLookup(parent);
+    if (e) throw new FS.ErrnoError(e);
+    const a = parent.path + '/' + name;
+    return vnode(a, vtree!.stat(vtree!.resolve(a, false)));
+  };
   FS.stat = (p: string) => {
     const a = abs(p);
     if (isVirtual(a)) return vtree!.stat(vtree!.resolve(a, true));

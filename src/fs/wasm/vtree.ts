@@ -111,6 +111,21 @@ export class VirtualTree {
    * followed (as the kernel does), the last component only when `follow`. Absolute link
    * targets resolve inside the tree, as they would in the finished image. */
   resolve(abs: string, follow: boolean): VNode {
+    // mke2fs -d asks about each entry five times in a row (getdents, lstat, open, fstat,
+    // llistxattr): the last answer is kept (the tree does not change while a tool runs)
+    if (abs === this.lastAbs && follow === this.lastFollow) return this.lastNode!;
+    const node = this.resolveUncached(abs, follow);
+    this.lastAbs = abs;
+    this.lastFollow = follow;
+    this.lastNode = node;
+    return node;
+  }
+
+  private lastAbs = '';
+  private lastFollow = false;
+  private lastNode: VNode | null = null;
+
+  private resolveUncached(abs: string, follow: boolean): VNode {
     // the usual question names an entry of a directory asked about before: its parent is cached
     const slash = abs.lastIndexOf('/');
     const name = abs.slice(slash + 1);
@@ -170,7 +185,19 @@ export class VirtualTree {
     return this.v.nlink(node.i);
   }
 
+  /** The last stat answer (callers only read it): lstat, open and fstat of one entry in a row. */
+  private lastStat: EmStat | null = null;
+  private lastStatOf = -1;
+
   stat(node: VNode): EmStat {
+    if (node.i === this.lastStatOf) return this.lastStat!;
+    const st = this.statUncached(node);
+    this.lastStat = st;
+    this.lastStatOf = node.i;
+    return st;
+  }
+
+  private statUncached(node: VNode): EmStat {
     const v = this.v;
     const i = node.i;
     const kind = node.kind;
