@@ -112,8 +112,9 @@ export class VirtualTree {
    * targets resolve inside the tree, as they would in the finished image. */
   resolve(abs: string, follow: boolean): VNode {
     // mke2fs -d asks about each entry five times in a row (getdents, lstat, open, fstat,
-    // llistxattr): the last answer is kept (the tree does not change while a tool runs)
-    if (abs === this.lastAbs && follow === this.lastFollow) return this.lastNode!;
+    // llistxattr): the last answer is kept (the tree does not change while a tool runs). An
+    // entry found without following that is no symlink is also what following finds.
+    if (abs === this.lastAbs && (follow === this.lastFollow || (!this.lastFollow && this.lastNode!.kind !== 'symlink'))) return this.lastNode!;
     const node = this.resolveUncached(abs, follow);
     this.lastAbs = abs;
     this.lastFollow = follow;
