@@ -64,6 +64,42 @@ test('window device on a zeroed window: zero writes are dropped, later zeroing s
   assert.ok(fs.readFileSync(img).every((x) => x === 0));
 });
 
+test('window device on a zeroed window: never-written blocks read as zeros without a read, written ones as written', () => {
+  const img = image(0, 0);
+  fs.truncateSync(img, 4 * MiB);
+  // the file holds garbage where nothing was written: a read that reached it would show it
+  const fd = fs.openSync(img, 'r+');
+  fs.writeSync(fd, Buffer.alloc(MiB, 0x5a), 0, MiB, MiB);
+  fs.closeSync(fd);
+  const dev = new WindowDevice({ path: img, offset: MiB, size: MiB }, fail, true);
+  const h = dev.open();
+  const s = {} as never;
+  h.write(s, Buffer.alloc(4096, 7), 0, 4096, 8192); // block 2 of the first 64 KiB chunk
+  h.write(s, Buffer.alloc(100, 9), 0, 100, 3 * 4096 + 50); // part of block 3
+  h.sync!(s);
+  const r = Buffer.alloc(4096);
+  const reads = dev.stats.reads;
+  for (const b of [0, 1, 4, 15, 16, 255]) {
+    assert.equal(h.read(s, r, 0, 4096, b * 4096), 4096);
+    assert.ok(r.every((x) => x === 0), `block ${b} reads as zeros`);
+  }
+  assert.equal(dev.stats.reads, reads, 'never-written blocks are not read from the file');
+  h.read(s, r, 0, 4096, 8192);
+  assert.ok(r.every((x) => x === 7), 'a written block reads back');
+  h.read(s, r, 0, 4096, 3 * 4096);
+  assert.ok(r.subarray(50, 150).every((x) => x === 9) && r.subarray(0, 50).every((x) => x === 0x5a), 'a partly written block is read from the file');
+  const big = Buffer.alloc(5 * 4096);
+  h.read(s, big, 0, big.length, 0); // a read over written and unwritten blocks goes to the file
+  assert.ok(big.subarray(0, 8192).every((x) => x === 0x5a) && big.subarray(8192, 12288).every((x) => x === 7));
+  // zeroing a written block makes it clean again: zeros, without a read
+  h.allocate!(s, 0, 65536, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+  const after = dev.stats.reads;
+  h.read(s, r, 0, 4096, 8192);
+  assert.ok(r.every((x) => x === 0));
+  assert.equal(dev.stats.reads, after);
+  h.close(s);
+});
+
 test('window device as an empty file (mkfs.btrfs --shrink): grows with writes, reads end at its size, truncate discards the tail', () => {
   const img = image(0, 0);
   fs.truncateSync(img, 8 * MiB);

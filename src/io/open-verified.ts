@@ -63,8 +63,11 @@ export function openScannedStat(path: string, id: ScanId | undefined, where?: Er
 
 function check(fd: number, path: string, id: ScanId | undefined, where?: ErrorWhere): { fd: number; size?: number } {
   if (!id) return { fd };
-  const st = fstatSync(fd, { bigint: true });
-  if (st.dev !== id.dev || st.ino !== id.ino) {
+  // plain numbers, as in verifyScannedEmpty (a BigIntStats is a dozen BigInts per open file);
+  // bigint only where a dev or ino is past 2^53 and a double would round it
+  let st: { dev: number | bigint; ino: number | bigint; size: number | bigint } = fstatSync(fd);
+  if (st.ino > Number.MAX_SAFE_INTEGER || st.dev > Number.MAX_SAFE_INTEGER) st = fstatSync(fd, { bigint: true });
+  if (BigInt(st.dev) !== id.dev || BigInt(st.ino) !== id.ino) {
     closeSync(fd);
     throw new SourceChangedError(path, 'ESTALE', 'changed since it was scanned (a different file is at this path now)', where);
   }

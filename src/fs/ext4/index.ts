@@ -82,7 +82,9 @@ export const ext4Driver: FsDriver = {
     const args = gnuPermute(mke2fsArgs(job), MKE2FS_OPTSTRING);
     // seekHoles: mke2fs -d copies with SEEK_DATA/SEEK_HOLE (wasm/patches/e2fsprogs-create-inode-
     // seek-data.patch), so a sparse source's holes are skipped without being read, as natively.
-    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job), progress, { seekHoles: true });
+    // checkEmptyAside: mke2fs -d opens every regular file, so the empty ones can be checked on
+    // another thread while it runs (src/fs/wasm/empty-check.ts).
+    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job), progress, { seekHoles: true, checkEmptyAside: true });
     return outcome;
   },
 };

@@ -33,6 +33,9 @@ const CHUNK = 64 * 1024;
 const ZERO_IO = 1024 * 1024;
 const ZEROS = Buffer.alloc(ZERO_IO);
 const PEND_SIZE = 1024 * 1024;
+const BLOCK = 4096;
+/** windows up to this size get the per-block map (2 MiB of bits at most) */
+const MAX_BLOCK_MAP = 64 * 1024 * 1024 * 1024;
 
 function isZero(buf: Uint8Array, off: number, len: number): boolean {
   let p = off;
@@ -71,6 +74,12 @@ export class WindowDevice {
   readonly stats: DeviceStats = { writes: 0, bytesWritten: 0, zeroWritesSkipped: 0, reads: 0, overflow: 0, end: 0 };
   /** chunks that may hold non-zero bytes (only tracked when the window started zeroed). */
   private readonly dirty: Uint8Array | null;
+  /**
+   * The same per 4 KiB block, one bit each (windows up to MAX_BLOCK_MAP): a read of blocks
+   * never written in a written chunk is answered with zeros too (mke2fs reads every inode
+   * table block once before its first inode goes in, mostly next to blocks it wrote).
+   */
+  private readonly dirtyBlocks: Uint8Array | null;
   private nfd = -1;
   private opens = 0;
   /** the file's size, in empty-file mode (else the window's size is the device's). */
@@ -95,6 +104,7 @@ export class WindowDevice {
     private readonly tailRoom = 0,
   ) {
     this.dirty = zeroed ? new Uint8Array(Math.ceil(window.size / CHUNK)) : null;
+    this.dirtyBlocks = zeroed && window.size <= MAX_BLOCK_MAP ? new Uint8Array(Math.ceil(window.size / BLOCK / 8)) : null;
     this.dataBlocks = trackAllocation ? new Set() : null;
     if (trackAllocation) this.stats.allocated = 0;
   }
@@ -173,6 +183,12 @@ export class WindowDevice {
     if (this.tail && pos + len > this.window.size && pos < this.stats.end) return this.readPastWindow(buf, off, len, pos);
     const n = Math.max(0, Math.min(len, this.size - pos));
     if (n === 0) return 0;
+    // never written in a window that started zeroed: zeros, without asking the file (mke2fs
+    // reads each inode table block before its first inode goes in)
+    if (this.dirty && (this.allClean(pos, n) || this.blocksClean(pos, n))) {
+      buf.fill(0, off, off + n);
+      return n;
+    }
     if (this.pendLen > 0 && pos < this.pendPos + this.pendLen && pos + n > this.pendPos) this.flush();
     this.stats.reads++;
     let done = 0;
@@ -320,6 +336,7 @@ export class WindowDevice {
     const d = this.dirty;
     if (!d) return;
     for (let c = Math.floor(pos / CHUNK), last = Math.floor((pos + len - 1) / CHUNK); c <= last; c++) d[c] = 1;
+    if (this.dirtyBlocks) setBits(this.dirtyBlocks, Math.floor(pos / BLOCK), Math.floor((pos + len - 1) / BLOCK), true);
   }
 
   /** only chunks wholly inside the range become clean again. */
@@ -327,5 +344,26 @@ export class WindowDevice {
     const d = this.dirty;
     if (!d) return;
     for (let c = Math.ceil(pos / CHUNK), last = Math.floor((pos + len) / CHUNK) - 1; c <= last; c++) d[c] = 0;
+    if (this.dirtyBlocks) setBits(this.dirtyBlocks, Math.ceil(pos / BLOCK), Math.floor((pos + len) / BLOCK) - 1, false);
   }
+
+  /** no block of the range was written (per-block map; false without one) */
+  private blocksClean(pos: number, len: number): boolean {
+    const b = this.dirtyBlocks;
+    if (!b) return false;
+    for (let k = Math.floor(pos / BLOCK), last = Math.floor((pos + len - 1) / BLOCK); k <= last; k++) if (b[k >>> 3]! & (1 << (k & 7))) return false;
+    return true;
+  }
+}
+
+/** Bits first..last (inclusive) of a bit map set or cleared; whole bytes at once in between. */
+function setBits(map: Uint8Array, first: number, last: number, on: boolean): void {
+  let k = first;
+  for (; k <= last && (k & 7) !== 0; k++) map[k >>> 3] = on ? map[k >>> 3]! | (1 << (k & 7)) : map[k >>> 3]! & ~(1 << (k & 7));
+  if (last - k >= 8) {
+    const end = (last + 1) & ~7;
+    map.fill(on ? 0xff : 0, k >>> 3, end >>> 3);
+    k = end;
+  }
+  for (; k <= last; k++) map[k >>> 3] = on ? map[k >>> 3]! | (1 << (k & 7)) : map[k >>> 3]! & ~(1 << (k & 7));
 }

@@ -114,7 +114,9 @@ export interface ToolRun {
   argv0: string;
   args: string[];
   env: Record<string, string>;
-  tree?: { mountPoint: string; tree: AnyTree; progress?: TreeProgress };
+  /** checkEmptyAside: the tool opens every regular file (mke2fs -d), so its empty host files
+   * may be checked on another thread while it runs (empty-check.ts). */
+  tree?: { mountPoint: string; tree: AnyTree; progress?: TreeProgress; checkEmptyAside?: boolean };
   /** asEmptyFile: the window stands for an empty file the tool sizes itself (device.ts). */
   device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean; tailRoom?: number };
   /** small read-only files the tool reads by absolute path (mkfs.xfs' protofile), from memory. */
@@ -174,6 +176,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
   });
   addPhase('instantiate', t0);
   const ctx = install(mod, run, out, err);
+  const emptyChecks = run.tree?.checkEmptyAside ? ctx.vtree!.startEmptyChecks() : null;
   let status: number;
   t0 = now();
   let crash: string | undefined;
@@ -188,6 +191,12 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
   } finally {
     ctx.closeAll();
     addPhase('run', t0);
+  }
+  if (emptyChecks) {
+    // normally done long before the tool: the wait is what is left of the lstats
+    t0 = now();
+    ctx.vtree!.finishEmptyChecks(await emptyChecks);
+    addPhase('emptyWait', t0);
   }
   return { status, stdout: out.join(''), stderr: err.join(''), crash, tree: ctx.vtree?.stats, device: ctx.device?.stats, sourceFailure: ctx.vtree?.sourceFailure ?? undefined };
 }
@@ -334,6 +343,19 @@ function installPaths(h: HostFs): void {
     if (a === devicePath) return { path: a, node: vnode(a, device!.stat()) };
     if (memFiles.has(a)) return { path: a, node: vnode(a, memStat(memFiles.get(a)!)) };
     return orig.lookupPath(a, opts?.parent ? { ...opts, parent: false } : opts);
+  };
+  // getdents asks for each entry's node (d_ino, d_type): for a directory of the tree, straight
+  // from it, without the name hash, node_ops and path round trip of the stock lookup (the same
+  // answer: lookupPath of the entry, not following a last symlink, after the same permission
+  // check on the directory)
+  const lookupNode = FS.lookupNode as (parent: EmNode, name: string) => EmNode;
+  const mayLookup = FS.mayLookup as (dir: EmNode) => number;
+  FS.lookupNode = (parent: EmNode, name: string): EmNode => {
+    if (typeof parent.path !== 'string' || !isVirtual(parent.path)) return lookupNode(parent, name);
+    const e = mayLookup(parent);
+    if (e) throw new FS.ErrnoError(e);
+    const a = parent.path + '/' + name;
+    return vnode(a, vtree!.stat(vtree!.resolve(a, false)));
   };
   FS.stat = (p: string) => {
     const a = abs(p);

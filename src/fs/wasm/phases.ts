@@ -1,11 +1,12 @@
 /**
  * Where a worker's time goes, per thread (bench/ prints it): compiling and instantiating the
  * WebAssembly tool, the tool's run, and within the run the host time spent reading file data
- * from the source tree and writing to the image. A job takes (and resets) the totals when done.
+ * from the source tree and writing to the image; after the run, the wait for the empty files'
+ * checks made on another thread (emptyWait, src/fs/wasm/empty-check.ts). A job takes (and resets) the totals when done.
  */
 import { performance } from 'node:perf_hooks';
 
-export type Phase = 'total' | 'driverLoad' | 'compile' | 'instantiate' | 'run' | 'fileData' | 'imageWrite';
+export type Phase = 'total' | 'driverLoad' | 'compile' | 'instantiate' | 'run' | 'fileData' | 'imageWrite' | 'emptyWait';
 export type Phases = Partial<Record<Phase, number>>;
 
 let totals: Phases = {};

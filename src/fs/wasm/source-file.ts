@@ -139,8 +139,8 @@ export function openSourceFile(
   };
 }
 
-/** An empty source verified by lstat (verifyScannedEmpty): no fd, no bytes, no holes to seek. */
-function emptyReader(fail: Fail, done: () => void): SourceReader {
+/** An empty source verified by lstat (verifyScannedEmpty, here or on the thread of empty-check.ts): no fd, no bytes, no holes to seek. */
+export function emptyReader(fail: Fail, done: () => void): SourceReader {
   return {
     nfd: -1,
     handler: {

@@ -6,7 +6,8 @@
 import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
-import { openSourceFile, type SourceFailure } from './source-file.js';
+import { emptyReader, openSourceFile, type SourceFailure } from './source-file.js';
+import { ASIDE_MIN, checkEmptyAside, countEmptyHostFiles, isEmptyHostFile, type EmptyCheckResult } from './empty-check.js';
 import { byteOrder, type FileNode, type Timespec, type TreeNode } from '../../tree/model.js';
 import { K_DIR, K_FILE, K_SYMLINK, PackedView, packedTree, SRC_BYTES, SRC_HOST, U_ATIME, U_CTIME, U_GID, U_UID, type AnyTree } from '../../tree/packed.js';
 import {
@@ -74,6 +75,8 @@ export class VirtualTree {
   /** directories by path (symlinks followed); only directories, and bounded */
   private dirs = new Map<string, number>();
   private dates = new Map<number, Date>();
+  /** empty host files are checked on another thread (startEmptyChecks), not as they are opened */
+  private emptyAside = false;
 
   constructor(
     tree: AnyTree,
@@ -108,6 +111,22 @@ export class VirtualTree {
    * followed (as the kernel does), the last component only when `follow`. Absolute link
    * targets resolve inside the tree, as they would in the finished image. */
   resolve(abs: string, follow: boolean): VNode {
+    // mke2fs -d asks about each entry five times in a row (getdents, lstat, open, fstat,
+    // llistxattr): the last answer is kept (the tree does not change while a tool runs). An
+    // entry found without following that is no symlink is also what following finds.
+    if (abs === this.lastAbs && (follow === this.lastFollow || (!this.lastFollow && this.lastNode!.kind !== 'symlink'))) return this.lastNode!;
+    const node = this.resolveUncached(abs, follow);
+    this.lastAbs = abs;
+    this.lastFollow = follow;
+    this.lastNode = node;
+    return node;
+  }
+
+  private lastAbs = '';
+  private lastFollow = false;
+  private lastNode: VNode | null = null;
+
+  private resolveUncached(abs: string, follow: boolean): VNode {
     // the usual question names an entry of a directory asked about before: its parent is cached
     const slash = abs.lastIndexOf('/');
     const name = abs.slice(slash + 1);
@@ -167,7 +186,19 @@ export class VirtualTree {
     return this.v.nlink(node.i);
   }
 
+  /** The last stat answer (callers only read it): lstat, open and fstat of one entry in a row. */
+  private lastStat: EmStat | null = null;
+  private lastStatOf = -1;
+
   stat(node: VNode): EmStat {
+    if (node.i === this.lastStatOf) return this.lastStat!;
+    const st = this.statUncached(node);
+    this.lastStat = st;
+    this.lastStatOf = node.i;
+    return st;
+  }
+
+  private statUncached(node: VNode): EmStat {
     const v = this.v;
     const i = node.i;
     const kind = node.kind;
@@ -259,6 +290,42 @@ export class VirtualTree {
     return this.v.target(node.i);
   }
 
+  /**
+   * For a tool that opens every regular file (mke2fs -d): check the empty host files on another
+   * thread from now on (empty-check.ts says why that keeps the safety rule), if there are enough
+   * of them to be worth a thread. The result goes to finishEmptyChecks once the tool is done;
+   * null: they are checked inline as they are opened.
+   */
+  startEmptyChecks(): Promise<EmptyCheckResult> | null {
+    const v = this.v;
+    if (countEmptyHostFiles(v) < ASIDE_MIN) return null;
+    this.emptyAside = true;
+    return checkEmptyAside(v.p, () => {
+      const all: number[] = [];
+      for (let i = 0; i < v.count; i++) if (isEmptyHostFile(v, i)) all.push(i);
+      return all;
+    });
+  }
+
+  /** Record what the checking thread found; open the files it could not decide, as openFile would. */
+  finishEmptyChecks(r: EmptyCheckResult): void {
+    this.emptyAside = false;
+    for (const i of r.recheck) {
+      const file = { size: 0, source: this.v.source(i) } as FileNode & { source: { kind: 'host' } };
+      let recorded = false;
+      try {
+        const src = openSourceFile(file, this.fail, (f) => {
+          recorded = true;
+          this.sourceFailure ??= f;
+        }, () => {}, () => {});
+        src.handler.close(undefined as never);
+      } catch (e) {
+        if (!recorded) throw e;
+      }
+    }
+    if (r.failure) this.sourceFailure ??= r.failure;
+  }
+
   /** A stream handler for reading a file node; host files are opened here and read in place. */
   openFile(node: VNode): { handler: StreamHandler; nfd?: number } {
     if (node.kind !== 'file') throw this.fail('EINVAL');
@@ -271,6 +338,8 @@ export class VirtualTree {
       tick();
     };
     const v = this.v;
+    // checked on the other thread (startEmptyChecks): nothing to open, nothing to read
+    if (this.emptyAside && isEmptyHostFile(v, v.data(node.i))) return emptyReader(fail, done);
     if (v.srcKind(node.i) === SRC_BYTES) {
       const data = v.blob(node.i);
       return {
