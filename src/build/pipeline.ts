@@ -11,11 +11,9 @@ import type { BuildContext, LazyStage, Stage } from './context.js';
 import { readDefinitionsStage } from './definitions.js';
 import { commandLineInputsStage } from '../io/cli-inputs.js';
 import { changesStage, growDryRunStage } from './dry-run.js';
-import { encryptStage } from './encrypt.js';
 import { minimizeStage } from './minimize.js';
 import { generatedFilesStage, layoutPictureStage, rowsStage } from './outputs.js';
 import { planStage } from './plan.js';
-import { prewarmStage } from './prewarm.js';
 import { seedStage } from './seed.js';
 import { bindExistingStage, listExistingStage, loadTableStage } from './table.js';
 import { copyBlocksStage, formatSelfSizedStage, formatStage, MAX_ATTEMPTS, openImageStage, writeTableStage } from './write.js';
@@ -36,7 +34,7 @@ export const STAGES: readonly (Stage | LazyStage)[] = [
   listExistingStage,
   bindExistingStage,
   seedStage,
-  prewarmStage,
+  lazy('prewarm', (ctx) => anyPartition(ctx, (s) => s.def.format !== undefined), async () => (await import('./prewarm.js')).prewarmStage),
   lazy('copy-blocks sources', (ctx) => anyPartition(ctx, (s) => s.def.copyFrom !== undefined || s.def.copyBlocks !== undefined),
     async () => (await import('./copy-blocks.js')).copyBlocksStage),
   lazy('fstab/crypttab (before populating)', wantsTabs, async () => (await conformance()).tabsBeforePopulatingStage),
@@ -61,7 +59,7 @@ export const STAGES: readonly (Stage | LazyStage)[] = [
   formatStage,
   lazy('verity', (ctx) => anyPartition(ctx, (s) => s.verityHash !== undefined), async () => (await verity()).verityStage),
   lazy('signatures', (ctx) => ctx.signer !== undefined || ctx.request.joinSignature !== undefined, async () => (await import('./signatures.js')).signaturesStage),
-  encryptStage,
+  lazy('encrypt', (ctx) => anyPartition(ctx, (s) => s.def.encrypt === 'key-file'), async () => (await import('./encrypt.js')).encryptStage),
   lazy('el torito', (ctx) => ctx.request.elTorito, async () => (await conformance()).elToritoStage),
   writeTableStage,
   generatedFilesStage,
