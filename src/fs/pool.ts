@@ -52,9 +52,22 @@ function getPool(idleTimeout = 500, minThreads = 0): Promise<Piscina> {
   return (poolLoading ??= import('piscina').then(({ Piscina }) => (pool = newPool(Piscina, idleTimeout, minThreads))));
 }
 
+/**
+ * piscina require()s the worker file before it import()s it, and Node 20.19+ can require() an ES
+ * module; that synchronous path aborts the whole process (V8 fatal error "IsGraphAsync must be
+ * used on an instantiated module") when the load is cut short, as when the CLI exits while a
+ * pre-warmed worker is still starting (seen about once in 20 swap-only builds on a loaded
+ * machine, before and after the worker entry moved to pool-worker.ts). Without require(esm)
+ * piscina takes the import() path. Only when the process has no options of its own: explicit
+ * execArgv replaces the inherited one, and V8 flags in it would be refused.
+ */
+const workerExecArgv = (): string[] | undefined => (process.execArgv.length === 0 && process.allowedNodeEnvironmentFlags.has('--experimental-require-module')
+  ? ['--no-experimental-require-module'] : undefined);
+
 function newPool(Piscina: typeof import('piscina').Piscina, idleTimeout: number, minThreads: number): Piscina {
   return new Piscina({
     filename: new URL('./pool-worker.js', import.meta.url).href,
+    execArgv: workerExecArgv(),
     minThreads: Math.min(minThreads, Math.max(1, availableParallelism())),
     maxThreads: Math.max(1, availableParallelism()),
     // one job per worker at a time: each job is one tool run, CPU-bound
