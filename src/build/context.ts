@@ -133,6 +133,18 @@ export interface Stage {
   run(ctx: BuildContext): Promise<StageResult> | StageResult;
 }
 
+/**
+ * A stage whose module is loaded only when `need` holds: a cheap test on the context, true
+ * whenever the stage could do anything (it may be true more often; the stage's own `when` still
+ * applies once loaded). Keeps what most runs never use (trees, verity, signing, El Torito, …)
+ * off the start-up path.
+ */
+export interface LazyStage {
+  readonly name: string;
+  readonly need: (ctx: BuildContext) => boolean;
+  readonly load: () => Promise<Stage>;
+}
+
 export const fsSectorOf = (ctx: BuildContext, d: PartitionDefinition): number => Math.max(d.fsSectorSize ?? ctx.fsSectorSize, ctx.sectorSize);
 
 /** New partitions of deferred types get neither an entry nor contents (foreign and existing ones are kept). */

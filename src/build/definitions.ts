@@ -4,7 +4,6 @@
  */
 import path from 'node:path';
 import { BUILTIN_DEFINITIONS, SYSTEMD_DEFINITIONS } from '../config/cli.js';
-import { definitionsFromImage } from '../config/copy-from.js';
 import { DEFAULT_DEFINITION_DIRS, readDefinitions } from '../config/load.js';
 import { FORMAT_FACTS } from '../fs/facts.js';
 import { SUPPORTED_FORMATS } from '../fs/registry.js';
@@ -20,7 +19,10 @@ export const readDefinitionsStage: Stage = {
     const dirs = o.definitions.length > 0 || o.definitionsGiven ? o.definitions : DEFAULT_DEFINITION_DIRS.map((d) => hostPathIn(o.root, d));
     const filter = o.include ? { mode: 'include' as const, types: o.include } : o.exclude ? { mode: 'exclude' as const, types: o.exclude } : undefined;
     const copied: PartitionDefinition[] = [];
-    for (const img of o.copyFrom) copied.push(...await definitionsFromImage(img, ctx.compat.version, filter));
+    if (o.copyFrom.length > 0) {
+      const { definitionsFromImage } = await import('../config/copy-from.js');
+      for (const img of o.copyFrom) copied.push(...await definitionsFromImage(img, ctx.compat.version, filter));
+    }
     ctx.definitions = [...copied, ...readDefinitions(dirs, {
       compat: ctx.compat.version,
       architecture: o.architecture,

@@ -6,7 +6,7 @@ import { formatUuid } from '../gpt/guid.js';
 import type { FormatJob } from '../fs/driver.js';
 import { fsLabelFor } from '../fs/facts.js';
 import type { PlannedPartition } from '../plan/plan.js';
-import { minimizedMkfsOptions } from '../plan/minimize/index.js';
+import { minimizedMkfsOptions } from '../plan/minimize/mkfs-options.js';
 import { fsSectorOf, type BuildContext, type PartitionState } from './context.js';
 
 export function formatJobFor(ctx: BuildContext, s: PartitionState, p: PlannedPartition): Omit<FormatJob, 'window'> {

@@ -7,14 +7,14 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RepartError } from '../errors.js';
 import { formatUuid } from '../gpt/guid.js';
-import { tabTarget, writeGeneratedTabs } from '../report/generated-tabs.js';
 import { partitionNode, type PartitionRow } from '../report/json.js';
 import type { BuildContext, Stage } from './context.js';
 
 export const generatedFilesStage: Stage = {
   name: 'fstab/crypttab',
   when: (ctx) => !ctx.request.dryRun && (ctx.request.generateFstab !== undefined || ctx.request.generateCrypttab !== undefined),
-  run(ctx: BuildContext) {
+  async run(ctx: BuildContext) {
+    const { tabTarget, writeGeneratedTabs } = await import('../report/generated-tabs.js');
     const o = ctx.request, plan = ctx.plan!;
     // written a second time (the first was before populating): now with fixate-volume-key=
     writeGeneratedTabs(o, plan.listOrder.map((k) => plan.partitions[k]!), { volumeKeys: ctx.volumeKeys, warn: ctx.warn, again: true });

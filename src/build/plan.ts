@@ -12,7 +12,6 @@ import { makeV4 } from '../plan/ids.js';
 import { makePlan, type Plan } from '../plan/plan.js';
 import { checkImageSize } from '../plan/limits.js';
 import { setPlan, type BuildContext, type PartitionState, type Stage } from './context.js';
-import { measureSelfSized } from './measure.js';
 
 export function planFor(ctx: BuildContext, sizeOverride?: 'auto'): Plan {
   const sizes = new Map<number, bigint>();
@@ -36,6 +35,7 @@ export const planStage: Stage = {
     } catch (e) {
       // provisional windows too large for a fixed --size: learn the real sizes first
       if (!(e instanceof RepartError && e.code === 'E_NO_SPACE') || !ctx.partitions.some((s) => s.fsSizeSource === 'provisional')) throw e;
+      const { measureSelfSized } = await import('./measure.js');
       await measureSelfSized(ctx, { hashPairs: false });
       plan = planFor(ctx);
     }

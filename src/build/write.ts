@@ -17,14 +17,10 @@ import type { FormatEvents } from '../fs/driver.js';
 import { formatInProcess } from '../fs/registry.js';
 import { FormatJobError, ImageWriter, type OpenOptions, type PartitionContent } from '../image/build.js';
 import type { ExistingTable } from '../plan/existing.js';
-import { luksPlaintextWindow } from '../luks/layout.js';
 import type { Plan, PlannedPartition } from '../plan/plan.js';
 import { deferredEntries, isLive, isWritten, setPlan, type BuildContext, type PartitionState, type Stage } from './context.js';
-import { formatJobFor } from './jobs.js';
 import { checkMax, settleSelfSized } from './minimize.js';
 import { planFor } from './plan.js';
-import { followVerityData } from './verity-sizes.js';
-import { ReadAhead } from './readahead.js';
 
 /** Write attempts (a re-layout or a no-space retry each start one more). */
 export const MAX_ATTEMPTS = 4;
@@ -34,10 +30,25 @@ const writing = (ctx: BuildContext) => !ctx.request.dryRun && ctx.changed;
 /** The partitions formatted in the image, in plan order (progress ids are positions here). */
 const formatted = (ctx: BuildContext): PartitionState[] => ctx.partitions.filter((s) => isWritten(s) && s.def.format !== undefined);
 
-function contentOf(ctx: BuildContext, s: PartitionState): PartitionContent {
+/** What contentOf needs: the format jobs' builder, and the LUKS2 layout when a partition is encrypted. */
+interface ContentDeps {
+  formatJobFor: typeof import('./jobs.js').formatJobFor;
+  luks?: typeof import('../luks/layout.js');
+}
+
+/** Loaded for `parts` only: a run that formats and copies nothing loads neither (null). */
+async function contentDeps(parts: readonly PartitionState[]): Promise<ContentDeps | null> {
+  if (parts.length === 0) return null;
+  const [{ formatJobFor }, luks] = await Promise.all([import('./jobs.js'), parts.some((s) => s.def.encrypt === 'key-file') ? import('../luks/layout.js') : undefined]);
+  return { formatJobFor, luks };
+}
+
+function contentOf(ctx: BuildContext, s: PartitionState, deps: ContentDeps | null): PartitionContent {
+  const { formatJobFor, luks } = deps!;
   const p = s.placed!;
   const c: PartitionContent = { job: formatJobFor(ctx, s, p) };
   if (s.def.encrypt === 'key-file') {
+    const { luksPlaintextWindow } = luks!;
     // the contents go where the LUKS2 data segment will be, 32 MiB smaller than the partition
     const w = luksPlaintextWindow(p.size);
     c.contentOffset = w.offset;
@@ -52,8 +63,10 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
   const name = (s: PartitionState) => s.placed!.label || s.placed!.type.name;
   const id = (k: number) => String(all.indexOf(parts[k]!));
   const pr = ctx.request.progress;
+  const deps = await contentDeps(parts);
   // workers format while this thread is idle: it reads their source files ahead (src/build/readahead.ts)
-  const ahead = ctx.request.formatter ? parts.map((s) => (s.tree ? new ReadAhead(s.tree) : null)) : [];
+  const { ReadAhead } = ctx.request.formatter && parts.some((s) => s.tree) ? await import('./readahead.js') : { ReadAhead: null };
+  const ahead = ReadAhead ? parts.map((s) => (s.tree ? new ReadAhead(s.tree) : null)) : [];
   // ... and starts writing the image back, so that the commit's fsync finds little left (src/image/flush-behind.ts)
   const flush = ctx.request.formatter ? ctx.image!.flushBehind() : null;
   const events: FormatEvents = {
@@ -71,7 +84,7 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
   };
   let out;
   try {
-    out = await ctx.image!.format(parts.map((s) => ({ p: s.placed!, content: contentOf(ctx, s) })), ctx.request.formatter ?? formatInProcess, events);
+    out = await ctx.image!.format(parts.map((s) => ({ p: s.placed!, content: contentOf(ctx, s, deps) })), ctx.request.formatter ?? formatInProcess, events);
   } finally {
     for (const a of ahead) a?.stop();
     await Promise.all([...ahead.map((a) => a?.done), flush?.stop()]);
@@ -147,7 +160,7 @@ export const formatSelfSizedStage: Stage = {
     }
     for (const s of first) settleSelfSized(ctx, s, s.formatted!.usedBytes);
     checkMax(ctx);
-    followVerityData(ctx, first);
+    if (ctx.partitions.some((s) => s.verityHash)) (await import('./verity-sizes.js')).followVerityData(ctx, first);
     const next = planFor(ctx);
     // Partitions already written must stay where they are; if one would move (a fixed --size
     // shares space by weight), everything is built again with the sizes now known.
@@ -168,8 +181,10 @@ function relayout(ctx: BuildContext): { next: 'replan' } {
 export const copyBlocksStage: Stage = {
   name: 'copy blocks',
   when: writing,
-  run(ctx: BuildContext) {
-    ctx.image!.copyBlocks(ctx.partitions.filter((s) => s.blocks && isLive(s)).map((s) => ({ p: s.placed!, src: s.blocks!, contentOffset: contentOf(ctx, s).contentOffset })));
+  async run(ctx: BuildContext) {
+    const parts = ctx.partitions.filter((s) => s.blocks && isLive(s));
+    const deps = await contentDeps(parts);
+    ctx.image!.copyBlocks(parts.map((s) => ({ p: s.placed!, src: s.blocks!, contentOffset: contentOf(ctx, s, deps).contentOffset })));
   },
 };
 
@@ -195,10 +210,11 @@ export const formatStage: Stage = {
       return relayout(ctx);
     }
     const all = formatted(ctx);
+    const deps = await contentDeps(all);
     const passes = all.map((s) => (s.formatted?.passes ?? 0) + s.extraPasses);
     ctx.stats = {
       passes: passes.reduce((a, b) => a + b, 0),
-      partitions: all.map((s, k) => ({ label: s.placed!.label, format: s.def.format, minimize: s.def.minimize, passes: passes[k]!, fsBytes: Number(contentOf(ctx, s).size ?? s.placed!.size), phases: s.formatted?.phases })),
+      partitions: all.map((s, k) => ({ label: s.placed!.label, format: s.def.format, minimize: s.def.minimize, passes: passes[k]!, fsBytes: Number(contentOf(ctx, s, deps).size ?? s.placed!.size), phases: s.formatted?.phases })),
     };
   },
 };

@@ -10,7 +10,6 @@ import { buildImage } from '../build/build-image.js';
 import { requestFromOptions } from '../build/defaults.js';
 import type { BuildRequest, Formatter } from '../build/request.js';
 import { emitSummary } from '../report/summary.js';
-import { versionText } from '../report/version.js';
 import { fmtBytes } from '../plan/allocate.js';
 import { ProgressReporter } from '../report/progress.js';
 
@@ -134,7 +133,7 @@ export async function run(argv: string[], io: Io, hooks: RunHooks = {}): Promise
   }
   const warn = (m: string) => { if (!o.quiet) io.stderr(`${clipMessage(m)}\n`); };
   if (o.help) { io.stdout(HELP); return 0; }
-  if (o.version) { io.stdout(versionText(o.compat, VERSION)); return 0; }
+  if (o.version) { io.stdout((await import('../report/version.js')).versionText(o.compat, VERSION)); return 0; }
   o.warnings.forEach(warn);
   try {
     const result = await buildImage(requestFromCli(o, io, hooks, warn));

@@ -8,8 +8,7 @@ import { parseUuid, type Uuid } from '../gpt/guid.js';
 import { resolveTypeName, typeForArchitecture, type PartitionType } from '../gpt/types.js';
 import type { Assignment } from './ini.js';
 import { expandSpecifiers, SpecifierError, type SpecifierContext } from './specifiers.js';
-import { parseEncryptedVolume } from '../report/crypttab.js';
-import { isAbsoluteNormalizable, pathValueProblem, parseBool, parseInt32, parseSize, parseUnsigned, roundDown, roundUp, simplifyPath, splitColonFields, splitQuotedColonFields, splitWords } from './values.js';
+import { isAbsoluteNormalizable, parseEncryptedVolume, pathValueProblem, parseBool, parseInt32, parseSize, parseUnsigned, roundDown, roundUp, simplifyPath, splitColonFields, splitQuotedColonFields, splitWords } from './values.js';
 
 export type Tristate = boolean | undefined;
 export type VerityMode = 'off' | 'data' | 'hash' | 'signature';

@@ -245,3 +245,20 @@ export function pathValueProblem(p: string): string | null {
   if (simplifyPath(p).split('/').includes('..')) return 'is not normalized';
   return null;
 }
+
+/** EncryptedVolume=NAME[:KEYFILE[:OPTIONS[:EXTRA]]] (src/report/crypttab.ts writes it out). */
+export interface EncryptedVolume {
+  name: string;
+  keyFile: string;
+  options: string;
+  fixateVolumeKey: boolean;
+}
+
+/** Null when the value cannot be parsed; `warn` hears about unknown extra options. */
+export function parseEncryptedVolume(v: string, warn?: (m: string) => void): EncryptedVolume | null {
+  const f = splitQuotedColonFields(v);
+  if (!f || f.length > 4) return null;
+  const extra = f[3] ?? '';
+  if (extra !== '' && extra !== 'fixate-volume-key') warn?.(`Unknown extra option '${extra}', ignoring`);
+  return { name: f[0] ?? '', keyFile: f[1] ?? '', options: f[2] ?? '', fixateVolumeKey: extra === 'fixate-volume-key' };
+}

@@ -1,8 +1,9 @@
 /**
  * Formatting in worker threads: one job per worker, jobs in parallel, the pool sized to the
- * machine. This module is both the pool (main thread) and the worker entry (its default
- * export runs one job through the registry's driver). A WebAssembly tool is compiled once per
- * worker and reused by later jobs on that worker (src/fs/wasm/host.ts).
+ * machine. This module is the pool (main thread); the worker entry, which runs one job through
+ * the registry's driver, is src/fs/pool-worker.ts. A WebAssembly tool is compiled once per
+ * worker and reused by later jobs on that worker (src/fs/wasm/host.ts). Nothing here loads
+ * before it is used: piscina, node:worker_threads and the tree packer come with the first job.
  *
  * Jobs travel by structured clone, which keeps hard links (the same FileNode object twice)
  * intact within one message. The tree of a job whose driver reads it only through VirtualTree
@@ -14,83 +15,22 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Piscina } from 'piscina';
-import { FsError, RepartError, type RepartErrorJson } from '../errors.js';
-import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { asCompat, type Compat } from '../compat.js';
+import { FsError, RepartError } from '../errors.js';
 import type { FormatEvents, FormatJob, FormatOutcome, FormatProgress } from './driver.js';
-import { driverFor, tagJob } from './registry.js';
-import { addPhase, now, takePhases } from './wasm/phases.js';
-import { toolSetFor, warmTool, type ToolName, type ToolSet } from './wasm/host.js';
-import type { Compat } from '../compat.js';
-import { isPacked, packTree, PACKED_FORMATS, transferablesOf } from '../tree/packed.js';
+import type { Reply, Task, WarmTask } from './pool-worker.js';
+import { tagJob } from './registry.js';
 
 /**
  * The job as posted: its tree packed where the driver can use that, and what to transfer. A tree
  * packed already goes as it is: on SharedArrayBuffers (src/build/trees.ts) it is not copied.
  */
-function postable(job: FormatJob): { job: FormatJob; transfer: ArrayBuffer[] } {
+function postable(job: FormatJob, packed: typeof import('../tree/packed.js')): { job: FormatJob; transfer: ArrayBuffer[] } {
+  const { isPacked, packTree, PACKED_FORMATS, transferablesOf } = packed;
   if (!job.tree || isPacked(job.tree) || !PACKED_FORMATS.has(job.format)) return { job, transfer: [] };
   // packed afresh (not the cached encoding): its buffers leave this thread with the job
   const tree = packTree(job.tree);
   return { job: { ...job, tree }, transfer: transferablesOf(tree) };
-}
-
-type Reply =
-  | { ok: true; outcome: FormatOutcome }
-  | { ok: false; error: RepartErrorJson }
-  | { ok: false; foreign: { message: string; stack?: string } };
-
-interface Task {
-  job: FormatJob;
-  /** progress messages go back to the main thread over this port */
-  port?: MessagePort;
-}
-
-/** A worker gets ready for jobs of these formats (prewarmWorkers). */
-interface WarmTask {
-  warm: { formats: string[]; toolSet: ToolSet };
-}
-
-/** The WebAssembly tool behind a format, compiled ahead by a warm task. */
-const TOOL_OF: Record<string, ToolName> = { ext2: 'mke2fs', ext3: 'mke2fs', ext4: 'mke2fs', btrfs: 'mkfs.btrfs', erofs: 'mkfs.erofs', squashfs: 'mksquashfs', xfs: 'mkfs.xfs' };
-
-async function warm({ formats, toolSet }: WarmTask['warm']): Promise<Reply> {
-  for (const f of formats) {
-    await driverFor(f);
-    const tool = TOOL_OF[f];
-    if (tool) await warmTool(tool, toolSet);
-  }
-  return { ok: true, outcome: { warnings: [], passes: 0 } };
-}
-
-/** Worker side: format one job (or get ready for some). */
-export default async function formatJob(task: Task | WarmTask): Promise<Reply> {
-  if ('warm' in task) return warm(task.warm).catch((e: Error) => ({ ok: false, foreign: { message: String(e?.message ?? e) } }));
-  const { job, port } = task;
-  try {
-    takePhases();
-    const start = now();
-    const driver = await driverFor(job.format);
-    addPhase('driverLoad', start);
-    let last = 0;
-    const progress = port ? (p: FormatProgress) => {
-      // at most ~20 messages a second; the main thread only redraws at 10 Hz anyway
-      const now = Date.now();
-      if (now - last < 50 && p.files < p.totalFiles) return;
-      last = now;
-      port.postMessage(p);
-    } : undefined;
-    try {
-      const outcome = await driver.format(job, progress);
-      addPhase('total', start);
-      return { ok: true, outcome: { ...outcome, phases: takePhases() } };
-    } finally {
-      port?.close();
-    }
-  } catch (e) {
-    if (e instanceof RepartError) return { ok: false, error: e.toJSON() };
-    const err = e as Error;
-    return { ok: false, foreign: { message: err?.message ?? String(e), stack: err?.stack } };
-  }
 }
 
 /** A failure sent back as data: our errors are rebuilt as themselves, others become E_FS. */
@@ -112,9 +52,22 @@ function getPool(idleTimeout = 500, minThreads = 0): Promise<Piscina> {
   return (poolLoading ??= import('piscina').then(({ Piscina }) => (pool = newPool(Piscina, idleTimeout, minThreads))));
 }
 
+/**
+ * piscina require()s the worker file before it import()s it, and Node 20.19+ can require() an ES
+ * module; that synchronous path aborts the whole process (V8 fatal error "IsGraphAsync must be
+ * used on an instantiated module") when the load is cut short, as when the CLI exits while a
+ * pre-warmed worker is still starting (seen about once in 20 swap-only builds on a loaded
+ * machine, before and after the worker entry moved to pool-worker.ts). Without require(esm)
+ * piscina takes the import() path. Only when the process has no options of its own: explicit
+ * execArgv replaces the inherited one, and V8 flags in it would be refused.
+ */
+const workerExecArgv = (): string[] | undefined => (process.execArgv.length === 0 && process.allowedNodeEnvironmentFlags.has('--experimental-require-module')
+  ? ['--no-experimental-require-module'] : undefined);
+
 function newPool(Piscina: typeof import('piscina').Piscina, idleTimeout: number, minThreads: number): Piscina {
   return new Piscina({
-    filename: import.meta.url,
+    filename: new URL('./pool-worker.js', import.meta.url).href,
+    execArgv: workerExecArgv(),
     minThreads: Math.min(minThreads, Math.max(1, availableParallelism())),
     maxThreads: Math.max(1, availableParallelism()),
     // one job per worker at a time: each job is one tool run, CPU-bound
@@ -133,7 +86,7 @@ function newPool(Piscina: typeof import('piscina').Piscina, idleTimeout: number,
  * tasks themselves.
  */
 export function prewarmWorkers(formats: string[], compat: Compat): Promise<void> {
-  const warmTask: WarmTask = { warm: { formats, toolSet: toolSetFor(compat) } };
+  const warmTask: WarmTask = { warm: { formats, toolSet: asCompat(compat).toolsSuite } };
   return getPool(10_000, availableParallelism()).then((p) => {
     for (let i = 0; i < p.maxThreads; i++) p.run(warmTask).catch(() => undefined);
   }, () => undefined);
@@ -147,13 +100,13 @@ formatInWorkers.prewarm = prewarmWorkers;
  */
 export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = {}): Promise<FormatOutcome[]> {
   if (jobs.length === 0) return [];
-  const p = await getPool();
+  const [p, { MessageChannel, receiveMessageOnPort }, packed] = await Promise.all([getPool(), import('node:worker_threads'), import('../tree/packed.js')]);
   const replies = await Promise.allSettled(jobs.map(async (job, i) => {
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (m: FormatProgress) => events.progress?.(i, m));
     events.start?.(i);
     try {
-      const posted = postable(job);
+      const posted = postable(job, packed);
       const r = (await p.run({ job: posted.job, port: port2 } satisfies Task, { transferList: [port2, ...posted.transfer] })) as Reply;
       // The reply comes over piscina's own channel and may overtake the last progress
       // messages (the final, complete one included): take what is still queued first.

@@ -19,13 +19,14 @@ export interface PartitionType {
 
 interface Row {
   name: string;
-  uuid: Uuid;
+  /** parsed on first use (most of the ~400 rows never are: start-up time) */
+  uuid?: Uuid;
   uuidStr: string;
   arch: string | null;
   role: PartitionRole;
 }
 
-const ROWS: Row[] = PARTITION_TYPE_TABLE.map(([name, u, arch, role]) => ({ name, uuid: parseUuid(u)!, uuidStr: u, arch, role }));
+const ROWS: Row[] = PARTITION_TYPE_TABLE.map(([name, u, arch, role]) => ({ name, uuidStr: u, arch, role }));
 const BY_NAME = new Map<string, Row>();
 const CANONICAL_BY_UUID = new Map<string, Row>();
 for (const r of ROWS) {
@@ -62,7 +63,7 @@ const ARCH_ROLES: PartitionRole[] = ['root', 'root-verity', 'root-verity-sig', '
 
 function toType(r: Row): PartitionType {
   const c = CANONICAL_BY_UUID.get(r.uuidStr)!;
-  return { uuid: c.uuid, name: c.name, arch: c.arch, role: c.role };
+  return { uuid: (c.uuid ??= parseUuid(c.uuidStr)!), name: c.name, arch: c.arch, role: c.role };
 }
 
 export function typeFromUuid(u: Uuid): PartitionType {

@@ -9,24 +9,11 @@
  */
 import { createHmac } from 'node:crypto';
 import type { PlannedPartition } from '../plan/plan.js';
-import { splitQuotedColonFields } from '../config/values.js';
+import { parseEncryptedVolume } from '../config/values.js';
 import { GENERATED_HEADER } from './fstab.js';
 
-export interface EncryptedVolume {
-  name: string;
-  keyFile: string;
-  options: string;
-  fixateVolumeKey: boolean;
-}
-
-/** Null when the value cannot be parsed; `warn` hears about unknown extra options. */
-export function parseEncryptedVolume(v: string, warn?: (m: string) => void): EncryptedVolume | null {
-  const f = splitQuotedColonFields(v);
-  if (!f || f.length > 4) return null;
-  const extra = f[3] ?? '';
-  if (extra !== '' && extra !== 'fixate-volume-key') warn?.(`Unknown extra option '${extra}', ignoring`);
-  return { name: f[0] ?? '', keyFile: f[1] ?? '', options: f[2] ?? '', fixateVolumeKey: extra === 'fixate-volume-key' };
-}
+// parsed where definitions are read (config/values.ts), without loading this module
+export { parseEncryptedVolume, type EncryptedVolume } from '../config/values.js';
 
 /** xescape(s, ":"): the bad characters, backslashes and unprintable bytes as \xHH. */
 function xescape(s: string, bad: string): string {

@@ -6,7 +6,6 @@
  *   guessSize(format, tree, opts)    minimal + headroom, never above repart 257's guess
  *   formatMinimized(job, model)      format once at the model's size; grow and retry on no space
  */
-import type { Compat } from '../../compat.js';
 import { FORMAT_FACTS } from '../../fs/facts.js';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { FsError, RepartError } from '../../errors.js';
@@ -14,17 +13,18 @@ import type { FormatJob, FormatOutcome, FormatProgress, FsDriver } from '../../f
 import { driverFor } from '../../fs/registry.js';
 import { objectTree, type AnyTree } from '../../tree/packed.js';
 import { newTree } from '../../tree/model.js';
-import { btrfsMinimalSize, type BtrfsProfile } from './btrfs.js';
-import { extGeometry, extMinimalSize, FIRST_INO, MKE2FS_PAGE_SIZE, type ExtType } from './ext4.js';
-import { extGuess } from './ext-guess.js';
+import { btrfsMinimalSize } from './btrfs.js';
 import { treeStats, type TreeStats } from './stats.js';
 import { vfatMinimalSize, vfatRepartGuess } from './vfat.js';
+import { extGuessModel, extMinimalModel, type GuessModel, type MinimizeOptions, type SizeModel } from './model.js';
 
 export { btrfsMinimalSize, btrfsMinDevSize } from './btrfs.js';
 export { extGeometry, extMinimalSize, extContent } from './ext4.js';
 export { vfatMinimalSize, vfatRepartGuess } from './vfat.js';
 export { treeStats } from './stats.js';
 export { extGuess, repartGuessLowerBound, GUESS_HEADROOM, GUESS_EXT_FLOOR } from './ext-guess.js';
+export { modelMkfsOptionsAt, type GuessModel, type MinimizeOptions, type SizeModel } from './model.js';
+export { minimizedMkfsOptions } from './mkfs-options.js';
 
 const MiB = 1024 * 1024;
 const UNIT = 4096;
@@ -33,39 +33,8 @@ const roundUp = (v: number, p: number): number => Math.ceil(v / p) * p;
 /** what the model sizes (the self-sized formats are minimized by formatting them: src/fs/facts.ts) */
 export const MINIMIZABLE_FORMATS: ReadonlySet<string> = new Set(Object.keys(FORMAT_FACTS).filter((f) => FORMAT_FACTS[f]!.minimizable && !FORMAT_FACTS[f]!.selfSized));
 
-export interface MinimizeOptions {
-  /** file system sector size (formatting.md §2.3): mkfs.fat -S, mkfs.btrfs --sectorsize. */
-  sectorSize?: number;
-  /** vfat: the label as mkfs.fat gets it (a label takes one root directory slot). Default: one
-   * is assumed (repart always passes the partition label). */
-  label?: string;
-  /** vfat: which systemd stack to mirror (symlinks copied below 262). Default 262. */
-  compat?: Compat | number;
-  /** btrfs profiles when SYSTEMD_REPART_MKFS_OPTIONS_BTRFS changes them (default dup/single). */
-  btrfsMetadataProfile?: BtrfsProfile;
-  btrfsDataProfile?: BtrfsProfile;
-  /** swap: SizeMinBytes= (swap has no content; its size is what the user asked for). */
-  sizeMin?: number;
-}
-
-export interface SizeModel {
-  format: string;
-  /** bytes, a multiple of 4096. */
-  bytes: number;
-  /** what decided the size (per file system: counts, geometry, the estimate's terms). */
-  detail: Record<string, unknown>;
-  /** options the tool must get for the content to fit in `bytes` (ext: `-N`, only where the
-   * default inode ratio cannot hold the tree); put them before SYSTEMD_REPART_MKFS_OPTIONS_*. */
-  mkfsOptions?: string[];
-}
-
 function statsOf(tree: AnyTree | null): TreeStats {
   return treeStats(tree ?? newTree());
-}
-
-/** ext: with the blocks mke2fs really writes per file (sparse files read for their holes). */
-function extStatsOf(tree: AnyTree | null): TreeStats {
-  return treeStats(tree ?? newTree(), { fileData: { blockSize: 4096, maxRun: 32768 } });
 }
 
 function unsupported(format: string): never {
@@ -78,8 +47,7 @@ export function minimalSize(format: string, tree: AnyTree | null, opts: Minimize
     case 'ext2':
     case 'ext3':
     case 'ext4': {
-      const m = extMinimalSize(extStatsOf(tree), format as ExtType);
-      return { format, bytes: m.bytes, detail: { limitedBy: m.limitedBy, content: m.content, geometry: m.geometry } };
+      return extMinimalModel(format, tree);
     }
     case 'btrfs': {
       const m = btrfsMinimalSize(statsOf(tree), { sectorSize: opts.sectorSize, metadataProfile: opts.btrfsMetadataProfile, dataProfile: opts.btrfsDataProfile });
@@ -97,13 +65,6 @@ export function minimalSize(format: string, tree: AnyTree | null, opts: Minimize
   }
 }
 
-
-export interface GuessModel extends SizeModel {
-  minimal: number;
-  /** lower bound of what systemd-repart's (257, 262) two-pass guess gives for this content. */
-  repartLowerBound: number;
-}
-
 /**
  * Minimize=guess: a writable file system with room to spare, formatted once, never larger than
  * systemd-repart's own guess.
@@ -119,8 +80,7 @@ export function guessSize(format: string, tree: AnyTree | null, opts: MinimizeOp
     case 'ext2':
     case 'ext3':
     case 'ext4': {
-      const g = extGuess(extStatsOf(tree), format as ExtType);
-      return { format, bytes: g.bytes, minimal: g.minimal, repartLowerBound: g.repartLowerBound, detail: g.detail, ...(g.mkfsOptions.length ? { mkfsOptions: g.mkfsOptions } : {}) };
+      return extGuessModel(format, tree);
     }
     case 'vfat': {
       // repart's own guess, computed (vfatRepartGuess): 257 and 262 put this size in the table
@@ -210,27 +170,4 @@ export async function formatMinimized(job: FormatJob, model: SizeModel | number,
       size = next;
     }
   }
-}
-
-/**
- * The model's mkfs options for the size finally formatted: a floor (SizeMinBytes=, the file
- * system minimum) can make the file system so much larger than the guess that mke2fs' default
- * inode ratio holds the tree after all — then repart's own options are used (no -N).
- */
-export function modelMkfsOptionsAt(model: SizeModel, bytes: number): string[] | undefined {
-  const n = model.detail.inodeCount;
-  if (!model.mkfsOptions || typeof n !== 'number' || !model.format.startsWith('ext')) return model.mkfsOptions;
-  const g = extGeometry(bytes, model.format as ExtType, MKE2FS_PAGE_SIZE);
-  return g && g.freeInodes >= n - FIRST_INO - 1 ? undefined : model.mkfsOptions;
-}
-
-/**
- * The mkfs options of a minimized partition: the model's (ext `-N`) before the user's
- * SYSTEMD_REPART_MKFS_OPTIONS_*; if the user sizes inodes (-N, -i, -T) the user's choice stands
- * alone (the model did not assume it; a short model is retried).
- */
-export function minimizedMkfsOptions(model: string[] | undefined, user: string[]): string[] {
-  if (!model?.length) return user;
-  if (user.some((o) => /^-[^-]*[NiT]/.test(o))) return user;
-  return [...model, ...user];
 }
