@@ -5,7 +5,7 @@
  * Writes: PartitionState.tree (packed for the formats that read it so: src/tree/packed.ts).
  */
 import { veritySiblings } from '../tree/validatefs.js';
-import { packTree, PACKED_FORMATS } from '../tree/packed.js';
+import { isPacked, packTree, PACKED_FORMATS } from '../tree/packed.js';
 import { partitionTree, type TreeContext } from '../tree/from-definition.js';
 import type { BuildContext, PartitionState, Stage } from './context.js';
 import type { DirNode, SourceTree } from '../tree/model.js';
@@ -64,9 +64,16 @@ export const treesStage: Stage = {
       if (d.format === undefined || s.deferredByOptions || s.existing) continue;
       if (!needsTree(ctx, s)) continue;
       const labels = ctx.partitions.map((x) => x.label);
-      let tree = await partitionTree(d, s.label, tc, {
+      const made = await partitionTree(d, s.label, tc, {
         compat: ctx.compat, dedupe: ctx.request.dedupe, siblings: veritySiblings(ctx.partitions.map((x) => x.def), labels, ctx.partitions.indexOf(s)),
+        packed: PACKED_FORMATS.has(d.format) && process.env.REPART_TS_SCANPACK !== '0',
       });
+      // scanned into the packed form directly (src/tree/scanpack.ts): nothing to convert
+      if (made && isPacked(made)) {
+        s.tree = made;
+        continue;
+      }
+      let tree = made;
       // kept packed where every later reader takes that (src/tree/packed.ts): the objects go
       // now, and the workers read the same SharedArrayBuffers instead of a copy each
       if (tree && PACKED_FORMATS.has(d.format)) {

@@ -47,28 +47,28 @@ export interface TreeSpec {
   onWholeDirectory?: (hostDir: string) => void;
 }
 
-const ALWAYS_EXCLUDED = ['proc', 'sys', 'dev', 'tmp', 'run', 'var/tmp'];
-type Deny = 'inode' | 'contents';
+export const ALWAYS_EXCLUDED = ['proc', 'sys', 'dev', 'tmp', 'run', 'var/tmp'];
+export type Deny = 'inode' | 'contents';
 /** an ExcludeFiles=/ExcludeFilesTarget= path; `contents`: only what is below it (trailing '/') */
 interface Excluded {
   path: string;
   contents: boolean;
 }
-interface Exclusions {
+export interface Exclusions {
   /** ExcludeFiles= inodes, denied for every line */
   base: Map<string, Deny>;
   excl: Excluded[];
   exclT: Excluded[];
 }
 /** `p` is `dir` or below it */
-const within = (p: string, dir: string): boolean => dir === '/' || p === dir || p.startsWith(dir + '/');
+export const within = (p: string, dir: string): boolean => dir === '/' || p === dir || p.startsWith(dir + '/');
 
 // (dev, ino) without losing 64-bit precision (src/tree/identity.ts)
-const key = (st: Stats, path: string, follow = false): string => inodeKey(st, path, follow);
-const ts = (ms: number, ns?: bigint): Timespec => ({ sec: Math.floor(ms / 1000), nsec: ns !== undefined ? Number(ns % 1000000000n) : Math.round((ms % 1000) * 1e6) });
+export const key = (st: Stats, path: string, follow = false): string => inodeKey(st, path, follow);
+export const ts = (ms: number, ns?: bigint): Timespec => ({ sec: Math.floor(ms / 1000), nsec: ns !== undefined ? Number(ns % 1000000000n) : Math.round((ms % 1000) * 1e6) });
 
 /** Split an absolute path into components; '..' at the root stays there (as systemd's chase). */
-function components(path: string, what: string, where?: ErrorWhere): string[] {
+export function components(path: string, what: string, where?: ErrorWhere): string[] {
   if (!path.startsWith('/')) throw new FsError('E_SOURCE', `${what} "${path}" is not absolute`, where);
   return clampedComponents(path);
 }
@@ -79,7 +79,7 @@ function components(path: string, what: string, where?: ErrorWhere): string[] {
  * the scan is enough; only larger numbers cost a second, bigint lstat, which must still see the
  * file the first one did.
  */
-function scanId(path: string, st: Stats, where?: ErrorWhere): { dev: bigint; ino: bigint } {
+export function scanId(path: string, st: Stats, where?: ErrorWhere): { dev: bigint; ino: bigint } {
   if (Number.isSafeInteger(st.ino) && Number.isSafeInteger(st.dev)) return { dev: BigInt(st.dev), ino: BigInt(st.ino) };
   let big;
   try {
@@ -92,7 +92,7 @@ function scanId(path: string, st: Stats, where?: ErrorWhere): { dev: bigint; ino
 }
 
 /** `dir` + '/' + `name` for a normalised absolute `dir` and a plain entry name (no normalising pass). */
-const childPath = (dir: string, name: string): string => (dir === '/' ? '/' + name : dir + '/' + name);
+export const childPath = (dir: string, name: string): string => (dir === '/' ? '/' + name : dir + '/' + name);
 
 export async function buildTree(spec: TreeSpec): Promise<SourceTree> {
   const b = new Builder(spec);
@@ -100,21 +100,138 @@ export async function buildTree(spec: TreeSpec): Promise<SourceTree> {
   return b.tree;
 }
 
-class Builder {
-  readonly tree: SourceTree;
-  private readonly root: string;
+/**
+ * What the object scan (Builder) and the packed one (src/tree/scanpack.ts) share: the copy
+ * source, the stat cache, exclusions by inode, symlink chasing inside the copy source.
+ */
+export abstract class ScanBase {
+  protected readonly root: string;
   private readonly statCache = new Map<string, Stats | null>();
+
+  constructor(protected readonly spec: TreeSpec) {
+    this.root = posix.resolve(spec.copySource || '/');
+  }
+
+  protected owner(uid: number, gid: number): { uid: number; gid: number } {
+    return this.spec.mapOwnersToRoot ? { uid: 0, gid: 0 } : { uid, gid };
+  }
+
+  /** Resolve `path` inside the copy source, following symlinks with the copy source as root. */
+  protected chase(path: string, where?: ErrorWhere): string {
+    try {
+      return chaseInRoot(this.root, path).hostPath;
+    } catch (e) {
+      if (e instanceof ChaseError) throw new FsError('E_SOURCE', e.message, where);
+      throw e;
+    }
+  }
+
+  protected statHost(p: string): Stats | null {
+    if (this.statCache.has(p)) return this.statCache.get(p)!;
+    let st: Stats | null = null;
+    try {
+      st = stat(p);
+    } catch {
+      st = null;
+    }
+    this.statCache.set(p, st);
+    return st;
+  }
+
+  private addDeny(deny: Map<string, Deny>, hostPath: string, kind: Deny): void {
+    const st = this.statHost(hostPath);
+    if (st && !(deny.get(key(st, hostPath, true)) === 'inode')) deny.set(key(st, hostPath, true), kind);
+  }
+
+  protected get log(): (m: string) => void {
+    return this.spec.log ?? (() => {});
+  }
+
+  /**
+   * ExcludeFiles= inodes are the same for every line. The API VFS and temporary directories are
+   * excluded below each directory line's source (see copyFilesLine), not at the copy source root:
+   * systemd-repart 257 and 262 both copy a single file that lives under /tmp (measured).
+   */
+  protected exclusions(): Exclusions {
+    const base = new Map<string, Deny>();
+    const excl: Excluded[] = [];
+    for (const e of this.spec.excludeFiles) {
+      const contents = e.endsWith('/');
+      const parts = components(e, 'ExcludeFiles= path');
+      excl.push({ path: '/' + parts.join('/'), contents });
+      this.addDeny(base, this.chase('/' + parts.join('/')), contents ? 'contents' : 'inode');
+    }
+    const exclT = this.spec.excludeFilesTarget.map((e) => ({ path: '/' + components(e, 'ExcludeFilesTarget= path').join('/'), contents: e.endsWith('/') }));
+    return { base, excl, exclT };
+  }
+
+  /** What one line does not copy: ExcludeFiles=, ExcludeFilesTarget= below its target, API VFS, mount points. */
+  protected denyForLine(ex: Exclusions, src: string, st: Stats, tgtNorm: string): Map<string, Deny> {
+    const deny = new Map(ex.base);
+    for (const e of ex.exclT) {
+      if (within(e.path, tgtNorm) && e.path !== tgtNorm) {
+        const rel = posix.relative(tgtNorm, e.path);
+        this.addDeny(deny, posix.join(src, rel), e.contents ? 'contents' : 'inode');
+      }
+    }
+    if (st.isDirectory()) for (const p of ALWAYS_EXCLUDED) this.addDeny(deny, posix.join(src, p), 'contents');
+    if (tgtNorm === '/' && this.spec.excludeMountPointContents) {
+      for (const mp of this.spec.excludeMountPointContents) this.addDeny(deny, posix.join(src, mp), 'contents');
+    }
+    return deny;
+  }
+
+  protected ancestorDenied(src: string, deny: Map<string, Deny>): boolean {
+    let p = src;
+    for (;;) {
+      const st = this.statHost(p);
+      if (st && deny.has(key(st, p, true))) return true;
+      if (p === this.root || p === '/') return false;
+      const up = posix.dirname(p);
+      if (!under(up, this.root)) return false;
+      p = up;
+    }
+    function under(a: string, r: string): boolean {
+      return r === '/' || a === r || a.startsWith(r + '/');
+    }
+  }
+
+  /**
+   * The checks a CopyFiles= line starts with: null when it is skipped (excluded, or its source
+   * does not exist), else its resolved source, its stat and what it does not copy.
+   */
+  protected lineStart(line: CopyFilesLine, ex: Exclusions): { srcParts: string[]; tgtParts: string[]; srcNorm: string; tgtNorm: string; src: string; st: Stats; deny: Map<string, Deny> } | null {
+    const log = this.log;
+    const srcParts = components(line.source, 'CopyFiles= source', line.where);
+    const tgtParts = components(line.target, 'CopyFiles= target', line.where);
+    const srcNorm = '/' + srcParts.join('/');
+    const tgtNorm = '/' + tgtParts.join('/');
+    if (ex.excl.some((e) => within(srcNorm, e.path))) return log(`${srcNorm}: excluded by ExcludeFiles=, skipping CopyFiles= line`), null;
+    if (ex.exclT.some((e) => within(tgtNorm, e.path))) return log(`${tgtNorm}: excluded by ExcludeFilesTarget=, skipping CopyFiles= line`), null;
+    const src = this.chase(srcNorm, line.where);
+    let st: Stats;
+    try {
+      st = stat(src, { bigint: false });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') return log(`${srcNorm}: CopyFiles= source does not exist, skipping`), null;
+      throw new FsError('E_SOURCE', `${src}: cannot access CopyFiles= source: ${err.code ?? err.message}`, line.where);
+    }
+    const deny = this.denyForLine(ex, src, st, tgtNorm);
+    if (!st.isDirectory() && !st.isFile()) throw new FsError('E_SOURCE', `${src}: CopyFiles= source is neither a regular file nor a directory`, line.where);
+    return { srcParts, tgtParts, srcNorm, tgtNorm, src, st, deny };
+  }
+}
+
+class Builder extends ScanBase {
+  readonly tree: SourceTree;
   private readonly scannedCtime: Timespec;
   private readonly devs = new Map<number, bigint>();
 
-  constructor(private readonly spec: TreeSpec) {
-    this.root = posix.resolve(spec.copySource || '/');
+  constructor(spec: TreeSpec) {
+    super(spec);
     this.scannedCtime = { ...spec.now };
     this.tree = newTree(this.meta(0o755, spec.owner, spec.now));
-  }
-
-  private owner(uid: number, gid: number): { uid: number; gid: number } {
-    return this.spec.mapOwnersToRoot ? { uid: 0, gid: 0 } : { uid, gid };
   }
 
   private meta(perm: number, o: { uid: number; gid: number }, t: Timespec, m: Timespec = t): NodeMeta {
@@ -154,33 +271,6 @@ class Builder {
     return this.tree.nextIno++;
   }
 
-  /** Resolve `path` inside the copy source, following symlinks with the copy source as root. */
-  private chase(path: string, where?: ErrorWhere): string {
-    try {
-      return chaseInRoot(this.root, path).hostPath;
-    } catch (e) {
-      if (e instanceof ChaseError) throw new FsError('E_SOURCE', e.message, where);
-      throw e;
-    }
-  }
-
-  private statHost(p: string): Stats | null {
-    if (this.statCache.has(p)) return this.statCache.get(p)!;
-    let st: Stats | null = null;
-    try {
-      st = stat(p);
-    } catch {
-      st = null;
-    }
-    this.statCache.set(p, st);
-    return st;
-  }
-
-  private addDeny(deny: Map<string, Deny>, hostPath: string, kind: Deny): void {
-    const st = this.statHost(hostPath);
-    if (st && !(deny.get(key(st, hostPath, true)) === 'inode')) deny.set(key(st, hostPath, true), kind);
-  }
-
   private lookupDir(parts: string[]): TreeNode | undefined {
     let n: TreeNode = this.tree.root;
     for (const p of parts) {
@@ -215,10 +305,6 @@ class Builder {
     return dir;
   }
 
-  private get log(): (m: string) => void {
-    return this.spec.log ?? (() => {});
-  }
-
   /** Builds the tree in systemd-repart's order: CopyFiles= lines, archives, MakeDirectories=, MakeSymlinks=, Subvolumes=. */
   run(): void {
     const ex = this.exclusions();
@@ -228,24 +314,6 @@ class Builder {
     this.makeDirectories();
     this.makeSymlinks();
     this.markSubvolumes();
-  }
-
-  /**
-   * ExcludeFiles= inodes are the same for every line. The API VFS and temporary directories are
-   * excluded below each directory line's source (see copyFilesLine), not at the copy source root:
-   * systemd-repart 257 and 262 both copy a single file that lives under /tmp (measured).
-   */
-  private exclusions(): Exclusions {
-    const base = new Map<string, Deny>();
-    const excl: Excluded[] = [];
-    for (const e of this.spec.excludeFiles) {
-      const contents = e.endsWith('/');
-      const parts = components(e, 'ExcludeFiles= path');
-      excl.push({ path: '/' + parts.join('/'), contents });
-      this.addDeny(base, this.chase('/' + parts.join('/')), contents ? 'contents' : 'inode');
-    }
-    const exclT = this.spec.excludeFilesTarget.map((e) => ({ path: '/' + components(e, 'ExcludeFilesTarget= path').join('/'), contents: e.endsWith('/') }));
-    return { base, excl, exclT };
   }
 
   /** Root directory metadata: the first '/' line whose source is a directory (owner not copied). */
@@ -264,42 +332,10 @@ class Builder {
 
   /** One CopyFiles= line: a directory merged into (or created at) its target, or one file. */
   private copyFilesLine(line: CopyFilesLine, ex: Exclusions): void {
-    const log = this.log;
-    const srcParts = components(line.source, 'CopyFiles= source', line.where);
-    const tgtParts = components(line.target, 'CopyFiles= target', line.where);
-    const srcNorm = '/' + srcParts.join('/');
-    const tgtNorm = '/' + tgtParts.join('/');
-    if (ex.excl.some((e) => within(srcNorm, e.path))) return log(`${srcNorm}: excluded by ExcludeFiles=, skipping CopyFiles= line`);
-    if (ex.exclT.some((e) => within(tgtNorm, e.path))) return log(`${tgtNorm}: excluded by ExcludeFilesTarget=, skipping CopyFiles= line`);
-    const src = this.chase(srcNorm, line.where);
-    let st: Stats;
-    try {
-      st = stat(src, { bigint: false });
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT') return log(`${srcNorm}: CopyFiles= source does not exist, skipping`);
-      throw new FsError('E_SOURCE', `${src}: cannot access CopyFiles= source: ${err.code ?? err.message}`, line.where);
-    }
-    const deny = this.denyForLine(ex, src, st, tgtNorm);
-    if (st.isDirectory()) this.copyDirectoryLine(line, src, deny, tgtParts, tgtNorm);
-    else if (st.isFile()) this.copyFileLine(line, src, st, deny, tgtParts, srcNorm, tgtNorm);
-    else throw new FsError('E_SOURCE', `${src}: CopyFiles= source is neither a regular file nor a directory`, line.where);
-  }
-
-  /** What one line does not copy: ExcludeFiles=, ExcludeFilesTarget= below its target, API VFS, mount points. */
-  private denyForLine(ex: Exclusions, src: string, st: Stats, tgtNorm: string): Map<string, Deny> {
-    const deny = new Map(ex.base);
-    for (const e of ex.exclT) {
-      if (within(e.path, tgtNorm) && e.path !== tgtNorm) {
-        const rel = posix.relative(tgtNorm, e.path);
-        this.addDeny(deny, posix.join(src, rel), e.contents ? 'contents' : 'inode');
-      }
-    }
-    if (st.isDirectory()) for (const p of ALWAYS_EXCLUDED) this.addDeny(deny, posix.join(src, p), 'contents');
-    if (tgtNorm === '/' && this.spec.excludeMountPointContents) {
-      for (const mp of this.spec.excludeMountPointContents) this.addDeny(deny, posix.join(src, mp), 'contents');
-    }
-    return deny;
+    const l = this.lineStart(line, ex);
+    if (!l) return;
+    if (l.st.isDirectory()) this.copyDirectoryLine(line, l.src, l.deny, l.tgtParts, l.tgtNorm);
+    else this.copyFileLine(line, l.src, l.st, l.deny, l.tgtParts, l.srcNorm, l.tgtNorm);
   }
 
   private copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void {
@@ -370,21 +406,6 @@ class Builder {
         const isDefault = spec.defaultSubvolume !== undefined && posix.normalize(spec.defaultSubvolume) === posix.normalize(sv.path);
         n.subvolume = { readOnly: sv.readOnly, nodatacow: sv.nodatacow, isDefault };
       }
-    }
-  }
-
-  private ancestorDenied(src: string, deny: Map<string, Deny>): boolean {
-    let p = src;
-    for (;;) {
-      const st = this.statHost(p);
-      if (st && deny.has(key(st, p, true))) return true;
-      if (p === this.root || p === '/') return false;
-      const up = posix.dirname(p);
-      if (!under(up, this.root)) return false;
-      p = up;
-    }
-    function under(a: string, r: string): boolean {
-      return r === '/' || a === r || a.startsWith(r + '/');
     }
   }
 

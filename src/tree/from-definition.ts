@@ -13,7 +13,9 @@ import { validateFsXattrs, wantsValidateFs } from './validatefs.js';
 import { needsPopulate } from '../config/load.js';
 import { fmtBytes } from '../plan/allocate.js';
 import { ownerPolicy } from './owners.js';
-import { attachHostXattrs, XattrPrefetch } from './xattrs.js';
+import { attachHostXattrs, attachHostXattrsWith, XattrPrefetch } from './xattrs.js';
+import { scanPacked, type PackStore } from './scanpack.js';
+import type { PackedTree } from './packed.js';
 
 export interface TreeContext {
   /** --copy-source=, else --root=, else '/' */
@@ -75,8 +77,11 @@ export function treeSpecFor(d: PartitionDefinition, ctx: TreeContext): TreeSpec 
 }
 
 /** The source files' xattrs onto the tree (src/tree/xattrs.ts); what could not be read is said once. */
-async function hostXattrs(tree: SourceTree, ctx: TreeContext, prefetch: XattrPrefetch): Promise<void> {
-  const r = await attachHostXattrs(tree, ctx.env ?? process.env, process.platform, prefetch);
+async function hostXattrs(tree: SourceTree | PackStore, ctx: TreeContext, prefetch: XattrPrefetch): Promise<void> {
+  const env = ctx.env ?? process.env;
+  const r = 'root' in tree
+    ? await attachHostXattrs(tree, env, process.platform, prefetch)
+    : await attachHostXattrsWith<number>((f) => tree.eachHost(f), (i, xs) => tree.setXattrs(i, [...xs, ...(tree.xattrs(i) ?? []).filter((o) => !xs.some((x) => x.name === o.name))]), env, process.platform, prefetch);
   if (r.unavailable) once(ctx, `Extended attributes of source files (file capabilities, SELinux labels, ACLs, user.*) are not copied: ${r.unavailable}.`);
   for (const p of r.problems.slice(0, 5)) once(ctx, `getfattr: ${p}`);
   if (r.problems.length > 5) once(ctx, `getfattr: ${r.problems.length - 5} more problems reading extended attributes`);
@@ -102,7 +107,7 @@ export function clampTimes(tree: SourceTree, epoch: number): void {
  * stack, and the opt-in de-duplication.
  */
 export async function partitionTree(d: PartitionDefinition, label: string, ctx: TreeContext,
-  o: { compat: Compat | number; dedupe?: boolean; siblings?: { label: string; type: PartitionType }[] }): Promise<SourceTree | null> {
+  o: { compat: Compat | number; dedupe?: boolean; siblings?: { label: string; type: PartitionType }[]; packed?: boolean }): Promise<SourceTree | PackedTree | null> {
   const compat = asCompat(o.compat);
   const validate = wantsValidateFs(d, compat);
   if (!needsPopulate(d) && !validate) return null;
@@ -110,6 +115,24 @@ export async function partitionTree(d: PartitionDefinition, label: string, ctx: 
   if (owners.reason) once(ctx, owners.reason);
   // vfat has no xattrs (mcopy ignores them too): nothing to read, nothing to warn about
   const xattrs = d.format !== 'vfat' ? new XattrPrefetch(ctx.env ?? process.env) : null;
+  // packed straight from the scan (src/tree/scanpack.ts): no object per node; CopyArchive= and
+  // --dedupe work on the objects
+  if (o.packed && !o.dedupe && (d.copyArchives ?? []).length === 0) {
+    let store: PackStore;
+    try {
+      store = scanPacked({ ...treeSpecFor(d, ctx), onWholeDirectory: xattrs ? (dir) => xattrs.start(dir) : undefined });
+    } catch (e) {
+      xattrs?.abort();
+      throw e;
+    }
+    if (xattrs) await hostXattrs(store, ctx, xattrs);
+    if (validate) {
+      const v = validateFsXattrs(d, label, d.type, o.siblings);
+      store.setXattrs(0, [...(store.xattrs(0) ?? []).filter((x) => !v.some((y) => y.name === x.name)), ...v]);
+    }
+    if (compat.clampTimes && ctx.sourceDateEpoch !== undefined) store.clamp(ctx.sourceDateEpoch);
+    return store.finish();
+  }
   let tree: SourceTree;
   try {
     tree = await buildTree({ ...treeSpecFor(d, ctx), onWholeDirectory: xattrs ? (dir) => xattrs.start(dir) : undefined });

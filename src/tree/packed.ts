@@ -25,7 +25,7 @@ import { byteOrder } from './model.js';
 
 export const KINDS = ['dir', 'file', 'symlink', 'fifo', 'socket', 'char', 'block'] as const;
 export type Kind = TreeNode['kind'];
-const KIND_NO: Record<Kind, number> = { dir: 0, file: 1, symlink: 2, fifo: 3, socket: 4, char: 5, block: 6 };
+export const KIND_NO: Record<Kind, number> = { dir: 0, file: 1, symlink: 2, fifo: 3, socket: 4, char: 5, block: 6 };
 export const K_DIR = 0;
 export const K_FILE = 1;
 export const K_SYMLINK = 2;
@@ -60,23 +60,23 @@ export const F_ALLOC = 2;
 export const F_STRIDE = 3;
 
 // flags in U_MODE
-const KIND_SHIFT = 12;
-const HOST_SHIFT = 15; // 2 bits: none / derived / explicit
+export const KIND_SHIFT = 12;
+export const HOST_SHIFT = 15; // 2 bits: none / derived / explicit
 export const HOST_NONE = 0;
 export const HOST_DERIVED = 1;
 export const HOST_EXPLICIT = 2;
-const SRC_SHIFT = 17; // 2 bits: host / bytes / archive
+export const SRC_SHIFT = 17; // 2 bits: host / bytes / archive
 export const SRC_HOST = 0;
 export const SRC_BYTES = 1;
 export const SRC_ARCHIVE = 2;
-const HAS_DEV = 1 << 19;
-const HAS_SINO = 1 << 20;
-const HAS_ALLOC = 1 << 21;
-const SUBVOL = 1 << 22;
-const SV_RO = 1 << 23;
-const SV_NOCOW = 1 << 24;
-const SV_DEFAULT = 1 << 25;
-const XATTRS_SET = 1 << 26; // meta.xattrs present (possibly empty)
+export const HAS_DEV = 1 << 19;
+export const HAS_SINO = 1 << 20;
+export const HAS_ALLOC = 1 << 21;
+export const SUBVOL = 1 << 22;
+export const SV_RO = 1 << 23;
+export const SV_NOCOW = 1 << 24;
+export const SV_DEFAULT = 1 << 25;
+export const XATTRS_SET = 1 << 26; // meta.xattrs present (possibly empty)
 
 export const SAME_AS_MTIME = 0xffffffff;
 
@@ -122,13 +122,13 @@ export function transferablesOf(p: PackedTree): ArrayBuffer[] {
 export const PACKED_FORMATS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'erofs', 'squashfs']);
 
 /** Typed arrays on an ArrayBuffer, or on a SharedArrayBuffer (one copy for every thread). */
-function alloc<T>(ctor: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, n: number, shared: boolean): T {
+export function alloc<T>(ctor: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, n: number, shared: boolean): T {
   const bytes = n * ctor.BYTES_PER_ELEMENT;
   return new ctor(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
 }
 
 /** A growable byte heap written as UTF-8. */
-class Heap {
+export class Heap {
   buf = Buffer.allocUnsafeSlow(1 << 16);
   len = 0;
   private room(n: number): void {
@@ -172,7 +172,7 @@ function hostOf(n: TreeNode): string | undefined {
 }
 
 /** `path === parent + '/' + name`, without building the string. */
-function derives(path: string, parent: string, name: string): boolean {
+export function derives(path: string, parent: string, name: string): boolean {
   return path.length === parent.length + 1 + name.length && path.charCodeAt(parent.length) === 47 && path.startsWith(parent) && path.endsWith(name);
 }
 

@@ -217,8 +217,19 @@ function eachHostNode(tree: SourceTree, f: (n: TreeNode, path: string) => void):
  * to put them on, rather than holding a map of every path.
  */
 export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, prefetch?: XattrPrefetch): Promise<{ unavailable?: string; problems: string[] }> {
+  return attachHostXattrsWith<TreeNode>((f) => eachHostNode(tree, f), (n, xs) => {
+    n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
+  }, env, platform, prefetch);
+}
+
+/**
+ * attachHostXattrs for any tree form: `each` visits every node copied from the host with its host
+ * path (src/tree/scanpack.ts: records), `put` puts the attributes found on one.
+ */
+export async function attachHostXattrsWith<N>(each: (f: (n: N, path: string) => void) => void, put: (n: N, xs: Xattr[]) => void, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, prefetch?: XattrPrefetch): Promise<{ unavailable?: string; problems: string[] }> {
+  const visit = (f: (n: N, path: string) => void): void => each((n, p) => f(n, clean(p)));
   const rest: string[] = [];
-  eachHostNode(tree, (_n, p) => {
+  visit((_n, p) => {
     if (prefetch?.covering(p) === undefined) rest.push(p);
   });
   const pre = prefetch ? await prefetch.results() : undefined;
@@ -230,9 +241,9 @@ export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv 
   }
   // putting the same attributes on a node twice (a hard link met again) changes nothing
   if (found.size > 0) {
-    eachHostNode(tree, (n, p) => {
+    visit((n, p) => {
       const xs = found.get(p);
-      if (xs) n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
+      if (xs) put(n, xs);
     });
   }
   return { unavailable: r.unavailable, problems };
