@@ -196,6 +196,18 @@ export abstract class ScanBase {
     }
   }
 
+  /** A CopyFiles= line's directory and single-file cases: the object and the packed builders differ only there. */
+  protected abstract copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void;
+  protected abstract copyFileLine(line: CopyFilesLine, src: string, st: Stats, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void;
+
+  /** One CopyFiles= line: a directory merged into (or created at) its target, or one file. */
+  protected copyFilesLine(line: CopyFilesLine, ex: Exclusions): void {
+    const l = this.lineStart(line, ex);
+    if (!l) return;
+    if (l.st.isDirectory()) this.copyDirectoryLine(line, l.src, l.deny, l.tgtParts, l.tgtNorm);
+    else this.copyFileLine(line, l.src, l.st, l.deny, l.tgtParts, l.srcNorm, l.tgtNorm);
+  }
+
   /**
    * The checks a CopyFiles= line starts with: null when it is skipped (excluded, or its source
    * does not exist), else its resolved source, its stat and what it does not copy.
@@ -330,15 +342,7 @@ class Builder extends ScanBase {
     }
   }
 
-  /** One CopyFiles= line: a directory merged into (or created at) its target, or one file. */
-  private copyFilesLine(line: CopyFilesLine, ex: Exclusions): void {
-    const l = this.lineStart(line, ex);
-    if (!l) return;
-    if (l.st.isDirectory()) this.copyDirectoryLine(line, l.src, l.deny, l.tgtParts, l.tgtNorm);
-    else this.copyFileLine(line, l.src, l.st, l.deny, l.tgtParts, l.srcNorm, l.tgtNorm);
-  }
-
-  private copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void {
+  protected copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void {
     if (deny.size === 0) this.spec.onWholeDirectory?.(src);
     const existing = this.lookupDir(tgtParts);
     if (existing) {
@@ -359,7 +363,7 @@ class Builder extends ScanBase {
     }
   }
 
-  private copyFileLine(line: CopyFilesLine, src: string, st: Stats, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void {
+  protected copyFileLine(line: CopyFilesLine, src: string, st: Stats, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void {
     if (line.target.endsWith('/') || tgtParts.length === 0) {
       throw new FsError('E_SOURCE', `${line.target}: CopyFiles= target refers to a directory but source ${srcNorm} is a file`, line.where);
     }

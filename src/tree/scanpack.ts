@@ -14,7 +14,7 @@
 import { lstatSync as lstat, readdirSync as readdir, readlinkSync as readlink } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { FsError, type ErrorWhere } from '../errors.js';
-import { childPath, components, key, ScanBase, type CopyFilesLine, type Deny, type Exclusions, type TreeSpec } from './build.js';
+import { childPath, components, key, ScanBase, type CopyFilesLine, type Deny, type TreeSpec } from './build.js';
 import type { Timespec } from './model.js';
 import { treeRdev } from './devices.js';
 import {
@@ -550,14 +550,7 @@ export class PackBuilder extends ScanBase {
     }
   }
 
-  private copyFilesLine(line: CopyFilesLine, ex: Exclusions): void {
-    const l = this.lineStart(line, ex);
-    if (!l) return;
-    if (l.st.isDirectory()) this.copyDirectoryLine(line, l.src, l.deny, l.tgtParts, l.tgtNorm);
-    else this.copyFileLine(line, l.src, l.st, l.deny, l.tgtParts, l.srcNorm, l.tgtNorm);
-  }
-
-  private copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void {
+  protected copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void {
     if (deny.size === 0) this.spec.onWholeDirectory?.(src);
     const existing = this.lookupDir(tgtParts);
     if (existing >= 0) {
@@ -583,7 +576,7 @@ export class PackBuilder extends ScanBase {
     this.s.setTime(dir, U_ATIME, a);
   }
 
-  private copyFileLine(line: CopyFilesLine, src: string, st: Stats, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void {
+  protected copyFileLine(line: CopyFilesLine, src: string, st: Stats, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void {
     if (line.target.endsWith('/') || tgtParts.length === 0) {
       throw new FsError('E_SOURCE', `${line.target}: CopyFiles= target refers to a directory but source ${srcNorm} is a file`, line.where);
     }
