@@ -681,7 +681,8 @@ export class PackBuilder extends ScanBase {
       this.setMetaFrom(i, st);
       s.attach(parent, i, name);
       hostFlag();
-      if (d !== 'contents') this.copyChildren(path, i, deny, links, where);
+      // hostFlag() just made i's host path `path` (derived or explicit)
+      if (d !== 'contents') this.copyChildren(path, i, deny, links, where, true);
       return i;
     }
     if (shared) {
@@ -728,7 +729,8 @@ export class PackBuilder extends ScanBase {
     return i;
   }
 
-  private copyChildren(path: string, dir: number, deny: Map<string, Deny>, links: Map<string, number>, where?: ErrorWhere): void {
+  /** `hostIsPath`: dir's host path is known to be `path` (no need to build it to compare) */
+  private copyChildren(path: string, dir: number, deny: Map<string, Deny>, links: Map<string, number>, where?: ErrorWhere, hostIsPath = false): void {
     const s = this.s;
     let names: string[];
     try {
@@ -737,14 +739,17 @@ export class PackBuilder extends ScanBase {
       throw new FsError('E_SOURCE', `${path}: cannot read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, where);
     }
     names.sort();
-    const paths = names.map((n) => childPath(path, n));
-    const stats = paths.map((p) => {
+    // every entry is lstat'ed before any is copied (as the object scan does)
+    const paths: string[] = new Array(names.length);
+    const stats: (Stats | null)[] = new Array(names.length);
+    for (let k = 0; k < names.length; k++) {
+      const p = (paths[k] = childPath(path, names[k]!));
       try {
-        return lstat(p, { throwIfNoEntry: false }) ?? null;
+        stats[k] = lstat(p, { throwIfNoEntry: false }) ?? null;
       } catch (e) {
         throw new FsError('E_SOURCE', `${p}: cannot stat: ${(e as NodeJS.ErrnoException).code}`, where);
       }
-    });
+    }
     // merging into a directory that has entries: those are looked up by name
     let existing: Map<string, number> | null = null;
     if (s.u[dir * U_STRIDE + U_COUNT]! > 0) {
@@ -752,7 +757,7 @@ export class PackBuilder extends ScanBase {
       existing = new Map();
       for (const c of s.children(dir)) existing.set(s.name(c), c);
     } else if (names.some((n) => WIDE.test(n))) s.unsorted.add(dir);
-    const derived = path !== '/' && s.hostOf(dir) === path;
+    const derived = path !== '/' && (hostIsPath || s.hostOf(dir) === path);
     for (let k = 0; k < names.length; k++) {
       const st = stats[k];
       if (!st) continue;
