@@ -4,13 +4,7 @@
  * and sizes the file systems (both cores busy; the fixed cost of a worker is off the critical path).
  */
 import type { BuildContext, Stage } from './context.js';
-
-/**
- * Drivers written in TypeScript: they load in a few ms when their job comes (in parallel with
- * the tools). Warming them too would take CPU from the tree scan, which the warm-up shares a
- * core with; they are warmed only when nothing else is.
- */
-const LIGHT = new Set(['vfat', 'swap']);
+import { LIGHT_FORMATS as LIGHT } from '../fs/registry.js';
 
 export const prewarmStage: Stage = {
   name: 'prewarm',
@@ -18,7 +12,13 @@ export const prewarmStage: Stage = {
   async run(ctx: BuildContext) {
     const formats = [...new Set(ctx.definitions.flatMap((d) => (d.format ? [d.format] : [])))];
     const heavy = formats.filter((f) => !LIGHT.has(f));
+    // Only as many workers as there are heavy jobs: each started worker takes ~0.2 s of CPU
+    // (Node, the driver, the tool's compilation) from the tree scan, which shares the cores
+    // with the warm-up; a light job's worker starts when its job comes, off the critical path
+    // (the pool gives the warm workers to the heavy jobs: src/fs/pool.ts).
+    const heavyJobs = ctx.definitions.filter((d) => d.format !== undefined && !LIGHT.has(d.format)).length;
+    // Drivers written in TypeScript are warmed only when nothing else is.
     // awaited: the workers must be started before the synchronous tree scan holds this thread
-    if (formats.length) await ctx.request.formatter!.prewarm!(heavy.length ? heavy : formats, ctx.compat);
+    if (formats.length) await ctx.request.formatter!.prewarm!(heavy.length ? heavy : formats, ctx.compat, Math.max(1, heavyJobs));
   },
 };

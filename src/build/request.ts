@@ -10,8 +10,11 @@ import type { PartitionRow } from '../report/json.js';
 import type { Plan } from '../plan/plan.js';
 
 export type Formatter = ((jobs: FormatJob[], events?: FormatEvents) => Promise<FormatOutcome[]>) & {
-  /** get ready for jobs of these formats (start workers, load drivers, compile tools) while the tree is read */
-  prewarm?: (formats: string[], compat: Compat) => void | Promise<void>;
+  /**
+   * get ready for jobs of these formats (start workers, load drivers, compile tools) while the
+   * tree is read; `workers`: how many jobs of them will run at once (default: one per core)
+   */
+  prewarm?: (formats: string[], compat: Compat, workers?: number) => void | Promise<void>;
 };
 
 /** Where a build's progress goes (the CLI draws bars on stderr); every member is optional. */

@@ -19,7 +19,7 @@ import { asCompat, type Compat } from '../compat.js';
 import { FsError, RepartError } from '../errors.js';
 import type { FormatEvents, FormatJob, FormatOutcome, FormatProgress } from './driver.js';
 import type { Reply, Task, WarmTask } from './pool-worker.js';
-import { tagJob } from './registry.js';
+import { LIGHT_FORMATS, tagJob } from './registry.js';
 
 /**
  * The job as posted: its tree packed where the driver can use that, and what to transfer. A tree
@@ -85,10 +85,10 @@ function newPool(Piscina: typeof import('piscina').Piscina, idleTimeout: number,
  * the scan; created by the pool's constructor (minThreads), they count as ready and read their
  * tasks themselves.
  */
-export function prewarmWorkers(formats: string[], compat: Compat): Promise<void> {
+export function prewarmWorkers(formats: string[], compat: Compat, workers = availableParallelism()): Promise<void> {
   const warmTask: WarmTask = { warm: { formats, toolSet: asCompat(compat).toolsSuite } };
-  return getPool(10_000, availableParallelism()).then((p) => {
-    for (let i = 0; i < p.maxThreads; i++) p.run(warmTask).catch(() => undefined);
+  return getPool(10_000, Math.max(1, workers)).then((p) => {
+    for (let i = 0; i < Math.min(Math.max(1, workers), p.maxThreads); i++) p.run(warmTask).catch(() => undefined);
   }, () => undefined);
 }
 formatInWorkers.prewarm = prewarmWorkers;
@@ -101,7 +101,11 @@ formatInWorkers.prewarm = prewarmWorkers;
 export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = {}): Promise<FormatOutcome[]> {
   if (jobs.length === 0) return [];
   const [p, { MessageChannel, receiveMessageOnPort }, packed] = await Promise.all([getPool(), import('node:worker_threads'), import('../tree/packed.js')]);
-  const replies = await Promise.allSettled(jobs.map(async (job, i) => {
+  // Heavy jobs are posted first, so that they get the pre-warmed workers (prewarmWorkers starts
+  // one per heavy job) and a light job waits for a worker that starts meanwhile.
+  const order = jobs.map((_, i) => i).sort((a, b) => Number(LIGHT_FORMATS.has(jobs[a]!.format)) - Number(LIGHT_FORMATS.has(jobs[b]!.format)));
+  const settled = await Promise.allSettled(order.map(async (i) => {
+    const job = jobs[i]!;
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (m: FormatProgress) => events.progress?.(i, m));
     events.start?.(i);
@@ -117,6 +121,8 @@ export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = 
       port1.close();
     }
   }));
+  const replies: PromiseSettledResult<Reply>[] = new Array(jobs.length);
+  order.forEach((i, k) => (replies[i] = settled[k]!));
   const out: FormatOutcome[] = [];
   let first: Error | null = null;
   replies.forEach((r, i) => {

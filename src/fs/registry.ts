@@ -17,6 +17,13 @@ const DRIVERS: Record<string, () => Promise<FsDriver>> = {
 
 export const SUPPORTED_FORMATS: ReadonlySet<string> = new Set(Object.keys(DRIVERS));
 
+/**
+ * Drivers written in TypeScript: a worker is ready for them in a few ms once it has started.
+ * The others start a WebAssembly tool (hundreds of ms of CPU to load and compile), so they are
+ * the ones worth pre-warming and the ones given the pre-warmed workers.
+ */
+export const LIGHT_FORMATS: ReadonlySet<string> = new Set(['vfat', 'swap']);
+
 export async function driverFor(format: string): Promise<FsDriver> {
   const load = DRIVERS[format];
   if (!load) throw new Error(`no driver for Format=${format}`);
