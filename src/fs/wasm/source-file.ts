@@ -39,13 +39,24 @@ export interface SourceReader {
   nfd: number;
 }
 
-/** Open a scanned host file for a tool; failures are recorded with `record` and thrown as errnos. */
+/** A host file the read-ahead already opened as scanned (fd-handoff.ts): its descriptor (now the reader's) and its size then. */
+export interface OpenedSource {
+  fd: number;
+  size: number;
+}
+
+/**
+ * Open a scanned host file for a tool; failures are recorded with `record` and thrown as errnos.
+ * `opened`: the file was opened and checked as scanned already (openScannedStat on another
+ * thread), so only what follows the open is done here.
+ */
 export function openSourceFile(
   node: FileNode & { source: { kind: 'host' | 'archive' } },
   fail: Fail,
   record: (f: SourceFailure) => void,
   counted: (n: number) => void,
   done: () => void,
+  opened?: OpenedSource,
 ): SourceReader {
   const path = node.source.path;
   const id = scanIdOf(node.source);
@@ -55,7 +66,8 @@ export function openSourceFile(
   };
   let fd: number;
   let sizeAtOpen: number | undefined;
-  try {
+  if (opened) ({ fd, size: sizeAtOpen } = opened);
+  else try {
     // an empty file has nothing to read: one lstat checks it is still the scanned one
     if (node.size === 0 && node.source.kind === 'host' && verifyScannedEmpty(path, id)) return emptyReader(fail, done);
     ({ fd, size: sizeAtOpen } = openScannedStat(path, id));

@@ -6,7 +6,8 @@
 import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
-import { emptyReader, openSourceFile, type SourceFailure } from './source-file.js';
+import { emptyReader, openSourceFile, type OpenedSource, type SourceFailure } from './source-file.js';
+import { HandoffTaker, type HandoffTable } from './fd-handoff.js';
 import { ASIDE_MIN, checkEmptyAside, countEmptyHostFiles, isEmptyHostFile, type EmptyCheckResult } from './empty-check.js';
 import { byteOrder, type FileNode, type Timespec, type TreeNode } from '../../tree/model.js';
 import { K_DIR, K_FILE, K_SYMLINK, PackedView, packedTree, SRC_BYTES, SRC_HOST, U_ATIME, U_CTIME, U_GID, U_UID, type AnyTree } from '../../tree/packed.js';
@@ -86,9 +87,14 @@ export class VirtualTree {
     private readonly progress?: TreeProgress,
     /** a host file's st_blocks is what the host allocates for it (holes show), not its size */
     private readonly allocatedBlocks = false,
+    /** descriptors of host files the read-ahead opened as scanned (fd-handoff.ts), by data record */
+    handoff?: HandoffTable,
   ) {
     this.v = new PackedView(packedTree(tree));
+    this.handoff = handoff ? new HandoffTaker(handoff) : null;
   }
+
+  private readonly handoff: HandoffTaker | null;
 
   /** Report progress if the last report is old enough (Date.now() costs ~50 ns per read). */
   private tick(): void {
@@ -362,12 +368,18 @@ export class VirtualTree {
     const t0 = now();
     // the file as source-file.ts reads it: a transient node, not kept
     const file = { size: v.size(node.i), source: v.source(node.i) } as FileNode & { source: { kind: 'host' | 'archive' } };
+    let opened: OpenedSource | undefined;
+    if (this.handoff && file.source.kind === 'host') {
+      // offered only with the size the scan recorded (src/build/readahead.ts)
+      const fd = this.handoff.take(v.data(node.i));
+      if (fd >= 0) opened = { fd, size: file.size };
+    }
     const src = openSourceFile(file, fail, (f) => {
       this.sourceFailure ??= f;
     }, (n) => {
       stats.bytes += n;
       tick();
-    }, done);
+    }, done, opened);
     addPhase('fileData', t0);
     // host time reading file data, for bench/'s breakdown (src/fs/wasm/phases.ts)
     const read = src.handler.read;

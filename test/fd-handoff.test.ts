@@ -1,0 +1,163 @@
+/**
+ * Source files handed from the read-ahead to the formatting worker (src/fs/wasm/fd-handoff.ts,
+ * src/build/readahead.ts): a descriptor is taken once or closed once, the number waiting is
+ * bounded, and the worker's reader keeps every check that follows the open (size, growth), while
+ * a file changed before the read-ahead opened it is never handed over.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildTree } from '../src/tree/build.js';
+import { packTree } from '../src/tree/packed.js';
+import { handoffFor, ReadAhead } from '../src/build/readahead.js';
+import { HandoffGiver, HandoffTaker, heldOf, newHandoffTable, PASSED } from '../src/fs/wasm/fd-handoff.js';
+import { VirtualTree } from '../src/fs/wasm/vtree.js';
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'fd-handoff-test-'));
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+const isOpen = (fd: number): boolean => {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function tree(files: Record<string, string>) {
+  const src = fs.mkdtempSync(path.join(work, 'src-'));
+  for (const [name, data] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(src, name)), { recursive: true });
+    fs.writeFileSync(path.join(src, name), data);
+  }
+  const t = await buildTree({ copySource: '/', copyFiles: [{ source: src, target: '/' }], excludeFiles: [], excludeFilesTarget: [], makeDirectories: [], makeSymlinks: [], subvolumes: [], owner: { uid: 0, gid: 0 }, now: { sec: 0, nsec: 0 } });
+  return { src, packed: packTree(t, { shared: true }) };
+}
+
+test('a descriptor is taken once, or closed by the giver: never both, never left open', () => {
+  const sab = newHandoffTable(8, 4);
+  const closed: number[] = [];
+  const giver = new HandoffGiver(sab, (fd) => closed.push(fd));
+  const taker = new HandoffTaker(sab);
+  const fds = [0, 1, 2].map(() => fs.openSync(__filenameOf(), 'r'));
+  giver.offer(1, fds[0]!);
+  giver.offer(2, fds[1]!);
+  assert.equal(heldOf(sab), 2);
+  assert.equal(taker.take(1), fds[0], 'the offered descriptor');
+  assert.equal(taker.take(1), -1, 'taken once');
+  assert.equal(taker.take(3), -1, 'nothing offered: the worker opens it itself ...');
+  assert.ok(giver.passed(3), '... and the read-ahead then skips it');
+  giver.offer(3, fds[2]!);
+  assert.deepEqual(closed, [fds[2]], 'offered after the worker passed it: closed by the giver at once');
+  giver.closeRest();
+  assert.deepEqual(closed, [fds[2], fds[1]], 'the one never taken is closed at the end');
+  assert.equal(heldOf(sab), 0);
+  assert.equal(taker.take(2), -1, 'and cannot be taken after that');
+  fs.closeSync(fds[0]!);
+  for (const fd of closed) fs.closeSync(fd);
+});
+
+test('at the bound the giver waits until the worker has taken half of it', async () => {
+  const sab = newHandoffTable(16, 4);
+  const giver = new HandoffGiver(sab, () => {});
+  const taker = new HandoffTaker(sab);
+  for (let i = 0; i < 4; i++) giver.offer(i, 100 + i);
+  let waited = false;
+  const room = giver.room(() => false).then(() => (waited = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(waited, false, 'four wait: no room');
+  taker.take(0);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(waited, false, 'three still wait: not yet (a wake-up per half, not per file)');
+  taker.take(1);
+  await room;
+  assert.equal(heldOf(sab), 2);
+  let stopped = false;
+  for (let i = 4; i < 6; i++) giver.offer(i, 100 + i);
+  const gone = giver.room(() => stopped, 10).then(() => 'returned');
+  stopped = true;
+  assert.equal(await gone, 'returned', 'a stopped read-ahead does not wait for room');
+});
+
+function __filenameOf(): string {
+  return new URL(import.meta.url).pathname;
+}
+
+test('the read-ahead hands over what it read; the tree reader takes it and reads the same bytes', { timeout: 30_000 }, async () => {
+  const { src, packed } = await tree({ 'a/one': 'first file', 'a/two': 'second', 'b/changed': 'scanned bytes', 'c/grows': 'short' });
+  // changed before the read-ahead opens it: not handed over, the reader opens it and fails as before
+  fs.renameSync(path.join(src, 'b/changed'), path.join(src, 'b/old'));
+  fs.writeFileSync(path.join(src, 'b/changed'), 'other bytes!!');
+  const table = handoffFor(packed, 'ext4')!;
+  assert.ok(table, 'ext4 over a packed tree');
+  assert.equal(handoffFor(packed, 'btrfs'), undefined, 'only for a tool that opens every file once');
+  const ra = new ReadAhead(packed, { handoff: table });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(heldOf(table), 3, 'a/one, a/two and c/grows wait for the worker');
+
+  const vt = new VirtualTree(packed, '/m', (e) => new Error(e), undefined, false, table);
+  const read = (p: string) => {
+    const { handler, nfd } = vt.openFile(vt.resolve(p, false));
+    const buf = new Uint8Array(64);
+    const n = handler.read(undefined as never, buf, 0, 64, 0);
+    return { text: Buffer.from(buf.subarray(0, n)).toString(), handler, nfd };
+  };
+  const one = read('/m/a/one');
+  assert.equal(one.text, 'first file');
+  one.handler.close(undefined as never);
+  assert.equal(isOpen(one.nfd!), false, 'closed by the reader');
+  assert.equal(heldOf(table), 2);
+
+  assert.throws(() => read('/m/b/changed'), /EIO/);
+  assert.match(vt.sourceFailure!.message, /b\/changed: changed since it was scanned \(a different file is at this path now\)/);
+
+  // grown after the handover: the reader's check at close still sees it
+  const grows = read('/m/c/grows');
+  fs.appendFileSync(path.join(src, 'c/grows'), ' and longer');
+  grows.handler.close(undefined as never);
+  const vt2 = vt.sourceFailure!;
+  assert.match(vt2.message, /b\/changed/, 'the first failure stays the one reported');
+
+  // a/two never taken: closed once the job is over
+  ra.stop();
+  await ra.done;
+  assert.equal(heldOf(table), 0);
+});
+
+test('a file grown after the handover fails at close with its path', { timeout: 30_000 }, async () => {
+  const { src, packed } = await tree({ grows: 'short' });
+  const table = handoffFor(packed, 'ext4')!;
+  const ra = new ReadAhead(packed, { handoff: table });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(heldOf(table), 1);
+  const vt = new VirtualTree(packed, '/m', (e) => new Error(e), undefined, false, table);
+  const { handler } = vt.openFile(vt.resolve('/m/grows', false));
+  assert.equal(heldOf(table), 0, 'taken');
+  fs.appendFileSync(path.join(src, 'grows'), ' and longer');
+  handler.close(undefined as never);
+  assert.match(vt.sourceFailure!.message, /grows: changed size while it was read \(5 → 16 bytes\)/);
+  ra.stop();
+  await ra.done;
+});
+
+test('a source swapped for a symlink after the handover: only the scanned inode is read', { timeout: 30_000 }, async () => {
+  const { src, packed } = await tree({ 'd/f': 'scanned', 'secret': 'SECRET!' });
+  const table = handoffFor(packed, 'ext4')!;
+  const ra = new ReadAhead(packed, { handoff: table });
+  await new Promise((r) => setTimeout(r, 200));
+  fs.rmSync(path.join(src, 'd'), { recursive: true });
+  fs.symlinkSync(src, path.join(src, 'd'));
+  fs.symlinkSync(path.join(src, 'secret'), path.join(src, 'f'));
+  const vt = new VirtualTree(packed, '/m', (e) => new Error(e), undefined, false, table);
+  const { handler } = vt.openFile(vt.resolve('/m/d/f', false));
+  const buf = new Uint8Array(16);
+  const n = handler.read(undefined as never, buf, 0, 16, 0);
+  assert.equal(Buffer.from(buf.subarray(0, n)).toString(), 'scanned');
+  handler.close(undefined as never);
+  ra.stop();
+  await ra.done;
+  assert.equal(PASSED, -1);
+});
