@@ -28,12 +28,6 @@ const CHUNK = 1 << 20;
 /** descriptors waiting for the worker at most (well under the usual 1024 open files) */
 const HANDOFF_MAX = 256;
 
-/** Whether the main thread writes the image runs of a job of this format (write-behind.ts): ext2/3/4. */
-export function writeBehindFor(format: string): boolean {
-  return /^ext[234]$/.test(format);
-}
-export { newWriteBehind, serveWrites } from '../fs/wasm/write-behind.js';
-
 /**
  * A handoff table for a job whose tool opens every regular file once, in the order read here
  * (mke2fs -d: ext2/3/4), over a packed tree (the table is indexed by its records); else none.

@@ -74,13 +74,6 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
     job.openedSources = ra.handoffFor(s.tree, job.format);
     return new ra.ReadAhead(s.tree, { handoff: job.openedSources });
   }) : [];
-  // ... and writes what mke2fs gathers into the image (src/fs/wasm/write-behind.ts)
-  const writers = ra ? parts.map((_, k) => {
-    const job = contents[k]!.job;
-    if (!ra.writeBehindFor(job.format)) return null;
-    job.writeBehind = ra.newWriteBehind();
-    return ra.serveWrites(job.writeBehind, ctx.image!.path);
-  }) : [];
   // ... and starts writing the image back, so that the commit's fsync finds little left (src/image/flush-behind.ts)
   const flush = ctx.request.formatter ? ctx.image!.flushBehind() : null;
   const events: FormatEvents = {
@@ -101,7 +94,7 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
     out = await ctx.image!.format(parts.map((s, k) => ({ p: s.placed!, content: contents[k]! })), ctx.request.formatter ?? formatInProcess, events);
   } finally {
     for (const a of ahead) a?.stop();
-    await Promise.all([...ahead.map((a) => a?.done), ...writers.map((w) => w?.stop()), flush?.stop()]);
+    await Promise.all([...ahead.map((a) => a?.done), flush?.stop()]);
   }
   parts.forEach((s, k) => { s.formatted = out[k]; });
 }

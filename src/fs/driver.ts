@@ -4,7 +4,6 @@
  */
 import { asCompat, type Compat } from '../compat.js';
 import type { AnyTree } from '../tree/packed.js';
-import type { WriteBehindTable } from './wasm/write-behind.js';
 
 export interface PartitionWindow {
   /** image file (the temporary file beside the target while building). */
@@ -65,8 +64,6 @@ export interface FormatJob {
    * opens every file once (mke2fs -d) to take instead of opening them again (src/fs/wasm/fd-handoff.ts).
    */
   openedSources?: SharedArrayBuffer;
-  /** The main thread writes the runs the tool gathers into the window (src/fs/wasm/write-behind.ts). */
-  writeBehind?: WriteBehindTable;
 }
 
 export interface FormatOutcome {

@@ -68,7 +68,7 @@ export async function runForJob(
     args,
     env,
     tree: job.tree ? { mountPoint: TREE_MOUNT, tree: job.tree, progress: report, checkEmptyAside: opts.checkEmptyAside, handoff: opts.takeOpened ? job.openedSources : undefined } : undefined,
-    device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false, asEmptyFile: opts.deviceAsEmptyFile, trackAllocation: opts.trackAllocation, tailRoom: opts.tailRoom, writeBehind: job.writeBehind },
+    device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false, asEmptyFile: opts.deviceAsEmptyFile, trackAllocation: opts.trackAllocation, tailRoom: opts.tailRoom },
     files: opts.files,
     aliases: opts.aliases,
     seekHoles: opts.seekHoles,

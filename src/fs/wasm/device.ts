@@ -28,14 +28,11 @@ import {
   type EmStat, type EmStream, type StreamHandler,
 } from './emscripten.js';
 import type { Fail } from './vtree.js';
-import { WriteQueue, type WriteBehindTable } from './write-behind.js';
 
 const CHUNK = 64 * 1024;
 const ZERO_IO = 1024 * 1024;
 const ZEROS = Buffer.alloc(ZERO_IO);
 const PEND_SIZE = 1024 * 1024;
-/** gathered runs at least this long go to the writing thread (write-behind.ts) */
-const QUEUE_MIN = 64 * 1024;
 const BLOCK = 4096;
 /** windows up to this size get the per-block map (2 MiB of bits at most) */
 const MAX_BLOCK_MAP = 64 * 1024 * 1024 * 1024;
@@ -87,10 +84,7 @@ export class WindowDevice {
   private opens = 0;
   /** the file's size, in empty-file mode (else the window's size is the device's). */
   private fileSize = 0;
-  /** where contiguous writes gather: a private buffer, or a write-behind slot (write-behind.ts) */
-  private pend: Buffer;
-  /** gathered runs written by another thread (write-behind.ts), when the job has a write-behind table */
-  private readonly queue: WriteQueue | null;
+  private readonly pend = Buffer.allocUnsafe(PEND_SIZE);
   private pendPos = 0;
   private pendLen = 0;
   /** 4 KiB blocks holding data, when tracking allocation (see DeviceStats.allocated). */
@@ -108,10 +102,7 @@ export class WindowDevice {
     trackAllocation = false,
     /** bytes past the window a tool may write and then truncate away (see the header) */
     private readonly tailRoom = 0,
-    writeBehind?: WriteBehindTable,
   ) {
-    this.queue = writeBehind ? new WriteQueue(writeBehind, fail, (buf, len, pos) => this.writeAll(buf, len, pos)) : null;
-    this.pend = this.queue ? this.queue.next() : Buffer.allocUnsafe(PEND_SIZE);
     this.dirty = zeroed ? new Uint8Array(Math.ceil(window.size / CHUNK)) : null;
     this.dirtyBlocks = zeroed && window.size <= MAX_BLOCK_MAP ? new Uint8Array(Math.ceil(window.size / BLOCK / 8)) : null;
     this.dataBlocks = trackAllocation ? new Set() : null;
@@ -154,21 +145,14 @@ export class WindowDevice {
         if (closed) return;
         closed = true;
         if (--this.opens === 0) {
-          try {
-            this.flush();
-            this.queue?.drain();
-          } finally {
-            fs.closeSync(this.nfd);
-          }
+          this.flush();
+          fs.closeSync(this.nfd);
           this.nfd = -1;
         }
       },
       truncate: (_s: EmStream, len: number) => this.truncate(len),
       allocate: (_s: EmStream, off: number, len: number, mode: number) => this.allocate(off, len, mode),
-      sync: () => {
-        this.flush();
-        this.queue?.drain();
-      },
+      sync: () => this.flush(),
     };
   }
 
@@ -207,7 +191,6 @@ export class WindowDevice {
     }
     if (this.pendLen > 0 && pos < this.pendPos + this.pendLen && pos + n > this.pendPos) this.flush();
     this.stats.reads++;
-    const since = this.queue?.pending() ?? 0;
     let done = 0;
     while (done < n) {
       const got = fs.readSync(this.nfd, buf, off + done, n - done, this.window.offset + pos + done);
@@ -218,8 +201,6 @@ export class WindowDevice {
       }
       done += got;
     }
-    // runs still queued for the writing thread are not in the file yet (or only partly)
-    this.queue?.overlay(buf, off, n, this.window.offset + pos, since);
     return n;
   }
 
@@ -251,8 +232,6 @@ export class WindowDevice {
     if (n >= PEND_SIZE) {
       this.stats.writes++;
       const t0 = now();
-      // after what is queued, which it may overlap
-      this.queue?.drain();
       let done = 0;
       while (done < n) done += fs.writeSync(this.nfd, buf, off + done, n - done, this.window.offset + pos + done);
       addPhase('imageWrite', t0);
@@ -285,34 +264,15 @@ export class WindowDevice {
     return Math.max(0, end - pos);
   }
 
-  /** Writes the gathered bytes out (or queues them for the writing thread). */
+  /** Writes the gathered bytes out. */
   flush(): void {
     if (this.pendLen === 0) return;
     this.stats.writes++;
     const t0 = now();
-    const q = this.queue;
-    // short runs (mke2fs' scattered metadata blocks) are written here: for them the hand-over
-    // would cost about what the write does
-    if (q && this.pendLen >= QUEUE_MIN) {
-      q.submit(this.window.offset + this.pendPos, this.pendLen);
-      this.pendLen = 0;
-      // a free slot (waits while every slot is queued); a failed earlier run is thrown after
-      this.pend = q.next();
-      addPhase('imageWrite', t0);
-      q.check();
-      return;
-    }
-    // after a queued run it overlaps, not before
-    if (q?.covers(this.window.offset + this.pendPos, this.pendLen)) q.drain();
-    this.writeAll(this.pend, this.pendLen, this.window.offset + this.pendPos);
+    let done = 0;
+    while (done < this.pendLen) done += fs.writeSync(this.nfd, this.pend, done, this.pendLen - done, this.window.offset + this.pendPos + done);
     addPhase('imageWrite', t0);
     this.pendLen = 0;
-  }
-
-  /** `len` bytes of `buf` at image offset `pos`, on this thread. */
-  private writeAll(buf: Buffer, len: number, pos: number): void {
-    let done = 0;
-    while (done < len) done += fs.writeSync(this.nfd, buf, done, len - done, pos + done);
   }
 
   allocate(off: number, len: number, mode: number): void {
@@ -345,8 +305,6 @@ export class WindowDevice {
   /** Make [pos, pos+len) read as zeros, writing only where something non-zero may be. */
   private zeroRange(pos: number, len: number): void {
     this.flush();
-    // it writes here, over what may still be queued
-    this.queue?.drain();
     const scratch = Buffer.allocUnsafe(ZERO_IO);
     let p = pos;
     const end = pos + len;

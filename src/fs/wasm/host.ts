@@ -26,7 +26,6 @@ import {
 } from './emscripten.js';
 import type { SourceFailure } from './source-file.js';
 import type { HandoffTable } from './fd-handoff.js';
-import type { WriteBehindTable } from './write-behind.js';
 import { normalizeAbs, VirtualTree, VTREE_DEV, type TreeProgress, type TreeReadStats } from './vtree.js';
 
 export type ToolName = 'mke2fs' | 'mkfs.btrfs' | 'mkfs.erofs' | 'mksquashfs' | 'mkfs.xfs';
@@ -120,8 +119,7 @@ export interface ToolRun {
    * may be checked on another thread while it runs (empty-check.ts). */
   tree?: { mountPoint: string; tree: AnyTree; progress?: TreeProgress; checkEmptyAside?: boolean; handoff?: HandoffTable };
   /** asEmptyFile: the window stands for an empty file the tool sizes itself (device.ts). */
-  /** writeBehind: the main thread writes the gathered runs (write-behind.ts) */
-  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean; tailRoom?: number; writeBehind?: WriteBehindTable };
+  device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean; tailRoom?: number };
   /** small read-only files the tool reads by absolute path (mkfs.xfs' protofile), from memory. */
   files?: Record<string, Uint8Array>;
   /** source files with holes show them to SEEK_DATA/SEEK_HOLE (else: data everywhere). */
@@ -276,7 +274,7 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     return e as Error;
   };
   const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress, run.allocatedBlocks === true, run.tree.handoff) : null;
-  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation, run.device.tailRoom, run.device.writeBehind) : null;
+  const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation, run.device.tailRoom) : null;
   // most runs have none: no dictionary lookup of every path then
   const aliases = run.aliases && Object.keys(run.aliases).length > 0 ? new Map(Object.entries(run.aliases)) : null;
   const h: HostFs = {
