@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
 import { emptyReader, openSourceFile, type OpenedSource, type SourceFailure } from './source-file.js';
 import { HandoffTaker, type HandoffTable } from './fd-handoff.js';
-import { ASIDE_MIN, checkEmptyAside, countEmptyHostFiles, isEmptyHostFile, type EmptyCheckResult } from './empty-check.js';
+import { ASIDE_MIN, checkEmptyAside, isEmptyHostFile, type EmptyCheckResult } from './empty-check.js';
 import { byteOrder, type FileNode, type Timespec, type TreeNode } from '../../tree/model.js';
 import { K_DIR, K_FILE, K_SYMLINK, PackedView, packedTree, SRC_BYTES, SRC_HOST, U_ATIME, U_CTIME, U_GID, U_UID, type AnyTree } from '../../tree/packed.js';
 import {
@@ -42,16 +42,29 @@ const PROGRESS_MS = 100;
 
 /** What there is to read: distinct regular files (a hard link is read once) and their bytes. */
 export function treeTotals(tree: AnyTree): { files: number; bytes: number } {
-  const v = new PackedView(packedTree(tree));
-  let files = 0;
-  let bytes = 0;
-  for (let i = 0; i < v.count; i++) {
-    if (v.kindNo(i) === K_FILE && v.data(i) === i) {
-      files++;
-      bytes += v.size(i);
-    }
-  }
+  const { files, bytes } = fileCounts(new PackedView(packedTree(tree)));
   return { files, bytes };
+}
+
+/**
+ * treeTotals, and the empty host files (empty-check.ts), in one pass over the records, once per
+ * tree and thread: a job asks for both (progress, then the empty checks).
+ */
+const counted = new WeakMap<object, { files: number; bytes: number; emptyHost: number }>();
+function fileCounts(v: PackedView): { files: number; bytes: number; emptyHost: number } {
+  let c = counted.get(v.p);
+  if (!c) {
+    c = { files: 0, bytes: 0, emptyHost: 0 };
+    for (let i = 0; i < v.count; i++) {
+      if (v.kindNo(i) !== K_FILE || v.data(i) !== i) continue;
+      const size = v.size(i);
+      c.files++;
+      c.bytes += size;
+      if (size === 0 && v.srcKind(i) === SRC_HOST) c.emptyHost++;
+    }
+    counted.set(v.p, c);
+  }
+  return c;
 }
 
 /** UTF-8 byte order, which is what the C tools' strcmp-based sorting sees (src/tree/model.ts). */
@@ -304,7 +317,7 @@ export class VirtualTree {
    */
   startEmptyChecks(): Promise<EmptyCheckResult> | null {
     const v = this.v;
-    if (countEmptyHostFiles(v) < ASIDE_MIN) return null;
+    if (fileCounts(v).emptyHost < ASIDE_MIN) return null;
     this.emptyAside = true;
     return checkEmptyAside(v.p, () => {
       const all: number[] = [];
