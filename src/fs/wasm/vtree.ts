@@ -119,7 +119,9 @@ export class VirtualTree {
   }
 
   contains(abs: string): boolean {
-    return abs === this.mountPoint || abs.startsWith(this.mountPoint + '/');
+    // asked of every path the tool names: no string built per call
+    const m = this.mountPoint;
+    return abs.startsWith(m) && (abs.length === m.length || abs.charCodeAt(m.length) === 47 /* "/" */);
   }
 
   private node(i: number): VNode {
@@ -396,7 +398,17 @@ export class VirtualTree {
     addPhase('fileData', t0);
     // host time reading file data, for bench/'s breakdown (src/fs/wasm/phases.ts)
     const read = src.handler.read;
-    const handler: StreamHandler = { ...src.handler, read: (...a) => { const t = now(); try { return read(...a); } finally { addPhase('fileData', t); } } };
+    const handler: StreamHandler = {
+      ...src.handler,
+      read: (st: EmStream, buf: Uint8Array, off: number, len: number, pos: number) => {
+        const t = now();
+        try {
+          return read(st, buf, off, len, pos);
+        } finally {
+          addPhase('fileData', t);
+        }
+      },
+    };
     return { nfd: src.nfd, handler };
   }
 }
