@@ -37,17 +37,25 @@ async function tree(files: Record<string, string>) {
   return { src, packed: packTree(t, { shared: true }) };
 }
 
-test('a descriptor is taken once, or closed by the giver: never both, never left open', () => {
+test('a descriptor is taken once, handed back and closed once, or closed by the giver: never left open', () => {
   const sab = newHandoffTable(8, 4);
   const closed: number[] = [];
-  const giver = new HandoffGiver(sab, (fd) => closed.push(fd));
-  const taker = new HandoffTaker(sab);
-  const fds = [0, 1, 2].map(() => fs.openSync(__filenameOf(), 'r'));
+  const file = __filenameOf();
+  const size = fs.statSync(file).size;
+  const giver = new HandoffGiver(sab, (fd) => closed.push(fd), () => size);
+  const taker = new HandoffTaker(sab, () => size);
+  const fds = [0, 1, 2].map(() => fs.openSync(file, 'r'));
   giver.offer(1, fds[0]!);
   giver.offer(2, fds[1]!);
   assert.equal(heldOf(sab), 2);
   assert.equal(taker.take(1), fds[0], 'the offered descriptor');
   assert.equal(taker.take(1), -1, 'taken once');
+  taker.giveBack(1, fds[0]!);
+  assert.equal(heldOf(sab), 2, 'handed back, not closed yet');
+  giver.sweep();
+  assert.equal(isOpen(fds[0]!), false, 'checked and closed by the giver');
+  assert.equal(heldOf(sab), 1);
+  assert.equal(taker.finish(), null, 'its size was the planned one');
   assert.equal(taker.take(3), -1, 'nothing offered: the worker opens it itself ...');
   assert.ok(giver.passed(3), '... and the read-ahead then skips it');
   giver.offer(3, fds[2]!);
@@ -56,30 +64,63 @@ test('a descriptor is taken once, or closed by the giver: never both, never left
   assert.deepEqual(closed, [fds[2], fds[1]], 'the one never taken is closed at the end');
   assert.equal(heldOf(sab), 0);
   assert.equal(taker.take(2), -1, 'and cannot be taken after that');
-  fs.closeSync(fds[0]!);
   for (const fd of closed) fs.closeSync(fd);
 });
 
-test('at the bound the giver waits until the worker has taken half of it', async () => {
+test('a file handed back with another size than planned is the run\'s failure; after the giver stops the worker checks itself', () => {
+  const f = path.join(work, 'grows');
+  fs.writeFileSync(f, 'short');
+  const sab = newHandoffTable(8, 4);
+  const giver = new HandoffGiver(sab, fs.closeSync, () => 5);
+  const taker = new HandoffTaker(sab, () => 5);
+  const a = fs.openSync(f, 'r');
+  const b = fs.openSync(f, 'r');
+  giver.offer(0, a);
+  giver.offer(1, b);
+  const fa = taker.take(0);
+  fs.appendFileSync(f, ' and longer');
+  taker.giveBack(0, fa);
+  giver.sweep();
+  assert.deepEqual(taker.finish(), { rec: 0, size: 16 });
+  giver.closeRest();
+  // b was offered and closed by closeRest; a new one taken after the stop is checked by the worker
+  assert.equal(isOpen(b), false);
+  const c = fs.openSync(f, 'r');
+  const sab2 = newHandoffTable(8, 4);
+  const giver2 = new HandoffGiver(sab2, fs.closeSync, () => 16);
+  const taker2 = new HandoffTaker(sab2, () => 16);
+  giver2.offer(5, c);
+  const fc = taker2.take(5);
+  giver2.closeRest();
+  taker2.giveBack(5, fc);
+  assert.equal(isOpen(c), false, 'closed on the worker once the giver has stopped');
+  assert.equal(taker2.finish(), null);
+});
+
+test('at the bound the giver waits until half of it is handed back (and closed)', async () => {
+  const file = __filenameOf();
+  const size = fs.statSync(file).size;
   const sab = newHandoffTable(16, 4);
-  const giver = new HandoffGiver(sab, () => {});
-  const taker = new HandoffTaker(sab);
-  for (let i = 0; i < 4; i++) giver.offer(i, 100 + i);
+  const giver = new HandoffGiver(sab, fs.closeSync, () => size);
+  const taker = new HandoffTaker(sab, () => size);
+  for (let i = 0; i < 4; i++) giver.offer(i, fs.openSync(file, 'r'));
   let waited = false;
   const room = giver.room(() => false).then(() => (waited = true));
   await new Promise((r) => setTimeout(r, 50));
-  assert.equal(waited, false, 'four wait: no room');
-  taker.take(0);
+  assert.equal(waited, false, 'four held: no room');
+  taker.giveBack(0, taker.take(0));
   await new Promise((r) => setTimeout(r, 50));
-  assert.equal(waited, false, 'three still wait: not yet (a wake-up per half, not per file)');
-  taker.take(1);
+  assert.equal(waited, false, 'three still held: not yet');
+  taker.giveBack(1, taker.take(1));
   await room;
   assert.equal(heldOf(sab), 2);
   let stopped = false;
-  for (let i = 4; i < 6; i++) giver.offer(i, 100 + i);
   const gone = giver.room(() => stopped, 10).then(() => 'returned');
+  for (let i = 4; i < 7; i++) giver.offer(i, fs.openSync(file, 'r'));
   stopped = true;
   assert.equal(await gone, 'returned', 'a stopped read-ahead does not wait for room');
+  giver.closeRest();
+  assert.equal(heldOf(sab), 0);
 });
 
 function __filenameOf(): string {

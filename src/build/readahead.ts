@@ -18,6 +18,7 @@
  * the worker got to first are skipped; descriptors never taken are closed once the job is over.
  */
 import { closeSync, read } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { openScannedStat, scanIdOf } from '../io/open-verified.js';
 import { HandoffGiver, newHandoffTable, type HandoffTable } from '../fs/wasm/fd-handoff.js';
 import type { DirNode, FileNode } from '../tree/model.js';
@@ -25,6 +26,8 @@ import { isPacked, K_DIR, K_FILE, PackedView, SRC_HOST, type AnyTree } from '../
 import { byteOrder } from '../fs/wasm/vtree.js';
 
 const CHUNK = 1 << 20;
+/** how often the descriptors the worker handed back are checked and closed (fd-handoff.ts) */
+const SWEEP_MS = 2;
 /** descriptors waiting for the worker at most (well under the usual 1024 open files) */
 const HANDOFF_MAX = 256;
 
@@ -101,9 +104,12 @@ export class ReadAhead {
   constructor(tree: AnyTree, o: ReadAheadOptions = {}) {
     this.window = o.window ?? 256 * 2 ** 20;
     this.files = itemsOf(tree);
-    this.giver = o.handoff && isPacked(tree) ? new HandoffGiver(o.handoff, closeSync) : null;
+    const v = isPacked(tree) ? new PackedView(tree) : null;
+    this.giver = o.handoff && v ? new HandoffGiver(o.handoff, closeSync, (rec) => v.size(rec)) : null;
     this.stopped$ = new Promise((r) => (this.onStop = r));
     const lanes = Array.from({ length: o.lanes ?? 4 }, () => this.lane());
+    // the worker hands descriptors back when done with them: checked and closed here, soon
+    if (this.giver) lanes.push(this.sweeper(this.giver));
     // descriptors handed over stay open for the worker until the job is over (stop())
     this.done = Promise.all(lanes).then(async () => {
       if (!this.giver) return;
@@ -128,6 +134,13 @@ export class ReadAhead {
     this.stopped = true;
     this.wake?.();
     this.onStop();
+  }
+
+  private async sweeper(giver: HandoffGiver): Promise<void> {
+    while (!this.stopped) {
+      giver.sweep();
+      await sleep(SWEEP_MS);
+    }
   }
 
   private async lane(): Promise<void> {

@@ -191,6 +191,8 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
     }
   } finally {
     ctx.closeAll();
+    // the source files it read through descriptors the read-ahead opened: checked there
+    ctx.vtree?.finishHandoff();
     addPhase('run', t0);
   }
   if (emptyChecks) {

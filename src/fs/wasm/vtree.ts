@@ -4,6 +4,7 @@
  * place from their host path (or from the node's bytes). Nothing is copied or staged.
  */
 import { lstatSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
 import { emptyReader, openSourceFile, type OpenedSource, type SourceFailure } from './source-file.js';
@@ -104,7 +105,7 @@ export class VirtualTree {
     handoff?: HandoffTable,
   ) {
     this.v = new PackedView(packedTree(tree));
-    this.handoff = handoff ? new HandoffTaker(handoff) : null;
+    this.handoff = handoff ? new HandoffTaker(handoff, (rec) => this.v.size(rec)) : null;
   }
 
   private readonly handoff: HandoffTaker | null;
@@ -347,6 +348,18 @@ export class VirtualTree {
     if (r.failure) this.sourceFailure ??= r.failure;
   }
 
+  /**
+   * The tool is done: wait for the descriptors handed back (fd-handoff.ts) to be checked, and
+   * record the first file whose size changed while it was read, as its close would have.
+   */
+  finishHandoff(): void {
+    const changed = this.handoff?.finish();
+    if (!changed) return;
+    const path = this.v.hostPath(changed.rec)!;
+    const planned = this.v.size(changed.rec);
+    this.sourceFailure ??= { path, errno: 'EIO', message: `${path}: changed size while it was read (${planned} → ${changed.size} bytes)`, namesErrno: false };
+  }
+
   /** A stream handler for reading a file node; host files are opened here and read in place. */
   openFile(node: VNode): { handler: StreamHandler; nfd?: number } {
     if (node.kind !== 'file') throw this.fail('EINVAL');
@@ -386,8 +399,12 @@ export class VirtualTree {
     let opened: OpenedSource | undefined;
     if (this.handoff && file.source.kind === 'host') {
       // offered only with the size the scan recorded (src/build/readahead.ts)
-      const fd = this.handoff.take(v.data(node.i));
-      if (fd >= 0) opened = { fd, size: file.size };
+      const rec = v.data(node.i);
+      // handed back to be checked and closed by the read-ahead's thread: never from that thread
+      // itself (a tool run in-process would wait for a check that cannot run)
+      const fd = this.handoff.take(rec, isMainThread);
+      const taker = this.handoff;
+      if (fd >= 0) opened = { fd, size: file.size, giveBack: isMainThread ? undefined : () => taker.giveBack(rec, fd) };
     }
     const src = openSourceFile(file, fail, (f) => {
       this.sourceFailure ??= f;
