@@ -202,3 +202,26 @@ test('a source swapped for a symlink after the handover: only the scanned inode 
   await ra.done;
   assert.equal(PASSED, -1);
 });
+
+test('on a worker thread: descriptors go back to the read-ahead, and a file grown while read fails the run as at close', { timeout: 30_000 }, async () => {
+  const { src, packed } = await tree({ 'a-same': 'unchanged', 'b-grows': 'short' });
+  const table = handoffFor(packed, 'ext4')!;
+  const ra = new ReadAhead(packed, { handoff: table });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(heldOf(table), 2);
+  const { Worker } = await import('node:worker_threads');
+  const w = new Worker(new URL('./fd-handoff-worker.js', import.meta.url), {
+    workerData: { tree: packed, table, grow: { 'a-same': '', 'b-grows': path.join(src, 'b-grows') } },
+  });
+  const r = await new Promise<{ failure: { message: string; errno: string } | null; fds: number[] }>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  await w.terminate();
+  assert.match(r.failure!.message, /b-grows: changed size while it was read \(5 → 16 bytes\)/);
+  assert.equal(r.failure!.errno, 'EIO');
+  assert.equal(heldOf(table), 0, 'both checked and closed by the read-ahead');
+  for (const fd of r.fds) assert.equal(isOpen(fd), false);
+  ra.stop();
+  await ra.done;
+});
