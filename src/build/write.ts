@@ -65,8 +65,15 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
   const pr = ctx.request.progress;
   const deps = await contentDeps(parts);
   // workers format while this thread is idle: it reads their source files ahead (src/build/readahead.ts)
-  const { ReadAhead } = ctx.request.formatter && parts.some((s) => s.tree) ? await import('./readahead.js') : { ReadAhead: null };
-  const ahead = ReadAhead ? parts.map((s) => (s.tree ? new ReadAhead(s.tree) : null)) : [];
+  const ra = ctx.request.formatter && parts.some((s) => s.tree) ? await import('./readahead.js') : null;
+  const contents = parts.map((s) => contentOf(ctx, s, deps));
+  const ahead = ra ? parts.map((s, k) => {
+    if (!s.tree) return null;
+    // ... and hands the files it read to a tool that opens each once (src/fs/wasm/fd-handoff.ts)
+    const job = contents[k]!.job;
+    job.openedSources = ra.handoffFor(s.tree, job.format);
+    return new ra.ReadAhead(s.tree, { handoff: job.openedSources });
+  }) : [];
   // ... and starts writing the image back, so that the commit's fsync finds little left (src/image/flush-behind.ts)
   const flush = ctx.request.formatter ? ctx.image!.flushBehind() : null;
   const events: FormatEvents = {
@@ -84,7 +91,7 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
   };
   let out;
   try {
-    out = await ctx.image!.format(parts.map((s) => ({ p: s.placed!, content: contentOf(ctx, s, deps) })), ctx.request.formatter ?? formatInProcess, events);
+    out = await ctx.image!.format(parts.map((s, k) => ({ p: s.placed!, content: contents[k]! })), ctx.request.formatter ?? formatInProcess, events);
   } finally {
     for (const a of ahead) a?.stop();
     await Promise.all([...ahead.map((a) => a?.done), flush?.stop()]);

@@ -59,6 +59,11 @@ export interface FormatJob {
    * (punch) then costs nothing.
    */
   windowZeroed?: boolean;
+  /**
+   * The tree's host files opened as scanned by the main thread's read-ahead, for a tool that
+   * opens every file once (mke2fs -d) to take instead of opening them again (src/fs/wasm/fd-handoff.ts).
+   */
+  openedSources?: SharedArrayBuffer;
 }
 
 export interface FormatOutcome {

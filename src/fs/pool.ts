@@ -74,6 +74,10 @@ function newPool(Piscina: typeof import('piscina').Piscina, idleTimeout: number,
     concurrentTasksPerWorker: 1,
     // idle workers go away soon, so a finished build does not keep the process alive
     idleTimeout,
+    // a worker closes source files the main thread opened (src/fs/wasm/fd-handoff.ts): with
+    // tracking on, each such close emits a warning (about 70 µs each); a worker closes what it
+    // opens itself anyway (src/fs/wasm/host.ts closeAll)
+    trackUnmanagedFds: false,
   });
 }
 

@@ -83,8 +83,9 @@ export const ext4Driver: FsDriver = {
     // seekHoles: mke2fs -d copies with SEEK_DATA/SEEK_HOLE (wasm/patches/e2fsprogs-create-inode-
     // seek-data.patch), so a sparse source's holes are skipped without being read, as natively.
     // checkEmptyAside: mke2fs -d opens every regular file, so the empty ones can be checked on
-    // another thread while it runs (src/fs/wasm/empty-check.ts).
-    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job), progress, { seekHoles: true, checkEmptyAside: true });
+    // another thread while it runs (src/fs/wasm/empty-check.ts), and it takes the files the
+    // read-ahead opened (each inode once: src/fs/wasm/fd-handoff.ts).
+    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job), progress, { seekHoles: true, checkEmptyAside: true, takeOpened: true });
     return outcome;
   },
 };

@@ -51,7 +51,7 @@ export async function runForJob(
   args: string[],
   env: Record<string, string>,
   progress?: (p: FormatProgress) => void,
-  opts: { checkEmptyAside?: boolean; deviceAsEmptyFile?: boolean; trackAllocation?: boolean; tailRoom?: number; files?: Record<string, Uint8Array>; aliases?: Record<string, string>; seekHoles?: boolean; allocatedBlocks?: boolean } = {},
+  opts: { checkEmptyAside?: boolean; takeOpened?: boolean; deviceAsEmptyFile?: boolean; trackAllocation?: boolean; tailRoom?: number; files?: Record<string, Uint8Array>; aliases?: Record<string, string>; seekHoles?: boolean; allocatedBlocks?: boolean } = {},
 ): Promise<{ result: ToolResult; outcome: FormatOutcome }> {
   // Progress is what the tool has read of the tree: files it is done with, bytes read, against
   // the tree's distinct files. Clamped, and only made complete when the tool is done: a file may
@@ -67,7 +67,7 @@ export async function runForJob(
     argv0,
     args,
     env,
-    tree: job.tree ? { mountPoint: TREE_MOUNT, tree: job.tree, progress: report, checkEmptyAside: opts.checkEmptyAside } : undefined,
+    tree: job.tree ? { mountPoint: TREE_MOUNT, tree: job.tree, progress: report, checkEmptyAside: opts.checkEmptyAside, handoff: opts.takeOpened ? job.openedSources : undefined } : undefined,
     device: { path: DEVICE_PATH, window: job.window, zeroed: job.windowZeroed ?? false, asEmptyFile: opts.deviceAsEmptyFile, trackAllocation: opts.trackAllocation, tailRoom: opts.tailRoom },
     files: opts.files,
     aliases: opts.aliases,

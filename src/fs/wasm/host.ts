@@ -25,6 +25,7 @@ import {
   type EmFactory, type EmFS, type EmModule, type EmNode, type EmStat, type EmStream, type StreamHandler,
 } from './emscripten.js';
 import type { SourceFailure } from './source-file.js';
+import type { HandoffTable } from './fd-handoff.js';
 import { normalizeAbs, VirtualTree, VTREE_DEV, type TreeProgress, type TreeReadStats } from './vtree.js';
 
 export type ToolName = 'mke2fs' | 'mkfs.btrfs' | 'mkfs.erofs' | 'mksquashfs' | 'mkfs.xfs';
@@ -116,7 +117,7 @@ export interface ToolRun {
   env: Record<string, string>;
   /** checkEmptyAside: the tool opens every regular file (mke2fs -d), so its empty host files
    * may be checked on another thread while it runs (empty-check.ts). */
-  tree?: { mountPoint: string; tree: AnyTree; progress?: TreeProgress; checkEmptyAside?: boolean };
+  tree?: { mountPoint: string; tree: AnyTree; progress?: TreeProgress; checkEmptyAside?: boolean; handoff?: HandoffTable };
   /** asEmptyFile: the window stands for an empty file the tool sizes itself (device.ts). */
   device?: { path: string; window: PartitionWindow; zeroed: boolean; asEmptyFile?: boolean; trackAllocation?: boolean; tailRoom?: number };
   /** small read-only files the tool reads by absolute path (mkfs.xfs' protofile), from memory. */
@@ -190,6 +191,8 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
     }
   } finally {
     ctx.closeAll();
+    // the source files it read through descriptors the read-ahead opened: checked there
+    ctx.vtree?.finishHandoff();
     addPhase('run', t0);
   }
   if (emptyChecks) {
@@ -272,7 +275,7 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
     if (code && codes[code] !== undefined) return new FS.ErrnoError(codes[code]!);
     return e as Error;
   };
-  const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress, run.allocatedBlocks === true) : null;
+  const vtree = run.tree ? new VirtualTree(run.tree.tree, normalizeAbs(run.tree.mountPoint), fail, run.tree.progress, run.allocatedBlocks === true, run.tree.handoff) : null;
   const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation, run.device.tailRoom) : null;
   // most runs have none: no dictionary lookup of every path then
   const aliases = run.aliases && Object.keys(run.aliases).length > 0 ? new Map(Object.entries(run.aliases)) : null;
@@ -511,7 +514,17 @@ function installOpen(h: HostFs): void {
 function installStreams(h: HostFs, out: string[], err: string[]): void {
   const { FS, orig, fail, nodeErr } = h;
   // the syscall layer passes HEAP8 (an Int8Array); Uint8Array views make copies and compares plain bytes
-  const u8 = (b: ArrayBufferView): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+  // one view per heap: the same HEAP8 comes with every call until the memory grows
+  let lastHeap: ArrayBufferView | null = null;
+  let lastView: Uint8Array | null = null;
+  const u8 = (b: ArrayBufferView): Uint8Array => {
+    if (b instanceof Uint8Array) return b;
+    if (b !== lastHeap) {
+      lastView = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      lastHeap = b;
+    }
+    return lastView!;
+  };
   const isStdio = (s: EmStream): boolean => !s.host && !s.stream_ops && s.nfd !== undefined && s.nfd <= 2;
   FS.close = (s: EmStream) => {
     if (s.host) {

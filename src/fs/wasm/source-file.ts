@@ -39,13 +39,30 @@ export interface SourceReader {
   nfd: number;
 }
 
-/** Open a scanned host file for a tool; failures are recorded with `record` and thrown as errnos. */
+/** A host file the read-ahead already opened as scanned (fd-handoff.ts): its descriptor (now the reader's) and its size then. */
+export interface OpenedSource {
+  fd: number;
+  size: number;
+  /**
+   * Instead of the check at close (fstat: the size still the planned one) and close(2): hand the
+   * descriptor back to the thread that opened it, which makes that check and closes it
+   * (fd-handoff.ts; its verdict is recorded before the run ends, VirtualTree.finishHandoff).
+   */
+  giveBack?: () => void;
+}
+
+/**
+ * Open a scanned host file for a tool; failures are recorded with `record` and thrown as errnos.
+ * `opened`: the file was opened and checked as scanned already (openScannedStat on another
+ * thread), so only what follows the open is done here.
+ */
 export function openSourceFile(
   node: FileNode & { source: { kind: 'host' | 'archive' } },
   fail: Fail,
   record: (f: SourceFailure) => void,
   counted: (n: number) => void,
   done: () => void,
+  opened?: OpenedSource,
 ): SourceReader {
   const path = node.source.path;
   const id = scanIdOf(node.source);
@@ -55,7 +72,8 @@ export function openSourceFile(
   };
   let fd: number;
   let sizeAtOpen: number | undefined;
-  try {
+  if (opened) ({ fd, size: sizeAtOpen } = opened);
+  else try {
     // an empty file has nothing to read: one lstat checks it is still the scanned one
     if (node.size === 0 && node.source.kind === 'host' && verifyScannedEmpty(path, id)) return emptyReader(fail, done);
     ({ fd, size: sizeAtOpen } = openScannedStat(path, id));
@@ -118,6 +136,12 @@ export function openSourceFile(
         return holes.seekHole(pos);
       },
       close() {
+        if (opened?.giveBack) {
+          holes?.close();
+          opened.giveBack();
+          done();
+          return;
+        }
         // a file that grew while it was read: its planned prefix is not what the user has (an
         // empty file has no prefix: it was checked empty at open, and nothing of it was read)
         if (planned === 0) {

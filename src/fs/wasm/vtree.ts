@@ -4,10 +4,12 @@
  * place from their host path (or from the node's bytes). Nothing is copied or staged.
  */
 import { lstatSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
-import { emptyReader, openSourceFile, type SourceFailure } from './source-file.js';
-import { ASIDE_MIN, checkEmptyAside, countEmptyHostFiles, isEmptyHostFile, type EmptyCheckResult } from './empty-check.js';
+import { emptyReader, openSourceFile, type OpenedSource, type SourceFailure } from './source-file.js';
+import { HandoffTaker, type HandoffTable } from './fd-handoff.js';
+import { ASIDE_MIN, checkEmptyAside, isEmptyHostFile, type EmptyCheckResult } from './empty-check.js';
 import { byteOrder, type FileNode, type Timespec, type TreeNode } from '../../tree/model.js';
 import { K_DIR, K_FILE, K_SYMLINK, PackedView, packedTree, SRC_BYTES, SRC_HOST, U_ATIME, U_CTIME, U_GID, U_UID, type AnyTree } from '../../tree/packed.js';
 import {
@@ -41,16 +43,29 @@ const PROGRESS_MS = 100;
 
 /** What there is to read: distinct regular files (a hard link is read once) and their bytes. */
 export function treeTotals(tree: AnyTree): { files: number; bytes: number } {
-  const v = new PackedView(packedTree(tree));
-  let files = 0;
-  let bytes = 0;
-  for (let i = 0; i < v.count; i++) {
-    if (v.kindNo(i) === K_FILE && v.data(i) === i) {
-      files++;
-      bytes += v.size(i);
-    }
-  }
+  const { files, bytes } = fileCounts(new PackedView(packedTree(tree)));
   return { files, bytes };
+}
+
+/**
+ * treeTotals, and the empty host files (empty-check.ts), in one pass over the records, once per
+ * tree and thread: a job asks for both (progress, then the empty checks).
+ */
+const counted = new WeakMap<object, { files: number; bytes: number; emptyHost: number }>();
+function fileCounts(v: PackedView): { files: number; bytes: number; emptyHost: number } {
+  let c = counted.get(v.p);
+  if (!c) {
+    c = { files: 0, bytes: 0, emptyHost: 0 };
+    for (let i = 0; i < v.count; i++) {
+      if (v.kindNo(i) !== K_FILE || v.data(i) !== i) continue;
+      const size = v.size(i);
+      c.files++;
+      c.bytes += size;
+      if (size === 0 && v.srcKind(i) === SRC_HOST) c.emptyHost++;
+    }
+    counted.set(v.p, c);
+  }
+  return c;
 }
 
 /** UTF-8 byte order, which is what the C tools' strcmp-based sorting sees (src/tree/model.ts). */
@@ -86,9 +101,14 @@ export class VirtualTree {
     private readonly progress?: TreeProgress,
     /** a host file's st_blocks is what the host allocates for it (holes show), not its size */
     private readonly allocatedBlocks = false,
+    /** descriptors of host files the read-ahead opened as scanned (fd-handoff.ts), by data record */
+    handoff?: HandoffTable,
   ) {
     this.v = new PackedView(packedTree(tree));
+    this.handoff = handoff ? new HandoffTaker(handoff, (rec) => this.v.size(rec)) : null;
   }
+
+  private readonly handoff: HandoffTaker | null;
 
   /** Report progress if the last report is old enough (Date.now() costs ~50 ns per read). */
   private tick(): void {
@@ -100,7 +120,9 @@ export class VirtualTree {
   }
 
   contains(abs: string): boolean {
-    return abs === this.mountPoint || abs.startsWith(this.mountPoint + '/');
+    // asked of every path the tool names: no string built per call
+    const m = this.mountPoint;
+    return abs.startsWith(m) && (abs.length === m.length || abs.charCodeAt(m.length) === 47 /* "/" */);
   }
 
   private node(i: number): VNode {
@@ -298,7 +320,7 @@ export class VirtualTree {
    */
   startEmptyChecks(): Promise<EmptyCheckResult> | null {
     const v = this.v;
-    if (countEmptyHostFiles(v) < ASIDE_MIN) return null;
+    if (fileCounts(v).emptyHost < ASIDE_MIN) return null;
     this.emptyAside = true;
     return checkEmptyAside(v.p, () => {
       const all: number[] = [];
@@ -324,6 +346,18 @@ export class VirtualTree {
       }
     }
     if (r.failure) this.sourceFailure ??= r.failure;
+  }
+
+  /**
+   * The tool is done: wait for the descriptors handed back (fd-handoff.ts) to be checked, and
+   * record the first file whose size changed while it was read, as its close would have.
+   */
+  finishHandoff(): void {
+    const changed = this.handoff?.finish();
+    if (!changed) return;
+    const path = this.v.hostPath(changed.rec)!;
+    const planned = this.v.size(changed.rec);
+    this.sourceFailure ??= { path, errno: 'EIO', message: `${path}: changed size while it was read (${planned} → ${changed.size} bytes)`, namesErrno: false };
   }
 
   /** A stream handler for reading a file node; host files are opened here and read in place. */
@@ -362,16 +396,36 @@ export class VirtualTree {
     const t0 = now();
     // the file as source-file.ts reads it: a transient node, not kept
     const file = { size: v.size(node.i), source: v.source(node.i) } as FileNode & { source: { kind: 'host' | 'archive' } };
+    let opened: OpenedSource | undefined;
+    if (this.handoff && file.source.kind === 'host') {
+      // offered only with the size the scan recorded (src/build/readahead.ts)
+      const rec = v.data(node.i);
+      // handed back to be checked and closed by the read-ahead's thread: never from that thread
+      // itself (a tool run in-process would wait for a check that cannot run)
+      const fd = this.handoff.take(rec, isMainThread);
+      const taker = this.handoff;
+      if (fd >= 0) opened = { fd, size: file.size, giveBack: isMainThread ? undefined : () => taker.giveBack(rec, fd) };
+    }
     const src = openSourceFile(file, fail, (f) => {
       this.sourceFailure ??= f;
     }, (n) => {
       stats.bytes += n;
       tick();
-    }, done);
+    }, done, opened);
     addPhase('fileData', t0);
     // host time reading file data, for bench/'s breakdown (src/fs/wasm/phases.ts)
     const read = src.handler.read;
-    const handler: StreamHandler = { ...src.handler, read: (...a) => { const t = now(); try { return read(...a); } finally { addPhase('fileData', t); } } };
+    const handler: StreamHandler = {
+      ...src.handler,
+      read: (st: EmStream, buf: Uint8Array, off: number, len: number, pos: number) => {
+        const t = now();
+        try {
+          return read(st, buf, off, len, pos);
+        } finally {
+          addPhase('fileData', t);
+        }
+      },
+    };
     return { nfd: src.nfd, handler };
   }
 }
