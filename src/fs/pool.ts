@@ -104,11 +104,13 @@ formatInWorkers.prewarm = prewarmWorkers;
  */
 export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = {}): Promise<FormatOutcome[]> {
   if (jobs.length === 0) return [];
-  const [p, { MessageChannel, receiveMessageOnPort }, packed] = await Promise.all([getPool(), import('node:worker_threads'), import('../tree/packed.js')]);
+  const [p, { MessageChannel, receiveMessageOnPort }, packed, { BIG_TREE, collectGarbage }] = await Promise.all([
+    getPool(), import('node:worker_threads'), import('../tree/packed.js'), import('../tree/gc.js'),
+  ]);
   // Heavy jobs are posted first, so that they get the pre-warmed workers (prewarmWorkers starts
   // one per heavy job) and a light job waits for a worker that starts meanwhile.
   const order = jobs.map((_, i) => i).sort((a, b) => Number(LIGHT_FORMATS.has(jobs[a]!.format)) - Number(LIGHT_FORMATS.has(jobs[b]!.format)));
-  const settled = await Promise.allSettled(order.map(async (i) => {
+  const running = order.map(async (i) => {
     const job = jobs[i]!;
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (m: FormatProgress) => events.progress?.(i, m));
@@ -124,7 +126,14 @@ export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = 
     } finally {
       port1.close();
     }
-  }));
+  });
+  // The jobs are posted. A big tree's scan and Minimize= models left their garbage on this
+  // thread's heap (~100 MB at a million files), which V8 would keep through the whole format
+  // stage (this thread allocates next to nothing meanwhile): it goes now, while the workers
+  // start, rather than adding to the peak beside the tools' memory.
+  const all = Promise.allSettled(running); // (a job failing meanwhile is handled)
+  if (jobs.some((j) => j.tree && packed.isPacked(j.tree) && j.tree.count >= BIG_TREE)) await collectGarbage();
+  const settled = await all;
   const replies: PromiseSettledResult<Reply>[] = new Array(jobs.length);
   order.forEach((i, k) => (replies[i] = settled[k]!));
   const out: FormatOutcome[] = [];

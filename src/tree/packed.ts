@@ -40,18 +40,17 @@ export const U_NAME = 5; // name: offset in the heap
 export const U_NAME_LEN = 6;
 export const U_A = 7; // dir: first child; else: link (the record holding the inode's data)
 export const U_COUNT = 8; // dir: number of children
+export const U_DEV = 8; // file: index in the device table (a directory has none: the same field)
 export const U_NLINK = 9;
 export const U_MNSEC = 10; // mtime nanoseconds
 export const U_ATIME = 11; // index in the time table, or SAME_AS_MTIME
 export const U_CTIME = 12;
-export const U_HOST = 13; // explicit host path: offset, length
-export const U_HOST_LEN = 14;
-export const U_AUX0 = 15; // symlink: target offset; file: blob index (bytes) or offset low word (archive); special: rdev
-export const U_AUX1 = 16; // symlink: target length; archive: offset high word
-export const U_XATTR = 17; // xattr blob: offset, length
-export const U_XATTR_LEN = 18;
-export const U_DEV = 19; // index in the device table
-export const U_STRIDE = 20;
+export const U_HOST = 13; // explicit host path: offset of its length-prefixed bytes (`Heap.lstr`)
+export const U_AUX0 = 14; // symlink: target offset; file: blob index (bytes) or offset low word (archive); special: rdev
+export const U_AUX1 = 15; // symlink: target length; archive: offset high word
+export const U_XATTR = 16; // xattr blob: offset of its length prefix (0: none, the heap's empty blob)
+/** 68 bytes a record (issue 18: at a million records each field is 4 MB of the peak) */
+export const U_STRIDE = 17;
 
 // Float64 fields
 export const F_MSEC = 0;
@@ -127,10 +126,13 @@ export function alloc<T>(ctor: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT:
   return new ctor(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
 }
 
-/** A growable byte heap written as UTF-8. */
+/**
+ * A growable byte heap written as UTF-8. It starts with an empty length-prefixed blob (four zero
+ * bytes): offset 0 of a prefixed field (U_HOST, U_XATTR) is "nothing".
+ */
 export class Heap {
-  buf = Buffer.allocUnsafeSlow(1 << 16);
-  len = 0;
+  buf = Buffer.alloc(1 << 16);
+  len = 4;
   private room(n: number): void {
     if (this.len + n <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -156,6 +158,23 @@ export class Heap {
     this.room(4);
     this.buf.writeUInt32LE(v, this.len);
     this.len += 4;
+  }
+  /** Start a length-prefixed blob: its offset, for `endBlob`. */
+  startBlob(): number {
+    const off = this.len;
+    this.u32(0);
+    return off;
+  }
+  /** Write the length of the blob started at `off` (what was written since) into its prefix. */
+  endBlob(off: number): void {
+    this.buf.writeUInt32LE(this.len - off - 4, off);
+  }
+  /** A length-prefixed string: the offset of its prefix. */
+  lstr(s: string): number {
+    const off = this.startBlob();
+    this.str(s);
+    this.endBlob(off);
+    return off;
   }
   /** a copy of exactly the bytes written, in a buffer of its own (transferable, or shared) */
   done(shared: boolean): Uint8Array {
@@ -271,15 +290,15 @@ export function packTree(tree: SourceTree, opts: { shared?: boolean } = {}): Pac
     if (m.xattrs) {
       mode |= XATTRS_SET;
       if (m.xattrs.length > 0) {
-        const off = heap.len;
+        const off = heap.startBlob();
         for (const x of m.xattrs) {
           heap.u32(Buffer.byteLength(x.name));
           heap.str(x.name);
           heap.u32(x.value.length);
           heap.bytes(x.value);
         }
+        heap.endBlob(off);
         u[b + U_XATTR] = off;
-        u[b + U_XATTR_LEN] = heap.len - off;
       }
     }
     const host = hostOf(n);
@@ -288,8 +307,7 @@ export function packTree(tree: SourceTree, opts: { shared?: boolean } = {}): Pac
       if (ph !== undefined && nodes[parent]!.kind === 'dir' && derives(host, ph, name)) mode |= HOST_DERIVED << HOST_SHIFT;
       else {
         mode |= HOST_EXPLICIT << HOST_SHIFT;
-        u[b + U_HOST] = heap.str(host);
-        u[b + U_HOST_LEN] = heap.len - u[b + U_HOST]!;
+        u[b + U_HOST] = heap.lstr(host);
       }
     }
     switch (n.kind) {
@@ -486,10 +504,7 @@ export class PackedView {
     const b = d * U_STRIDE;
     const how = (this.u[b + U_MODE]! >>> HOST_SHIFT) & 3;
     if (how === HOST_NONE) return undefined;
-    if (how === HOST_EXPLICIT) {
-      const off = this.u[b + U_HOST]!;
-      return this.heap.toString('utf8', off, off + this.u[b + U_HOST_LEN]!);
-    }
+    if (how === HOST_EXPLICIT) return lstrAt(this.heap, this.u[b + U_HOST]!);
     const parent = this.u[b + U_PARENT]!;
     let ph = this.dirHosts.get(parent);
     if (ph === undefined) {
@@ -507,7 +522,8 @@ export class PackedView {
     if (!(this.u[b + U_MODE]! & XATTRS_SET)) return undefined;
     const out: { name: string; value: Uint8Array }[] = [];
     let at = this.u[b + U_XATTR]!;
-    const end = at + this.u[b + U_XATTR_LEN]!;
+    const end = at + 4 + this.heap.readUInt32LE(at);
+    at += 4;
     while (at < end) {
       const nl = this.heap.readUInt32LE(at);
       const name = this.heap.toString('utf8', at + 4, at + 4 + nl);
@@ -523,10 +539,11 @@ export class PackedView {
   xattrNames(i: number): Uint8Array | null {
     const d = this.data(i);
     const b = d * U_STRIDE;
-    const len = this.u[b + U_XATTR_LEN]!;
+    let at = this.u[b + U_XATTR]!;
+    const len = this.heap.readUInt32LE(at);
     if (len === 0) return null;
     const parts: Buffer[] = [];
-    let at = this.u[b + U_XATTR]!;
+    at += 4;
     const end = at + len;
     while (at < end) {
       const nl = this.heap.readUInt32LE(at);
@@ -542,7 +559,8 @@ export class PackedView {
     const d = this.data(i);
     const b = d * U_STRIDE;
     let at = this.u[b + U_XATTR]!;
-    const end = at + this.u[b + U_XATTR_LEN]!;
+    const end = at + 4 + this.heap.readUInt32LE(at);
+    at += 4;
     const want = Buffer.from(name, 'utf8');
     while (at < end) {
       const nl = this.heap.readUInt32LE(at);
@@ -625,6 +643,11 @@ export class PackedView {
 }
 
 const NUL = Buffer.from([0]);
+
+/** The string `Heap.lstr` wrote at `off`. */
+export function lstrAt(heap: Buffer, off: number): string {
+  return heap.toString('utf8', off + 4, off + 4 + heap.readUInt32LE(off));
+}
 
 /** Accept either form where a SourceTree is wanted: a packed one is decoded (once). */
 const decoded = new WeakMap<PackedTree, SourceTree>();

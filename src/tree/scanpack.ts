@@ -19,14 +19,14 @@ import type { Timespec } from './model.js';
 import { treeRdev } from './devices.js';
 import {
   F_ALLOC, F_MSEC, F_SIZE, F_STRIDE, HAS_ALLOC, HAS_DEV, HAS_SINO, Heap, HOST_DERIVED, HOST_EXPLICIT, HOST_SHIFT, K_DIR, KIND_SHIFT,
-  SAME_AS_MTIME, SUBVOL, SV_DEFAULT, SV_NOCOW, SV_RO, U_A, U_ATIME, U_AUX0, U_AUX1, U_COUNT, U_CTIME, U_DEV, U_GID, U_HOST, U_HOST_LEN,
-  U_INO, U_MNSEC, U_MODE, U_NAME, U_NAME_LEN, U_NLINK, U_PARENT, U_STRIDE, U_UID, U_XATTR, U_XATTR_LEN, XATTRS_SET, alloc, derives,
+  SAME_AS_MTIME, SUBVOL, SV_DEFAULT, SV_NOCOW, SV_RO, U_A, U_ATIME, U_AUX0, U_AUX1, U_COUNT, U_CTIME, U_DEV, U_GID, U_HOST,
+  U_INO, U_MNSEC, U_MODE, U_NAME, U_NAME_LEN, U_NLINK, U_PARENT, U_STRIDE, U_UID, U_XATTR, XATTRS_SET, alloc, derives, lstrAt,
   type PackedTree,
 } from './packed.js';
 import { posix } from 'node:path';
 
 const NONE = 0xffffffff;
-/** the most records a tree can have here (80 bytes each in a buffer of at most 4 GiB) */
+/** the most records a tree can have here (U_STRIDE x 4 bytes each in a buffer of at most 4 GiB) */
 const MAX_RECORDS = Math.floor((2 ** 32 - 4096) / (U_STRIDE * 4));
 const K_SYMLINK = 2;
 const K_FILE = 1;
@@ -141,18 +141,14 @@ export class PackStore {
     const b = d * U_STRIDE;
     const how = (this.u[b + U_MODE]! >>> HOST_SHIFT) & 3;
     if (how === 0) return undefined;
-    if (how === HOST_EXPLICIT) {
-      const off = this.u[b + U_HOST]!;
-      return this.heap.buf.toString('utf8', off, off + this.u[b + U_HOST_LEN]!);
-    }
+    if (how === HOST_EXPLICIT) return lstrAt(this.heap.buf, this.u[b + U_HOST]!);
     return this.hostOf(this.u[b + U_PARENT]!)! + '/' + this.name(d);
   }
 
   setHostExplicit(i: number, host: string): void {
     const b = i * U_STRIDE;
     this.u[b + U_MODE] = (this.u[b + U_MODE]! & ~(3 << HOST_SHIFT)) | (HOST_EXPLICIT << HOST_SHIFT);
-    this.u[b + U_HOST] = this.heap.str(host);
-    this.u[b + U_HOST_LEN] = this.heap.len - this.u[b + U_HOST]!;
+    this.u[b + U_HOST] = this.heap.lstr(host);
   }
 
   /** Append record i to directory `dir`'s children as `name`. */
@@ -205,15 +201,19 @@ export class PackStore {
     const d = this.data(i);
     const b = d * U_STRIDE;
     this.u[b + U_MODE]! |= XATTRS_SET;
-    const off = this.heap.len;
+    if (xs.length === 0) {
+      this.u[b + U_XATTR] = 0;
+      return;
+    }
+    const off = this.heap.startBlob();
     for (const x of xs) {
       this.heap.u32(Buffer.byteLength(x.name));
       this.heap.str(x.name);
       this.heap.u32(x.value.length);
       this.heap.bytes(x.value);
     }
-    this.u[b + U_XATTR] = xs.length > 0 ? off : 0;
-    this.u[b + U_XATTR_LEN] = this.heap.len - off;
+    this.heap.endBlob(off);
+    this.u[b + U_XATTR] = off;
   }
 
   xattrs(i: number): { name: string; value: Uint8Array }[] | undefined {
@@ -223,7 +223,8 @@ export class PackStore {
     const out: { name: string; value: Uint8Array }[] = [];
     const h = this.heap.buf;
     let at = this.u[b + U_XATTR]!;
-    const end = at + this.u[b + U_XATTR_LEN]!;
+    const end = at + 4 + h.readUInt32LE(at);
+    at += 4;
     while (at < end) {
       const nl = h.readUInt32LE(at);
       const name = h.toString('utf8', at + 4, at + 4 + nl);

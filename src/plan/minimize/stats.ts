@@ -4,8 +4,9 @@
  * file sizes, symlink target lengths. The models never look at file bytes.
  */
 import { byteOrder, type DirNode, type FileNode, type TreeNode } from '../../tree/model.js';
-import { isPacked, K_DIR, K_FILE, K_SYMLINK, PackedView, type AnyTree, type PackedTree } from '../../tree/packed.js';
-import { fileData, type FileData } from './file-data.js';
+import { isPacked, K_DIR, K_FILE, K_SYMLINK, PackedView, SRC_ARCHIVE, SRC_HOST, type AnyTree, type PackedTree } from '../../tree/packed.js';
+import { denseData, fileData, mayHaveHoles, type FileData } from './file-data.js';
+import { BIG_TREE, withoutYoungGrowth } from '../../tree/gc.js';
 
 export interface DirStats {
   /** UTF-8 byte length of every entry name, in the tool's (byte) order. */
@@ -68,11 +69,30 @@ class SeenNodes {
   }
 }
 
+/**
+ * denseData, one frozen object per block count (issue 18: a million files are mostly dense and
+ * of few sizes; an object each was ~40 MB of the main thread's heap while Minimize= ran).
+ */
+class DenseData {
+  private readonly bySize = new Map<number, FileData>();
+  constructor(private readonly blockSize: number, private readonly maxRun: number) {}
+  get(size: number): FileData {
+    const blocks = Math.ceil(size / this.blockSize);
+    let d = this.bySize.get(blocks);
+    if (d === undefined) {
+      d = Object.freeze(denseData(size, this.blockSize, this.maxRun));
+      if (this.bySize.size < 65536) this.bySize.set(blocks, d);
+    }
+    return d;
+  }
+}
+
 export function treeStats(tree: AnyTree, opts: TreeStatsOptions = {}): TreeStats {
   if (isPacked(tree)) return packedTreeStats(tree, opts);
   const st: TreeStats = { dirs: [], fileSizes: [], symlinkLengths: [], specials: 0, extraLinks: 0, extraLinkSizes: [], inodes: 0, bytes: 0, subvolumes: 0, xattrs: [] };
   const fd = opts.fileData;
   if (fd) st.fileData = [];
+  const dense = fd ? new DenseData(fd.blockSize, fd.maxRun) : null;
   const seen = new SeenNodes(tree.nextIno);
   const noteXattrs = (node: TreeNode): void => {
     const x = node.meta.xattrs;
@@ -104,7 +124,7 @@ export function treeStats(tree: AnyTree, opts: TreeStatsOptions = {}): TreeStats
         case 'file':
           st.fileSizes.push(node.size);
           st.bytes += node.size;
-          if (fd) st.fileData!.push(fileData(node, fd.blockSize, fd.maxRun));
+          if (fd) st.fileData!.push(mayHaveHoles(node) ? fileData(node, fd.blockSize, fd.maxRun) : dense!.get(node.size));
           break;
         case 'symlink':
           st.symlinkLengths.push(utf8Len(node.target));
@@ -124,10 +144,20 @@ export function treeStats(tree: AnyTree, opts: TreeStatsOptions = {}): TreeStats
  * one's entries in byte order (as stored), a hard link counted where the walk meets it first.
  */
 function packedTreeStats(p: PackedTree, opts: TreeStatsOptions): TreeStats {
-  const st: TreeStats = { dirs: [], fileSizes: [], symlinkLengths: [], specials: 0, extraLinks: 0, extraLinkSizes: [], inodes: 0, bytes: 0, subvolumes: 0, xattrs: [] };
-  const fd = opts.fileData;
-  if (fd) st.fileData = [];
+  return p.count >= BIG_TREE ? withoutYoungGrowth(() => packedTreeStatsIn(p, opts)) : packedTreeStatsIn(p, opts);
+}
+
+function packedTreeStatsIn(p: PackedTree, opts: TreeStatsOptions): TreeStats {
   const v = new PackedView(p);
+  // the per-file arrays at their final length (every record is reachable, each file's data
+  // record met once): grown by push, a million entries left ~40 MB of outgrown copies
+  let files = 0;
+  for (let i = 0; i < v.count; i++) if (v.kindNo(i) === K_FILE && v.data(i) === i) files++;
+  const st: TreeStats = { dirs: [], fileSizes: new Array<number>(files), symlinkLengths: [], specials: 0, extraLinks: 0, extraLinkSizes: [], inodes: 0, bytes: 0, subvolumes: 0, xattrs: [] };
+  const fd = opts.fileData;
+  if (fd) st.fileData = new Array<FileData>(files);
+  const dense = fd ? new DenseData(fd.blockSize, fd.maxRun) : null;
+  let file = 0;
   // the records holding an inode's data, once met (a byte each)
   const seen = new Uint8Array(v.count);
   const noteXattrs = (i: number): void => {
@@ -162,14 +192,27 @@ function packedTreeStats(p: PackedTree, opts: TreeStatsOptions): TreeStats {
         visit(i);
       } else if (kind === K_FILE) {
         const size = v.size(i);
-        st.fileSizes.push(size);
+        st.fileSizes[file] = size;
         st.bytes += size;
-        if (fd) st.fileData!.push(fileData({ kind: 'file', size, allocated: v.allocated(i), source: v.source(i) } as FileNode, fd.blockSize, fd.maxRun)); // what fileData reads
+        if (fd) {
+          // mayHaveHoles without a FileNode (its source's host path is a new string) where the
+          // record answers it: empty, an archive member, a host file allocated in full
+          const srcKind = v.srcKind(i);
+          const allocated = v.allocated(i);
+          const isDense = size === 0 || srcKind === SRC_ARCHIVE || (srcKind === SRC_HOST && allocated !== undefined && allocated >= size);
+          st.fileData![file] = isDense ? dense!.get(size) : fileData({ kind: 'file', size, allocated, source: v.source(i) } as FileNode, fd.blockSize, fd.maxRun); // what fileData reads
+        }
+        file++;
       } else if (kind === K_SYMLINK) st.symlinkLengths.push(v.targetBytes(i));
       else st.specials++;
     }
     d.subdirs = subdirs;
   };
   visit(0);
+  // (equal unless the count above missed a case: the arrays are then exactly what was met)
+  if (file !== files) {
+    st.fileSizes.length = file;
+    if (st.fileData) st.fileData.length = file;
+  }
   return st;
 }
