@@ -30,32 +30,22 @@ const writing = (ctx: BuildContext) => !ctx.request.dryRun && ctx.changed;
 /** The partitions formatted in the image, in plan order (progress ids are positions here). */
 const formatted = (ctx: BuildContext): PartitionState[] => ctx.partitions.filter((s) => isWritten(s) && s.def.format !== undefined);
 
-/** What contentOf needs: the format jobs' builder, and the LUKS2 layout when a partition is encrypted. */
-interface ContentDeps {
-  formatJobFor: typeof import('./jobs.js').formatJobFor;
-  luks?: typeof import('../luks/layout.js');
+/** The LUKS2 layout, loaded only when a partition of `parts` is encrypted. */
+async function luksFor(parts: readonly PartitionState[]): Promise<typeof import('../luks/layout.js') | undefined> {
+  return parts.some((s) => s.def.encrypt === 'key-file') ? import('../luks/layout.js') : undefined;
 }
 
-/** Loaded for `parts` only: a run that formats and copies nothing loads neither (null). */
-async function contentDeps(parts: readonly PartitionState[]): Promise<ContentDeps | null> {
-  if (parts.length === 0) return null;
-  const [{ formatJobFor }, luks] = await Promise.all([import('./jobs.js'), parts.some((s) => s.def.encrypt === 'key-file') ? import('../luks/layout.js') : undefined]);
-  return { formatJobFor, luks };
-}
-
-function contentOf(ctx: BuildContext, s: PartitionState, deps: ContentDeps | null): PartitionContent {
-  const { formatJobFor, luks } = deps!;
-  const p = s.placed!;
-  const c: PartitionContent = { job: formatJobFor(ctx, s, p) };
+/** Where a partition's contents go inside it, and how large they are (undefined: all of it, from its start). */
+function windowOf(s: PartitionState, luks: typeof import('../luks/layout.js') | undefined): { contentOffset?: bigint; size?: bigint } {
+  const w: { contentOffset?: bigint; size?: bigint } = {};
   if (s.def.encrypt === 'key-file') {
-    const { luksPlaintextWindow } = luks!;
     // the contents go where the LUKS2 data segment will be, 32 MiB smaller than the partition
-    const w = luksPlaintextWindow(p.size);
-    c.contentOffset = w.offset;
-    c.size = w.length;
+    const l = luks!.luksPlaintextWindow(s.placed!.size);
+    w.contentOffset = l.offset;
+    w.size = l.length;
   }
-  if (s.fsSize !== undefined) c.size = s.fsSize;
-  return c;
+  if (s.fsSize !== undefined) w.size = s.fsSize;
+  return w;
 }
 
 async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promise<void> {
@@ -63,10 +53,11 @@ async function formatInImage(ctx: BuildContext, parts: PartitionState[]): Promis
   const name = (s: PartitionState) => s.placed!.label || s.placed!.type.name;
   const id = (k: number) => String(all.indexOf(parts[k]!));
   const pr = ctx.request.progress;
-  const deps = await contentDeps(parts);
+  // a run with nothing to format (GPT only) loads neither the job builder nor the LUKS2 layout
+  const [jobs, luks] = parts.length ? await Promise.all([import('./jobs.js'), luksFor(parts)]) : [null, undefined];
   // workers format while this thread is idle: it reads their source files ahead (src/build/readahead.ts)
   const ra = ctx.request.formatter && parts.some((s) => s.tree) ? await import('./readahead.js') : null;
-  const contents = parts.map((s) => contentOf(ctx, s, deps));
+  const contents: PartitionContent[] = parts.map((s) => ({ job: jobs!.formatJobFor(ctx, s, s.placed!), ...windowOf(s, luks) }));
   const ahead = ra ? parts.map((s, k) => {
     if (!s.tree) return null;
     // ... and hands the files it read to a tool that opens each once (src/fs/wasm/fd-handoff.ts)
@@ -190,8 +181,8 @@ export const copyBlocksStage: Stage = {
   when: writing,
   async run(ctx: BuildContext) {
     const parts = ctx.partitions.filter((s) => s.blocks && isLive(s));
-    const deps = await contentDeps(parts);
-    ctx.image!.copyBlocks(parts.map((s) => ({ p: s.placed!, src: s.blocks!, contentOffset: contentOf(ctx, s, deps).contentOffset })));
+    const luks = await luksFor(parts);
+    ctx.image!.copyBlocks(parts.map((s) => ({ p: s.placed!, src: s.blocks!, contentOffset: windowOf(s, luks).contentOffset })));
   },
 };
 
@@ -217,11 +208,11 @@ export const formatStage: Stage = {
       return relayout(ctx);
     }
     const all = formatted(ctx);
-    const deps = await contentDeps(all);
+    const luks = await luksFor(all);
     const passes = all.map((s) => (s.formatted?.passes ?? 0) + s.extraPasses);
     ctx.stats = {
       passes: passes.reduce((a, b) => a + b, 0),
-      partitions: all.map((s, k) => ({ label: s.placed!.label, format: s.def.format, minimize: s.def.minimize, passes: passes[k]!, fsBytes: Number(contentOf(ctx, s, deps).size ?? s.placed!.size), phases: s.formatted?.phases })),
+      partitions: all.map((s, k) => ({ label: s.placed!.label, format: s.def.format, minimize: s.def.minimize, passes: passes[k]!, fsBytes: Number(windowOf(s, luks).size ?? s.placed!.size), phases: s.formatted?.phases })),
     };
   },
 };

@@ -102,9 +102,11 @@ export async function buildTree(spec: TreeSpec): Promise<SourceTree> {
 
 /**
  * What the object scan (Builder) and the packed one (src/tree/scanpack.ts) share: the copy
- * source, the stat cache, exclusions by inode, symlink chasing inside the copy source.
+ * source, the stat cache, exclusions by inode, symlink chasing inside the copy source, and the
+ * order of the work (run) with everything but the entries' storage. `N` is how a builder names
+ * an entry (a TreeNode, a record number).
  */
-export abstract class ScanBase {
+export abstract class ScanBase<N> {
   protected readonly root: string;
   private readonly statCache = new Map<string, Stats | null>();
 
@@ -196,6 +198,124 @@ export abstract class ScanBase {
     }
   }
 
+  /**
+   * A source directory's entries in byte order, with their host paths and lstats (null: gone
+   * since it was listed). Every entry is lstat'ed before any is copied (a directory's children,
+   * then theirs).
+   */
+  protected listDir(path: string, where?: ErrorWhere): { names: string[]; paths: string[]; stats: (Stats | null)[] } {
+    let names: string[];
+    try {
+      names = readdir(path);
+    } catch (e) {
+      throw new FsError('E_SOURCE', `${path}: cannot read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, where);
+    }
+    names.sort();
+    const paths: string[] = new Array(names.length);
+    const stats: (Stats | null)[] = new Array(names.length);
+    for (let k = 0; k < names.length; k++) {
+      const p = (paths[k] = childPath(path, names[k]!));
+      try {
+        stats[k] = lstat(p, { throwIfNoEntry: false }) ?? null;
+      } catch (e) {
+        throw new FsError('E_SOURCE', `${p}: cannot stat: ${(e as NodeJS.ErrnoException).code}`, where);
+      }
+    }
+    return { names, paths, stats };
+  }
+
+  /** the root directory */
+  protected abstract readonly top: N;
+  protected abstract childOf(dir: N, name: string): N | undefined;
+  protected abstract isDir(n: N): boolean;
+  /** A new directory in `parent` (0755, the repart user's, time now); `parent` is touched. */
+  protected abstract newDir(parent: N, name: string): N;
+  /** A new symlink in `parent` (0777, the repart user's, time now); `parent` is touched. */
+  protected abstract newSymlink(parent: N, name: string, target: string): void;
+  /** The root directory takes the metadata of the directory at `src` (owner not copied). */
+  protected abstract setRootFrom(src: string, st: Stats): void;
+  protected abstract markSubvolume(dir: N, sv: { readOnly: boolean; nodatacow: boolean }, isDefault: boolean): void;
+  /** CopyArchive= (src/tree/tar.ts), after the CopyFiles= lines */
+  protected abstract addArchives(): void;
+
+  /** Builds the tree in systemd-repart's order: CopyFiles= lines, archives, MakeDirectories=, MakeSymlinks=, Subvolumes=. */
+  run(): void {
+    const ex = this.exclusions();
+    this.copyRootMeta();
+    for (const line of this.spec.copyFiles) this.copyFilesLine(line, ex);
+    this.addArchives();
+    for (const d of this.spec.makeDirectories) {
+      const where = this.spec.makeDirectoriesWhere?.get(d);
+      this.mkdirP(components(d, 'MakeDirectories= path', where), where);
+    }
+    this.makeSymlinks();
+    this.markSubvolumes();
+  }
+
+  /** Root directory metadata: the first '/' line whose source is a directory (owner not copied). */
+  private copyRootMeta(): void {
+    for (const line of this.spec.copyFiles) {
+      if (components(line.target, 'target', line.where).length !== 0) continue;
+      const src = this.chase(line.source, line.where);
+      const st = this.statHost(src);
+      if (st?.isDirectory()) {
+        this.setRootFrom(src, st);
+        break;
+      }
+    }
+  }
+
+  /** The entry at `parts`; undefined when a component is missing or not a directory. */
+  protected lookupDir(parts: string[]): N | undefined {
+    let n: N | undefined = this.top;
+    for (const p of parts) {
+      if (!this.isDir(n)) return undefined;
+      n = this.childOf(n, p);
+      if (n === undefined) return undefined;
+    }
+    return n;
+  }
+
+  /** mkdir_p_root_full: create missing components 0755, owned by the repart user, time = now. */
+  protected mkdirP(parts: string[], where?: ErrorWhere): N {
+    let dir = this.top;
+    for (const p of parts) {
+      const next = this.childOf(dir, p);
+      if (next !== undefined) {
+        if (!this.isDir(next)) throw new FsError('E_SOURCE', `/${parts.join('/')}: "${p}" exists and is not a directory`, where);
+        dir = next;
+        continue;
+      }
+      dir = this.newDir(dir, p);
+    }
+    return dir;
+  }
+
+  private makeSymlinks(): void {
+    for (const l of this.spec.makeSymlinks) {
+      const w = l.where;
+      const pre = w?.key ? '' : 'MakeSymlinks=: '; // the location names the key when there is one
+      const parts = components(l.path, 'MakeSymlinks= path', w);
+      if (parts.length === 0) throw new FsError('E_SOURCE', `${pre}cannot replace the root directory`, w);
+      const parent = this.lookupDir(parts.slice(0, -1));
+      if (parent === undefined || !this.isDir(parent)) throw new FsError('E_SOURCE', `${pre}parent directory of ${l.path} does not exist`, w);
+      const name = parts[parts.length - 1]!;
+      if (this.childOf(parent, name) !== undefined) throw new FsError('E_SOURCE', `${pre}${l.path} already exists`, w);
+      this.newSymlink(parent, name, l.target);
+    }
+  }
+
+  private markSubvolumes(): void {
+    const spec = this.spec;
+    for (const sv of spec.subvolumes) {
+      const n = this.lookupDir(components(sv.path, 'Subvolumes= path'));
+      if (n !== undefined && this.isDir(n)) {
+        const isDefault = spec.defaultSubvolume !== undefined && posix.normalize(spec.defaultSubvolume) === posix.normalize(sv.path);
+        this.markSubvolume(n, sv, isDefault);
+      }
+    }
+  }
+
   /** A CopyFiles= line's directory and single-file cases: the object and the packed builders differ only there. */
   protected abstract copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void;
   protected abstract copyFileLine(line: CopyFilesLine, src: string, st: Stats, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void;
@@ -235,7 +355,7 @@ export abstract class ScanBase {
   }
 }
 
-class Builder extends ScanBase {
+class Builder extends ScanBase<TreeNode> {
   readonly tree: SourceTree;
   private readonly scannedCtime: Timespec;
   private readonly devs = new Map<number, bigint>();
@@ -283,63 +403,36 @@ class Builder extends ScanBase {
     return this.tree.nextIno++;
   }
 
-  private lookupDir(parts: string[]): TreeNode | undefined {
-    let n: TreeNode = this.tree.root;
-    for (const p of parts) {
-      if (n.kind !== 'dir') return undefined;
-      const next: TreeNode | undefined = n.entries.get(p);
-      if (!next) return undefined;
-      n = next;
-    }
-    return n;
-  }
-
   private touch(dir: DirNode): void {
     dir.meta.mtime = { ...this.spec.now };
     dir.meta.ctime = { ...this.spec.now };
   }
 
-  /** mkdir_p_root_full: create missing components 0755, owned by the repart user, time = now. */
-  private mkdirP(parts: string[], where?: ErrorWhere): DirNode {
-    let dir = this.tree.root;
-    for (const p of parts) {
-      const next = dir.entries.get(p);
-      if (next) {
-        if (next.kind !== 'dir') throw new FsError('E_SOURCE', `/${parts.join('/')}: "${p}" exists and is not a directory`, where);
-        dir = next;
-        continue;
-      }
-      const d: DirNode = { kind: 'dir', ino: this.ino(), meta: this.meta(0o755, this.spec.owner, this.spec.now), entries: new Map() };
-      dir.entries.set(p, d);
-      this.touch(dir);
-      dir = d;
-    }
-    return dir;
+  protected get top(): TreeNode {
+    return this.tree.root;
   }
-
-  /** Builds the tree in systemd-repart's order: CopyFiles= lines, archives, MakeDirectories=, MakeSymlinks=, Subvolumes=. */
-  run(): void {
-    const ex = this.exclusions();
-    this.copyRootMeta();
-    for (const line of this.spec.copyFiles) this.copyFilesLine(line, ex);
-    this.addArchives();
-    this.makeDirectories();
-    this.makeSymlinks();
-    this.markSubvolumes();
+  protected childOf(dir: TreeNode, name: string): TreeNode | undefined {
+    return (dir as DirNode).entries.get(name);
   }
-
-  /** Root directory metadata: the first '/' line whose source is a directory (owner not copied). */
-  private copyRootMeta(): void {
-    for (const line of this.spec.copyFiles) {
-      if (components(line.target, 'target', line.where).length !== 0) continue;
-      const src = this.chase(line.source, line.where);
-      const st = this.statHost(src);
-      if (st?.isDirectory()) {
-        this.tree.root.meta = this.metaFrom(st, this.spec.owner);
-        this.tree.root.hostPath = src;
-        break;
-      }
-    }
+  protected isDir(n: TreeNode): boolean {
+    return n.kind === 'dir';
+  }
+  protected newDir(parent: TreeNode, name: string): TreeNode {
+    const d: DirNode = { kind: 'dir', ino: this.ino(), meta: this.meta(0o755, this.spec.owner, this.spec.now), entries: new Map() };
+    (parent as DirNode).entries.set(name, d);
+    this.touch(parent as DirNode);
+    return d;
+  }
+  protected newSymlink(parent: TreeNode, name: string, target: string): void {
+    (parent as DirNode).entries.set(name, { kind: 'symlink', ino: this.ino(), meta: this.meta(0o777, this.spec.owner, this.spec.now), target });
+    this.touch(parent as DirNode);
+  }
+  protected setRootFrom(src: string, st: Stats): void {
+    this.tree.root.meta = this.metaFrom(st, this.spec.owner);
+    this.tree.root.hostPath = src;
+  }
+  protected markSubvolume(dir: TreeNode, sv: { readOnly: boolean; nodatacow: boolean }, isDefault: boolean): void {
+    (dir as DirNode).subvolume = { readOnly: sv.readOnly, nodatacow: sv.nodatacow, isDefault };
   }
 
   protected copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void {
@@ -353,7 +446,7 @@ class Builder extends ScanBase {
       existing.meta.mtime = saved.m;
       return;
     }
-    const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
+    const parent = this.mkdirP(tgtParts.slice(0, -1), line.where) as DirNode;
     const name = tgtParts[tgtParts.length - 1]!;
     const lst = lstat(src);
     const node = this.copyEntry(src, lst, deny, new Map(), line.where);
@@ -368,49 +461,15 @@ class Builder extends ScanBase {
       throw new FsError('E_SOURCE', `${line.target}: CopyFiles= target refers to a directory but source ${srcNorm} is a file`, line.where);
     }
     if (this.ancestorDenied(src, deny)) return this.log(`${srcNorm}: excluded, skipping`);
-    const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
+    const parent = this.mkdirP(tgtParts.slice(0, -1), line.where) as DirNode;
     const name = tgtParts[tgtParts.length - 1]!;
     if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target already exists`, line.where);
     parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, this.spec.owner), size: st.size, source: this.hostSource(src, st, line.where), allocated: st.blocks * 512 });
     this.touch(parent);
   }
 
-  private addArchives(): void {
-    for (const a of this.spec.archives ?? []) addArchive({ ...a, source: this.chase(a.source, a.where) }, { tree: this.tree, mkdirP: (p) => this.mkdirP(p, a.where), now: this.spec.now });
-  }
-
-  private makeDirectories(): void {
-    for (const d of this.spec.makeDirectories) {
-      const where = this.spec.makeDirectoriesWhere?.get(d);
-      this.mkdirP(components(d, 'MakeDirectories= path', where), where);
-    }
-  }
-
-  private makeSymlinks(): void {
-    const spec = this.spec;
-    for (const l of spec.makeSymlinks) {
-      const w = l.where;
-      const pre = w?.key ? '' : 'MakeSymlinks=: '; // the location names the key when there is one
-      const parts = components(l.path, 'MakeSymlinks= path', w);
-      if (parts.length === 0) throw new FsError('E_SOURCE', `${pre}cannot replace the root directory`, w);
-      const parent = this.lookupDir(parts.slice(0, -1));
-      if (!parent || parent.kind !== 'dir') throw new FsError('E_SOURCE', `${pre}parent directory of ${l.path} does not exist`, w);
-      const name = parts[parts.length - 1]!;
-      if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${pre}${l.path} already exists`, w);
-      parent.entries.set(name, { kind: 'symlink', ino: this.ino(), meta: this.meta(0o777, spec.owner, spec.now), target: l.target });
-      this.touch(parent);
-    }
-  }
-
-  private markSubvolumes(): void {
-    const spec = this.spec;
-    for (const sv of spec.subvolumes) {
-      const n = this.lookupDir(components(sv.path, 'Subvolumes= path'));
-      if (n?.kind === 'dir') {
-        const isDefault = spec.defaultSubvolume !== undefined && posix.normalize(spec.defaultSubvolume) === posix.normalize(sv.path);
-        n.subvolume = { readOnly: sv.readOnly, nodatacow: sv.nodatacow, isDefault };
-      }
-    }
+  protected addArchives(): void {
+    for (const a of this.spec.archives ?? []) addArchive({ ...a, source: this.chase(a.source, a.where) }, { tree: this.tree, mkdirP: (p) => this.mkdirP(p, a.where) as DirNode, now: this.spec.now });
   }
 
   /** copy_tree_at for one entry (metadata of directories applied after their children). */
@@ -448,22 +507,7 @@ class Builder extends ScanBase {
   }
 
   private copyChildren(path: string, dir: DirNode, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): void {
-    let names: string[];
-    try {
-      names = readdir(path);
-    } catch (e) {
-      throw new FsError('E_SOURCE', `${path}: cannot read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, where);
-    }
-    names.sort();
-    // every entry is lstat'ed before any is copied (a directory's children, then theirs)
-    const paths = names.map((n) => childPath(path, n));
-    const stats = paths.map((p) => {
-      try {
-        return lstat(p, { throwIfNoEntry: false }) ?? null;
-      } catch (e) {
-        throw new FsError('E_SOURCE', `${p}: cannot stat: ${(e as NodeJS.ErrnoException).code}`, where);
-      }
-    });
+    const { names, paths, stats } = this.listDir(path, where);
     for (let i = 0; i < names.length; i++) {
       const st = stats[i];
       if (!st) continue;

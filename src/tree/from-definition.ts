@@ -117,38 +117,31 @@ export async function partitionTree(d: PartitionDefinition, label: string, ctx: 
   const xattrs = d.format !== 'vfat' ? new XattrPrefetch(ctx.env ?? process.env) : null;
   // packed straight from the scan (src/tree/scanpack.ts): no object per node; CopyArchive= and
   // --dedupe work on the objects
-  if (o.packed && !o.dedupe && (d.copyArchives ?? []).length === 0) {
-    let store: PackStore;
-    try {
-      store = scanPacked({ ...treeSpecFor(d, ctx), onWholeDirectory: xattrs ? (dir) => xattrs.start(dir) : undefined });
-    } catch (e) {
-      xattrs?.abort();
-      throw e;
-    }
-    if (xattrs) await hostXattrs(store, ctx, xattrs);
-    if (validate) {
-      const v = validateFsXattrs(d, label, d.type, o.siblings);
-      store.setXattrs(0, [...(store.xattrs(0) ?? []).filter((x) => !v.some((y) => y.name === x.name)), ...v]);
-    }
-    if (compat.clampTimes && ctx.sourceDateEpoch !== undefined) store.clamp(ctx.sourceDateEpoch);
-    return store.finish();
-  }
-  let tree: SourceTree;
+  const packed = o.packed === true && !o.dedupe && (d.copyArchives ?? []).length === 0;
+  const spec: TreeSpec = { ...treeSpecFor(d, ctx), onWholeDirectory: xattrs ? (dir) => xattrs.start(dir) : undefined };
+  let made: PackStore | SourceTree;
   try {
-    tree = await buildTree({ ...treeSpecFor(d, ctx), onWholeDirectory: xattrs ? (dir) => xattrs.start(dir) : undefined });
+    made = packed ? scanPacked(spec) : await buildTree(spec);
   } catch (e) {
     xattrs?.abort();
     throw e;
   }
-  if (xattrs) await hostXattrs(tree, ctx, xattrs);
-  if (validate) {
-    // repart sets them on the copied root, after the source directory's own
-    const v = validateFsXattrs(d, label, d.type, o.siblings);
-    tree.root.meta.xattrs = [...(tree.root.meta.xattrs ?? []).filter((x) => !v.some((y) => y.name === x.name)), ...v];
-  }
+  if (xattrs) await hostXattrs(made, ctx, xattrs);
+  // repart sets the validatefs xattrs on the copied root, after the source directory's own
+  const v = validate ? validateFsXattrs(d, label, d.type, o.siblings) : [];
+  const rootXattrs = <X extends { name: string }>(own: X[] | undefined) => [...(own ?? []).filter((x) => !v.some((y) => y.name === x.name)), ...v];
   // The 262 stack's mkfs tools all clamp times to SOURCE_DATE_EPOCH (btrfs-progs 7.x too; our
   // btrfs-progs 6.14 does not), so the tree is clamped once for every format.
-  if (compat.clampTimes && ctx.sourceDateEpoch !== undefined) clampTimes(tree, ctx.sourceDateEpoch);
+  const epoch = compat.clampTimes ? ctx.sourceDateEpoch : undefined;
+  if (packed) {
+    const store = made as PackStore;
+    if (validate) store.setXattrs(0, rootXattrs(store.xattrs(0)));
+    if (epoch !== undefined) store.clamp(epoch);
+    return store.finish();
+  }
+  const tree = made as SourceTree;
+  if (validate) tree.root.meta.xattrs = rootXattrs(tree.root.meta.xattrs);
+  if (epoch !== undefined) clampTimes(tree, epoch);
   if (o.dedupe) {
     const st = await dedupeTree(tree);
     if (st.merged) ctx.log?.(`${label}: de-duplicated ${st.merged} of ${st.files} files (${fmtBytes(BigInt(st.bytesSaved))} saved)`);

@@ -11,10 +11,10 @@
  * line (as Map.set replaces an entry) stays behind as an unreachable record and is dropped.
  * CopyArchive= and --dedupe keep the object path (src/tree/from-definition.ts).
  */
-import { lstatSync as lstat, readdirSync as readdir, readlinkSync as readlink } from 'node:fs';
+import { lstatSync as lstat, readlinkSync as readlink } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { FsError, type ErrorWhere } from '../errors.js';
-import { childPath, components, key, ScanBase, type CopyFilesLine, type Deny, type TreeSpec } from './build.js';
+import { key, ScanBase, scanId, type CopyFilesLine, type Deny, type TreeSpec } from './build.js';
 import type { Timespec } from './model.js';
 import { treeRdev } from './devices.js';
 import {
@@ -23,7 +23,6 @@ import {
   U_INO, U_MNSEC, U_MODE, U_NAME, U_NAME_LEN, U_NLINK, U_PARENT, U_STRIDE, U_UID, U_XATTR, XATTRS_SET, alloc, derives, lstrAt,
   type PackedTree,
 } from './packed.js';
-import { posix } from 'node:path';
 
 const NONE = 0xffffffff;
 /** the most records a tree can have here (U_STRIDE x 4 bytes each in a buffer of at most 4 GiB) */
@@ -433,7 +432,8 @@ function fillShared<T extends { set(a: ArrayLike<number>): void }>(ctor: { new (
 }
 
 /** buildTree's walk, writing records (see the top of this file). */
-export class PackBuilder extends ScanBase {
+export class PackBuilder extends ScanBase<number> {
+  protected readonly top = 0;
   readonly s = new PackStore();
   private readonly nowRef: number;
 
@@ -496,65 +496,52 @@ export class PackBuilder extends ScanBase {
     this.s.attach(dir, i, name);
   }
 
-  private lookupDir(parts: string[]): number {
-    let n = 0;
-    for (const p of parts) {
-      if (this.s.kind(n) !== K_DIR) return -1;
-      n = this.s.child(n, p);
-      if (n < 0) return -1;
-    }
-    return n;
+  protected childOf(dir: number, name: string): number | undefined {
+    const c = this.s.child(dir, name);
+    return c < 0 ? undefined : c;
   }
-
-  private mkdirP(parts: string[], where?: ErrorWhere): number {
-    let dir = 0;
-    for (const p of parts) {
-      const next = this.s.child(dir, p);
-      if (next >= 0) {
-        if (this.s.kind(next) !== K_DIR) throw new FsError('E_SOURCE', `/${parts.join('/')}: "${p}" exists and is not a directory`, where);
-        dir = next;
-        continue;
-      }
-      const d = this.s.record(K_DIR);
-      this.s.u[d * U_STRIDE + U_INO] = this.ino();
-      this.setMeta(d, 0o755, this.spec.owner, this.spec.now, this.spec.now);
-      this.put(dir, d, p);
-      this.touch(dir);
-      dir = d;
-    }
-    return dir;
+  protected isDir(n: number): boolean {
+    return this.s.kind(n) === K_DIR;
   }
-
-  run(): void {
-    const ex = this.exclusions();
-    this.copyRootMeta();
-    for (const line of this.spec.copyFiles) this.copyFilesLine(line, ex);
+  protected newDir(parent: number, name: string): number {
+    const d = this.s.record(K_DIR);
+    this.s.u[d * U_STRIDE + U_INO] = this.ino();
+    this.setMeta(d, 0o755, this.spec.owner, this.spec.now, this.spec.now);
+    this.put(parent, d, name);
+    this.touch(parent);
+    return d;
+  }
+  protected newSymlink(parent: number, name: string, target: string): void {
+    const spec = this.spec;
+    const i = this.s.record(K_SYMLINK);
+    this.s.u[i * U_STRIDE + U_INO] = this.ino();
+    this.s.u[i * U_STRIDE + U_A] = i;
+    this.setMeta(i, 0o777, spec.owner, spec.now, spec.now);
+    this.target(i, target);
+    this.put(parent, i, name);
+    this.touch(parent);
+  }
+  protected setRootFrom(src: string, st: Stats): void {
+    this.setMetaFrom(0, st, this.spec.owner);
+    this.s.setHostExplicit(0, src);
+  }
+  protected markSubvolume(n: number, sv: { readOnly: boolean; nodatacow: boolean }, isDefault: boolean): void {
+    const b = n * U_STRIDE;
+    let mode = this.s.u[b + U_MODE]! & ~(SUBVOL | SV_RO | SV_NOCOW | SV_DEFAULT);
+    mode |= SUBVOL;
+    if (sv.readOnly) mode |= SV_RO;
+    if (sv.nodatacow) mode |= SV_NOCOW;
+    if (isDefault) mode |= SV_DEFAULT;
+    this.s.u[b + U_MODE] = mode;
+  }
+  protected addArchives(): void {
     if ((this.spec.archives ?? []).length > 0) throw new Error('PackBuilder: CopyArchive= takes the object path');
-    for (const d of this.spec.makeDirectories) {
-      const where = this.spec.makeDirectoriesWhere?.get(d);
-      this.mkdirP(components(d, 'MakeDirectories= path', where), where);
-    }
-    this.makeSymlinks();
-    this.markSubvolumes();
-  }
-
-  private copyRootMeta(): void {
-    for (const line of this.spec.copyFiles) {
-      if (components(line.target, 'target', line.where).length !== 0) continue;
-      const src = this.chase(line.source, line.where);
-      const st = this.statHost(src);
-      if (st?.isDirectory()) {
-        this.setMetaFrom(0, st, this.spec.owner);
-        this.s.setHostExplicit(0, src);
-        break;
-      }
-    }
   }
 
   protected copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void {
     if (deny.size === 0) this.spec.onWholeDirectory?.(src);
     const existing = this.lookupDir(tgtParts);
-    if (existing >= 0) {
+    if (existing !== undefined) {
       if (this.s.kind(existing) !== K_DIR) throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target exists and is not a directory`, line.where);
       this.mergeInto(existing, src, deny, new Map(), line.where);
       return;
@@ -608,7 +595,7 @@ export class PackBuilder extends ScanBase {
       dev = s.devIndex(st.dev);
       s.sino[i] = BigInt(st.ino);
     } else {
-      const id = scanIdBig(path, st, where);
+      const id = scanId(path, st, where);
       dev = s.devIndex(Number(id.dev));
       s.devs[dev] = id.dev;
       s.sino[i] = id.ino;
@@ -617,48 +604,10 @@ export class PackBuilder extends ScanBase {
     s.u[b + U_MODE]! |= HAS_DEV | HAS_SINO | HAS_ALLOC;
   }
 
-  private makeSymlinks(): void {
-    const spec = this.spec;
-    for (const l of spec.makeSymlinks) {
-      const w = l.where;
-      const pre = w?.key ? '' : 'MakeSymlinks=: ';
-      const parts = components(l.path, 'MakeSymlinks= path', w);
-      if (parts.length === 0) throw new FsError('E_SOURCE', `${pre}cannot replace the root directory`, w);
-      const parent = this.lookupDir(parts.slice(0, -1));
-      if (parent < 0 || this.s.kind(parent) !== K_DIR) throw new FsError('E_SOURCE', `${pre}parent directory of ${l.path} does not exist`, w);
-      const name = parts[parts.length - 1]!;
-      if (this.s.child(parent, name) >= 0) throw new FsError('E_SOURCE', `${pre}${l.path} already exists`, w);
-      const i = this.s.record(K_SYMLINK);
-      this.s.u[i * U_STRIDE + U_INO] = this.ino();
-      this.s.u[i * U_STRIDE + U_A] = i;
-      this.setMeta(i, 0o777, spec.owner, spec.now, spec.now);
-      this.target(i, l.target);
-      this.put(parent, i, name);
-      this.touch(parent);
-    }
-  }
-
   private target(i: number, t: string): void {
     const b = i * U_STRIDE;
     this.s.u[b + U_AUX0] = this.s.heap.str(t);
     this.s.u[b + U_AUX1] = this.s.heap.len - this.s.u[b + U_AUX0]!;
-  }
-
-  private markSubvolumes(): void {
-    const spec = this.spec;
-    for (const sv of spec.subvolumes) {
-      const n = this.lookupDir(components(sv.path, 'Subvolumes= path'));
-      if (n >= 0 && this.s.kind(n) === K_DIR) {
-        const isDefault = spec.defaultSubvolume !== undefined && posix.normalize(spec.defaultSubvolume) === posix.normalize(sv.path);
-        const b = n * U_STRIDE;
-        let mode = this.s.u[b + U_MODE]! & ~(SUBVOL | SV_RO | SV_NOCOW | SV_DEFAULT);
-        mode |= SUBVOL;
-        if (sv.readOnly) mode |= SV_RO;
-        if (sv.nodatacow) mode |= SV_NOCOW;
-        if (isDefault) mode |= SV_DEFAULT;
-        this.s.u[b + U_MODE] = mode;
-      }
-    }
   }
 
   /**
@@ -733,24 +682,7 @@ export class PackBuilder extends ScanBase {
   /** `hostIsPath`: dir's host path is known to be `path` (no need to build it to compare) */
   private copyChildren(path: string, dir: number, deny: Map<string, Deny>, links: Map<string, number>, where?: ErrorWhere, hostIsPath = false): void {
     const s = this.s;
-    let names: string[];
-    try {
-      names = readdir(path);
-    } catch (e) {
-      throw new FsError('E_SOURCE', `${path}: cannot read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, where);
-    }
-    names.sort();
-    // every entry is lstat'ed before any is copied (as the object scan does)
-    const paths: string[] = new Array(names.length);
-    const stats: (Stats | null)[] = new Array(names.length);
-    for (let k = 0; k < names.length; k++) {
-      const p = (paths[k] = childPath(path, names[k]!));
-      try {
-        stats[k] = lstat(p, { throwIfNoEntry: false }) ?? null;
-      } catch (e) {
-        throw new FsError('E_SOURCE', `${p}: cannot stat: ${(e as NodeJS.ErrnoException).code}`, where);
-      }
-    }
+    const { names, paths, stats } = this.listDir(path, where);
     // merging into a directory that has entries: those are looked up by name
     let existing: Map<string, number> | null = null;
     if (s.u[dir * U_STRIDE + U_COUNT]! > 0) {
@@ -784,18 +716,6 @@ export class PackBuilder extends ScanBase {
     this.s.detach(dir, old);
     return this.copyEntry(dir, name, path, st, deny, links, where, derived);
   }
-}
-
-/** scanId for inode or device numbers past 2^53 (a bigint lstat that must see the same file). */
-function scanIdBig(path: string, st: Stats, where?: ErrorWhere): { dev: bigint; ino: bigint } {
-  let big;
-  try {
-    big = lstat(path, { bigint: true });
-  } catch (e) {
-    throw new FsError('E_SOURCE', `${path}: changed while it was scanned (${(e as NodeJS.ErrnoException).code})`, where);
-  }
-  if (Number(big.ino) !== st.ino || Number(big.dev) !== st.dev || !big.isFile()) throw new FsError('E_SOURCE', `${path}: changed while it was scanned`, where);
-  return { dev: big.dev, ino: big.ino };
 }
 
 /** The packed scan of `spec` (no CopyArchive=): records, not yet in their final order. */

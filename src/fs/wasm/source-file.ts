@@ -157,10 +157,15 @@ export function openSourceFile(
           fs.closeSync(fd);
           done();
         }
-        if (!member && now !== planned) record({ path, errno: 'EIO', message: `${path}: changed size while it was read (${planned} → ${now} bytes)`, namesErrno: false });
+        if (!member && now !== planned) record(sizeChanged(path, planned, now));
       },
     },
   };
+}
+
+/** A source whose size at the end of reading was not the planned one (a file that grew or shrank while read). */
+export function sizeChanged(path: string, planned: number, now: number): SourceFailure {
+  return { path, errno: 'EIO', message: `${path}: changed size while it was read (${planned} → ${now} bytes)`, namesErrno: false };
 }
 
 /** An empty source verified by lstat (verifyScannedEmpty, here or on the thread of empty-check.ts): no fd, no bytes, no holes to seek. */

@@ -7,7 +7,7 @@ import { lstatSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
-import { emptyReader, openSourceFile, type OpenedSource, type SourceFailure } from './source-file.js';
+import { emptyReader, openSourceFile, sizeChanged, type OpenedSource, type SourceFailure } from './source-file.js';
 import { HandoffTaker, type HandoffTable } from './fd-handoff.js';
 import { ASIDE_MIN, checkEmptyAside, isEmptyHostFile, type EmptyCheckResult } from './empty-check.js';
 import { byteOrder, type FileNode, type Timespec, type TreeNode } from '../../tree/model.js';
@@ -355,9 +355,7 @@ export class VirtualTree {
   finishHandoff(): void {
     const changed = this.handoff?.finish();
     if (!changed) return;
-    const path = this.v.hostPath(changed.rec)!;
-    const planned = this.v.size(changed.rec);
-    this.sourceFailure ??= { path, errno: 'EIO', message: `${path}: changed size while it was read (${planned} → ${changed.size} bytes)`, namesErrno: false };
+    this.sourceFailure ??= sizeChanged(this.v.hostPath(changed.rec)!, this.v.size(changed.rec), changed.size);
   }
 
   /** A stream handler for reading a file node; host files are opened here and read in place. */
