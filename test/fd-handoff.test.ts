@@ -213,15 +213,78 @@ test('on a worker thread: descriptors go back to the read-ahead, and a file grow
   const w = new Worker(new URL('./fd-handoff-worker.js', import.meta.url), {
     workerData: { tree: packed, table, grow: { 'a-same': '', 'b-grows': path.join(src, 'b-grows') } },
   });
-  const r = await new Promise<{ failure: { message: string; errno: string } | null; fds: number[] }>((resolve, reject) => {
+  const r = await new Promise<{ failure: { message: string; errno: string } | null; fds: number[]; texts: string[] }>((resolve, reject) => {
     w.once('message', resolve);
     w.once('error', reject);
   });
   await w.terminate();
+  assert.deepEqual(r.texts, ['unchanged', 'short'], 'the bytes the read-ahead carried in its arena');
   assert.match(r.failure!.message, /b-grows: changed size while it was read \(5 → 16 bytes\)/);
   assert.equal(r.failure!.errno, 'EIO');
   assert.equal(heldOf(table), 0, 'both checked and closed by the read-ahead');
   for (const fd of r.fds) assert.equal(isOpen(fd), false);
   ra.stop();
   await ra.done;
+});
+
+test('the arena: a region per file, reused once the worker hands the file back; never more than the arena ahead', async () => {
+  const sab = newHandoffTable(8, 8, 64);
+  const sizes = [16, 16, 16, 16, 16];
+  const giver = new HandoffGiver(sab, fs.closeSync, (rec) => sizes[rec]!);
+  const taker = new HandoffTaker(sab, (rec) => sizes[rec]!);
+  assert.equal(giver.fitsArena(16), true);
+  assert.equal(giver.fitsArena(17), false, 'at most a quarter of the arena');
+  assert.equal(giver.fitsArena(0), false, 'nothing to carry');
+  const file = __filenameOf();
+  const at: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    at.push(await giver.reserve(16, () => false));
+    giver.arena.fill(i + 1, at[i]!, at[i]! + 16);
+    giver.offer(i, fs.openSync(file, 'r'), at[i]!);
+  }
+  assert.deepEqual(at, [0, 16, 32, 48]);
+  let fifth = -2;
+  const waiting = giver.reserve(16, () => false, 5).then((p) => (fifth = p));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(fifth, -2, 'the arena is full: the read-ahead waits');
+  // the worker takes record 1 first: its region comes back, but the ring's oldest (record 0) is still in use
+  const fd1 = taker.take(1);
+  assert.deepEqual([...taker.bytes(1)!], new Array(16).fill(2), "record 1's bytes");
+  taker.giveBack(1, fd1);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(fifth, -2, 'only the oldest region frees room');
+  const fd0 = taker.take(0);
+  assert.deepEqual([...taker.bytes(0)!], new Array(16).fill(1));
+  taker.giveBack(0, fd0);
+  assert.equal(await waiting, 0, 'the first region, reused');
+  assert.equal(taker.bytes(4), null, 'nothing published for a record not offered');
+  let stopped = false;
+  const gone = giver.reserve(48, () => stopped, 5);
+  stopped = true;
+  assert.equal(await gone, -1, 'a stopped read-ahead does not wait for room');
+  giver.closeRest();
+  assert.equal(heldOf(sab), 0);
+});
+
+test("the arena: a hard link's second offer (same record) keeps the first one's bytes and frees its own region", async () => {
+  const sab = newHandoffTable(4, 8, 64);
+  const giver = new HandoffGiver(sab, fs.closeSync, () => 8);
+  const taker = new HandoffTaker(sab, () => 8);
+  const file = __filenameOf();
+  const a = await giver.reserve(8, () => false);
+  giver.arena.fill(7, a, a + 8);
+  giver.offer(2, fs.openSync(file, 'r'), a);
+  assert.equal(giver.settled(2), true, 'offered: the read-ahead skips its other names');
+  const b = await giver.reserve(8, () => false);
+  giver.arena.fill(9, b, b + 8);
+  const second = fs.openSync(file, 'r');
+  giver.offer(2, second, b);
+  assert.equal(isOpen(second), false, 'the second descriptor is closed at once');
+  const fd = taker.take(2);
+  assert.deepEqual([...taker.bytes(2)!], new Array(8).fill(7), 'the bytes read with the descriptor taken');
+  taker.giveBack(2, fd);
+  giver.sweep();
+  // both regions are free again: a region of the whole remaining ring fits
+  assert.equal(await giver.reserve(16, () => false), 16);
+  giver.closeRest();
 });

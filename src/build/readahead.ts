@@ -30,6 +30,14 @@ const CHUNK = 1 << 20;
 const SWEEP_MS = 2;
 /** descriptors waiting for the worker at most (well under the usual 1024 open files) */
 const HANDOFF_MAX = 256;
+/**
+ * bytes read ahead into the handoff's arena at most (files up to a quarter of it): the worker
+ * copies them instead of reading the files again (fd-handoff.ts). 8 MiB carries 69 % of the
+ * bytes of the bench's Debian /usr (files up to 2 MiB). Small on purpose: each page is reused
+ * many times, and a new page costs a fault (~12 µs on the bench machine); 32 MiB was slower
+ * than none, 4 and 8 MiB equal (bench/results/issue-18.md).
+ */
+const HANDOFF_ARENA = 8 * 2 ** 20;
 
 /**
  * A handoff table for a job whose tool opens every regular file once, in the order read here
@@ -37,7 +45,7 @@ const HANDOFF_MAX = 256;
  */
 export function handoffFor(tree: AnyTree, format: string): HandoffTable | undefined {
   if (!isPacked(tree) || !/^ext[234]$/.test(format)) return undefined;
-  return newHandoffTable(tree.count, HANDOFF_MAX);
+  return newHandoffTable(tree.count, HANDOFF_MAX, HANDOFF_ARENA);
 }
 
 export interface ReadAheadOptions {
@@ -86,7 +94,7 @@ function* filesInToolOrder(dir: DirNode): Generator<Item> {
   }
 }
 
-const readAt = (fd: number, buf: Buffer, pos: number): Promise<number> =>
+const readAt = (fd: number, buf: Uint8Array, pos: number): Promise<number> =>
   new Promise((resolve) => read(fd, buf, 0, buf.length, pos, (err, n) => resolve(err ? 0 : n)));
 
 export class ReadAhead {
@@ -151,31 +159,35 @@ export class ReadAhead {
       if (next.done) return;
       const { f, rec } = next.value;
       const giver = rec >= 0 ? this.giver : null;
-      // the worker has opened it already (or taken it: a hard link's other name)
-      if (giver?.passed(rec)) continue;
+      // the worker has opened it already, or it is offered (a hard link's other name)
+      if (giver?.settled(rec)) continue;
       while (!this.stopped && this.issued - this.consumed > this.window) await new Promise<void>((r) => { const prev = this.wake; this.wake = () => { this.wake = null; prev?.(); r(); }; });
       // at most so many descriptors wait for the worker
       if (giver) await giver.room(() => this.stopped);
+      // ... and its bytes, for a file that fits the arena
+      const at = giver?.fitsArena(f.size) ? await giver.reserve(f.size, () => this.stopped) : -1;
       if (this.stopped) return;
       this.issued += f.size;
-      await this.readFile(f, buf, giver, rec);
+      await this.readFile(f, at >= 0 ? giver!.arena.subarray(at, at + f.size) : buf, giver, rec, at);
     }
   }
 
-  private async readFile(f: FileNode, buf: Buffer, giver: HandoffGiver | null, rec: number): Promise<void> {
+  /** Read `f` through `buf`: a scratch buffer, or (`at` ≥ 0) its region of the arena, exactly its size. */
+  private async readFile(f: FileNode, buf: Uint8Array, giver: HandoffGiver | null, rec: number, at: number): Promise<void> {
     const src = f.source as { kind: 'host'; path: string; dev?: bigint; ino?: bigint };
     let fd: number;
     let size: number | undefined;
     try {
       ({ fd, size } = openScannedStat(src.path, scanIdOf(src)));
     } catch {
+      if (at >= 0) giver!.release(at);
       return;
     }
     let whole = false;
     try {
       let pos = 0;
       while (pos < f.size && !this.stopped) {
-        const n = await readAt(fd, buf, pos);
+        const n = await readAt(fd, at >= 0 ? buf.subarray(pos) : buf, pos);
         if (n <= 0) break;
         pos += n;
       }
@@ -183,8 +195,11 @@ export class ReadAhead {
     } finally {
       // handed over only as the worker would have found it: the scanned inode (checked at the
       // open), the scanned size, read to its end; anything else it opens and judges itself
-      if (giver && whole && size === f.size && !this.stopped) giver.offer(rec, fd);
-      else closeSync(fd);
+      if (giver && whole && size === f.size && !this.stopped) giver.offer(rec, fd, at);
+      else {
+        closeSync(fd);
+        if (at >= 0) giver!.release(at);
+      }
     }
   }
 }

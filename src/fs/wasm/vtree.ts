@@ -402,7 +402,8 @@ export class VirtualTree {
       // itself (a tool run in-process would wait for a check that cannot run)
       const fd = this.handoff.take(rec, isMainThread);
       const taker = this.handoff;
-      if (fd >= 0) opened = { fd, size: file.size, giveBack: isMainThread ? undefined : () => taker.giveBack(rec, fd) };
+      // with its bytes, if the read-ahead read them into the table's arena (given back with the descriptor)
+      if (fd >= 0) opened = isMainThread ? { fd, size: file.size } : { fd, size: file.size, bytes: taker.bytes(rec) ?? undefined, giveBack: () => taker.giveBack(rec, fd) };
     }
     const src = openSourceFile(file, fail, (f) => {
       this.sourceFailure ??= f;
