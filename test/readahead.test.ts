@@ -51,6 +51,21 @@ test('read-ahead stops when told, and skips a source that changed since the scan
   assert.equal(ra.issuedBytes, MiB);
 });
 
+test('read-ahead reads on one lane while the page cache is warm, and in parallel once the process reads from the disk', { timeout: 30_000 }, async () => {
+  const files = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`f${String(i).padStart(2, '0')}`, MiB]));
+  const { t } = await tree(files);
+  const warm = new ReadAhead(t, { blockInputs: () => 7, sliceMs: 0 });
+  await warm.done;
+  assert.equal(warm.parallel, false, 'no block input: one synchronous lane throughout');
+  assert.equal(warm.issuedBytes, 24 * MiB);
+  let inputs = 0;
+  // every check finds 300 more block inputs (150 KiB read from the disk)
+  const cold = new ReadAhead(t, { blockInputs: () => (inputs += 300), sliceMs: 0 });
+  await cold.done;
+  assert.equal(cold.parallel, true, 'the parallel lanes took over');
+  assert.equal(cold.issuedBytes, 24 * MiB, 'every file still once');
+});
+
 test('read-ahead reads the packed form in the same order as the objects (byte order, hard links each time named)', async () => {
   const { src } = await tree({ 'b/\u00e9': 10, 'b/z': 20, 'a b/1': 30, 'B/2': 40, empty: 0 });
   fs.linkSync(path.join(src, 'b/z'), path.join(src, 'hard'));
