@@ -9,7 +9,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { FormatJob, FormatOutcome, FormatProgress } from './driver.js';
 import { driverFor } from './registry.js';
 import { addPhase, now, takePhases } from './wasm/phases.js';
-import { warmTool, type ToolName, type ToolSet } from './wasm/host.js';
+import type { ToolName, ToolSet } from './wasm/host.js';
 
 export type Reply =
   | { ok: true; outcome: FormatOutcome }
@@ -34,7 +34,8 @@ async function warm({ formats, toolSet }: WarmTask['warm']): Promise<Reply> {
   for (const f of formats) {
     await driverFor(f);
     const tool = TOOL_OF[f];
-    if (tool) await warmTool(tool, toolSet);
+    // the WebAssembly host only where a tool runs: a worker for vfat or swap never loads it
+    if (tool) await (await import('./wasm/host.js')).warmTool(tool, toolSet);
   }
   return { ok: true, outcome: { warnings: [], passes: 0 } };
 }
