@@ -67,6 +67,21 @@ export function summarize(b: BuilderResult) {
   };
 }
 
+/**
+ * The median of the per-run ratios `base` wall / `other` wall, run i against run i: the builders
+ * alternate, so run i of each is measured at about the same time, and a machine whose speed
+ * drifts between runs (the bench machine's did, by up to 40 % within minutes) moves both sides
+ * of a pair alike. Undefined without a pair where both succeeded.
+ */
+export function pairedRatio(base: BuilderResult, other: BuilderResult): number | undefined {
+  const r: number[] = [];
+  for (let i = 0; i < Math.min(base.samples.length, other.samples.length); i++) {
+    const a = base.samples[i]!, b = other.samples[i]!;
+    if (a.status === 0 && b.status === 0 && b.wall > 0) r.push(a.wall / b.wall);
+  }
+  return r.length ? median(r) : undefined;
+}
+
 function machine(): Record<string, string | number> {
   const ref = existsSync(REFERENCE) && process.getuid?.() === 0
     ? spawnSync(REFERENCE, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '' : 'unavailable';
@@ -176,7 +191,7 @@ export async function main(): Promise<void> {
 
 export function renderReportText(r: BenchReport): string {
   const lines: string[] = [`machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, node ${r.machine.node}; ${r.runs} run(s) per builder${r.quick ? ' (quick)' : ''}`];
-  const head = ['scenario', 'builder', 'wall med', 'min', 'max', 'CPU s', 'cores', 'RSS MiB', 'image', 'allocated', 'ratio', 'vs floor'];
+  const head = ['scenario', 'builder', 'wall med', 'min', 'max', 'CPU s', 'cores', 'RSS MiB', 'image', 'allocated', 'ratio', 'paired', 'vs floor'];
   const rows: string[][] = [head];
   const failures: string[] = [];
   for (const s of r.scenarios) {
@@ -186,14 +201,15 @@ export function renderReportText(r: BenchReport): string {
       if (b.samples.every((x) => x.status !== 0)) { rows.push([s.scenario, b.builder, 'FAILED']); failures.push(`${s.scenario} / ${b.builder}: ${b.samples[0]?.stderrTail ?? ''}`); continue; }
       const m = summarize(b);
       const ratio = base && b !== s.builders[0] && base.runs ? (base.wallMedian / m.wallMedian).toFixed(2) + 'x' : '';
+      const paired = base && b !== s.builders[0] ? pairedRatio(s.builders[0]!, b) : undefined;
       rows.push([s.scenario, b.builder, m.wallMedian.toFixed(2), m.wallMin.toFixed(2), m.wallMax.toFixed(2), m.cpuMedian.toFixed(2), `${(m.coreUtilisation * 100).toFixed(0)}%`, m.maxRssMiB.toFixed(0),
-        (m.imageBytes / 2 ** 20).toFixed(0) + 'M', (m.allocatedBytes / 2 ** 20).toFixed(0) + 'M', ratio, floor > 0 ? (m.wallMedian / floor).toFixed(1) + 'x' : '']);
+        (m.imageBytes / 2 ** 20).toFixed(0) + 'M', (m.allocatedBytes / 2 ** 20).toFixed(0) + 'M', ratio, paired === undefined ? '' : paired.toFixed(2) + 'x', floor > 0 ? (m.wallMedian / floor).toFixed(1) + 'x' : '']);
     }
     if (floor > 0) rows.push([s.scenario, 'floor (read src + write image)', floor.toFixed(2)]);
   }
   const w = head.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
   lines.push(...rows.map((row) => row.map((x, c) => (x ?? '').padEnd(w[c]!)).join('  ').trimEnd()));
-  lines.push('ratio = repart-ts median wall / this builder\'s (below 1 means repart-ts is faster); vs floor = median wall / floor; cores = CPU / wall / cores');
+  lines.push('ratio = repart-ts median wall / this builder\'s (below 1 means repart-ts is faster); paired = the median of run i\'s ratios (steadier on a drifting machine); vs floor = median wall / floor; cores = CPU / wall / cores');
   lines.push(...failures.map((f) => `failed: ${f}`));
   lines.push('', 'where repart-ts\'s time goes (last run; ms): start-up = process start to build start (Node + imports); stages of src/build/pipeline.ts;', 'per formatted partition, worker phases: driverLoad, compile + instantiate (WebAssembly), run = the tool (fileData = host reads of file data, imageWrite = writes to the image, metadata = the rest of run)');
   for (const s of r.scenarios) {
@@ -210,6 +226,12 @@ export function renderGoals(r: BenchReport): string {
   const ref = (s?: ScenarioResult) => { const b = s?.builders.find((x) => x.builder.startsWith('systemd-repart')); return b && b.samples.some((x) => x.status === 0) ? summarize(b) : undefined; };
   const fmt = (v: number | undefined, d = 2) => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
   const ratio = (n: string) => { const o = ours(sc(n)), f = ref(sc(n)); return o && f ? o.wallMedian / f.wallMedian : undefined; };
+  // the same, run against run (pairedRatio), shown beside it
+  const paired = (n: string) => {
+    const s = sc(n), b = s?.builders.find((x) => x.builder.startsWith('systemd-repart'));
+    const p = s?.builders[0] && b ? pairedRatio(s.builders[0], b) : undefined;
+    return p === undefined ? '' : ` (paired: ${fmt(p)}×)`;
+  };
   const xfloor = (n: string) => { const s = sc(n), o = ours(s); return o && s?.floor?.readSeconds ? o.wallMedian / s.floor.readSeconds : undefined; };
   // the same scenario with 262's tools (bothToolSets), shown beside the figure
   const with262 = (s: ScenarioResult | undefined, show: (m: ReturnType<typeof summarize>) => string) => {
@@ -219,13 +241,13 @@ export function renderGoals(r: BenchReport): string {
   const rss = Math.max(...r.scenarios.map((s) => ours(s)?.maxRssMiB ?? 0));
   const rssAt = r.scenarios.reduce((a, s) => ((ours(s)?.maxRssMiB ?? 0) >= rss ? s.scenario : a), '');
   const rows: [string, string, string][] = [
-    ['small real tree (debian-usr) vs systemd-repart', '≤ 0.25×', fmt(ratio('debian-usr')) + '×'],
-    ['large real tree (distro-usr-lib) vs systemd-repart', '≤ 0.15×', fmt(ratio('distro-usr-lib')) + '×'],
+    ['small real tree (debian-usr) vs systemd-repart', '≤ 0.25×', fmt(ratio('debian-usr')) + '×' + paired('debian-usr')],
+    ['large real tree (distro-usr-lib) vs systemd-repart', '≤ 0.15×', fmt(ratio('distro-usr-lib')) + '×' + paired('distro-usr-lib')],
     ['200,000 empty files (empty-200k)', '≤ 5 s', fmt(ours(sc('empty-200k'))?.wallMedian) + ' s' + with262(sc('empty-200k'), (m) => fmt(m.wallMedian) + ' s')],
     ['large real tree × warm read floor', '≤ 2.5×', fmt(xfloor('distro-usr-lib'), 1) + '×'],
     ['small real tree × warm read floor', '≤ 3×', fmt(xfloor('debian-usr'), 1) + '×'],
     ['peak RSS, any scenario (1M files: empty-1m)', '≤ 256 MiB', `${rss.toFixed(0)} MiB (${rssAt})` + with262(sc('empty-1m'), (m) => `${m.maxRssMiB.toFixed(0)} MiB at 1M`)],
-    ['GPT only vs systemd-repart', '≤ 2×', fmt(ratio('gpt-only')) + '×'],
+    ['GPT only vs systemd-repart', '≤ 2×', fmt(ratio('gpt-only')) + '×' + paired('gpt-only')],
     ['cores busy (CPU / wall / cores), large real tree', 'both', `${fmt((ours(sc('distro-usr-lib'))?.coreUtilisation ?? NaN) * 100, 0)}%`],
   ];
   const w = [0, 1].map((c) => Math.max(...rows.map((x) => x[c]!.length)));
