@@ -13,7 +13,8 @@
  * milliseconds; a file larger than the arena is only sampled (its first MiB: if that came from
  * the cache, so will the rest). Once the process reads from the disk (its block input count
  * grows, checked every slice and after a slow read), the read-ahead turns into the parallel
- * one described above.
+ * one described above. A network file system's reads are not block inputs: there it stays on
+ * its one lane (the tool still reads whatever the lane has not reached).
  *
  * Bounded: at most `window` bytes ahead of what the tool reports it has read (FormatProgress),
  * so the read-ahead cannot evict what it read before the tool gets to it. Files are opened as
