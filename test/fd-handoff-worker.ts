@@ -10,9 +10,8 @@ const fds: number[] = [];
 const texts: string[] = [];
 for (const [name, hostPath] of Object.entries(grow)) {
   const { handler, nfd } = vt.openFile(vt.resolve(`/m/${name}`, false));
-  // as emscripten passes it (HEAP8): the bytes must arrive as they are, not converted
-  const buf = new Int8Array(64);
-  const n = handler.read(undefined as never, buf as unknown as Uint8Array, 0, 64, 0);
+  const buf = new Uint8Array(64);
+  const n = handler.read(undefined as never, buf, 0, 64, 0);
   texts.push(Buffer.from(buf.buffer, 0, n).toString());
   if (hostPath) fs.appendFileSync(hostPath, ' and longer');
   handler.close(undefined as never);

@@ -221,7 +221,7 @@ export class ReadAhead {
 
   private async lane(startSync: boolean): Promise<void> {
     const buf = Buffer.allocUnsafe(CHUNK);
-    this.sliceStart = performance.now();
+    if (startSync) this.sliceStart = performance.now();
     for (;;) {
       if (this.stopped) return;
       const sync = startSync && !this.cold;

@@ -201,9 +201,10 @@ export class HandoffGiver {
   private readonly offered: number[] = [];
   /** the arena (empty: none) */
   readonly arena: Uint8Array;
-  /** regions of the arena in use, oldest first: [virtual start, end, in use] (virtual: never wraps; position = start mod size) */
-  private readonly regions: { start: number; end: number; used: boolean }[] = [];
-  private readonly byAt = new Map<number, { start: number; end: number; used: boolean }>();
+  /** regions of the arena, oldest first, from the oldest still in use (start: virtual, never wraps; position = start mod size) */
+  private readonly regions: { start: number; used: boolean }[] = [];
+  /** the regions in use, by position */
+  private readonly byAt = new Map<number, { start: number; used: boolean }>();
   /** the virtual end of the newest region */
   private head = 0;
   private readonly freedAt = (at: number): void => this.release(at);
@@ -231,7 +232,7 @@ export class HandoffGiver {
       const start = at + size > n ? this.head + (n - at) : this.head;
       const tail = this.regions.length ? this.regions[0]!.start : this.head;
       if (start + size - tail <= n) {
-        const r = { start, end: start + size, used: true };
+        const r = { start, used: true };
         this.regions.push(r);
         this.byAt.set(start % n, r);
         this.head = start + size;
