@@ -83,3 +83,29 @@ test('packed scan equals the object scan', async () => {
 test('packed scan equals the object scan on a bench tree', { skip: !process.env.REPART_TS_SCANPACK_TREE }, async () => {
   await same(spec('/', { copyFiles: [{ source: process.env.REPART_TS_SCANPACK_TREE!, target: '/usr' }] }));
 });
+
+test('eachHost leaves out exactly the paths below what it is told to skip', () => {
+  const root = mkdtempSync(join(tmpdir(), 'tree-scanpack-skip-'));
+  try {
+    const mk = (p: string) => { mkdirSync(join(root, p, '..'), { recursive: true }); writeFileSync(join(root, p), 'x'); };
+    mk('a/one'); mk('a/sub/deep/f'); mk('b/two'); mk('b/sub/g'); mk('single');
+    linkSync(join(root, 'b/two'), join(root, 'a/sub/hard'));
+    const lines = (...l: [string, string][]) => l.map(([source, target]) => ({ source, target }));
+    // /b lands inside /a's copy, /a/sub a second time elsewhere: host paths of their own below a skipped one
+    const s = scanPacked(spec(root, { copyFiles: lines(['/a', '/usr'], ['/b', '/usr/lib'], ['/single', '/usr/sub/s'], ['/a/sub', '/x/y']) }));
+    const all: string[] = [];
+    s.eachHost((_i, p) => all.push(p));
+    for (const under of [join(root, 'a'), join(root, 'a/sub'), join(root, 'b'), root]) {
+      const covered = (p: string) => p === under || p.startsWith(under + '/');
+      const seen: string[] = [];
+      let asked = 0;
+      s.eachHost((_i, p) => seen.push(p), (p) => (asked++, covered(p)));
+      assert.deepEqual(seen, all.filter((p) => !covered(p)), under);
+      // the names below a skipped directory are not asked about (their paths are never built)
+      assert.ok(asked < all.length || all.every((p) => !covered(p)), `${under}: asked ${asked} of ${all.length}`);
+    }
+    assert.ok(all.includes(join(root, 'b/sub/g')) && all.includes(join(root, 'single')));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

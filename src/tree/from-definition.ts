@@ -81,7 +81,7 @@ async function hostXattrs(tree: SourceTree | PackStore, ctx: TreeContext, prefet
   const env = ctx.env ?? process.env;
   const r = 'root' in tree
     ? await attachHostXattrs(tree, env, process.platform, prefetch)
-    : await attachHostXattrsWith<number>((f) => tree.eachHost(f), (i, xs) => tree.setXattrs(i, [...xs, ...(tree.xattrs(i) ?? []).filter((o) => !xs.some((x) => x.name === o.name))]), env, process.platform, prefetch);
+    : await attachHostXattrsWith<number>((f, skip) => tree.eachHost(f, skip), (i, xs) => tree.setXattrs(i, [...xs, ...(tree.xattrs(i) ?? []).filter((o) => !xs.some((x) => x.name === o.name))]), env, process.platform, prefetch);
   if (r.unavailable) once(ctx, `Extended attributes of source files (file capabilities, SELinux labels, ACLs, user.*) are not copied: ${r.unavailable}.`);
   for (const p of r.problems.slice(0, 5)) once(ctx, `getfattr: ${p}`);
   if (r.problems.length > 5) once(ctx, `getfattr: ${r.problems.length - 5} more problems reading extended attributes`);

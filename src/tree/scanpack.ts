@@ -253,23 +253,35 @@ export class PackStore {
     }
   }
 
-  /** Every reachable name with a host path, once per name (a hard link's path is its data record's). */
-  eachHost(f: (i: number, path: string) => void): void {
-    const visit = (dir: number, dirHost: string | undefined): void => {
+  /**
+   * Every reachable name with a host path, once per name (a hard link's path is its data record's).
+   * `skip`: a path it answers true for is not visited, nor are the names below it whose paths
+   * derive from it (their paths are never built); names below with a path of their own are.
+   */
+  eachHost(f: (i: number, path: string) => void, skip?: (path: string) => boolean): void {
+    const visit = (dir: number, dirHost: string | undefined, dirSkipped: boolean): void => {
       for (const c of this.children(dir)) {
         const d = this.data(c);
         const how = (this.u[d * U_STRIDE + U_MODE]! >>> HOST_SHIFT) & 3;
+        const derived = how === HOST_DERIVED && d === c;
         let p: string | undefined;
-        if (how === HOST_DERIVED && d === c && dirHost !== undefined) p = dirHost + '/' + this.name(c);
-        else if (how !== 0) p = this.hostOf(c);
-        // an archive member's path is the archive's (not here: archives keep the object path)
-        if (p !== undefined) f(c, p);
-        if (this.kind(c) === K_DIR) visit(c, p);
+        let skipped = derived && dirSkipped;
+        if (!skipped) {
+          if (derived && dirHost !== undefined) p = dirHost + '/' + this.name(c);
+          else if (how !== 0) p = this.hostOf(c);
+          // an archive member's path is the archive's (not here: archives keep the object path)
+          if (p !== undefined) {
+            if (skip?.(p)) skipped = true;
+            else f(c, p);
+          }
+        }
+        if (this.kind(c) === K_DIR) visit(c, skipped ? undefined : p, skipped);
       }
     };
     const rootHost = this.hostOf(0);
-    if (rootHost !== undefined) f(0, rootHost);
-    visit(0, rootHost);
+    const rootSkipped = rootHost !== undefined && skip?.(rootHost) === true;
+    if (rootHost !== undefined && !rootSkipped) f(0, rootHost);
+    visit(0, rootSkipped ? undefined : rootHost, rootSkipped);
   }
 
   /**

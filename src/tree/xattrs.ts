@@ -224,14 +224,18 @@ export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv 
 
 /**
  * attachHostXattrs for any tree form: `each` visits every node copied from the host with its host
- * path (src/tree/scanpack.ts: records), `put` puts the attributes found on one.
+ * path (src/tree/scanpack.ts: records), `put` puts the attributes found on one. `each` may leave
+ * out the nodes `skip` answers true for and those below them whose paths derive from theirs.
  */
-export async function attachHostXattrsWith<N>(each: (f: (n: N, path: string) => void) => void, put: (n: N, xs: Xattr[]) => void, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, prefetch?: XattrPrefetch): Promise<{ unavailable?: string; problems: string[] }> {
-  const visit = (f: (n: N, path: string) => void): void => each((n, p) => f(n, clean(p)));
+export async function attachHostXattrsWith<N>(each: (f: (n: N, path: string) => void, skip?: (path: string) => boolean) => void, put: (n: N, xs: Xattr[]) => void, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, prefetch?: XattrPrefetch): Promise<{ unavailable?: string; problems: string[] }> {
+  const visit = (f: (n: N, path: string) => void, skip?: (path: string) => boolean): void => each((n, p) => f(n, clean(p)), skip && ((p) => skip(clean(p))));
+  // the paths getfattr is not reading already; a walk that can leaves out whole prefetched
+  // directories (a packed scan's names below one: their paths are not even built)
   const rest: string[] = [];
+  const covered = prefetch ? (p: string) => prefetch.covering(p) !== undefined : undefined;
   visit((_n, p) => {
-    if (prefetch?.covering(p) === undefined) rest.push(p);
-  });
+    if (!covered?.(p)) rest.push(p);
+  }, covered);
   const pre = prefetch ? await prefetch.results() : undefined;
   const r = pre?.unavailable ? pre : await readHostXattrs([...new Set(rest)], env, platform);
   const problems = [...(pre?.problems ?? []), ...(pre === r ? [] : r.problems)];
