@@ -160,3 +160,32 @@ test('virtual tree: lookups, symlinks, link counts and byte-order listing', () =
   assert.equal(h.read({} as never, buf, 1, 8, 1), 2);
   assert.equal(buf.subarray(1, 3).toString(), 'bc');
 });
+
+test('window device: writes it still holds are written at close, and a failure to write them is not lost', () => {
+  const img = image(0, 0);
+  fs.truncateSync(img, 4 * MiB);
+  const dev = new WindowDevice({ path: img, offset: MiB, size: 2 * MiB }, fail, true);
+  const h = dev.open();
+  const s = {} as never;
+  // interleaved as mke2fs writes: data blocks with a metadata block rewritten between them
+  for (let i = 0; i < 64; i++) {
+    h.write(s, Buffer.alloc(4096, i + 1), 0, 4096, 65536 + i * 4096);
+    h.write(s, Buffer.alloc(4096, 200 + (i % 8)), 0, 4096, 8192);
+  }
+  const r = Buffer.alloc(4096);
+  h.read(s, r, 0, 4096, 8192);
+  assert.ok(r.every((x) => x === 207), 'a held block reads back as last written');
+  assert.equal(dev.stats.reads, 0, '... without reading the file');
+  assert.ok(fs.readFileSync(img).every((x) => x === 0), 'nothing written to the file yet');
+  h.close(s);
+  const b = fs.readFileSync(img);
+  assert.ok(b.subarray(MiB + 8192, MiB + 12288).every((x) => x === 207));
+  for (let i = 0; i < 64; i++) assert.equal(b[MiB + 65536 + i * 4096 + 17], i + 1);
+  assert.ok(dev.stats.writes <= 2, `the 65 blocks went out in ${dev.stats.writes} writes`);
+
+  // /dev/full takes no byte: the held writes fail when they are written, at close
+  const full = new WindowDevice({ path: '/dev/full', offset: 0, size: MiB }, fail, false);
+  const f = full.open();
+  assert.equal(f.write(s, Buffer.alloc(4096, 1), 0, 4096, 0), 4096);
+  assert.throws(() => f.close(s), /ENOSPC/);
+});

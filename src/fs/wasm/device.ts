@@ -150,9 +150,12 @@ export class WindowDevice {
         if (closed) return;
         closed = true;
         if (--this.opens === 0) {
-          this.flush();
-          fs.closeSync(this.nfd);
-          this.nfd = -1;
+          try {
+            this.flush();
+          } finally {
+            fs.closeSync(this.nfd);
+            this.nfd = -1;
+          }
         }
       },
       truncate: (_s: EmStream, len: number) => this.truncate(len),

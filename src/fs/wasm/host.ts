@@ -181,6 +181,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
   let status: number;
   t0 = now();
   let crash: string | undefined;
+  let closing: unknown = null;
   try {
     status = mod.callMain(run.args);
   } catch (e) {
@@ -190,10 +191,16 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
       crash = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     }
   } finally {
-    ctx.closeAll();
+    closing = ctx.closeAll();
     // the source files it read through descriptors the read-ahead opened: checked there
     ctx.vtree?.finishHandoff();
     addPhase('run', t0);
+  }
+  // what the tool left open is closed here: the device may still hold writes (write-back.ts),
+  // and a tool that exited 0 has not made its file system if they cannot be written
+  if (closing && status === 0) {
+    status = -1;
+    crash = `writing what it left open: ${closing instanceof Error ? closing.message : String(closing)}`;
   }
   if (emptyChecks) {
     // normally done long before the tool: the wait is what is left of the lstats
@@ -248,15 +255,18 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
   return {
     vtree: h.vtree,
     device: h.device,
-    closeAll(): void {
+    /** Closes what the tool left open; the first failure, if any (every stream is closed regardless). */
+    closeAll(): unknown {
+      let first: unknown = null;
       for (const s of h.hostStreams) {
         try {
           s.host!.close(s);
-        } catch {
-          /* already failing */
+        } catch (e) {
+          first ??= e;
         }
       }
       h.hostStreams.clear();
+      return first;
     },
   };
 }
