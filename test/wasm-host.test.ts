@@ -183,6 +183,16 @@ test('window device: writes it still holds are written at close, and a failure t
   for (let i = 0; i < 64; i++) assert.equal(b[MiB + 65536 + i * 4096 + 17], i + 1);
   assert.ok(dev.stats.writes <= 2, `the 65 blocks went out in ${dev.stats.writes} writes`);
 
+  // a write larger than the buffer goes straight to the file, at most 1 MiB a write
+  const big = new WindowDevice({ path: img, offset: 0, size: 4 * MiB }, fail, false);
+  const g = big.open();
+  const data = Buffer.alloc(3 * MiB + 4096);
+  for (let i = 0; i < data.length; i += 4096) data[i] = (i / 4096) & 0xff;
+  assert.equal(g.write(s, data, 0, data.length, 4096), data.length);
+  assert.equal(big.stats.writes, 4);
+  g.close(s);
+  assert.ok(fs.readFileSync(img).subarray(4096, 4096 + data.length).equals(data));
+
   // /dev/full takes no byte: the held writes fail when they are written, at close
   const full = new WindowDevice({ path: '/dev/full', offset: 0, size: MiB }, fail, false);
   const f = full.open();

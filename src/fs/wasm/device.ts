@@ -28,7 +28,7 @@ import {
   type EmStat, type EmStream, type StreamHandler,
 } from './emscripten.js';
 import type { Fail } from './vtree.js';
-import { Held, WriteBack } from './write-back.js';
+import { Held, MAX_WRITE, WriteBack } from './write-back.js';
 
 const CHUNK = 64 * 1024;
 const ZERO_IO = 1024 * 1024;
@@ -232,8 +232,9 @@ export class WindowDevice {
     this.markDirty(pos, n);
     this.stats.bytesWritten += n;
     if (this.held.write(buf, off, n, pos)) return n;
-    // larger than the write-back buffer (which is empty now): straight to the file
-    this.writeOut([buf.subarray(off, off + n)], pos);
+    // larger than the write-back buffer (which is empty now): straight to the file, in writes
+    // of the size the buffer's are (MAX_WRITE: larger ones were slow on the bench machine)
+    for (let k = 0; k < n; k += MAX_WRITE) this.writeOut([buf.subarray(off + k, off + Math.min(n, k + MAX_WRITE))], pos + k);
     return n;
   }
 

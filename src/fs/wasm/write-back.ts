@@ -41,7 +41,7 @@ interface Run {
  * few 4 MiB writes of a fresh image took ~8x as long as the same bytes in 1 MiB writes, and
  * brought the CPU time up by a quarter of a second; 128 KiB to 1 MiB are alike
  */
-const MAX_WRITE = 1024 * 1024;
+export const MAX_WRITE = 1024 * 1024;
 
 /** runs held at most (each costs a sort entry and an iovec): a tool writing tiny scattered pieces flushes this often */
 const MAX_RUNS = 4096;
