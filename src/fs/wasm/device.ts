@@ -9,6 +9,9 @@
  * zeros (a freshly created image), writes of zeros to never-written areas are dropped and
  * zeroing such areas is free. A bitmap of written 64 KiB chunks keeps that exact.
  *
+ * Fewer, larger writes: what a tool writes is held in a write-back buffer and reaches the file
+ * in position order; reads of blocks it holds are answered from it (write-back.ts).
+ *
  * As an empty file: the window can also stand for the empty temporary file systemd-repart
  * hands a tool that sizes its output itself (mkfs.btrfs --rootdir --shrink). It then starts
  * at 0 bytes, grows with writes (and fallocate) up to the window, reads end at its size, and a
