@@ -200,11 +200,15 @@ function hostPathOf(n: TreeNode): string | undefined {
 /** A path as getfattr prints it (normalised), without a normalising pass for the usual clean path. */
 const clean = (p: string): string => (p.includes('//') || p.includes('/.') || (p.length > 1 && p.endsWith('/')) ? posix.normalize(p) : p);
 
-/** Every node of the tree copied from the host, with its host path (a hard link once per name). */
-function eachHostNode(tree: SourceTree, f: (n: TreeNode, path: string) => void): void {
+/**
+ * Every node of the tree copied from the host, with its host path (a hard link once per name),
+ * but those whose path `skip` answers true for (each node holds its own path: nothing below is
+ * left out with it).
+ */
+function eachHostNode(tree: SourceTree, f: (n: TreeNode, path: string) => void, skip?: (path: string) => boolean): void {
   const visit = (n: TreeNode): void => {
     const p = hostPathOf(n);
-    if (p !== undefined) f(n, clean(p));
+    if (p !== undefined && !skip?.(p)) f(n, p);
     if (n.kind === 'dir') for (const c of n.entries.values()) visit(c);
   };
   visit(tree.root);
@@ -217,15 +221,16 @@ function eachHostNode(tree: SourceTree, f: (n: TreeNode, path: string) => void):
  * to put them on, rather than holding a map of every path.
  */
 export async function attachHostXattrs(tree: SourceTree, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, prefetch?: XattrPrefetch): Promise<{ unavailable?: string; problems: string[] }> {
-  return attachHostXattrsWith<TreeNode>((f) => eachHostNode(tree, f), (n, xs) => {
+  return attachHostXattrsWith<TreeNode>((f, skip) => eachHostNode(tree, f, skip), (n, xs) => {
     n.meta.xattrs = [...xs.map((x) => ({ name: x.name, value: x.value })), ...(n.meta.xattrs ?? []).filter((o) => !xs.some((x) => x.name === o.name))];
   }, env, platform, prefetch);
 }
 
 /**
  * attachHostXattrs for any tree form: `each` visits every node copied from the host with its host
- * path (src/tree/scanpack.ts: records), `put` puts the attributes found on one. `each` may leave
- * out the nodes `skip` answers true for and those below them whose paths derive from theirs.
+ * path (src/tree/scanpack.ts: records), `put` puts the attributes found on one. Given `skip`,
+ * `each` leaves out the nodes it answers true for, and may leave out those below them whose paths
+ * derive from theirs.
  */
 export async function attachHostXattrsWith<N>(each: (f: (n: N, path: string) => void, skip?: (path: string) => boolean) => void, put: (n: N, xs: Xattr[]) => void, env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, prefetch?: XattrPrefetch): Promise<{ unavailable?: string; problems: string[] }> {
   const visit = (f: (n: N, path: string) => void, skip?: (path: string) => boolean): void => each((n, p) => f(n, clean(p)), skip && ((p) => skip(clean(p))));
@@ -233,9 +238,7 @@ export async function attachHostXattrsWith<N>(each: (f: (n: N, path: string) => 
   // directories (a packed scan's names below one: their paths are not even built)
   const rest: string[] = [];
   const covered = prefetch ? (p: string) => prefetch.covering(p) !== undefined : undefined;
-  visit((_n, p) => {
-    if (!covered?.(p)) rest.push(p);
-  }, covered);
+  visit((_n, p) => rest.push(p), covered);
   const pre = prefetch ? await prefetch.results() : undefined;
   const r = pre?.unavailable ? pre : await readHostXattrs([...new Set(rest)], env, platform);
   const problems = [...(pre?.problems ?? []), ...(pre === r ? [] : r.problems)];

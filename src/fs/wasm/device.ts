@@ -31,7 +31,7 @@ import {
   type EmStat, type EmStream, type StreamHandler,
 } from './emscripten.js';
 import type { Fail } from './vtree.js';
-import { Held, MAX_WRITE, WriteBack } from './write-back.js';
+import { BLOCK, Held, MAX_WRITE, WriteBack } from './write-back.js';
 
 const CHUNK = 64 * 1024;
 const ZERO_IO = 1024 * 1024;
@@ -43,7 +43,6 @@ const ZEROS = Buffer.alloc(ZERO_IO);
  * with 1 MiB, 4 MiB slower still; in a fast phase all within noise (8.4-8.8 s).
  */
 const WRITE_BACK = 512 * 1024;
-const BLOCK = 4096;
 /** windows up to this size get the per-block map (2 MiB of bits at most) */
 const MAX_BLOCK_MAP = 64 * 1024 * 1024 * 1024;
 

@@ -109,8 +109,6 @@ export class WriteBack {
   private readonly index: BlockIndex;
   /** blocks the index holds at most (half its slots: probes stay short) */
   private readonly maxBlocks: number;
-  /** some held block is held in part */
-  private parts = false;
 
   constructor(readonly capacity: number, private readonly out: WriteOut) {
     // whole blocks fill the buffer; unaligned runs add a part block or two each
@@ -162,10 +160,7 @@ export class WriteBack {
     this.used += n;
     for (let b = b0; b <= b1; b++) {
       if (run.pos <= b * BLOCK && (b + 1) * BLOCK <= run.pos + run.len) this.index.set(b, run.at + b * BLOCK - run.pos);
-      else {
-        this.index.set(b, PART);
-        this.parts = true;
-      }
+      else this.index.set(b, PART);
     }
     return true;
   }
@@ -195,7 +190,6 @@ export class WriteBack {
     this.runs = [];
     this.used = 0;
     this.index.clear();
-    this.parts = false;
     runs.sort((a, b) => a.pos - b.pos);
     const buf = this.buf!;
     let views: Uint8Array[] = [];
@@ -241,7 +235,6 @@ export class WriteBack {
 
   /** whether a held run shares a byte with [pos, pos+n) (only asked when a block of it is held in part) */
   private overlaps(pos: number, n: number): boolean {
-    if (!this.parts) return false;
     for (const r of this.runs) if (r.pos < pos + n && pos < r.pos + r.len) return true;
     return false;
   }
