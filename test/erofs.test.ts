@@ -9,11 +9,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import type { FormatJob } from '../src/fs/driver.js';
 import { erofsDriver, mkfsErofsArgs } from '../src/fs/erofs/index.js';
 import { closeWorkerPool } from '../src/fs/pool.js';
 import { FsError } from '../src/errors.js';
 import { checkArtifacts, fixture, marked, markedImage, MiB, rofsJob, UUID } from './erofs-helpers.js';
+import { hostTree } from './wasm-helpers.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'erofs-test-'));
 const job = (over: Partial<FormatJob> & Pick<FormatJob, 'window'>) => rofsJob('erofs', over);
@@ -51,4 +53,26 @@ test('erofs: a window too small fails with E_FS_NO_SPACE and stays inside it', a
 test('erofs: an unknown Compression= is a clear error', async () => {
   const j = job({ window: { path: '/nonexistent', offset: 0, size: MiB }, tree, compression: 'lzo' });
   await assert.rejects(erofsDriver.format(j), /Compression=lzo is not an erofs compressor/);
+});
+
+test('erofs: each mtime to the nanosecond, as the source has it (emscripten\'s stat gives 0 ns; the host writes them)', { skip: spawnSync('dump.erofs', ['--help']).error ? 'dump.erofs (erofs-utils) is not installed' : false }, async () => {
+  const dir = path.join(work, 'ns');
+  fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'sub/f'), 'nanoseconds\n');
+  fs.symlinkSync('f', path.join(dir, 'sub/l'));
+  // before SOURCE_DATE_EPOCH (not clamped); Node's float milliseconds of these are ~100 ns off
+  fs.utimesSync(path.join(dir, 'sub/f'), 1600000001.25, 1600000001.123456789);
+  fs.lutimesSync(path.join(dir, 'sub/l'), 1600000003.5, 1600000003.5555555);
+  fs.utimesSync(path.join(dir, 'sub'), 1600000002.5, 1600000002.987654321);
+  const nsTree = hostTree(dir);
+  const img = image('ns.img', 8 * MiB);
+  await erofsDriver.format(job({ window: { path: img, offset: 0, size: 8 * MiB }, tree: nsTree }));
+  for (const p of ['sub', 'sub/f', 'sub/l']) {
+    const want = fs.lstatSync(path.join(dir, p), { bigint: true }).mtimeNs % 1_000_000_000n;
+    assert.notEqual(want, 0n, `${p}: the fixture has a nanosecond part`);
+    const out = spawnSync('dump.erofs', [`--path=/${p}`, img], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }).stdout;
+    const m = /Timestamp: \S+ \d\d:\d\d:\d\d\.(\d{9})/.exec(out);
+    assert.ok(m, `${p}: dump.erofs printed no timestamp: ${out}`);
+    assert.equal(BigInt(m[1]!), want, `${p}: the stored nanoseconds`);
+  }
 });

@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { publishNew } from '../src/image/publish.js';
-import { inodeKey } from '../src/tree/identity.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'portability-test-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -36,16 +35,4 @@ test('publishNew with hard links: link() as before; other errors are not mistake
   assert.equal(fs.readFileSync(path.join(work, 'b.raw'), 'utf8'), 'b');
   fs.writeFileSync(tmp, 'c');
   assert.throws(() => publishNew(tmp, path.join(work, 'missing-dir/c.raw')), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
-});
-
-test('inodeKey: exact numbers as they are; beyond 2^53 the path is asked again with bigint stats', () => {
-  const f = path.join(work, 'f');
-  fs.writeFileSync(f, 'x');
-  const st = fs.lstatSync(f);
-  const big = fs.lstatSync(f, { bigint: true });
-  assert.equal(inodeKey(st, f), `${big.dev}:${big.ino}`);
-  // two inodes 2^60 and 2^60+1 are the same double: the key must come from the bigint stat
-  const rounded = Object.assign(Object.create(Object.getPrototypeOf(st)), st, { ino: 2 ** 60 }) as fs.Stats;
-  assert.equal(inodeKey(rounded, f), `${big.dev}:${big.ino}`);
-  assert.notEqual(inodeKey(rounded, path.join(work, 'gone')), inodeKey(rounded, f), 'a vanished path never shares a key');
 });

@@ -5,12 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, linkSync, rmSync, utimesSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdtempSync, mkdirSync, writeFileSync, symlinkSync, linkSync, rmSync, utimesSync } from 'node:fs';
+import { timespecOfNs } from '../src/io/host-stat.js';
+import type { DirNode } from '../src/tree/model.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTree, type TreeSpec } from '../src/tree/build.js';
 import { scanPacked } from '../src/tree/scanpack.js';
-import { packTree, PackedView, type PackedTree } from '../src/tree/packed.js';
+import { packTree, PackedView, U_ATIME, type PackedTree } from '../src/tree/packed.js';
 
 /** every record, by path, with everything a reader can ask */
 export function dump(p: PackedTree): string[] {
@@ -105,6 +108,41 @@ test('eachHost leaves out exactly the paths below what it is told to skip', () =
       assert.ok(asked < all.length || all.every((p) => !covered(p)), `${under}: asked ${asked} of ${all.length}`);
     }
     assert.ok(all.includes(join(root, 'b/sub/g')) && all.includes(join(root, 'single')));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('both scans keep host times to the nanosecond (Node\'s float milliseconds are ~100 ns off), before 1970 too', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'tree-scanpack-ns-'));
+  try {
+    mkdirSync(join(root, 'd'));
+    writeFileSync(join(root, 'd/f'), 'x');
+    writeFileSync(join(root, 'd/old'), 'y');
+    utimesSync(join(root, 'd/f'), 1600000001.25, 1600000001.123456789);
+    // Node's utimes takes a negative time for "now": touch sets it
+    execFileSync('touch', ['-d', '@-2.25', join(root, 'd/old')]);
+    utimesSync(join(root, 'd'), 1600000002.5, 1600000002.987654321);
+    const exact = (p: string) => {
+      const st = lstatSync(join(root, p), { bigint: true });
+      return { m: timespecOfNs(st.mtimeNs), a: timespecOfNs(st.atimeNs) };
+    };
+    const s = spec(root, { copyFiles: [{ source: '/d', target: '/d' }] });
+    const objects = await buildTree(s);
+    const v = new PackedView(scanPacked(s).finish());
+    const byName = new Map<string, number>();
+    for (let i = 0; i < v.count; i++) byName.set(v.name(i), i);
+    const d = objects.root.entries.get('d') as DirNode;
+    for (const [p, node, rec] of [['d', d, byName.get('d')!], ['d/f', d.entries.get('f')!, byName.get('f')!], ['d/old', d.entries.get('old')!, byName.get('old')!]] as const) {
+      const want = exact(p);
+      assert.deepEqual(node.meta.mtime, want.m, `${p}: object scan mtime`);
+      assert.deepEqual(v.mtime(rec), want.m, `${p}: packed scan mtime`);
+      if (p !== 'd') {
+        assert.deepEqual(node.meta.atime, want.a, `${p}: object scan atime`);
+        assert.deepEqual(v.time(rec, U_ATIME), want.a, `${p}: packed scan atime`);
+      }
+    }
+    assert.ok(v.mtime(byName.get('old')!).nsec >= 0 && v.mtime(byName.get('old')!).sec < 0);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -4,8 +4,8 @@
  * single files, per-line hard links by dev:ino), exclusions keyed by inode, then
  * MakeDirectories=, MakeSymlinks=, Subvolumes=. Sources are only lstat'ed, never read.
  */
-import { lstatSync as lstat, readdirSync as readdir, readlinkSync as readlink, statSync as stat } from 'node:fs';
-import type { Stats } from 'node:fs';
+import { readdirSync as readdir, readlinkSync as readlink } from 'node:fs';
+import { hostLstat, hostStat, type HostStat } from '../io/host-stat.js';
 import { posix } from 'node:path';
 import { FsError, type ErrorWhere } from '../errors.js';
 import { chaseInRoot, ChaseError, clampedComponents } from './chase.js';
@@ -64,8 +64,7 @@ export interface Exclusions {
 export const within = (p: string, dir: string): boolean => dir === '/' || p === dir || p.startsWith(dir + '/');
 
 // (dev, ino) without losing 64-bit precision (src/tree/identity.ts)
-export const key = (st: Stats, path: string, follow = false): string => inodeKey(st, path, follow);
-export const ts = (ms: number, ns?: bigint): Timespec => ({ sec: Math.floor(ms / 1000), nsec: ns !== undefined ? Number(ns % 1000000000n) : Math.round((ms % 1000) * 1e6) });
+export const key = (st: HostStat): string => inodeKey(st);
 
 /** Split an absolute path into components; '..' at the root stays there (as systemd's chase). */
 export function components(path: string, what: string, where?: ErrorWhere): string[] {
@@ -73,22 +72,16 @@ export function components(path: string, what: string, where?: ErrorWhere): stri
   return clampedComponents(path);
 }
 
-/**
- * The scanned file's identity, exact (bigint: inode numbers of overlayfs/xino pass 2^53). Number
- * Stats are exact below 2^53, which is every inode on common file systems: then the one lstat of
- * the scan is enough; only larger numbers cost a second, bigint lstat, which must still see the
- * file the first one did.
- */
-export function scanId(path: string, st: Stats, where?: ErrorWhere): { dev: bigint; ino: bigint } {
-  if (Number.isSafeInteger(st.ino) && Number.isSafeInteger(st.dev)) return { dev: BigInt(st.dev), ino: BigInt(st.ino) };
-  let big;
-  try {
-    big = lstat(path, { bigint: true });
-  } catch (e) {
-    throw new FsError('E_SOURCE', `${path}: changed while it was scanned (${(e as NodeJS.ErrnoException).code})`, where);
-  }
-  if (Number(big.ino) !== st.ino || Number(big.dev) !== st.dev || !big.isFile()) throw new FsError('E_SOURCE', `${path}: changed while it was scanned`, where);
-  return { dev: big.dev, ino: big.ino };
+/** lstat of a CopyFiles= source directory resolved a moment ago: gone now is an error. */
+export function lstatLine(src: string, where?: ErrorWhere): HostStat {
+  const st = hostLstat(src);
+  if (!st) throw new FsError('E_SOURCE', `${src}: changed while it was scanned (ENOENT)`, where);
+  return st;
+}
+
+/** The scanned file's identity, exact (the scans' stats are bigint ones: src/io/host-stat.ts). */
+export function scanId(st: HostStat): { dev: bigint; ino: bigint } {
+  return { dev: st.dev, ino: st.ino };
 }
 
 /** `dir` + '/' + `name` for a normalised absolute `dir` and a plain entry name (no normalising pass). */
@@ -108,7 +101,7 @@ export async function buildTree(spec: TreeSpec): Promise<SourceTree> {
  */
 export abstract class ScanBase<N> {
   protected readonly root: string;
-  private readonly statCache = new Map<string, Stats | null>();
+  private readonly statCache = new Map<string, HostStat | null>();
 
   constructor(protected readonly spec: TreeSpec) {
     this.root = posix.resolve(spec.copySource || '/');
@@ -128,11 +121,11 @@ export abstract class ScanBase<N> {
     }
   }
 
-  protected statHost(p: string): Stats | null {
+  protected statHost(p: string): HostStat | null {
     if (this.statCache.has(p)) return this.statCache.get(p)!;
-    let st: Stats | null = null;
+    let st: HostStat | null = null;
     try {
-      st = stat(p);
+      st = hostStat(p);
     } catch {
       st = null;
     }
@@ -142,7 +135,7 @@ export abstract class ScanBase<N> {
 
   private addDeny(deny: Map<string, Deny>, hostPath: string, kind: Deny): void {
     const st = this.statHost(hostPath);
-    if (st && !(deny.get(key(st, hostPath, true)) === 'inode')) deny.set(key(st, hostPath, true), kind);
+    if (st && !(deny.get(key(st)) === 'inode')) deny.set(key(st), kind);
   }
 
   protected get log(): (m: string) => void {
@@ -168,7 +161,7 @@ export abstract class ScanBase<N> {
   }
 
   /** What one line does not copy: ExcludeFiles=, ExcludeFilesTarget= below its target, API VFS, mount points. */
-  protected denyForLine(ex: Exclusions, src: string, st: Stats, tgtNorm: string): Map<string, Deny> {
+  protected denyForLine(ex: Exclusions, src: string, st: HostStat, tgtNorm: string): Map<string, Deny> {
     const deny = new Map(ex.base);
     for (const e of ex.exclT) {
       if (within(e.path, tgtNorm) && e.path !== tgtNorm) {
@@ -187,7 +180,7 @@ export abstract class ScanBase<N> {
     let p = src;
     for (;;) {
       const st = this.statHost(p);
-      if (st && deny.has(key(st, p, true))) return true;
+      if (st && deny.has(key(st))) return true;
       if (p === this.root || p === '/') return false;
       const up = posix.dirname(p);
       if (!under(up, this.root)) return false;
@@ -203,7 +196,7 @@ export abstract class ScanBase<N> {
    * since it was listed). Every entry is lstat'ed before any is copied (a directory's children,
    * then theirs).
    */
-  protected listDir(path: string, where?: ErrorWhere): { names: string[]; paths: string[]; stats: (Stats | null)[] } {
+  protected listDir(path: string, where?: ErrorWhere): { names: string[]; paths: string[]; stats: (HostStat | null)[] } {
     let names: string[];
     try {
       names = readdir(path);
@@ -212,11 +205,11 @@ export abstract class ScanBase<N> {
     }
     names.sort();
     const paths: string[] = new Array(names.length);
-    const stats: (Stats | null)[] = new Array(names.length);
+    const stats: (HostStat | null)[] = new Array(names.length);
     for (let k = 0; k < names.length; k++) {
       const p = (paths[k] = childPath(path, names[k]!));
       try {
-        stats[k] = lstat(p, { throwIfNoEntry: false }) ?? null;
+        stats[k] = hostLstat(p) ?? null;
       } catch (e) {
         throw new FsError('E_SOURCE', `${p}: cannot stat: ${(e as NodeJS.ErrnoException).code}`, where);
       }
@@ -233,7 +226,7 @@ export abstract class ScanBase<N> {
   /** A new symlink in `parent` (0777, the repart user's, time now); `parent` is touched. */
   protected abstract newSymlink(parent: N, name: string, target: string): void;
   /** The root directory takes the metadata of the directory at `src` (owner not copied). */
-  protected abstract setRootFrom(src: string, st: Stats): void;
+  protected abstract setRootFrom(src: string, st: HostStat): void;
   protected abstract markSubvolume(dir: N, sv: { readOnly: boolean; nodatacow: boolean }, isDefault: boolean): void;
   /** CopyArchive= (src/tree/tar.ts), after the CopyFiles= lines */
   protected abstract addArchives(): void;
@@ -318,7 +311,7 @@ export abstract class ScanBase<N> {
 
   /** A CopyFiles= line's directory and single-file cases: the object and the packed builders differ only there. */
   protected abstract copyDirectoryLine(line: CopyFilesLine, src: string, deny: Map<string, Deny>, tgtParts: string[], tgtNorm: string): void;
-  protected abstract copyFileLine(line: CopyFilesLine, src: string, st: Stats, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void;
+  protected abstract copyFileLine(line: CopyFilesLine, src: string, st: HostStat, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void;
 
   /** One CopyFiles= line: a directory merged into (or created at) its target, or one file. */
   protected copyFilesLine(line: CopyFilesLine, ex: Exclusions): void {
@@ -332,7 +325,7 @@ export abstract class ScanBase<N> {
    * The checks a CopyFiles= line starts with: null when it is skipped (excluded, or its source
    * does not exist), else its resolved source, its stat and what it does not copy.
    */
-  protected lineStart(line: CopyFilesLine, ex: Exclusions): { srcParts: string[]; tgtParts: string[]; srcNorm: string; tgtNorm: string; src: string; st: Stats; deny: Map<string, Deny> } | null {
+  protected lineStart(line: CopyFilesLine, ex: Exclusions): { srcParts: string[]; tgtParts: string[]; srcNorm: string; tgtNorm: string; src: string; st: HostStat; deny: Map<string, Deny> } | null {
     const log = this.log;
     const srcParts = components(line.source, 'CopyFiles= source', line.where);
     const tgtParts = components(line.target, 'CopyFiles= target', line.where);
@@ -341,9 +334,9 @@ export abstract class ScanBase<N> {
     if (ex.excl.some((e) => within(srcNorm, e.path))) return log(`${srcNorm}: excluded by ExcludeFiles=, skipping CopyFiles= line`), null;
     if (ex.exclT.some((e) => within(tgtNorm, e.path))) return log(`${tgtNorm}: excluded by ExcludeFilesTarget=, skipping CopyFiles= line`), null;
     const src = this.chase(srcNorm, line.where);
-    let st: Stats;
+    let st: HostStat;
     try {
-      st = stat(src, { bigint: false });
+      st = hostStat(src);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT') return log(`${srcNorm}: CopyFiles= source does not exist, skipping`), null;
@@ -358,7 +351,7 @@ export abstract class ScanBase<N> {
 class Builder extends ScanBase<TreeNode> {
   readonly tree: SourceTree;
   private readonly scannedCtime: Timespec;
-  private readonly devs = new Map<number, bigint>();
+  private readonly devs = new Map<bigint, bigint>();
 
   constructor(spec: TreeSpec) {
     super(spec);
@@ -377,26 +370,21 @@ class Builder extends ScanBase<TreeNode> {
    * workers). Nothing changes a Timespec in place but the SOURCE_DATE_EPOCH clamp, which gives
    * every sharer the same answer.
    */
-  private metaFrom(st: Stats, owner?: { uid: number; gid: number }): NodeMeta {
-    const big = st as unknown as { atimeNs?: bigint; mtimeNs?: bigint };
+  private metaFrom(st: HostStat, owner?: { uid: number; gid: number }): NodeMeta {
     const o = this.owner(owner?.uid ?? st.uid, owner?.gid ?? st.gid);
-    const mtime = ts(st.mtimeMs, big.mtimeNs);
-    let atime = ts(st.atimeMs, big.atimeNs);
-    if (atime.sec === mtime.sec && atime.nsec === mtime.nsec) atime = mtime;
-    return { perm: st.mode & 0o7777, uid: o.uid, gid: o.gid, atime, mtime, ctime: this.scannedCtime };
+    // the stat's own objects: atime is its mtime object where they are equal (host-stat.ts)
+    return { perm: st.mode & 0o7777, uid: o.uid, gid: o.gid, atime: st.atime, mtime: st.mtime, ctime: this.scannedCtime };
   }
 
   /** BigInt device numbers, one per device (scanId): a tree lives on a handful of devices. */
   private bigDev(dev: bigint): bigint {
-    const k = Number(dev);
-    let d = this.devs.get(k);
-    if (d === undefined) this.devs.set(k, (d = dev));
+    let d = this.devs.get(dev);
+    if (d === undefined) this.devs.set(dev, (d = dev));
     return d;
   }
 
-  private hostSource(path: string, st: Stats, where?: ErrorWhere): FileSource {
-    const id = scanId(path, st, where);
-    return { kind: 'host', path, dev: this.bigDev(id.dev), ino: id.ino };
+  private hostSource(path: string, st: HostStat): FileSource {
+    return { kind: 'host', path, dev: this.bigDev(st.dev), ino: st.ino };
   }
 
   private ino(): number {
@@ -427,7 +415,7 @@ class Builder extends ScanBase<TreeNode> {
     (parent as DirNode).entries.set(name, { kind: 'symlink', ino: this.ino(), meta: this.meta(0o777, this.spec.owner, this.spec.now), target });
     this.touch(parent as DirNode);
   }
-  protected setRootFrom(src: string, st: Stats): void {
+  protected setRootFrom(src: string, st: HostStat): void {
     this.tree.root.meta = this.metaFrom(st, this.spec.owner);
     this.tree.root.hostPath = src;
   }
@@ -448,15 +436,14 @@ class Builder extends ScanBase<TreeNode> {
     }
     const parent = this.mkdirP(tgtParts.slice(0, -1), line.where) as DirNode;
     const name = tgtParts[tgtParts.length - 1]!;
-    const lst = lstat(src);
-    const node = this.copyEntry(src, lst, deny, new Map(), line.where);
+    const node = this.copyEntry(src, lstatLine(src, line.where), deny, new Map(), line.where);
     if (node) {
       parent.entries.set(name, node);
       this.touch(parent);
     }
   }
 
-  protected copyFileLine(line: CopyFilesLine, src: string, st: Stats, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void {
+  protected copyFileLine(line: CopyFilesLine, src: string, st: HostStat, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void {
     if (line.target.endsWith('/') || tgtParts.length === 0) {
       throw new FsError('E_SOURCE', `${line.target}: CopyFiles= target refers to a directory but source ${srcNorm} is a file`, line.where);
     }
@@ -464,7 +451,7 @@ class Builder extends ScanBase<TreeNode> {
     const parent = this.mkdirP(tgtParts.slice(0, -1), line.where) as DirNode;
     const name = tgtParts[tgtParts.length - 1]!;
     if (parent.entries.has(name)) throw new FsError('E_SOURCE', `${tgtNorm}: CopyFiles= target already exists`, line.where);
-    parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, this.spec.owner), size: st.size, source: this.hostSource(src, st, line.where), allocated: st.blocks * 512 });
+    parent.entries.set(name, { kind: 'file', ino: this.ino(), meta: this.metaFrom(st, this.spec.owner), size: st.size, source: this.hostSource(src, st), allocated: st.blocks * 512 });
     this.touch(parent);
   }
 
@@ -473,10 +460,10 @@ class Builder extends ScanBase<TreeNode> {
   }
 
   /** copy_tree_at for one entry (metadata of directories applied after their children). */
-  private copyEntry(path: string, st: Stats, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): TreeNode | null {
+  private copyEntry(path: string, st: HostStat, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): TreeNode | null {
     // the inode key is only needed to look up denials and hard links (a string per entry otherwise)
     const shared = st.nlink > 1 && !st.isDirectory();
-    const k = deny.size > 0 || shared ? key(st, path) : '';
+    const k = deny.size > 0 || shared ? key(st) : '';
     const d = deny.size > 0 ? deny.get(k) : undefined;
     if (d === 'inode') return null;
     if (st.isDirectory()) {
@@ -489,7 +476,7 @@ class Builder extends ScanBase<TreeNode> {
       if (prev) return prev;
     }
     let node: TreeNode;
-    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: this.hostSource(path, st, where), allocated: st.blocks * 512 };
+    if (st.isFile()) node = { kind: 'file', ino: this.ino(), meta: this.metaFrom(st), size: st.size, source: this.hostSource(path, st), allocated: st.blocks * 512 };
     else if (st.isSymbolicLink()) {
       let target: string;
       try {
@@ -515,7 +502,7 @@ class Builder extends ScanBase<TreeNode> {
       const childHost = paths[i]!;
       const existing = dir.entries.get(name);
       if (existing && existing.kind === 'dir' && st.isDirectory()) {
-        const d = deny.get(key(st, childHost));
+        const d = deny.get(key(st));
         if (d === 'inode') continue;
         const saved = { a: { ...existing.meta.atime }, m: { ...existing.meta.mtime } };
         if (d !== 'contents') this.copyChildren(childHost, existing, deny, links, where);

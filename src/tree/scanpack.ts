@@ -11,10 +11,10 @@
  * line (as Map.set replaces an entry) stays behind as an unreachable record and is dropped.
  * CopyArchive= and --dedupe keep the object path (src/tree/from-definition.ts).
  */
-import { lstatSync as lstat, readlinkSync as readlink } from 'node:fs';
-import type { Stats } from 'node:fs';
+import { readlinkSync as readlink } from 'node:fs';
+import type { HostStat } from '../io/host-stat.js';
 import { FsError, type ErrorWhere } from '../errors.js';
-import { key, ScanBase, scanId, type CopyFilesLine, type Deny, type TreeSpec } from './build.js';
+import { key, lstatLine, ScanBase, type CopyFilesLine, type Deny, type TreeSpec } from './build.js';
 import type { Timespec } from './model.js';
 import { treeRdev } from './devices.js';
 import {
@@ -59,7 +59,7 @@ export class PackStore {
   secs: number[] = [];
   nsecs: number[] = [];
   readonly devs: bigint[] = [];
-  private readonly devIdx = new Map<number, number>();
+  private readonly devIdx = new Map<bigint, number>();
   /** directories whose children were not appended in byte order */
   readonly unsorted = new Set<number>();
   /** data records that have other names (hard links) */
@@ -118,11 +118,11 @@ export class PackStore {
     this.u[i * U_STRIDE + which] = t.sec === m.sec && t.nsec === m.nsec ? SAME_AS_MTIME : this.timeRef(t);
   }
 
-  devIndex(dev: number): number {
+  devIndex(dev: bigint): number {
     let d = this.devIdx.get(dev);
     if (d === undefined) {
       d = this.devs.length;
-      this.devs.push(BigInt(dev));
+      this.devs.push(dev);
       this.devIdx.set(dev, d);
     }
     return d;
@@ -478,22 +478,18 @@ export class PackBuilder extends ScanBase<number> {
   }
 
   /** metaFrom(st, owner) of the object scan. */
-  private setMetaFrom(i: number, st: Stats, owner?: { uid: number; gid: number }): void {
+  private setMetaFrom(i: number, st: HostStat, owner?: { uid: number; gid: number }): void {
     const s = this.s;
     const b = i * U_STRIDE;
     const o = this.owner(owner?.uid ?? st.uid, owner?.gid ?? st.gid);
-    const mms = st.mtimeMs;
-    const msec = Math.floor(mms / 1000);
-    const mns = Math.round((mms % 1000) * 1e6);
-    const ams = st.atimeMs;
-    const asec = Math.floor(ams / 1000);
-    const ans = Math.round((ams % 1000) * 1e6);
+    const m = st.mtime;
     s.u[b + U_MODE] = (s.u[b + U_MODE]! & ~PERM) | (st.mode & PERM);
     s.u[b + U_UID] = o.uid;
     s.u[b + U_GID] = o.gid;
-    s.f[i * F_STRIDE + F_MSEC] = msec;
-    s.u[b + U_MNSEC] = mns;
-    s.u[b + U_ATIME] = asec === msec && ans === mns ? SAME_AS_MTIME : s.timeRef({ sec: asec, nsec: ans });
+    s.f[i * F_STRIDE + F_MSEC] = m.sec;
+    s.u[b + U_MNSEC] = m.nsec;
+    // host-stat.ts gives atime as the mtime object where they are equal
+    s.u[b + U_ATIME] = st.atime === m ? SAME_AS_MTIME : s.timeRef(st.atime);
     s.u[b + U_CTIME] = this.nowRef;
   }
 
@@ -533,7 +529,7 @@ export class PackBuilder extends ScanBase<number> {
     this.put(parent, i, name);
     this.touch(parent);
   }
-  protected setRootFrom(src: string, st: Stats): void {
+  protected setRootFrom(src: string, st: HostStat): void {
     this.setMetaFrom(0, st, this.spec.owner);
     this.s.setHostExplicit(0, src);
   }
@@ -560,7 +556,7 @@ export class PackBuilder extends ScanBase<number> {
     }
     const parent = this.mkdirP(tgtParts.slice(0, -1), line.where);
     const name = tgtParts[tgtParts.length - 1]!;
-    const lst = lstat(src);
+    const lst = lstatLine(src, line.where);
     const ph = this.s.hostOf(parent);
     if (this.s.u[parent * U_STRIDE + U_COUNT]! > 0) this.s.unsorted.add(parent);
     const node = this.copyEntry(parent, name, src, lst, deny, new Map(), line.where, ph !== undefined && derives(src, ph, name));
@@ -576,7 +572,7 @@ export class PackBuilder extends ScanBase<number> {
     this.s.setTime(dir, U_ATIME, a);
   }
 
-  protected copyFileLine(line: CopyFilesLine, src: string, st: Stats, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void {
+  protected copyFileLine(line: CopyFilesLine, src: string, st: HostStat, deny: Map<string, Deny>, tgtParts: string[], srcNorm: string, tgtNorm: string): void {
     if (line.target.endsWith('/') || tgtParts.length === 0) {
       throw new FsError('E_SOURCE', `${line.target}: CopyFiles= target refers to a directory but source ${srcNorm} is a file`, line.where);
     }
@@ -587,7 +583,7 @@ export class PackBuilder extends ScanBase<number> {
     const i = this.s.record(K_FILE);
     this.s.u[i * U_STRIDE + U_INO] = this.ino();
     this.setMetaFrom(i, st, this.spec.owner);
-    this.fileSource(i, src, st, line.where);
+    this.fileSource(i, st);
     this.put(parent, i, name);
     const ph = this.s.hostOf(parent);
     if (!(ph !== undefined && derives(src, ph, name))) this.s.setHostExplicit(i, src);
@@ -595,24 +591,15 @@ export class PackBuilder extends ScanBase<number> {
     this.touch(parent);
   }
 
-  /** size, allocation and identity of a host file (scanId's checks) */
-  private fileSource(i: number, path: string, st: Stats, where?: ErrorWhere): void {
+  /** size, allocation and identity of a host file */
+  private fileSource(i: number, st: HostStat): void {
     const s = this.s;
     const b = i * U_STRIDE;
     s.u[b + U_A] = i;
     s.f[i * F_STRIDE + F_SIZE] = st.size;
     s.f[i * F_STRIDE + F_ALLOC] = st.blocks * 512;
-    let dev: number;
-    if (Number.isSafeInteger(st.ino) && Number.isSafeInteger(st.dev)) {
-      dev = s.devIndex(st.dev);
-      s.sino[i] = BigInt(st.ino);
-    } else {
-      const id = scanId(path, st, where);
-      dev = s.devIndex(Number(id.dev));
-      s.devs[dev] = id.dev;
-      s.sino[i] = id.ino;
-    }
-    s.u[b + U_DEV] = dev;
+    s.sino[i] = st.ino;
+    s.u[b + U_DEV] = s.devIndex(st.dev);
     s.u[b + U_MODE]! |= HAS_DEV | HAS_SINO | HAS_ALLOC;
   }
 
@@ -626,10 +613,10 @@ export class PackBuilder extends ScanBase<number> {
    * copyEntry of the object scan, attached to `parent` as `name` (before its children are
    * scanned: a directory's host path is found through its parent). -1: denied.
    */
-  private copyEntry(parent: number, name: string, path: string, st: Stats, deny: Map<string, Deny>, links: Map<string, number>, where: ErrorWhere | undefined, derived: boolean): number {
+  private copyEntry(parent: number, name: string, path: string, st: HostStat, deny: Map<string, Deny>, links: Map<string, number>, where: ErrorWhere | undefined, derived: boolean): number {
     const s = this.s;
     const shared = st.nlink > 1 && !st.isDirectory();
-    const k = deny.size > 0 || shared ? key(st, path) : '';
+    const k = deny.size > 0 || shared ? key(st) : '';
     const d = deny.size > 0 ? deny.get(k) : undefined;
     if (d === 'inode') return -1;
     const hostFlag = () => {
@@ -664,7 +651,7 @@ export class PackBuilder extends ScanBase<number> {
       i = s.record(K_FILE);
       s.u[i * U_STRIDE + U_INO] = this.ino();
       this.setMetaFrom(i, st);
-      this.fileSource(i, path, st, where);
+      this.fileSource(i, st);
     } else if (st.isSymbolicLink()) {
       let target: string;
       try {
@@ -711,7 +698,7 @@ export class PackBuilder extends ScanBase<number> {
       const ex = existing?.get(name);
       if (ex !== undefined) {
         if (s.kind(ex) === K_DIR && st.isDirectory()) {
-          const d = deny.get(key(st, childHost));
+          const d = deny.get(key(st));
           if (d === 'inode') continue;
           if (d !== 'contents') this.mergeInto(ex, childHost, deny, links, where);
           continue;
@@ -721,10 +708,10 @@ export class PackBuilder extends ScanBase<number> {
     }
   }
 
-  private copyEntryReplacing(dir: number, name: string, path: string, st: Stats, deny: Map<string, Deny>, links: Map<string, number>, where: ErrorWhere | undefined, derived: boolean, old: number | undefined): number {
+  private copyEntryReplacing(dir: number, name: string, path: string, st: HostStat, deny: Map<string, Deny>, links: Map<string, number>, where: ErrorWhere | undefined, derived: boolean, old: number | undefined): number {
     if (old === undefined) return this.copyEntry(dir, name, path, st, deny, links, where, derived);
     // a replaced entry (Map.set over it in the object scan) goes only if the new one is not denied
-    if (deny.size > 0 && deny.get(key(st, path)) === 'inode') return -1;
+    if (deny.size > 0 && deny.get(key(st)) === 'inode') return -1;
     this.s.detach(dir, old);
     return this.copyEntry(dir, name, path, st, deny, links, where, derived);
   }

@@ -32,7 +32,19 @@ function makeTree(root: string): void {
   symlinkSync('tool', path.join(root, 'usr/bin/alias'));
   linkSync(path.join(root, 'usr/bin/tool'), path.join(root, 'usr/bin/tool2'));
   writeFileSync(path.join(root, 'old.txt'), 'old\n');
+  mkdirSync(path.join(root, 'kept'));
+  writeFileSync(path.join(root, 'kept/ns.txt'), 'ns\n');
+  setOldTimes(root);
+}
+
+/**
+ * Times before SOURCE_DATE_EPOCH (kept, not clamped), two of them with a nanosecond part: erofs
+ * stores each mtime to the nanosecond, and Node's float milliseconds are ~100 ns off.
+ */
+function setOldTimes(root: string): void {
   utimesSync(path.join(root, 'old.txt'), 1600000000, 1600000000);
+  utimesSync(path.join(root, 'kept/ns.txt'), 1600000001.25, 1600000001.123456789);
+  utimesSync(path.join(root, 'kept'), 1600000002.5, 1600000002.987654321);
 }
 
 function tool(cmd: string, args: string[]): string {
@@ -55,9 +67,9 @@ function both(suite: Suite, dir: string, extra: string[] = []): { ref: string; o
   const env = { SOURCE_DATE_EPOCH: EPOCH };
   const r = runReference(suite, [...args, 'ref.raw'], dir, env);
   assert.equal(r.status, 0, r.stderr);
-  // repart's read of old.txt moved its atime to now (relatime: the atime was older than a day);
+  // repart's reads moved the old files' atimes to now (relatime: the atime was older than a day);
   // mke2fs copies atimes, so give our run the same source times the reference saw
-  utimesSync(path.join(dir, 'tree/old.txt'), 1600000000, 1600000000);
+  setOldTimes(path.join(dir, 'tree'));
   const o = runOurs([...(suite === 'trixie' ? ['--compat=257'] : []), '--quiet', ...args, 'ours.raw'], dir, env);
   assert.equal(o.status, 0, o.stderr);
   const norm = (s: string, n: string) => JSON.parse(s.replaceAll(n, 'IMG')) as unknown[];
@@ -83,7 +95,7 @@ for (const suite of ['trixie', 'sid'] as Suite[]) {
     it('vfat ESP with CopyFiles=: the whole image is identical', { skip: skip ?? false }, () => {
       // One entry per sub-directory: repart 257 leaves sub-directory order to readdir() of its
       // temporary directory (hash order on ext4), which no other program can reproduce; we sort.
-      const dir = setup({ 'esp.conf': '[Partition]\nType=esp\nFormat=vfat\nCopyFiles=%DIR%/tree/EFI:/EFI\nCopyFiles=%DIR%/tree/loader:/loader\nCopyFiles=%DIR%/tree/old.txt:/old.txt\nCopyFiles=%DIR%/tree/usr/bin/tool:/tool\nSizeMinBytes=100M\n' });
+      const dir = setup({ 'esp.conf': '[Partition]\nType=esp\nFormat=vfat\nCopyFiles=%DIR%/tree/EFI:/EFI\nCopyFiles=%DIR%/tree/loader:/loader\nCopyFiles=%DIR%/tree/old.txt:/old.txt\nCopyFiles=%DIR%/tree/usr/bin/tool:/tool\nCopyFiles=%DIR%/tree/kept:/kept\nSizeMinBytes=100M\n' });
       try {
         const { ref, ours } = both(suite, dir, ['--sector-size=512']);
         assert.equal(differingBytes(ref, ours), 0);

@@ -30,6 +30,11 @@ export interface EmStat {
   atime: Date;
   mtime: Date;
   ctime: Date;
+  /**
+   * Nanosecond parts of atime, mtime and ctime (absent: all 0). emscripten's doStat writes the
+   * seconds of the Dates and 0 for tv_nsec; the host writes these after it (host.ts, statNsec).
+   */
+  nsec?: readonly [number, number, number];
 }
 
 /** Host-provided behaviour of a stream the host opened itself. */

@@ -157,6 +157,7 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
   t0 = now();
   const out: string[] = [];
   const err: string[] = [];
+  const nsec = new StatNsec();
   const mod: EmModule = await factory(run.tool, set)({
     thisProgram: run.argv0,
     env: run.env,
@@ -168,15 +169,19 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
       throw toThrow;
     },
     instantiateWasm: (imports, done) => {
+      nsec.wrap(imports.env as Record<string, unknown>);
       WebAssembly.instantiate(wasmModule, imports).then(
-        (instance) => done(instance, wasmModule),
+        (instance) => {
+          nsec.memory = instance.exports.memory as WebAssembly.Memory;
+          done(instance, wasmModule);
+        },
         (e) => err.push(String(e)),
       );
       return {};
     },
   });
   addPhase('instantiate', t0);
-  const ctx = install(mod, run, out, err);
+  const ctx = install(mod, run, out, err, nsec);
   const emptyChecks = run.tree?.checkEmptyAside ? ctx.vtree!.startEmptyChecks() : null;
   let status: number;
   t0 = now();
@@ -233,6 +238,8 @@ interface HostFs {
   abs(p: string): string;
   isVirtual(a: string): boolean;
   vnode(path: string, st: EmStat): EmNode;
+  /** where FS.stat/FS.lstat leave a tree entry's answer for its nanoseconds */
+  nsec: StatNsec;
 }
 
 function originalsOf(FS: EmFS) {
@@ -244,8 +251,50 @@ function originalsOf(FS: EmFS) {
 }
 
 /** Fill in the module's FS overrides; returns what the run needs afterwards. */
-function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
-  const h = hostFs(mod, run);
+/**
+ * tv_nsec in the stat family's answers. emscripten 3.1.6's doStat writes st_atim, st_mtim and
+ * st_ctim as the Dates' seconds and 0 nanoseconds, while mkfs.erofs stores each inode's mtime
+ * to the nanosecond (and systemd-repart's copies keep it). FS.stat/FS.lstat of a tree entry
+ * leave its answer here; the wrapped syscall writes the nanoseconds after doStat, into wasm32's
+ * struct stat ({i32 sec, i32 nsec} at 56, 64, 72), and only over the seconds doStat just wrote
+ * for that answer.
+ */
+class StatNsec {
+  /** the stat answer of the call in progress, when it came from the tree */
+  last: EmStat | null = null;
+  memory: WebAssembly.Memory | null = null;
+  private view: Int32Array | null = null;
+
+  /** Wrap the stat syscalls among the module's imports (the argument that is the struct's address). */
+  wrap(env: Record<string, unknown>): void {
+    for (const [name, bufArg] of [['__syscall_stat64', 1], ['__syscall_lstat64', 1], ['__syscall_fstat64', 1], ['__syscall_fstatat64', 2]] as const) {
+      const orig = env[name];
+      if (typeof orig !== 'function') continue;
+      env[name] = (...a: number[]): number => {
+        this.last = null;
+        const r = (orig as (...a: number[]) => number)(...a);
+        const st = this.last as EmStat | null;
+        this.last = null;
+        if (r === 0 && st?.nsec) this.put(a[bufArg]!, st, st.nsec);
+        return r;
+      };
+    }
+  }
+
+  private put(buf: number, st: EmStat, ns: readonly [number, number, number]): void {
+    if (!this.memory) return;
+    if (this.view?.buffer !== this.memory.buffer) this.view = new Int32Array(this.memory.buffer);
+    const h = this.view;
+    const at = buf >> 2;
+    if (h[at + 16] !== ((st.mtime.getTime() / 1e3) | 0) || h[at + 18] !== ((st.ctime.getTime() / 1e3) | 0)) return;
+    h[at + 15] = ns[0];
+    h[at + 17] = ns[1];
+    h[at + 19] = ns[2];
+  }
+}
+
+function install(mod: EmModule, run: ToolRun, out: string[], err: string[], nsec: StatNsec) {
+  const h = hostFs(mod, run, nsec);
   installPaths(h);
   installMutations(h);
   installXattrs(h, mod);
@@ -272,7 +321,7 @@ function install(mod: EmModule, run: ToolRun, out: string[], err: string[]) {
 }
 
 /** The run's source tree, device window and in-memory files, over the module's FS. */
-function hostFs(mod: EmModule, run: ToolRun): HostFs {
+function hostFs(mod: EmModule, run: ToolRun, nsec: StatNsec): HostFs {
   const FS: EmFS = mod.FS;
   const codes = mod.ERRNO_CODES;
   const fail = (name: string): Error => {
@@ -317,6 +366,7 @@ function hostFs(mod: EmModule, run: ToolRun): HostFs {
       path,
       node_ops: { lookup: (parent: EmNode, name: string) => FS.lookupPath(parent.path + '/' + name).node },
     }),
+    nsec,
   };
   return h;
 }
@@ -372,14 +422,14 @@ function installPaths(h: HostFs): void {
   };
   FS.stat = (p: string) => {
     const a = abs(p);
-    if (isVirtual(a)) return vtree!.stat(vtree!.resolve(a, true));
+    if (isVirtual(a)) return (h.nsec.last = vtree!.stat(vtree!.resolve(a, true)));
     if (a === devicePath) return device!.stat();
     if (memFiles.has(a)) return memStat(memFiles.get(a)!);
     return fixTimes(orig.stat(a));
   };
   FS.lstat = (p: string) => {
     const a = abs(p);
-    if (isVirtual(a)) return vtree!.stat(vtree!.resolve(a, false));
+    if (isVirtual(a)) return (h.nsec.last = vtree!.stat(vtree!.resolve(a, false)));
     if (a === devicePath) return device!.stat();
     if (memFiles.has(a)) return memStat(memFiles.get(a)!);
     return fixTimes(orig.lstat(a));

@@ -3,7 +3,6 @@
  * --rootdir): stat/lstat/readdir/readlink/open answered from the tree, file bytes read in
  * place from their host path (or from the node's bytes). Nothing is copied or staged.
  */
-import { lstatSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { posix } from 'node:path';
 import { addPhase, now } from './phases.js';
@@ -230,6 +229,9 @@ export class VirtualTree {
       const a = v.allocated(i);
       if (a !== undefined) blocks = Math.min(a, size);
     }
+    const m = v.mtime(i);
+    const a = v.time(i, U_ATIME);
+    const c = v.time(i, U_CTIME);
     return {
       dev: VTREE_DEV,
       ino: v.ino(i),
@@ -241,10 +243,11 @@ export class VirtualTree {
       size,
       // mksquashfs asks SEEK_DATA only where st_blocks is short of the size, as on the host
       blocks: Math.ceil(blocks / 512),
-      // doStat keeps whole seconds only (tv_nsec is written as 0), as both tools store them.
-      atime: this.date(v.timeSec(i, U_ATIME)),
-      mtime: this.date(v.mtimeSec(i)),
-      ctime: this.date(v.timeSec(i, U_CTIME)),
+      atime: this.date(a.sec),
+      mtime: this.date(m.sec),
+      ctime: this.date(c.sec),
+      // mkfs.erofs and mkfs.xfs store tv_nsec; doStat writes 0 there, the host these (host.ts)
+      nsec: a.nsec === 0 && m.nsec === 0 && c.nsec === 0 ? undefined : [a.nsec, m.nsec, c.nsec],
     };
   }
 
@@ -287,24 +290,9 @@ export class VirtualTree {
     return x;
   }
 
-  /**
-   * The node's mtime to the nanosecond. The tree holds host times as Node's float
-   * milliseconds (about 100 ns off); where it kept the host's time (same second), the host
-   * entry is asked again with bigint precision. Times the tree set itself stay as they are.
-   */
+  /** The node's mtime to the nanosecond (the scans keep host times exact: src/io/host-stat.ts). */
   exactMtime(node: VNode): Timespec {
-    const v = this.v;
-    const t = v.mtime(node.i);
-    const host = node.kind === 'file' && v.srcKind(node.i) !== SRC_HOST ? undefined : v.hostPath(node.i);
-    if (!host) return t;
-    try {
-      const ns = lstatSync(host, { bigint: true }).mtimeNs;
-      const sec = ns / 1_000_000_000n;
-      if (Number(sec) === t.sec) return { sec: t.sec, nsec: Number(ns - sec * 1_000_000_000n) };
-    } catch {
-      // gone or unreadable now: the tree's time is what there is
-    }
-    return t;
+    return this.v.mtime(node.i);
   }
 
   readlink(node: VNode): string {
