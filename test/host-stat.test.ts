@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { hostLstat, hostStat, HostStat, timespecOfNs } from '../src/io/host-stat.js';
 import { inodeKey } from '../src/tree/identity.js';
+import { paxTime } from '../src/tree/tar.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'repart-ts-host-stat-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -46,4 +47,14 @@ test('inodeKey: (dev, ino) exact beyond 2^53, where doubles would make two inode
   assert.equal(Number(a.ino), Number(b.ino), 'the same double');
   assert.notEqual(inodeKey(a), inodeKey(b));
   assert.equal(inodeKey(hostLstat(path.join(work, 'f'))!), `${big.dev}:${big.ino}`);
+});
+
+test('pax times (CopyArchive=): exact to the nanosecond, and before 1970 the second below', () => {
+  assert.deepEqual(paxTime('1600000001.123456789'), { sec: 1600000001, nsec: 123456789 });
+  assert.deepEqual(paxTime('1600000001.5'), { sec: 1600000001, nsec: 500000000 });
+  assert.deepEqual(paxTime('1600000001.1234567891'), { sec: 1600000001, nsec: 123456789 });
+  assert.deepEqual(paxTime('1600000001'), { sec: 1600000001, nsec: 0 });
+  assert.deepEqual(paxTime('-1.25'), { sec: -2, nsec: 750000000 });
+  assert.deepEqual(paxTime('-2'), { sec: -2, nsec: 0 });
+  assert.throws(() => paxTime('1.2.3'), RangeError);
 });

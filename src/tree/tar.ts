@@ -64,10 +64,14 @@ function str(b: Buffer, off: number, len: number): string {
   return b.toString('utf8', off, z < 0 || z > off + len ? off + len : z);
 }
 
-function time(v: string): Timespec {
-  const m = /^(-?\d+)(?:\.(\d{1,9})\d*)?$/.exec(v);
+/** A pax time ("-1.25" is 1.25 s before the epoch: second -2, 0.75e9 ns). */
+export function paxTime(v: string): Timespec {
+  const m = /^(-?)(\d+)(?:\.(\d{1,9})\d*)?$/.exec(v);
   if (!m) throw new RangeError(`bad time ${v}`);
-  return { sec: Number(m[1]), nsec: m[2] ? Number(m[2].padEnd(9, '0')) : 0 };
+  const sec = Number(m[2]);
+  const nsec = m[3] ? Number(m[3].padEnd(9, '0')) : 0;
+  if (m[1] !== '-') return { sec, nsec };
+  return nsec === 0 ? { sec: -sec, nsec: 0 } : { sec: -sec - 1, nsec: 1_000_000_000 - nsec };
 }
 
 /** pax records: "LEN KEY=VALUE\n", LEN counting the whole record; values are bytes. */
@@ -169,8 +173,8 @@ export function* readTarHeaders(spec: ArchiveSpec): Generator<Header> {
           uid: text('uid') !== undefined ? Number(text('uid')) : num(h, 108, 8),
           gid: text('gid') !== undefined ? Number(text('gid')) : num(h, 116, 8),
           size: type === '0' || type === '7' ? realSize : 0,
-          mtime: text('mtime') !== undefined ? time(text('mtime')!) : { sec: num(h, 136, 12), nsec: 0 },
-          atime: text('atime') !== undefined ? time(text('atime')!) : undefined,
+          mtime: text('mtime') !== undefined ? paxTime(text('mtime')!) : { sec: num(h, 136, 12), nsec: 0 },
+          atime: text('atime') !== undefined ? paxTime(text('atime')!) : undefined,
           linkname: text('linkpath') ?? longLink ?? str(h, 157, 100),
           rdev: type === '3' || type === '4' ? makedev(major, minor) : 0,
           xattrs,
