@@ -101,6 +101,22 @@ test('ext2 and ext3 come from the program name, as with mkfs.ext2/mkfs.ext3', as
   assert.deepEqual(gnuPermute(['-L', 'x', '-E', 'a,b', '/dev/p', '-O', '^y', '-qF', '-N5', 'extra'], 'qFL:E:O:N:'), ['-L', 'x', '-E', 'a,b', '-O', '^y', '-qF', '-N5', '--', '/dev/p', 'extra']);
 });
 
+test('times outside 32 bits reach mke2fs clamped, as native mke2fs -d clamps them (not wrapped by the tools\' 32-bit time_t)', async () => {
+  const src = path.join(work, 'y2038');
+  fs.mkdirSync(src);
+  fs.writeFileSync(path.join(src, 'future'), 'a');
+  fs.writeFileSync(path.join(src, 'past'), 'b');
+  // Node's utimes takes negative times for "now": touch sets them
+  execFileSync('touch', ['-d', '@2209000000', path.join(src, 'future')]); // 2040
+  execFileSync('touch', ['-d', '@-2500000000', path.join(src, 'past')]); // 1890
+  const img = sparseImage('y2038.img', 64 * MiB);
+  await ext4Driver.format(job({ window: { path: img, offset: 0, size: 64 * MiB }, tree: hostTree(src), sourceDateEpoch: undefined }));
+  const mtime = (p: string) => /mtime: (0x[0-9a-f]+):/.exec(execFileSync('debugfs', ['-R', `stat /${p}`, img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))?.[1];
+  // what sid's native mkfs.ext4 -d writes for these times (measured with the reference)
+  assert.equal(mtime('future'), '0x7fffffff');
+  assert.equal(mtime('past'), '0x80000000');
+});
+
 test('content that does not fit, and bad options, fail as typed errors naming the definition', async () => {
   const src = path.join(work, 'toobig');
   fs.mkdirSync(src, { recursive: true });

@@ -254,12 +254,17 @@ export class VirtualTree {
   /**
    * One Date per second value (a tree's times cluster; doStat only reads them): three fewer
    * objects per stat call. Bounded, for trees whose every time differs.
+   *
+   * Clamped to 32 bits: the tools' time_t is (emscripten 3.1.6), and doStat's `| 0` would wrap a
+   * time past 2038-01-19 to 1901 and on. Native mke2fs -d clamps there too (ext2fs_inode_xtime_set),
+   * so ext4 gets what systemd-repart makes; btrfs, erofs and squashfs natively keep such times
+   * (README, "Nanoseconds" and "Compatibility").
    */
   private date(sec: number): Date {
     let d = this.dates.get(sec);
     if (!d) {
       if (this.dates.size >= 4096) this.dates.clear();
-      d = new Date(sec * 1000);
+      d = new Date(Math.min(Math.max(sec, -0x80000000), 0x7fffffff) * 1000);
       this.dates.set(sec, d);
     }
     return d;
