@@ -85,6 +85,12 @@ export interface Compat {
   // --- output
   /** mcopy skips symlinks to files (262's mtools); 257's copies them */
   readonly mtoolsSkipsSymlinks: boolean;
+  /**
+   * vfat directories get "now" (SOURCE_DATE_EPOCH when set): 262 makes each with `mmd` and copies
+   * files one by one (`mcopy -p -Q -m`), 257 copies whole directories (`mcopy -s -m`: their own
+   * times). Traced, 2026-12-04.
+   */
+  readonly vfatDirsMadeNow: boolean;
   /** fstab: vfat fmask/dmask instead of umask, and --append-fstab= merging (258) */
   readonly fstabFmask: boolean;
   readonly fstabAppend: boolean;
@@ -155,6 +161,7 @@ function makeCompat(version: number): Compat {
     btrfsCompressNeedsTree: since(259),
     btrfsSubvolFlags259: since(259),
     mtoolsSkipsSymlinks: since(262),
+    vfatDirsMadeNow: since(262),
     fstabFmask: since(258),
     fstabAppend: since(258),
     jsonNullDropIns: since(262),

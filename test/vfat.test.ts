@@ -227,3 +227,30 @@ test('bad input: clear FsErrors with codes naming the definition file', async ()
     rmSync(work, { recursive: true, force: true });
   }
 });
+
+test('262: every directory gets "now" (SOURCE_DATE_EPOCH), files their own times; 257: directories keep theirs', { skip: mtoolsSkip ?? false }, async () => {
+  const work = scratch();
+  try {
+    const src = join(work, 'src');
+    mkdirSync(join(src, 'kept/sub'), { recursive: true });
+    writeFileSync(join(src, 'kept/sub/f'), 'x');
+    // before the epoch: nothing clamps them
+    spawnSync('touch', ['-d', '@1600000000', join(src, 'kept/sub/f'), join(src, 'kept/sub'), join(src, 'kept')]);
+    const img = join(work, 'esp.img');
+    const listing = async (systemdVersion: number) => {
+      writeFileSync(img, '');
+      truncateSync(img, 64 << 20);
+      await vfatDriver.format({
+        format: 'vfat', window: { path: img, offset: 0, size: 64 << 20 }, label: 'esp', fsUuid: '5739c63f-aa2f-465b-b8da-bae50b7d9d59', sectorSize: 512,
+        tree: await treeOf(src), extraOptions: [], discard: true, subvolumes: [], definitionFile: '/etc/repart.d/10-esp.conf', sourceDateEpoch: 1700000000, systemdVersion,
+      });
+      return mtools(['mdir', '-i', img, '::/kept', '::/kept/sub']);
+    };
+    const dates = (out: string) => [...out.matchAll(/^(\S+)\s+(?:<DIR>|(?:\S+\s+)?\d+)\s+(\d{4}-\d\d-\d\d)/gm)].map((m) => `${m[1]} ${m[2]}`);
+    // 2020-09-13 is the source's time, 2023-11-14 SOURCE_DATE_EPOCH's
+    assert.deepEqual(dates(await listing(262)), ['. 2023-11-14', '.. 2023-11-14', 'sub 2023-11-14', '. 2023-11-14', '.. 2023-11-14', 'f 2020-09-13']);
+    assert.deepEqual(dates(await listing(257)), ['. 2020-09-13', '.. 2020-09-13', 'sub 2020-09-13', '. 2020-09-13', '.. 2020-09-13', 'f 2020-09-13']);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});

@@ -44,6 +44,8 @@ export interface VfatOptions {
    * 262 stack (sid: mcopy 4.0.49) skips symlinks below the top level instead (measured).
    */
   followSymlinks?: boolean;
+  /** directories get "now" (SOURCE_DATE_EPOCH, else the build's now) instead of their own times (262: compat.vfatDirsMadeNow) */
+  dirsMadeNow?: boolean;
   /** 'mcopy-c' (what repart produces, the default) or 'utf8'. See names.ts. */
   nameMode?: NameMode;
   /** for error messages. */
@@ -64,7 +66,7 @@ function byteOrder(a: string, b: string): number {
 
 /** The tree as mcopy sees it: top level = regular files and directories only (repart filters
  * by d_type); below, symlinks to files are followed, everything else is skipped. */
-export function toPlan(tree: SourceTree, warnings: string[] = [], clamp?: number, followSymlinks = true): PlanNode[] {
+export function toPlan(tree: SourceTree, warnings: string[] = [], clamp?: number, followSymlinks = true, dirTime?: number): PlanNode[] {
   const t = (sec: number) => (clamp !== undefined && sec > clamp ? clamp : sec);
   const conv = (node: TreeNode, name: string, path: string, top: boolean): PlanNode | null => {
     switch (node.kind) {
@@ -74,7 +76,7 @@ export function toPlan(tree: SourceTree, warnings: string[] = [], clamp?: number
           const c = conv(node.entries.get(n)!, n, path + '/' + n, false);
           if (c) children.push(c);
         }
-        return { kind: 'dir', name, path, mtime: t(node.meta.mtime.sec), children };
+        return { kind: 'dir', name, path, mtime: dirTime ?? t(node.meta.mtime.sec), children };
       }
       case 'file':
         return { kind: 'file', name, path, mtime: t(node.meta.mtime.sec), size: node.size, source: node.source };
@@ -187,7 +189,7 @@ export async function formatVfat(opts: VfatOptions): Promise<FormatOutcome> {
     throw e;
   }
   for (const w of img.geometry.warnings) warnings.push(`mkfs.fat: ${w}`);
-  const top = opts.tree ? toPlan(opts.tree, warnings, opts.clampToEpoch ? opts.sourceDateEpoch : undefined, opts.followSymlinks ?? true) : [];
+  const top = opts.tree ? toPlan(opts.tree, warnings, opts.clampToEpoch ? opts.sourceDateEpoch : undefined, opts.followSymlinks ?? true, opts.dirsMadeNow ? now : undefined) : [];
   let layout = null;
   if (opts.tree) {
     try {
@@ -231,6 +233,7 @@ export const vfatDriver: FsDriver = {
       now: job.now,
       clampToEpoch: jobCompat(job).clampTimes,
       followSymlinks: !jobCompat(job).mtoolsSkipsSymlinks,
+      dirsMadeNow: jobCompat(job).vfatDirsMadeNow,
       where,
       progress,
     });
