@@ -16,14 +16,10 @@ const S_IFMT = 0o170000;
 
 /** A time in nanoseconds since the epoch as seconds and a nanosecond part in [0, 1e9). */
 export function timespecOfNs(ns: bigint): Timespec {
-  let sec = ns / NS;
-  let nsec = ns % NS;
+  const sec = ns / NS;
+  const nsec = Number(ns - sec * NS);
   // BigInt division truncates toward zero: before 1970 the second is the one below
-  if (nsec < 0n) {
-    sec -= 1n;
-    nsec += NS;
-  }
-  return { sec: Number(sec), nsec: Number(nsec) };
+  return nsec < 0 ? { sec: Number(sec) - 1, nsec: nsec + 1e9 } : { sec: Number(sec), nsec };
 }
 
 export class HostStat {
@@ -49,10 +45,10 @@ export class HostStat {
     this.rdev = Number(b.rdev);
     this.size = Number(b.size);
     this.blocks = Number(b.blocks);
-    this.mtime = timespecOfNs(b.mtimeNs);
-    // atime is mostly mtime: one object for both
-    const a = timespecOfNs(b.atimeNs);
-    this.atime = a.sec === this.mtime.sec && a.nsec === this.mtime.nsec ? this.mtime : a;
+    const m = b.mtimeNs;
+    this.mtime = timespecOfNs(m);
+    // atime is mostly mtime: one object for both, and one conversion
+    this.atime = b.atimeNs === m ? this.mtime : timespecOfNs(b.atimeNs);
   }
 
   isDirectory(): boolean {
