@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTree, type TreeSpec } from '../src/tree/build.js';
 import { scanPacked } from '../src/tree/scanpack.js';
+import { FsError } from '../src/errors.js';
 import { packTree, PackedView, U_ATIME, type PackedTree } from '../src/tree/packed.js';
 
 /** every record, by path, with everything a reader can ask */
@@ -143,6 +144,23 @@ test('both scans keep host times to the nanosecond (Node\'s float milliseconds a
       }
     }
     assert.ok(v.mtime(byName.get('old')!).nsec >= 0 && v.mtime(byName.get('old')!).sec < 0);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a name that is not UTF-8 is a clear error in both scans (Node would hand it over as a path to nothing); a real U+FFFD is a name', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'tree-scanpack-utf8-'));
+  try {
+    mkdirSync(join(root, 'd'));
+    writeFileSync(join(root, 'd/ok-\uFFFD'), 'x');
+    const s = spec(root, { copyFiles: [{ source: '/d', target: '/d' }] });
+    assert.ok((await buildTree(s)).root.entries.get('d'));
+    scanPacked(s);
+    writeFileSync(Buffer.concat([Buffer.from(join(root, 'd') + '/bad'), Buffer.from([0xff]), Buffer.from('name')]), 'y');
+    const bad = (e: unknown) => e instanceof FsError && e.code === 'E_SOURCE' && e.message.includes('/d/bad\\xffname') && /not valid UTF-8/.test(e.message);
+    await assert.rejects(buildTree(s), bad);
+    assert.throws(() => scanPacked(s), bad);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -72,6 +72,26 @@ export function components(path: string, what: string, where?: ErrorWhere): stri
   return clampedComponents(path);
 }
 
+/**
+ * Names that are not UTF-8 cannot be copied: Node hands them over with U+FFFD in place of the
+ * bad bytes (a path to nothing: the entry would vanish without a word), and the WebAssembly
+ * tools take names as UTF-8 (emscripten). systemd-repart copies them; we refuse with the name
+ * rather than make a different tree. A real U+FFFD (EF BF BD) is a valid name.
+ */
+function notUtf8(dir: string, where?: ErrorWhere): void {
+  let raw: Buffer[];
+  try {
+    raw = readdir(dir, { encoding: 'buffer' });
+  } catch {
+    return; // gone since: the listing's own lstats say so
+  }
+  for (const b of raw) {
+    if (Buffer.from(b.toString('utf8'), 'utf8').equals(b)) continue;
+    const shown = [...b].map((c) => (c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`)).join('');
+    throw new FsError('E_SOURCE', `${dir}/${shown}: the name is not valid UTF-8, which repart-ts cannot copy (rename it, or exclude the directory that holds it)`, where);
+  }
+}
+
 /** lstat of a CopyFiles= source directory resolved a moment ago: gone now is an error. */
 export function lstatLine(src: string, where?: ErrorWhere): HostStat {
   const st = hostLstat(src);
@@ -203,6 +223,7 @@ export abstract class ScanBase<N> {
     } catch (e) {
       throw new FsError('E_SOURCE', `${path}: cannot read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, where);
     }
+    if (names.some((n) => n.includes('\uFFFD'))) notUtf8(path, where);
     names.sort();
     const paths: string[] = new Array(names.length);
     const stats: (HostStat | null)[] = new Array(names.length);

@@ -59,9 +59,20 @@ function num(b: Buffer, off: number, len: number): number {
   return parseInt(s, 8);
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A member's name: UTF-8 or an error (the tools take names as UTF-8; U+FFFD for the bad bytes would name another file). */
+function utf8Name(b: Uint8Array): string {
+  try {
+    return UTF8.decode(b);
+  } catch {
+    throw new RangeError('a name that is not valid UTF-8, which repart-ts cannot copy');
+  }
+}
+
 function str(b: Buffer, off: number, len: number): string {
   const z = b.indexOf(0, off);
-  return b.toString('utf8', off, z < 0 || z > off + len ? off + len : z);
+  return utf8Name(b.subarray(off, z < 0 || z > off + len ? off + len : z));
 }
 
 /** A pax time ("-1.25" is 1.25 s before the epoch: second -2, 0.75e9 ns). */
@@ -156,7 +167,8 @@ export function* readTarHeaders(spec: ArchiveSpec): Generator<Header> {
         const prefix = ustar ? str(h, 345, 155) : '';
         const recs = new Map([...global, ...pax]);
         const text = (k: string) => recs.get(k)?.toString('utf8');
-        const name = text('path') ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
+        const paxName = (k: string) => { const v = recs.get(k); return v === undefined ? undefined : utf8Name(v); };
+        const name = paxName('path') ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
         const xattrs: { name: string; value: Uint8Array }[] = [];
         for (const [k, v] of recs) {
           if (k.startsWith('SCHILY.xattr.')) xattrs.push({ name: k.slice(13), value: Uint8Array.from(v) });
@@ -175,7 +187,7 @@ export function* readTarHeaders(spec: ArchiveSpec): Generator<Header> {
           size: type === '0' || type === '7' ? realSize : 0,
           mtime: text('mtime') !== undefined ? paxTime(text('mtime')!) : { sec: num(h, 136, 12), nsec: 0 },
           atime: text('atime') !== undefined ? paxTime(text('atime')!) : undefined,
-          linkname: text('linkpath') ?? longLink ?? str(h, 157, 100),
+          linkname: type === '1' || type === '2' ? (paxName('linkpath') ?? longLink ?? str(h, 157, 100)) : '',
           rdev: type === '3' || type === '4' ? makedev(major, minor) : 0,
           xattrs,
           dataOffset,

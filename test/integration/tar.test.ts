@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI } from '../helpers/reference.js';
 import { readTarHeaders } from '../../src/tree/tar.js';
+import { FsError } from '../../src/errors.js';
 import { major, minor, makedev, treeRdev } from '../../src/tree/devices.js';
 import { ext4Xattrs, xattrView } from '../wasm-helpers.js';
 
@@ -150,6 +151,22 @@ test('GNU and ustar headers: long names and link targets, prefix fields, numeric
     assert.equal(b.toString(), 'x'.repeat(1234));
     if (format !== 'ustar') assert.equal(hs.find((h) => h.path.endsWith('longlink'))!.linkname, 't'.repeat(150));
   }
+});
+
+test('a member name that is not UTF-8 is a clear error (U+FFFD in its place would name another file), in every header format', () => {
+  const t = path.join(work, 'notutf8');
+  fs.mkdirSync(t);
+  fs.writeFileSync(Buffer.concat([Buffer.from(t + '/bad'), Buffer.from([0xff]), Buffer.from('name')]), 'x');
+  fs.writeFileSync(path.join(t, 'ok-\uFFFD'), 'y');
+  for (const format of ['gnu', 'ustar', 'pax']) {
+    const tar = path.join(work, `notutf8-${format}.tar`);
+    sh('tar', [`--format=${format}`, '-cf', tar, '-C', t, '.']);
+    assert.throws(() => [...readTarHeaders({ source: tar, target: '/' })], (e: unknown) => e instanceof FsError && e.code === 'E_SOURCE' && /not valid UTF-8/.test(e.message), format);
+  }
+  fs.rmSync(Buffer.concat([Buffer.from(t + '/bad'), Buffer.from([0xff]), Buffer.from('name')]));
+  const tar = path.join(work, 'utf8-ok.tar');
+  sh('tar', ['-cf', tar, '-C', t, '.']);
+  assert.ok([...readTarHeaders({ source: tar, target: '/' })].some((h) => h.path.endsWith('ok-\uFFFD')), 'a real U+FFFD is a name');
 });
 
 test('vfat: archive members are read from their offsets (same image as from the directory)', () => {
