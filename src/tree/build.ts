@@ -45,6 +45,8 @@ export interface TreeSpec {
    * it), with its host path: src/tree/xattrs.ts reads its attributes beside the scan.
    */
   onWholeDirectory?: (hostDir: string) => void;
+  /** Every host path a scanned directory lists, once lstat'ed (src/tree/xattrs.ts reads those below a whole directory). */
+  onListed?: (hostPath: string) => void;
 }
 
 export const ALWAYS_EXCLUDED = ['proc', 'sys', 'dev', 'tmp', 'run', 'var/tmp'];
@@ -227,6 +229,7 @@ export abstract class ScanBase<N> {
     names.sort();
     const paths: string[] = new Array(names.length);
     const stats: (HostStat | null)[] = new Array(names.length);
+    const listed = this.spec.onListed;
     for (let k = 0; k < names.length; k++) {
       const p = (paths[k] = childPath(path, names[k]!));
       try {
@@ -234,6 +237,7 @@ export abstract class ScanBase<N> {
       } catch (e) {
         throw new FsError('E_SOURCE', `${p}: cannot stat: ${(e as NodeJS.ErrnoException).code}`, where);
       }
+      if (stats[k] && listed) listed(p);
     }
     return { names, paths, stats };
   }

@@ -118,7 +118,7 @@ export async function partitionTree(d: PartitionDefinition, label: string, ctx: 
   // packed straight from the scan (src/tree/scanpack.ts): no object per node; CopyArchive= and
   // --dedupe work on the objects
   const packed = o.packed === true && !o.dedupe && (d.copyArchives ?? []).length === 0;
-  const spec: TreeSpec = { ...treeSpecFor(d, ctx), onWholeDirectory: xattrs ? (dir) => xattrs.start(dir) : undefined };
+  const spec: TreeSpec = { ...treeSpecFor(d, ctx), ...xattrs?.scanHooks() };
   let made: PackStore | SourceTree;
   try {
     made = packed ? scanPacked(spec) : await buildTree(spec);

@@ -18,6 +18,7 @@
  * attributes print nothing.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { writeSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { SourceTree, TreeNode } from './model.js';
 
@@ -25,6 +26,9 @@ export interface Xattr {
   name: string;
   value: Uint8Array;
 }
+
+/** a millisecond's sleep of this thread while the pipe to getfattr is full */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** How many bytes of paths one getfattr process gets (Linux: 2 MiB of argv+env in all). */
 const ARGV_BYTES = 256 * 1024;
@@ -78,9 +82,9 @@ export interface ReadResult {
   problems: string[];
 }
 
-function runGetfattr(paths: string[], env: NodeJS.ProcessEnv, recursive = false, started?: (kill: () => void) => void): Promise<{ stdout: string; stderr: string; missing: boolean }> {
+function runGetfattr(paths: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; missing: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('getfattr', [...(recursive ? ['-R'] : []), '-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--', ...paths], {
+    const child = spawn('getfattr', ['-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--', ...paths], {
       env: { ...env, LC_ALL: 'C' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -92,7 +96,6 @@ function runGetfattr(paths: string[], env: NodeJS.ProcessEnv, recursive = false,
       if (e.code === 'ENOENT') resolve({ stdout: '', stderr: '', missing: true });
       else reject(e);
     });
-    started?.(() => child.kill());
     child.on('close', () => resolve({ stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('utf8'), missing: false }));
   });
 }
@@ -146,48 +149,135 @@ export function hostListOrder(p: string, xs: Xattr[], env: NodeJS.ProcessEnv = p
 }
 
 /**
- * getfattr -R over whole source directories, started as the tree scan reaches them so that the
- * attributes are read beside the scan (another process, so the other core) rather than after it.
- * Used only for a directory the scan copies whole (nothing excluded below it): then getfattr's
- * physical walk (symlinks to directories are not followed, as the scan does not) visits exactly
- * the paths the scan does.
+ * The attributes of whole source directories (copied with nothing excluded below them), read
+ * beside the tree scan in another process: the scan hands every path it lists below such a
+ * directory (add) to one `xargs -0 getfattr …` through its stdin, and getfattr reads them while
+ * the scan goes on (the pipe takes the writes of this synchronous thread as they come: libuv
+ * writes at once while the pipe has room).
+ *
+ * Paths, never `getfattr -R`: a walk reads every directory, and reading a directory moves its
+ * atime to now (relatime: when it is older than a day), so a directory getfattr reached before the
+ * scan stat'ed it got "now" in the image instead of its own atime, depending on which process won
+ * (found with systemd-repart 262 keeping the source's; test/integration/xattr-prefetch.test.ts).
+ * Reading a path's attributes reads no directory.
+ *
+ * Without xargs (findutils), or when it dies, every path is read in argv batches after the scan
+ * (covering() then answers for none).
  */
 export class XattrPrefetch {
-  private readonly runs: { root: string; done: Promise<{ stdout: string; stderr: string; missing: boolean }> }[] = [];
-  private readonly kills: (() => void)[] = [];
+  private readonly roots: string[] = [];
+  private child: ReturnType<typeof spawn> | null = null;
+  private done: Promise<{ stdout: string; stderr: string; status: number | null; missing: boolean }> | null = null;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private broken = false;
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env, private readonly platform: string = process.platform) {}
 
-  /** Start reading every attribute below `root` (a normalised absolute directory path). */
+  /** Read the attributes of `root` (a normalised absolute directory path) and of every path below it the scan lists. */
   start(root: string): void {
     if (this.platform !== 'linux' || this.covering(root) !== undefined) return;
-    const done = runGetfattr([root], this.env, true, (kill) => this.kills.push(kill));
-    done.catch(() => {}); // awaited in results(); a rejection before then is not unhandled
-    this.runs.push({ root, done });
+    this.roots.push(root);
+    this.child ??= this.spawn();
+    this.add(root);
   }
 
-  /** The prefetched root `path` lies in, if any. */
+  private spawn(): ReturnType<typeof spawn> {
+    const child = spawn('xargs', ['-0', '-r', '-s', String(ARGV_BYTES * 2), '--', 'getfattr', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--'], {
+      env: { ...this.env, LC_ALL: 'C' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    // a child that could not start (or died) closes the pipe: what is left to write is dropped
+    child.stdin!.on('error', () => {});
+    this.done = new Promise((resolve, reject) => {
+      child.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') resolve({ stdout: '', stderr: '', status: null, missing: true });
+        else reject(e);
+      });
+      child.on('close', (status) => resolve({ stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('utf8'), status, missing: false }));
+    });
+    this.done.catch(() => {}); // awaited in results(); a rejection before then is not unhandled
+    return child;
+  }
+
+  /** The scan's hooks (TreeSpec): whole directories start, listed paths are added. */
+  scanHooks(): { onWholeDirectory: (dir: string) => void; onListed: (path: string) => void } {
+    return { onWholeDirectory: (d) => this.start(d), onListed: (p) => this.add(p) };
+  }
+
+  /** A host path the scan listed: read with the rest if it lies below a root. */
+  add(path: string): void {
+    if (this.child === null || this.covering(path) === undefined) return;
+    this.pending.push(path);
+    this.pendingBytes += path.length + 1;
+    if (this.pendingBytes >= 64 * 1024) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const data = Buffer.from(this.pending.join('\0') + '\0');
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.broken) return;
+    // The scan is synchronous: a write the pipe has no room for would wait in the stream until
+    // the scan is over, and getfattr with it. Written here, waiting for room (the pipe's fd is
+    // non-blocking) while getfattr reads; the stream's own write when the fd is not to be had.
+    const fd = (this.child!.stdin as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) {
+      this.child!.stdin!.write(data);
+      return;
+    }
+    let off = 0;
+    while (off < data.length) {
+      try {
+        off += writeSync(fd, data, off);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
+          this.broken = true; // xargs is gone: results() falls back to the batches
+          return;
+        }
+        Atomics.wait(PAUSE, 0, 0, 1);
+      }
+    }
+  }
+
+  /** The root `path` lies in, if any. */
   covering(path: string): string | undefined {
-    for (const r of this.runs) if (path === r.root || path.startsWith(r.root === '/' ? '/' : r.root + '/')) return r.root;
+    for (const r of this.roots) if (path === r || path.startsWith(r === '/' ? '/' : r + '/')) return r;
     return undefined;
   }
 
-  /** Every prefetched attribute by path; `unavailable` when getfattr is missing. */
+  /**
+   * Every attribute read, by path (the scan is over); `unavailable` when getfattr is missing.
+   * Without xargs, nothing was read and nothing is covered: the caller reads every path itself.
+   */
   async results(): Promise<ReadResult> {
     const byPath = new Map<string, Xattr[]>();
     const problems: string[] = [];
-    for (const r of this.runs) {
-      const out = await r.done;
-      if (out.missing) return { byPath, problems, unavailable: 'getfattr (package "attr") is not installed' };
-      for (const [p, xs] of parseGetfattr(out.stdout)) byPath.set(posix.normalize(p), xs);
-      for (const l of out.stderr.split('\n')) if (l.trim() !== '') problems.push(l.trim());
+    if (!this.child || !this.done) return { byPath, problems };
+    this.flush();
+    this.child.stdin!.end();
+    const out = await this.done;
+    // xargs: 127 when it cannot find the command, 123 when a getfattr run said something was
+    // wrong (stderr: files gone or unreadable, as with the batches)
+    if (out.status === 127) return { byPath, problems, unavailable: 'getfattr (package "attr") is not installed' };
+    if (out.missing || this.broken || (out.status !== 0 && out.status !== 123)) {
+      // no xargs, or it died: what it read may be partial; every path is read in batches instead
+      this.roots.length = 0;
+      return { byPath, problems };
     }
+    for (const [p, xs] of parseGetfattr(out.stdout)) byPath.set(posix.normalize(p), xs);
+    for (const l of out.stderr.split('\n')) if (l.trim() !== '') problems.push(l.trim());
     return { byPath, problems };
   }
 
   /** Stop what is still running (the build failed). */
   abort(): void {
-    for (const k of this.kills) k();
+    this.child?.kill();
   }
 }
 
@@ -236,10 +326,10 @@ export async function attachHostXattrsWith<N>(each: (f: (n: N, path: string) => 
   const visit = (f: (n: N, path: string) => void, skip?: (path: string) => boolean): void => each((n, p) => f(n, clean(p)), skip && ((p) => skip(clean(p))));
   // the paths getfattr is not reading already; a walk that can leaves out whole prefetched
   // directories (a packed scan's names below one: their paths are not even built)
+  const pre = prefetch ? await prefetch.results() : undefined;
   const rest: string[] = [];
   const covered = prefetch ? (p: string) => prefetch.covering(p) !== undefined : undefined;
   visit((_n, p) => rest.push(p), covered);
-  const pre = prefetch ? await prefetch.results() : undefined;
   const r = pre?.unavailable ? pre : await readHostXattrs([...new Set(rest)], env, platform);
   const problems = [...(pre?.problems ?? []), ...(pre === r ? [] : r.problems)];
   const found = new Map<string, Xattr[]>();

@@ -1,7 +1,7 @@
 /**
- * Source xattrs read beside the tree scan (src/tree/xattrs.ts XattrPrefetch: getfattr -R over a
- * directory copied whole) must put on every node exactly what the argv batches of paths put on
- * it: same attributes, same order, hard links, symlinked directories left alone, paths that
+ * Source xattrs read beside the tree scan (src/tree/xattrs.ts XattrPrefetch: the paths the scan
+ * lists below a directory copied whole, to one xargs getfattr) must put on every node exactly
+ * what the argv batches of paths put on it: same attributes, same order, hard links, symlinked directories left alone, paths that
  * need getfattr's quoting; a directory with something excluded below it is not prefetched.
  */
 import { test, after } from 'node:test';
@@ -65,7 +65,8 @@ async function both(extra: Partial<TreeSpec>): Promise<{ pre: SourceTree; batch:
   const { src, single } = fs.existsSync(path.join(work, 'src')) ? { src: path.join(work, 'src'), single: path.join(work, 'single') } : makeSource();
   const prefetch = new XattrPrefetch();
   const started: string[] = [];
-  const pre = await buildTree({ ...spec(src, single, extra), onWholeDirectory: (d) => { started.push(d); prefetch.start(d); } });
+  const hooks = prefetch.scanHooks();
+  const pre = await buildTree({ ...spec(src, single, extra), ...hooks, onWholeDirectory: (d) => { started.push(d); hooks.onWholeDirectory(d); } });
   const r1 = await attachHostXattrs(pre, process.env, process.platform, prefetch);
   assert.deepEqual(r1.problems, []);
   const batch = await buildTree(spec(src, single, extra));
@@ -87,7 +88,7 @@ test('xattrs read beside the scan equal those read in batches after it', { skip,
   assert.equal(d['/a/b/two']!.length, 2);
   assert.deepEqual(d['/a/b/plain'], []);
   assert.deepEqual(d['/c/excluded'], [`user.c=${hex('c')}`]);
-  assert.deepEqual(d['/new\nline = é'], [`user.odd=name=${hex('o')}`], 'getfattr -R quotes the path and the name; both come back exact');
+  assert.deepEqual(d['/new\nline = é'], [`user.odd=name=${hex('o')}`], 'getfattr quotes the path and the name; both come back exact');
   assert.deepEqual(d['/s'], [`user.single=${hex('s')}`], 'a single-file line is read in a batch');
   assert.deepEqual(d['/to-elsewhere'], [], 'the symlink is not followed');
   assert.equal(d['/to-elsewhere/f'], undefined);
@@ -100,4 +101,47 @@ test('a directory with something excluded below it is read in batches, and the e
   assert.deepEqual(d, dump(batch));
   assert.equal(d['/c/excluded'], undefined);
   assert.deepEqual(d['/a/one'], [`user.one=${Buffer.from('1').toString('hex')}`]);
+});
+
+test('the prefetch reads attributes of the paths the scan lists, never a directory (reading one moves its atime to now)', { skip }, async () => {
+  const src = path.join(work, 'atimes');
+  fs.mkdirSync(path.join(src, 'x/y'), { recursive: true });
+  fs.writeFileSync(path.join(src, 'x/y/f'), 'f');
+  setx(path.join(src, 'x/y/f'), 'user.f', 'f');
+  setx(path.join(src, 'x'), 'user.x', 'x');
+  // older than a day: relatime would move them on the next read of the directory
+  for (const d of ['', 'x', 'x/y']) fs.utimesSync(path.join(src, d), 1600000000, 1600000000);
+  const atime = (d: string) => fs.statSync(path.join(src, d)).atimeMs;
+  const prefetch = new XattrPrefetch();
+  prefetch.start(src);
+  prefetch.add(path.join(src, 'x'));
+  prefetch.add(path.join(src, 'x/y/f'));
+  prefetch.add(path.join(work, 'elsewhere/f')); // not below the root: left to the batches
+  assert.equal(prefetch.covering(path.join(src, 'x/y/f')), src);
+  const r = await prefetch.results();
+  assert.equal(r.unavailable, undefined);
+  assert.deepEqual([...r.byPath.keys()].sort(), [path.join(src, 'x'), path.join(src, 'x/y/f')]);
+  for (const d of ['', 'x', 'x/y']) assert.equal(atime(d), 1600000000 * 1000, `${d || '.'}: read by getfattr`);
+});
+
+test('without xargs every path is read in batches after the scan: the same attributes', { skip, timeout: 60_000 }, async () => {
+  const { src, single } = fs.existsSync(path.join(work, 'src')) ? { src: path.join(work, 'src'), single: path.join(work, 'single') } : makeSource();
+  const bin = path.join(work, 'bin-without-xargs');
+  fs.mkdirSync(bin, { recursive: true });
+  // getfattr, and attr for the order of several attributes: the attr package without findutils
+  for (const tool of ['getfattr', 'attr']) {
+    const at = ['/usr/bin/', '/bin/'].map((d) => d + tool).find((p) => fs.existsSync(p))!;
+    if (!fs.existsSync(path.join(bin, tool))) fs.symlinkSync(at, path.join(bin, tool));
+  }
+  const env = { ...process.env, PATH: bin };
+  const prefetch = new XattrPrefetch(env);
+  const tree = await buildTree({ ...spec(src, single), ...prefetch.scanHooks() });
+  const r = await attachHostXattrs(tree, env, process.platform, prefetch);
+  assert.equal(r.unavailable, undefined);
+  assert.deepEqual(r.problems, []);
+  assert.equal(prefetch.covering(src), undefined, 'nothing covered once xargs could not start');
+  const batch = await buildTree(spec(src, single));
+  await attachHostXattrs(batch);
+  assert.deepEqual(dump(tree), dump(batch));
+  assert.ok(Object.values(dump(tree)).some((xs) => xs.length > 0));
 });
