@@ -8,11 +8,11 @@
  * here once (on the bench's Debian /usr, 7.2k entries, as fast as number Stats: 60 against 59 ms
  * cold).
  */
-import { lstatSync, statSync, type BigIntStats } from 'node:fs';
+import { constants, lstatSync, statSync, type BigIntStats } from 'node:fs';
 import type { Timespec } from '../tree/model.js';
 
 const NS = 1_000_000_000n;
-const S_IFMT = 0o170000;
+const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK } = constants;
 
 /** A time in nanoseconds since the epoch as seconds and a nanosecond part in [0, 1e9). */
 export function timespecOfNs(ns: bigint): Timespec {
@@ -52,25 +52,25 @@ export class HostStat {
   }
 
   isDirectory(): boolean {
-    return (this.mode & S_IFMT) === 0o040000;
+    return (this.mode & S_IFMT) === S_IFDIR;
   }
   isFile(): boolean {
-    return (this.mode & S_IFMT) === 0o100000;
+    return (this.mode & S_IFMT) === S_IFREG;
   }
   isSymbolicLink(): boolean {
-    return (this.mode & S_IFMT) === 0o120000;
+    return (this.mode & S_IFMT) === S_IFLNK;
   }
   isFIFO(): boolean {
-    return (this.mode & S_IFMT) === 0o010000;
+    return (this.mode & S_IFMT) === S_IFIFO;
   }
   isSocket(): boolean {
-    return (this.mode & S_IFMT) === 0o140000;
+    return (this.mode & S_IFMT) === S_IFSOCK;
   }
   isCharacterDevice(): boolean {
-    return (this.mode & S_IFMT) === 0o020000;
+    return (this.mode & S_IFMT) === S_IFCHR;
   }
   isBlockDevice(): boolean {
-    return (this.mode & S_IFMT) === 0o060000;
+    return (this.mode & S_IFMT) === S_IFBLK;
   }
 }
 

@@ -66,7 +66,7 @@ export interface Exclusions {
 export const within = (p: string, dir: string): boolean => dir === '/' || p === dir || p.startsWith(dir + '/');
 
 // (dev, ino) without losing 64-bit precision (src/tree/identity.ts)
-export const key = (st: HostStat): string => inodeKey(st);
+export const key = inodeKey;
 
 /** Split an absolute path into components; '..' at the root stays there (as systemd's chase). */
 export function components(path: string, what: string, where?: ErrorWhere): string[] {
@@ -99,11 +99,6 @@ export function lstatLine(src: string, where?: ErrorWhere): HostStat {
   const st = hostLstat(src);
   if (!st) throw new FsError('E_SOURCE', `${src}: changed while it was scanned (ENOENT)`, where);
   return st;
-}
-
-/** The scanned file's identity, exact (the scans' stats are bigint ones: src/io/host-stat.ts). */
-export function scanId(st: HostStat): { dev: bigint; ino: bigint } {
-  return { dev: st.dev, ino: st.ino };
 }
 
 /** `dir` + '/' + `name` for a normalised absolute `dir` and a plain entry name (no normalising pass). */
@@ -401,7 +396,7 @@ class Builder extends ScanBase<TreeNode> {
     return { perm: st.mode & 0o7777, uid: o.uid, gid: o.gid, atime: st.atime, mtime: st.mtime, ctime: this.scannedCtime };
   }
 
-  /** BigInt device numbers, one per device (scanId): a tree lives on a handful of devices. */
+  /** BigInt device numbers, one per device: a tree lives on a handful of devices. */
   private bigDev(dev: bigint): bigint {
     let d = this.devs.get(dev);
     if (d === undefined) this.devs.set(dev, (d = dev));

@@ -250,7 +250,6 @@ function originalsOf(FS: EmFS) {
   };
 }
 
-/** Fill in the module's FS overrides; returns what the run needs afterwards. */
 /**
  * tv_nsec in the stat family's answers. emscripten 3.1.6's doStat writes st_atim, st_mtim and
  * st_ctim as the Dates' seconds and 0 nanoseconds, while mkfs.erofs stores each inode's mtime
@@ -293,6 +292,7 @@ class StatNsec {
   }
 }
 
+/** Fill in the module's FS overrides; returns what the run needs afterwards. */
 function install(mod: EmModule, run: ToolRun, out: string[], err: string[], nsec: StatNsec) {
   const h = hostFs(mod, run, nsec);
   installPaths(h);
