@@ -1,8 +1,8 @@
 /**
- * Light jobs (TypeScript drivers) on few cores (src/fs/pool.ts lightJobsWait): when the heavy
- * jobs and the main thread take every core, a vfat job waits for a heavy job's worker instead of
- * starting a worker of its own beside mke2fs; with cores to spare it runs alongside. Either way
- * both file systems come out whole.
+ * Light jobs (TypeScript drivers) on few cores (src/fs/pool.ts lightJobsHere): when the heavy
+ * jobs and the main thread take every core, a vfat job runs on the main thread beside mke2fs
+ * instead of starting a worker of its own (or waiting for mke2fs's); with cores to spare it gets
+ * a worker. Either way both file systems come out whole.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FormatJob } from '../src/fs/driver.js';
-import { closeWorkerPool, formatInWorkers, lightJobsWait } from '../src/fs/pool.js';
+import { RepartError } from '../src/errors.js';
+import { closeWorkerPool, formatInWorkers, lightJobsHere } from '../src/fs/pool.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pool-light-'));
 after(async () => {
@@ -20,17 +21,17 @@ after(async () => {
 });
 const MiB = 2 ** 20;
 
-test('light jobs wait for a heavy job only when the cores are taken', () => {
-  assert.equal(lightJobsWait(2, 1, 1), true, 'two cores: mke2fs and the read-ahead');
-  assert.equal(lightJobsWait(2, 2, 1), true);
-  assert.equal(lightJobsWait(3, 2, 1), true);
-  assert.equal(lightJobsWait(4, 1, 1), false, 'a core to spare');
-  assert.equal(lightJobsWait(1, 1, 2), true);
-  assert.equal(lightJobsWait(2, 0, 2), false, 'no heavy job to wait for');
-  assert.equal(lightJobsWait(2, 1, 0), false);
+test('light jobs run on the main thread only when the cores are taken', () => {
+  assert.equal(lightJobsHere(2, 1, 1), true, 'two cores: mke2fs and the read-ahead');
+  assert.equal(lightJobsHere(2, 2, 1), true);
+  assert.equal(lightJobsHere(3, 2, 1), true);
+  assert.equal(lightJobsHere(4, 1, 1), false, 'a core to spare');
+  assert.equal(lightJobsHere(1, 1, 2), true);
+  assert.equal(lightJobsHere(2, 0, 2), false, 'no heavy job to wait for');
+  assert.equal(lightJobsHere(2, 1, 0), false);
 });
 
-test('an ESP and an ext4 partition formatted by the pool: the ESP after mke2fs when it has to wait, both whole', { timeout: 120_000 }, async (t) => {
+test('an ESP and an ext4 partition formatted by the pool: the ESP on this thread beside mke2fs when the cores are taken, both whole', { timeout: 120_000 }, async (t) => {
   const img = path.join(work, 'two.img');
   fs.writeFileSync(img, '');
   fs.truncateSync(img, 96 * MiB);
@@ -43,11 +44,13 @@ test('an ESP and an ext4 partition formatted by the pool: the ESP after mke2fs w
     { ...base, format: 'ext4', label: 'root', window: { path: img, offset: 32 * MiB, size: 64 * MiB } },
   ];
   const seen: string[] = [];
-  await formatInWorkers(jobs, { start: (i) => seen.push(`start ${jobs[i]!.format}`), done: (i) => seen.push(`done ${jobs[i]!.format}`) });
-  if (lightJobsWait(Math.max(1, os.availableParallelism()), 1, 1)) {
-    assert.deepEqual(seen, ['start ext4', 'done ext4', 'start vfat', 'done vfat'], 'the ESP waits for the ext4 job');
-  } else {
-    assert.deepEqual(seen.slice(0, 2), ['start ext4', 'start vfat'], 'both at once');
+  const outs = await formatInWorkers(jobs, { start: (i) => seen.push(`start ${jobs[i]!.format}`), done: (i) => seen.push(`done ${jobs[i]!.format}`) });
+  assert.equal(outs.length, 2);
+  assert.deepEqual(seen.slice(0, 2), ['start ext4', 'start vfat'], 'both at once');
+  if (lightJobsHere(Math.max(1, os.availableParallelism()), 1, 1)) {
+    // formatted here: done long before a worker started and ran mke2fs, and timed by this thread
+    assert.deepEqual(seen.slice(2), ['done vfat', 'done ext4'], 'the ESP does not wait for the ext4 job');
+    assert.ok(outs[0]!.phases && outs[0]!.phases.total! > 0, 'the job reports its phases as a worker would');
   }
   const part = (offset: number, size: number, name: string) => {
     const p = path.join(work, name);
@@ -63,4 +66,26 @@ test('an ESP and an ext4 partition formatted by the pool: the ESP after mke2fs w
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return t.skip('fsck.fat or e2fsck not installed');
     throw e;
   }
+});
+
+test('a light job failing on this thread fails the run as its worker would: the typed error, the job named', { timeout: 120_000 }, async () => {
+  const img = path.join(work, 'fail.img');
+  fs.writeFileSync(img, '');
+  fs.truncateSync(img, 96 * MiB);
+  const base = {
+    fsUuid: '0a1b2c3d-4e5f-4061-8273-8495a6b7c8d9', sectorSize: 512, tree: null, sourceDateEpoch: 1700000000,
+    extraOptions: [], discard: false, subvolumes: [], definitionFile: '/etc/repart.d/x.conf', windowZeroed: true,
+  };
+  const jobs: FormatJob[] = [
+    { ...base, format: 'ext4', label: 'root', window: { path: img, offset: 32 * MiB, size: 64 * MiB } },
+    // far too small for a FAT: mkfs.vfat's own refusal
+    { ...base, format: 'vfat', label: 'ESP', window: { path: img, offset: 0, size: 16 * 1024 } },
+  ];
+  await assert.rejects(formatInWorkers(jobs), (e: Error & { code?: string; jobIndex?: number; where?: unknown }) => {
+    assert.ok(e instanceof RepartError, String(e));
+    assert.equal(e.code, 'E_FS_NO_SPACE');
+    assert.equal((e as { jobIndex?: number }).jobIndex, 1);
+    assert.deepEqual(e.where, { file: '/etc/repart.d/x.conf' });
+    return true;
+  });
 });

@@ -31,9 +31,8 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { openScannedStat, scanIdOf } from '../io/open-verified.js';
 import { HandoffGiver, newHandoffTable, type HandoffTable } from '../fs/wasm/fd-handoff.js';
-import type { DirNode, FileNode } from '../tree/model.js';
+import { byteOrder, type DirNode, type FileNode } from '../tree/model.js';
 import { isPacked, K_DIR, K_FILE, PackedView, SRC_HOST, type AnyTree } from '../tree/packed.js';
-import { byteOrder } from '../fs/wasm/vtree.js';
 
 const CHUNK = 1 << 20;
 /** how often the descriptors the worker handed back are checked and closed (fd-handoff.ts) */

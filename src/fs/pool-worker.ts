@@ -1,8 +1,9 @@
 /**
  * The worker side of the formatting pool (src/fs/pool.ts): piscina loads this module in each
  * worker thread and calls its default export with one task. Kept apart from pool.ts so that the
- * main thread, which only posts jobs, never loads the drivers' registry, the WebAssembly host or
- * the phase timers (a run that formats nothing loads none of this).
+ * main thread, which only posts jobs, loads the drivers' registry and the phase timers only when
+ * it formats a light job itself (runJob), and never the WebAssembly host (a run that formats
+ * nothing loads none of this).
  */
 import { RepartError, type RepartErrorJson } from '../errors.js';
 import type { MessagePort } from 'node:worker_threads';
@@ -44,26 +45,35 @@ async function warm({ formats, toolSet }: WarmTask['warm']): Promise<Reply> {
 export default async function formatJob(task: Task | WarmTask): Promise<Reply> {
   if ('warm' in task) return warm(task.warm).catch((e: Error) => ({ ok: false, foreign: { message: String(e?.message ?? e) } }));
   const { job, port } = task;
+  let last = 0;
+  const progress = port ? (p: FormatProgress) => {
+    // at most ~20 messages a second; the main thread only redraws at 10 Hz anyway
+    const now = Date.now();
+    if (now - last < 50 && p.files < p.totalFiles) return;
+    last = now;
+    port.postMessage(p);
+  } : undefined;
+  try {
+    return await runJob(job, progress);
+  } finally {
+    port?.close();
+  }
+}
+
+/**
+ * One job through its driver, in this thread, its failure as data (Reply): the worker's task, and
+ * the main thread's light jobs (src/fs/pool.ts). One at a time per thread: the phase timers are
+ * the thread's.
+ */
+export async function runJob(job: FormatJob, progress?: (p: FormatProgress) => void): Promise<Reply> {
   try {
     takePhases();
     const start = now();
     const driver = await driverFor(job.format);
     addPhase('driverLoad', start);
-    let last = 0;
-    const progress = port ? (p: FormatProgress) => {
-      // at most ~20 messages a second; the main thread only redraws at 10 Hz anyway
-      const now = Date.now();
-      if (now - last < 50 && p.files < p.totalFiles) return;
-      last = now;
-      port.postMessage(p);
-    } : undefined;
-    try {
-      const outcome = await driver.format(job, progress);
-      addPhase('total', start);
-      return { ok: true, outcome: { ...outcome, phases: takePhases() } };
-    } finally {
-      port?.close();
-    }
+    const outcome = await driver.format(job, progress);
+    addPhase('total', start);
+    return { ok: true, outcome: { ...outcome, phases: takePhases() } };
   } catch (e) {
     if (e instanceof RepartError) return { ok: false, error: e.toJSON() };
     const err = e as Error;

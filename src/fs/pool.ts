@@ -98,14 +98,15 @@ export function prewarmWorkers(formats: string[], compat: Compat, workers = avai
 formatInWorkers.prewarm = prewarmWorkers;
 
 /**
- * Whether the light jobs (TypeScript drivers: vfat, swap) wait for a heavy job's worker instead
- * of starting one of their own: when the cores are all taken by the heavy jobs and the main
+ * Whether the light jobs (TypeScript drivers: vfat, swap) run on the main thread instead of
+ * starting a worker of their own: when the cores are all taken by the heavy jobs and the main
  * thread (which reads their sources ahead, src/build/readahead.ts). A new worker costs ~0.25 s
- * of CPU to start (Node, the modules, their compilation), more than a light job itself (~0.06 s
+ * of CPU to start (Node, the modules, their compilation), more than a light job itself (~0.02 s
  * for a 96 MiB ESP); on two cores it was taken from mke2fs: debian-usr 0.1 s faster, 0.15 s less
- * CPU, when the ESP waits (bench/results/issue-18.md).
+ * CPU, when the ESP waited for the heavy job's worker, and ~0.03 s faster again when it runs on
+ * the main thread beside it (bench/results/issue-18.md), which has little else to do then.
  */
-export function lightJobsWait(cores: number, heavy: number, light: number): boolean {
+export function lightJobsHere(cores: number, heavy: number, light: number): boolean {
   return heavy > 0 && light > 0 && cores <= heavy + 1;
 }
 
@@ -121,17 +122,26 @@ export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = 
   ]);
   // Heavy jobs are posted first, so that they get the pre-warmed workers (prewarmWorkers starts
   // one per heavy job) and a light job waits for a worker that starts meanwhile, or, when the
-  // cores are taken (lightJobsWait), for a heavy job's worker.
+  // cores are taken (lightJobsHere), runs on this thread, one after another.
   const isLight = (i: number) => LIGHT_FORMATS.has(jobs[i]!.format);
   const order = jobs.map((_, i) => i).sort((a, b) => Number(isLight(a)) - Number(isLight(b)));
   const heavy = order.filter((i) => !isLight(i)).length;
-  // resolved once a heavy job is done (or failed): its worker is then free for a light job
-  let heavyDone!: () => void;
-  const heavyDoneP = new Promise<void>((r) => (heavyDone = r));
-  const wait = lightJobsWait(Math.max(1, availableParallelism()), heavy, jobs.length - heavy);
+  const here = lightJobsHere(Math.max(1, availableParallelism()), heavy, jobs.length - heavy);
+  let hereDone: Promise<unknown> = Promise.resolve();
   const running: Promise<Reply>[] = [];
   for (const i of order) running.push((async () => {
-    if (wait && isLight(i)) await heavyDoneP;
+    if (here && isLight(i)) {
+      // after the heavy jobs are posted (their workers start on the other cores), in turn
+      const turn = hereDone.then(async () => {
+        const { runJob } = await import('./pool-worker.js');
+        events.start?.(i);
+        const r = await runJob(jobs[i]!, (m) => events.progress?.(i, m));
+        if (r.ok) events.done?.(i, r.outcome);
+        return r;
+      });
+      hereDone = turn.catch(() => undefined);
+      return turn;
+    }
     const job = jobs[i]!;
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (m: FormatProgress) => events.progress?.(i, m));
@@ -148,7 +158,6 @@ export async function formatInWorkers(jobs: FormatJob[], events: FormatEvents = 
       port1.close();
     }
   })());
-  void Promise.race(running.slice(0, heavy).map((r) => r.catch(() => undefined))).then(heavyDone);
   // The jobs are posted. A big tree's scan and Minimize= models left their garbage on this
   // thread's heap (~100 MB at a million files), which V8 would keep through the whole format
   // stage (this thread allocates next to nothing meanwhile): it goes now, while the workers
