@@ -21,6 +21,23 @@ after(async () => {
 });
 const MiB = 2 ** 20;
 
+/** A sparse 96 MiB image file for two windows. */
+function freshImage(name: string): string {
+  const img = path.join(work, name);
+  fs.writeFileSync(img, '');
+  fs.truncateSync(img, 96 * MiB);
+  return img;
+}
+
+/** An empty file system of `format` in [offset, offset + size) of `img`. */
+function job(format: string, label: string, img: string, offset: number, size: number): FormatJob {
+  return {
+    format, label, window: { path: img, offset, size },
+    fsUuid: '0a1b2c3d-4e5f-4061-8273-8495a6b7c8d9', sectorSize: 512, tree: null, sourceDateEpoch: 1700000000,
+    extraOptions: [], discard: false, subvolumes: [], definitionFile: '/etc/repart.d/x.conf', windowZeroed: true,
+  };
+}
+
 test('light jobs run on the main thread only when the cores are taken', () => {
   assert.equal(lightJobsHere(2, 1, 1), true, 'two cores: mke2fs and the read-ahead');
   assert.equal(lightJobsHere(2, 2, 1), true);
@@ -32,16 +49,10 @@ test('light jobs run on the main thread only when the cores are taken', () => {
 });
 
 test('an ESP and an ext4 partition formatted by the pool: the ESP on this thread beside mke2fs when the cores are taken, both whole', { timeout: 120_000 }, async (t) => {
-  const img = path.join(work, 'two.img');
-  fs.writeFileSync(img, '');
-  fs.truncateSync(img, 96 * MiB);
-  const base = {
-    fsUuid: '0a1b2c3d-4e5f-4061-8273-8495a6b7c8d9', sectorSize: 512, tree: null, sourceDateEpoch: 1700000000,
-    extraOptions: [], discard: false, subvolumes: [], definitionFile: '/etc/repart.d/x.conf', windowZeroed: true,
-  };
+  const img = freshImage('two.img');
   const jobs: FormatJob[] = [
-    { ...base, format: 'vfat', label: 'ESP', window: { path: img, offset: 0, size: 32 * MiB } },
-    { ...base, format: 'ext4', label: 'root', window: { path: img, offset: 32 * MiB, size: 64 * MiB } },
+    job('vfat', 'ESP', img, 0, 32 * MiB),
+    job('ext4', 'root', img, 32 * MiB, 64 * MiB),
   ];
   const seen: string[] = [];
   const outs = await formatInWorkers(jobs, { start: (i) => seen.push(`start ${jobs[i]!.format}`), done: (i) => seen.push(`done ${jobs[i]!.format}`) });
@@ -69,17 +80,11 @@ test('an ESP and an ext4 partition formatted by the pool: the ESP on this thread
 });
 
 test('a light job failing on this thread fails the run as its worker would: the typed error, the job named', { timeout: 120_000 }, async () => {
-  const img = path.join(work, 'fail.img');
-  fs.writeFileSync(img, '');
-  fs.truncateSync(img, 96 * MiB);
-  const base = {
-    fsUuid: '0a1b2c3d-4e5f-4061-8273-8495a6b7c8d9', sectorSize: 512, tree: null, sourceDateEpoch: 1700000000,
-    extraOptions: [], discard: false, subvolumes: [], definitionFile: '/etc/repart.d/x.conf', windowZeroed: true,
-  };
+  const img = freshImage('fail.img');
   const jobs: FormatJob[] = [
-    { ...base, format: 'ext4', label: 'root', window: { path: img, offset: 32 * MiB, size: 64 * MiB } },
+    job('ext4', 'root', img, 32 * MiB, 64 * MiB),
     // far too small for a FAT: mkfs.vfat's own refusal
-    { ...base, format: 'vfat', label: 'ESP', window: { path: img, offset: 0, size: 16 * 1024 } },
+    job('vfat', 'ESP', img, 0, 16 * 1024),
   ];
   await assert.rejects(formatInWorkers(jobs), (e: Error & { code?: string; jobIndex?: number; where?: unknown }) => {
     assert.ok(e instanceof RepartError, String(e));
