@@ -206,13 +206,16 @@ step_e2fsprogs() {
   # pagesize.o (--wrap=sysconf): a 4 KiB page as on Linux, else mke2fs rounds the device's
   # block count down to wasm's 64 KiB pages (wasm/shim/pagesize.c).
   emcc $CFLAGS_COMMON -c "$SHIM/pagesize.c" -o "$W/obj/pagesize.o"
+  # memcpy.o (--wrap=memcpy): large copies as memory.copy, not calls out to JavaScript
+  # (wasm/shim/memcpy.c); -mbulk-memory at the link lets the module use the instruction.
+  emcc $CFLAGS_COMMON -mbulk-memory -c "$SHIM/memcpy.c" -o "$W/obj/memcpy.o"
   link_flags createMke2fs
   cd misc
   emcc -o "$OUT/mke2fs.js" mke2fs.o util.o default_profile.o mk_hugefiles.o create_inode.o \
     create_inode_libarchive.o \
     ../lib/libext2fs.a ../lib/libcom_err.a ../lib/libsupport.a ../lib/libblkid.a ../lib/libuuid.a \
     ../lib/libext2fs.a ../lib/libe2p.a "$W/obj/ioctl_shim.o" "$W/obj/fallocate.o" "$W/obj/xattr.o" "$W/obj/pagesize.o" \
-    -Wl,--wrap=ioctl -Wl,--wrap=sysconf "${LINK[@]}"
+    "$W/obj/memcpy.o" -Wl,--wrap=ioctl -Wl,--wrap=sysconf -Wl,--wrap=memcpy -mbulk-memory "${LINK[@]}"
   ls -l "$OUT"/mke2fs.*
 }
 
