@@ -103,8 +103,9 @@ formatInWorkers.prewarm = prewarmWorkers;
  * thread (which reads their sources ahead, src/build/readahead.ts). A new worker costs ~0.25 s
  * of CPU to start (Node, the modules, their compilation), more than a light job itself (~0.02 s
  * for a 96 MiB ESP); on two cores it was taken from mke2fs: debian-usr 0.1 s faster, 0.15 s less
- * CPU, when the ESP waited for the heavy job's worker, and ~0.03 s faster again when it runs on
- * the main thread beside it (bench/results/issue-18.md), which has little else to do then.
+ * CPU, when the ESP waited for the heavy job's worker; beside mke2fs on the main thread, which
+ * has little else to do then, the format stage is 10-18 ms shorter again (the job, its driver's
+ * load and a message round trip no longer follow mke2fs; bench/results/issue-18.md).
  */
 export function lightJobsHere(cores: number, heavy: number, light: number): boolean {
   return heavy > 0 && light > 0 && cores <= heavy + 1;
