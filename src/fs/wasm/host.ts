@@ -237,7 +237,7 @@ interface HostFs {
   /** absolute path against the virtual cwd, with the run's aliases applied */
   abs(p: string): string;
   isVirtual(a: string): boolean;
-  vnode(path: string, st: EmStat): EmNode;
+  vnode(path: string, st: Pick<EmStat, 'ino' | 'mode'>): EmNode;
   /** where FS.stat/FS.lstat leave a tree entry's answer for its nanoseconds */
   nsec: StatNsec;
 }
@@ -338,6 +338,8 @@ function hostFs(mod: EmModule, run: ToolRun, nsec: StatNsec): HostFs {
   const device = run.device ? new WindowDevice(run.device.window, fail, run.device.zeroed, run.device.asEmptyFile, run.device.trackAllocation, run.device.tailRoom) : null;
   // most runs have none: no dictionary lookup of every path then
   const aliases = run.aliases && Object.keys(run.aliases).length > 0 ? new Map(Object.entries(run.aliases)) : null;
+  // one for every node: getdents makes a node per entry
+  const nodeOps = { lookup: (parent: EmNode, name: string) => FS.lookupPath(parent.path + '/' + name).node };
   const h: HostFs = {
     FS,
     run,
@@ -360,12 +362,7 @@ function hostFs(mod: EmModule, run: ToolRun, nsec: StatNsec): HostFs {
       return aliases === null ? a : (aliases.get(a) ?? a);
     },
     isVirtual: (a: string): boolean => vtree !== null && vtree.contains(a),
-    vnode: (path: string, st: EmStat): EmNode => ({
-      id: st.ino,
-      mode: st.mode,
-      path,
-      node_ops: { lookup: (parent: EmNode, name: string) => FS.lookupPath(parent.path + '/' + name).node },
-    }),
+    vnode: (path: string, st: Pick<EmStat, 'ino' | 'mode'>): EmNode => ({ id: st.ino, mode: st.mode, path, node_ops: nodeOps }),
     nsec,
   };
   return h;
@@ -418,7 +415,8 @@ function installPaths(h: HostFs): void {
     const e = mayLookup(parent);
     if (e) throw new FS.ErrnoError(e);
     const a = parent.path + '/' + name;
-    return vnode(a, vtree!.stat(vtree!.resolve(a, false)));
+    // d_ino and d_type are all it reads: no full stat (the tool's lstat of the entry follows)
+    return vnode(a, vtree!.inoMode(vtree!.resolve(a, false)));
   };
   FS.stat = (p: string) => {
     const a = abs(p);

@@ -207,6 +207,11 @@ export class VirtualTree {
     return this.v.nlink(node.i);
   }
 
+  /** st_ino and st_mode alone, as statUncached() gives them (getdents asks for every entry's). */
+  inoMode(node: VNode): { ino: number; mode: number } {
+    return { ino: this.v.ino(node.i), mode: TYPE_BITS[node.kind] | this.v.perm(node.i) };
+  }
+
   /** The last stat answer (callers only read it): lstat, open and fstat of one entry in a row. */
   private lastStat: EmStat | null = null;
   private lastStatOf = -1;
