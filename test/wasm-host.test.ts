@@ -161,6 +161,33 @@ test('virtual tree: lookups, symlinks, link counts and byte-order listing', () =
   assert.equal(buf.subarray(1, 3).toString(), 'bc');
 });
 
+test('virtual tree: a name looked up in its directory\'s record is what its path resolves to (mke2fs -d names entries so)', () => {
+  const t = newTree();
+  const file: FileNode = { kind: 'file', ino: 2, meta: emptyMeta(0o644), size: 0, source: { kind: 'bytes', data: Buffer.alloc(0) } };
+  const sub: DirNode = { kind: 'dir', ino: 3, meta: emptyMeta(0o755), entries: new Map() };
+  t.root.entries.set('a', file);
+  t.root.entries.set('b', sub);
+  sub.entries.set('f', file);
+  sub.entries.set('up', { kind: 'symlink', ino: 4, meta: emptyMeta(0o777), target: '../a' });
+  sub.entries.set('\u00e9t\u00e9', { kind: 'dir', ino: 5, meta: emptyMeta(0o700), entries: new Map() });
+  t.nextIno = 6;
+  const v = new VirtualTree(t, '/m', fail);
+  const root = v.resolve('/m', true).i;
+  const b = v.resolve('/m/b', true).i;
+  for (const [dir, base, name] of [[root, '/m', 'a'], [root, '/m', 'b'], [b, '/m/b', 'f'], [b, '/m/b', 'up'], [b, '/m/b', '\u00e9t\u00e9']] as const) {
+    const byName = v.resolveIn(dir, name, false)!;
+    const byPath = v.resolve(`${base}/${name}`, false);
+    assert.deepEqual(byName, byPath, name);
+    const st = v.stat(byPath);
+    assert.deepEqual(v.inoMode(byName), { ino: st.ino, mode: st.mode }, `${name}: d_ino and d_type as stat says`);
+  }
+  // a symlink to follow is left to the path walk; a missing name is ENOENT either way
+  assert.equal(v.resolveIn(b, 'up', true), null);
+  assert.deepEqual(v.resolveIn(b, 'f', true), v.resolve('/m/b/f', true));
+  assert.throws(() => v.resolveIn(b, 'nope', false), /ENOENT/);
+  assert.throws(() => v.resolve('/m/b/nope', false), /ENOENT/);
+});
+
 test('window device: writes it still holds are written at close, and a failure to write them is not lost', () => {
   const img = image(0, 0);
   fs.truncateSync(img, 4 * MiB);

@@ -14,6 +14,8 @@ export interface EmNode {
   mode: number;
   path: string;
   node_ops: { lookup?: (parent: EmNode, name: string) => EmNode };
+  /** a directory of the source tree: its record (src/fs/wasm/vtree.ts), for lookups by name */
+  rec?: number;
 }
 
 /** What SYSCALLS.doStat reads (times are Dates, truncated to whole seconds by it). */

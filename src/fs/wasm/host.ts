@@ -26,7 +26,7 @@ import {
 } from './emscripten.js';
 import type { SourceFailure } from './source-file.js';
 import type { HandoffTable } from './fd-handoff.js';
-import { normalizeAbs, VirtualTree, VTREE_DEV, type TreeProgress, type TreeReadStats } from './vtree.js';
+import { normalizeAbs, VirtualTree, VTREE_DEV, type TreeProgress, type TreeReadStats, type VNode } from './vtree.js';
 
 export type ToolName = 'mke2fs' | 'mkfs.btrfs' | 'mkfs.erofs' | 'mksquashfs' | 'mkfs.xfs';
 
@@ -237,7 +237,16 @@ interface HostFs {
   /** absolute path against the virtual cwd, with the run's aliases applied */
   abs(p: string): string;
   isVirtual(a: string): boolean;
-  vnode(path: string, st: Pick<EmStat, 'ino' | 'mode'>): EmNode;
+  vnode(path: string, st: Pick<EmStat, 'ino' | 'mode'>, rec?: number): EmNode;
+  /** the working directory's record when it is a directory of the tree (else -1) */
+  cwdDir: number;
+  /**
+   * A plain name (no "/", not "." or "..") in a working directory of the tree: its entry, found
+   * in that directory's record without building the absolute path (what resolve() of that path
+   * finds); null when the name is not plain, the working directory is not in the tree, or the
+   * entry is a symlink to follow (left to resolve()).
+   */
+  entry(p: string, follow: boolean): VNode | null;
   /** where FS.stat/FS.lstat leave a tree entry's answer for its nanoseconds */
   nsec: StatNsec;
 }
@@ -362,7 +371,15 @@ function hostFs(mod: EmModule, run: ToolRun, nsec: StatNsec): HostFs {
       return aliases === null ? a : (aliases.get(a) ?? a);
     },
     isVirtual: (a: string): boolean => vtree !== null && vtree.contains(a),
-    vnode: (path: string, st: Pick<EmStat, 'ino' | 'mode'>): EmNode => ({ id: st.ino, mode: st.mode, path, node_ops: nodeOps }),
+    vnode: (path: string, st: Pick<EmStat, 'ino' | 'mode'>, rec?: number): EmNode => ({ id: st.ino, mode: st.mode, path, node_ops: nodeOps, rec }),
+    cwdDir: -1,
+    // mke2fs -d chdirs into each source directory and names its entries plainly, four to five
+    // calls each: an absolute path built per call (a V8 cons string) was flattened and hashed
+    // by every comparison or lookup of it, ~0.3 s of a 200,000-file job (bench/results/issue-18.md)
+    entry: (p: string, follow: boolean): VNode | null => {
+      if (h.cwdDir < 0 || aliases !== null || p === '' || p === '.' || p === '..' || p.includes('/')) return null;
+      return vtree!.resolveIn(h.cwdDir, p, follow);
+    },
     nsec,
   };
   return h;
@@ -380,13 +397,17 @@ function memStat(data: Uint8Array): EmStat {
 
 /** Lookups: the mount point from the tree, the device path from the window, in-memory files, else the host. */
 function installPaths(h: HostFs): void {
-  const { FS, vtree, device, devicePath, memFiles, orig, abs, isVirtual, vnode, fail, nodeErr } = h;
+  const { FS, vtree, device, devicePath, memFiles, orig, abs, isVirtual, vnode, entry, fail, nodeErr } = h;
   FS.cwd = () => h.cwd;
   FS.chdir = (p: string) => {
     const a = abs(p);
     let st: EmStat;
-    if (isVirtual(a)) st = vtree!.stat(vtree!.resolve(a, true));
-    else {
+    let dir = -1;
+    if (isVirtual(a)) {
+      const n = vtree!.resolve(a, true);
+      st = vtree!.stat(n);
+      dir = n.i;
+    } else {
       try {
         st = fs.statSync(a) as unknown as EmStat;
       } catch (e) {
@@ -395,6 +416,7 @@ function installPaths(h: HostFs): void {
     }
     if ((st.mode & 0o170000) !== S_IFDIR) throw fail('ENOTDIR');
     h.cwd = a;
+    h.cwdDir = dir;
   };
   FS.lookupPath = (p: string, opts?: { parent?: boolean; follow?: boolean }) => {
     let a = abs(p);
@@ -415,10 +437,13 @@ function installPaths(h: HostFs): void {
     const e = mayLookup(parent);
     if (e) throw new FS.ErrnoError(e);
     const a = parent.path + '/' + name;
-    // d_ino and d_type are all it reads: no full stat (the tool's lstat of the entry follows)
-    return vnode(a, vtree!.inoMode(vtree!.resolve(a, false)));
+    // d_ino and d_type are all it reads: no full stat (the tool's lstat of the entry follows);
+    // a directory opened from the tree knows its record: no path to resolve either
+    return vnode(a, vtree!.inoMode(parent.rec !== undefined ? vtree!.resolveIn(parent.rec, name, false)! : vtree!.resolve(a, false)));
   };
   FS.stat = (p: string) => {
+    const e = entry(p, true);
+    if (e) return (h.nsec.last = vtree!.stat(e));
     const a = abs(p);
     if (isVirtual(a)) return (h.nsec.last = vtree!.stat(vtree!.resolve(a, true)));
     if (a === devicePath) return device!.stat();
@@ -426,6 +451,8 @@ function installPaths(h: HostFs): void {
     return fixTimes(orig.stat(a));
   };
   FS.lstat = (p: string) => {
+    const e = entry(p, false);
+    if (e) return (h.nsec.last = vtree!.stat(e));
     const a = abs(p);
     if (isVirtual(a)) return (h.nsec.last = vtree!.stat(vtree!.resolve(a, false)));
     if (a === devicePath) return device!.stat();
@@ -474,13 +501,17 @@ function installMutations(h: HostFs): void {
  * cannot read host xattrs), as on a file system without xattr support.
  */
 function installXattrs(h: HostFs, mod: EmModule): void {
-  const { vtree, abs, isVirtual, fail } = h;
+  const { vtree, abs, isVirtual, entry, fail } = h;
   mod.xattrHost = {
     list: (p: string) => {
+      const e = entry(p, false);
+      if (e) return vtree!.xattrList(e);
       const a = abs(p);
       return isVirtual(a) ? vtree!.xattrList(vtree!.resolve(a, false)) : new Uint8Array(0);
     },
     get: (p: string, name: string) => {
+      const e = entry(p, false);
+      if (e) return vtree!.xattrValue(e, name);
       const a = abs(p);
       if (!isVirtual(a)) throw fail('ENODATA');
       return vtree!.xattrValue(vtree!.resolve(a, false), name);
@@ -506,10 +537,10 @@ function installTimes(h: HostFs, mod: EmModule): void {
 
 /** open(): tree entries (read-only), the device window and in-memory files become host streams. */
 function installOpen(h: HostFs): void {
-  const { FS, vtree, device, devicePath, memFiles, orig, abs, isVirtual, vnode, fail, nodeErr } = h;
-  const newStream = (path: string, flags: number, st: EmStat, handler: StreamHandler, suggestFD?: number): EmStream => {
+  const { FS, vtree, device, devicePath, memFiles, orig, abs, isVirtual, vnode, entry, fail, nodeErr } = h;
+  const newStream = (path: string, flags: number, st: EmStat, handler: StreamHandler, suggestFD?: number, rec?: number): EmStream => {
     const fd = suggestFD != null ? suggestFD : FS.nextfd();
-    const stream: EmStream = { fd, position: 0, path, flags, node: vnode(path, st), seekable: true, host: handler };
+    const stream: EmStream = { fd, position: 0, path, flags, node: vnode(path, st, rec), seekable: true, host: handler };
     FS.streams[fd] = stream;
     h.hostStreams.add(stream);
     return stream;
@@ -539,11 +570,12 @@ function installOpen(h: HostFs): void {
   FS.open = (p: string, flags: number | string, mode?: number, suggestFD?: number) => {
     const a = abs(p);
     if (typeof flags === 'string') return orig.open(a, flags, mode, suggestFD);
-    if (isVirtual(a)) {
+    const e = entry(p, true);
+    if (e || isVirtual(a)) {
       if ((flags & O_ACCMODE) !== 0 || flags & (O_CREAT | O_TRUNC)) throw fail('EROFS');
-      const node = vtree!.resolve(a, true);
+      const node = e ?? vtree!.resolve(a, true);
       const st = vtree!.stat(node);
-      if (node.kind === 'dir') return newStream(a, flags, st, dirHandler, suggestFD);
+      if (node.kind === 'dir') return newStream(a, flags, st, dirHandler, suggestFD, node.i);
       if (flags & O_DIRECTORY) throw fail('ENOTDIR');
       if (node.kind !== 'file') throw fail('ENXIO');
       let r;

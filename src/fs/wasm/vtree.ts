@@ -161,6 +161,17 @@ export class VirtualTree {
     return this.node(this.walk([0], rel.split('/'), follow, { hops: 0 }));
   }
 
+  /**
+   * The entry `name` of directory record `dir`: what resolve() finds for the directory's path +
+   * "/" + name; null for a symlink to follow (resolve() walks those).
+   */
+  resolveIn(dir: number, name: string, follow: boolean): VNode | null {
+    const i = this.v.lookup(dir, name);
+    if (i < 0) throw this.fail('ENOENT');
+    if (follow && this.v.kindNo(i) === K_SYMLINK) return null;
+    return this.node(i);
+  }
+
   /** A directory by path (symlinks followed), cached: the tree does not change while a tool runs. */
   private resolveDir(abs: string): number {
     let dir = this.dirs.get(abs);
