@@ -92,25 +92,23 @@ function dumpe2fs(img: string, offset: number): Map<string, string> {
 for (const suite of ['trixie', 'sid'] as Suite[]) {
   describe(`file systems vs systemd-repart (${suite})`, () => {
     const skip = referenceSkipReason(suite);
-    it('vfat ESP with CopyFiles=: the whole image is identical', { skip: skip ?? false }, () => {
+    const vfatCases: [string, string][] = [
       // One entry per sub-directory: repart 257 leaves sub-directory order to readdir() of its
       // temporary directory (hash order on ext4), which no other program can reproduce; we sort.
-      const dir = setup({ 'esp.conf': '[Partition]\nType=esp\nFormat=vfat\nCopyFiles=%DIR%/tree/EFI:/EFI\nCopyFiles=%DIR%/tree/loader:/loader\nCopyFiles=%DIR%/tree/old.txt:/old.txt\nCopyFiles=%DIR%/tree/usr/bin/tool:/tool\nSizeMinBytes=100M\n' });
-      try {
-        const { ref, ours } = both(suite, dir, ['--sector-size=512']);
-        assert.equal(differingBytes(ref, ours), 0);
-      } finally { rmSync(dir, { recursive: true, force: true }); }
-    });
-
-    // 262 makes each directory with mmd (SOURCE_DATE_EPOCH's time and date) and copies the files
-    // one by one (their own times); 257 copies the directory with mcopy -s -m (its own time)
-    it('vfat: a copied directory with times before SOURCE_DATE_EPOCH: the whole image is identical', { skip: skip ?? false }, () => {
-      const dir = setup({ 'esp.conf': '[Partition]\nType=esp\nFormat=vfat\nCopyFiles=%DIR%/tree/kept:/kept\nSizeMinBytes=100M\n' });
-      try {
-        const { ref, ours } = both(suite, dir, ['--sector-size=512']);
-        assert.equal(differingBytes(ref, ours), 0);
-      } finally { rmSync(dir, { recursive: true, force: true }); }
-    });
+      ['vfat ESP with CopyFiles=', 'CopyFiles=%DIR%/tree/EFI:/EFI\nCopyFiles=%DIR%/tree/loader:/loader\nCopyFiles=%DIR%/tree/old.txt:/old.txt\nCopyFiles=%DIR%/tree/usr/bin/tool:/tool'],
+      // 262 makes each directory with mmd (SOURCE_DATE_EPOCH's time and date) and copies the files
+      // one by one (their own times); 257 copies the directory with mcopy -s -m (its own time)
+      ['vfat: a copied directory with times before SOURCE_DATE_EPOCH', 'CopyFiles=%DIR%/tree/kept:/kept'],
+    ];
+    for (const [name, copy] of vfatCases) {
+      it(`${name}: the whole image is identical`, { skip: skip ?? false }, () => {
+        const dir = setup({ 'esp.conf': `[Partition]\nType=esp\nFormat=vfat\n${copy}\nSizeMinBytes=100M\n` });
+        try {
+          const { ref, ours } = both(suite, dir, ['--sector-size=512']);
+          assert.equal(differingBytes(ref, ours), 0);
+        } finally { rmSync(dir, { recursive: true, force: true }); }
+      });
+    }
 
     it('ESP + ext4 root + swap: GPT and JSON identical, ext4 identical but for the random hash seed of 257', { skip: skip ?? false }, () => {
       const dir = setup({
