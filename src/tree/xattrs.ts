@@ -82,22 +82,28 @@ export interface ReadResult {
   problems: string[];
 }
 
-function runGetfattr(paths: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; missing: boolean }> {
+/** getfattr's arguments before the paths: every attribute, hex values, no symlink followed. */
+const GETFATTR = ['getfattr', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--'];
+
+interface ChildOutput { stdout: string; stderr: string; status: number | null; missing: boolean }
+
+/** What a child prints, once it is done; `missing` when its program is not installed. */
+function outputOf(child: ReturnType<typeof spawn>): Promise<ChildOutput> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (b: Buffer) => out.push(b));
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
   return new Promise((resolve, reject) => {
-    const child = spawn('getfattr', ['-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--', ...paths], {
-      env: { ...env, LC_ALL: 'C' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') resolve({ stdout: '', stderr: '', missing: true });
+      if (e.code === 'ENOENT') resolve({ stdout: '', stderr: '', status: null, missing: true });
       else reject(e);
     });
-    child.on('close', () => resolve({ stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('utf8'), missing: false }));
+    child.on('close', (status) => resolve({ stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('utf8'), status, missing: false }));
   });
+}
+
+function runGetfattr(paths: string[], env: NodeJS.ProcessEnv): Promise<ChildOutput> {
+  return outputOf(spawn(GETFATTR[0]!, [...GETFATTR.slice(1), ...paths], { env: { ...env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** Read the xattrs of host paths (symlinks themselves, not their targets). */
@@ -167,7 +173,7 @@ export function hostListOrder(p: string, xs: Xattr[], env: NodeJS.ProcessEnv = p
 export class XattrPrefetch {
   private readonly roots: string[] = [];
   private child: ReturnType<typeof spawn> | null = null;
-  private done: Promise<{ stdout: string; stderr: string; status: number | null; missing: boolean }> | null = null;
+  private done: Promise<ChildOutput> | null = null;
   private pending: string[] = [];
   private pendingBytes = 0;
   private broken = false;
@@ -183,23 +189,13 @@ export class XattrPrefetch {
   }
 
   private spawn(): ReturnType<typeof spawn> {
-    const child = spawn('xargs', ['-0', '-r', '-s', String(ARGV_BYTES * 2), '--', 'getfattr', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '-h', '--'], {
+    const child = spawn('xargs', ['-0', '-r', '-s', String(ARGV_BYTES * 2), '--', ...GETFATTR], {
       env: { ...this.env, LC_ALL: 'C' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
     // a child that could not start (or died) closes the pipe: what is left to write is dropped
     child.stdin!.on('error', () => {});
-    this.done = new Promise((resolve, reject) => {
-      child.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') resolve({ stdout: '', stderr: '', status: null, missing: true });
-        else reject(e);
-      });
-      child.on('close', (status) => resolve({ stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('utf8'), status, missing: false }));
-    });
+    this.done = outputOf(child);
     this.done.catch(() => {}); // awaited in results(); a rejection before then is not unhandled
     return child;
   }
