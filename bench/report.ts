@@ -1,6 +1,6 @@
 /** Self-contained HTML report with inline SVG bar charts (no scripts, no external assets). */
 import type { BenchReport } from './run.js';
-import { pairedRatio, summarize } from './run.js';
+import { faults, pairedRatio, summarize } from './run.js';
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const COLORS = ['#4e79a7', '#e15759', '#59a14f', '#f28e2b', '#b07aa1'];
@@ -45,20 +45,20 @@ export function renderReportMarkdown(r: BenchReport): string {
     `Measured ${r.date.slice(0, 10)} on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, kernel ${m.kernel}; reference: ${m.reference}.`,
     `${r.runs} run(s) per builder after a warm-up, alternating${r.quick ? ' (`--quick`: smaller trees)' : ''}. Wall times are medians (min–max); paired = the median of run i's ratios.`,
     '',
-    '| scenario | builder | wall s | CPU s | peak RSS MiB | image MiB (allocated) | repart-ts / this (paired) | × floor |',
-    '|---|---|---|---|---|---|---|---|',
+    '| scenario | builder | wall s | CPU s | peak RSS MiB | page faults | image MiB (allocated) | repart-ts / this (paired) | × floor |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const s of r.scenarios) {
     const base = s.builders[0] && s.builders[0].samples.some((x) => x.status === 0) ? summarize(s.builders[0]) : undefined;
     const floor = (s.floor?.readSeconds ?? 0) + (s.floor?.writeSeconds ?? 0);
     for (const b of s.builders) {
-      if (!b.samples.some((x) => x.status === 0)) { out.push(`| ${s.scenario} | ${b.builder} | failed | | | | | |`); continue; }
+      if (!b.samples.some((x) => x.status === 0)) { out.push(`| ${s.scenario} | ${b.builder} | failed | | | | | | |`); continue; }
       const x = summarize(b);
       const p = base && b !== s.builders[0] ? pairedRatio(s.builders[0]!, b) : undefined;
       const ratio = base && b !== s.builders[0] ? (base.wallMedian / x.wallMedian).toFixed(2) + (p === undefined ? '' : ` (${p.toFixed(2)})`) : '';
-      out.push(`| ${s.scenario} | ${b.builder} | ${x.wallMedian.toFixed(2)} (${x.wallMin.toFixed(2)}–${x.wallMax.toFixed(2)}) | ${x.cpuMedian.toFixed(2)} | ${x.maxRssMiB.toFixed(0)} | ${(x.imageBytes / 2 ** 20).toFixed(0)} (${(x.allocatedBytes / 2 ** 20).toFixed(0)}) | ${ratio} | ${floor > 0 ? (x.wallMedian / floor).toFixed(1) : ''} |`);
+      out.push(`| ${s.scenario} | ${b.builder} | ${x.wallMedian.toFixed(2)} (${x.wallMin.toFixed(2)}–${x.wallMax.toFixed(2)}) | ${x.cpuMedian.toFixed(2)} | ${x.maxRssMiB.toFixed(0)} | ${faults(x.faultsMedian)} | ${(x.imageBytes / 2 ** 20).toFixed(0)} (${(x.allocatedBytes / 2 ** 20).toFixed(0)}) | ${ratio} | ${floor > 0 ? (x.wallMedian / floor).toFixed(1) : ''} |`);
     }
-    if (floor > 0) out.push(`| ${s.scenario} | floor: read sources + write image | ${floor.toFixed(2)} | | | | | |`);
+    if (floor > 0) out.push(`| ${s.scenario} | floor: read sources + write image | ${floor.toFixed(2)} | | | | | | |`);
   }
   return out.join('\n') + '\n';
 }

@@ -33,7 +33,7 @@ const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
 
 /** Where repart-ts's time went in one run (REPART_TS_STATS): start-up, pipeline stages, worker phases. */
 export interface Breakdown { startupMs?: number; stages?: { stage: string; ms: number; runs: number }[]; partitions?: { label: string; format?: string; phases?: Record<string, number> }[] }
-export interface RunSample { wall: number; user: number; sys: number; maxRssKiB: number; imageBytes: number; allocatedBytes: number; status: number; passes?: number; stderrTail?: string; breakdown?: Breakdown[] }
+export interface RunSample { wall: number; user: number; sys: number; maxRssKiB: number; /** minor page faults (absent in reports before 2026-12-05) */ minorFaults?: number; imageBytes: number; allocatedBytes: number; status: number; passes?: number; stderrTail?: string; breakdown?: Breakdown[] }
 export interface BuilderResult { builder: string; samples: RunSample[]; error?: string }
 export interface ScenarioResult { scenario: string; description: string; sourceBytes: number; builders: BuilderResult[]; floor?: { readSeconds: number; writeSeconds: number } }
 export interface BenchReport { date: string; machine: Record<string, string | number>; quick: boolean; runs: number; scenarios: ScenarioResult[] }
@@ -42,11 +42,15 @@ interface Builder { name: string; cmd: (args: string[]) => { argv: string[]; env
 
 function timed(argv: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { sample: Omit<RunSample, 'imageBytes' | 'allocatedBytes'>; stdout: string; stderr: string } {
   const tf = path.join(os.tmpdir(), `repart-bench-time-${process.pid}`);
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', tf, ...argv], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
-  const [e, u, s, m] = readFileSync(tf, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  // %R: minor page faults, a cost of its own where a fault is dear (a virtual machine's ~15 µs)
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M %R', '-o', tf, ...argv], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const [e, u, s, m, f] = readFileSync(tf, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   rmSync(tf, { force: true });
-  return { sample: { wall: e!, user: u!, sys: s!, maxRssKiB: m!, status: r.status ?? -1 }, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return { sample: { wall: e!, user: u!, sys: s!, maxRssKiB: m!, minorFaults: f, status: r.status ?? -1 }, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
+
+/** minor page faults in thousands (k) */
+export const faults = (n: number | undefined): string => (n === undefined ? '' : `${(n / 1000).toFixed(1)}k`);
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -61,6 +65,7 @@ export function summarize(b: BuilderResult) {
     wallMedian: median(walls), wallMin: Math.min(...walls), wallMax: Math.max(...walls),
     cpuMedian: median(ok.map((s) => s.user + s.sys)),
     maxRssMiB: Math.max(...ok.map((s) => s.maxRssKiB)) / 1024,
+    faultsMedian: ok.every((s) => s.minorFaults !== undefined) ? median(ok.map((s) => s.minorFaults!)) : undefined,
     imageBytes: ok[0]?.imageBytes ?? 0, allocatedBytes: ok[0]?.allocatedBytes ?? 0,
     coreUtilisation: median(ok.map((s) => (s.user + s.sys) / Math.max(s.wall, 1e-3) / os.cpus().length)),
     passes: ok[0]?.passes,
@@ -191,7 +196,7 @@ export async function main(): Promise<void> {
 
 export function renderReportText(r: BenchReport): string {
   const lines: string[] = [`machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, node ${r.machine.node}; ${r.runs} run(s) per builder${r.quick ? ' (quick)' : ''}`];
-  const head = ['scenario', 'builder', 'wall med', 'min', 'max', 'CPU s', 'cores', 'RSS MiB', 'image', 'allocated', 'ratio', 'paired', 'vs floor'];
+  const head = ['scenario', 'builder', 'wall med', 'min', 'max', 'CPU s', 'cores', 'RSS MiB', 'faults', 'image', 'allocated', 'ratio', 'paired', 'vs floor'];
   const rows: string[][] = [head];
   const failures: string[] = [];
   for (const s of r.scenarios) {
@@ -202,7 +207,7 @@ export function renderReportText(r: BenchReport): string {
       const m = summarize(b);
       const ratio = base && b !== s.builders[0] && base.runs ? (base.wallMedian / m.wallMedian).toFixed(2) + 'x' : '';
       const paired = base && b !== s.builders[0] ? pairedRatio(s.builders[0]!, b) : undefined;
-      rows.push([s.scenario, b.builder, m.wallMedian.toFixed(2), m.wallMin.toFixed(2), m.wallMax.toFixed(2), m.cpuMedian.toFixed(2), `${(m.coreUtilisation * 100).toFixed(0)}%`, m.maxRssMiB.toFixed(0),
+      rows.push([s.scenario, b.builder, m.wallMedian.toFixed(2), m.wallMin.toFixed(2), m.wallMax.toFixed(2), m.cpuMedian.toFixed(2), `${(m.coreUtilisation * 100).toFixed(0)}%`, m.maxRssMiB.toFixed(0), faults(m.faultsMedian),
         (m.imageBytes / 2 ** 20).toFixed(0) + 'M', (m.allocatedBytes / 2 ** 20).toFixed(0) + 'M', ratio, paired === undefined ? '' : paired.toFixed(2) + 'x', floor > 0 ? (m.wallMedian / floor).toFixed(1) + 'x' : '']);
     }
     if (floor > 0) rows.push([s.scenario, 'floor (read src + write image)', floor.toFixed(2)]);

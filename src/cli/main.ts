@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// first: what it changes should hold for everything that follows
+import './malloc-thresholds.js';
 import { removePendingFiles } from '../image/build.js';
 import { run } from './run.js';
 import { closeWorkerPool, formatInWorkers } from '../fs/pool.js';
