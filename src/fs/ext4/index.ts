@@ -85,7 +85,9 @@ export const ext4Driver: FsDriver = {
     // checkEmptyAside: mke2fs -d opens every regular file, so the empty ones can be checked on
     // another thread while it runs (src/fs/wasm/empty-check.ts), and it takes the files the
     // read-ahead opened (each inode once: src/fs/wasm/fd-handoff.ts).
-    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job), progress, { seekHoles: true, checkEmptyAside: true, takeOpened: true });
+    // allocatedBlocks: st_blocks as the host allocates the file, so that mke2fs asks SEEK_DATA only
+    // of files with room for holes (wasm/patches/e2fsprogs-write-file-fewer-calls.patch).
+    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job), progress, { seekHoles: true, allocatedBlocks: true, checkEmptyAside: true, takeOpened: true });
     return outcome;
   },
 };
