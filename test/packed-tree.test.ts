@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildTree } from '../src/tree/build.js';
 import { byteOrder, emptyMeta, lookup, newTree, walk, type DirNode, type FileNode, type SourceTree, type TreeNode } from '../src/tree/model.js';
-import { PackedView, packTree, transferablesOf, unpackTree, U_STRIDE, U_NAME, U_NAME_LEN } from '../src/tree/packed.js';
+import { PackedView, packTree, transferablesOf, unpackTree, xattrsBelowRoot, U_STRIDE, U_NAME, U_NAME_LEN } from '../src/tree/packed.js';
 import { VirtualTree, treeTotals } from '../src/fs/wasm/vtree.js';
 import { treeStats } from '../src/plan/minimize/stats.js';
 
@@ -167,4 +167,16 @@ test('treeStats: files of one block count share one frozen FileData (an object p
     assert.ok(fd[0] === fd[1] && fd[2] === fd[3] && fd[0] !== fd[4], 'one object per block count');
     assert.ok(Object.isFrozen(fd[0]), 'shared, so not to be changed');
   }
+});
+
+test('xattrsBelowRoot: an entry\'s attributes count (a hard link\'s through its data), the root\'s alone do not', () => {
+  const { tree, hard } = sample();
+  // the sample's hard-linked file carries two
+  assert.equal(xattrsBelowRoot(packTree(tree, { shared: false })), true);
+  delete hard.meta.xattrs;
+  assert.equal(xattrsBelowRoot(packTree(tree, { shared: false })), false);
+  tree.root.meta.xattrs = [{ name: 'user.validatefs.mount_point', value: new Uint8Array([47, 0]) }];
+  assert.equal(xattrsBelowRoot(packTree(tree, { shared: false })), false, 'the root\'s own (validatefs) do not count');
+  (tree.root.entries.get('other') as DirNode).meta.xattrs = [{ name: 'user.x', value: new Uint8Array(0) }];
+  assert.equal(xattrsBelowRoot(packTree(tree, { shared: false })), true, 'an empty value is still an attribute');
 });

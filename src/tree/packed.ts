@@ -663,6 +663,18 @@ export function objectTree(t: AnyTree): SourceTree {
 
 /** The packed form of either (a SourceTree is encoded once). */
 const encoded = new WeakMap<SourceTree, PackedTree>();
+/**
+ * Whether any entry below the root carries extended attributes (the root's own, such as 262's
+ * validatefs ones, do not count): without any, mke2fs -d is told to skip its llistxattr() per
+ * entry (wasm/patches/e2fsprogs-xattrs-host-flag.patch).
+ */
+export function xattrsBelowRoot(t: PackedTree): boolean {
+  const v = new PackedView(t);
+  // record 0 is the root (records are in breadth-first order)
+  for (let i = 1; i < v.count; i++) if (v.xattrNames(i) !== null) return true;
+  return false;
+}
+
 export function packedTree(t: AnyTree): PackedTree {
   if (isPacked(t)) return t;
   let p = encoded.get(t);

@@ -8,6 +8,7 @@ import { FORMAT_FACTS, mangleLinuxLabel } from '../facts.js';
 import { jobCompat, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver } from '../driver.js';
 import { DEVICE_PATH, runForJob, toolEnv, TREE_MOUNT } from '../wasm/common.js';
 import { toolSetFor, WASM_DIR } from '../wasm/host.js';
+import { isPacked, xattrsBelowRoot } from '../../tree/packed.js';
 
 const FORMATS = ['ext2', 'ext3', 'ext4'] as const;
 
@@ -70,6 +71,10 @@ export function mke2fsEnv(job: FormatJob): Record<string, string> {
   // the one shipped with the build this version runs (each identical to its Debian release's
   // /etc/mke2fs.conf) unless asked.
   env.MKE2FS_CONFIG ??= WASM_DIR + (toolSetFor(compat) === 'sid' ? 'sid/' : '') + 'mke2fs.conf';
+  // no entry below the root has xattrs: mke2fs -d skips its llistxattr() per entry, a call out
+  // of WebAssembly each (wasm/patches/e2fsprogs-xattrs-host-flag.patch; the root's are still read)
+  if (job.tree && isPacked(job.tree) && !xattrsBelowRoot(job.tree)) env.REPART_TS_NO_ENTRY_XATTRS = '1';
+  else delete env.REPART_TS_NO_ENTRY_XATTRS;
   return env;
 }
 
