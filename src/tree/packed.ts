@@ -661,8 +661,6 @@ export function objectTree(t: AnyTree): SourceTree {
   return s;
 }
 
-/** The packed form of either (a SourceTree is encoded once). */
-const encoded = new WeakMap<SourceTree, PackedTree>();
 /**
  * Whether any entry below the root carries extended attributes (the root's own, such as 262's
  * validatefs ones, do not count): without any, mke2fs -d is told to skip its llistxattr() per
@@ -675,6 +673,8 @@ export function xattrsBelowRoot(t: PackedTree): boolean {
   return false;
 }
 
+/** The packed form of either (a SourceTree is encoded once). */
+const encoded = new WeakMap<SourceTree, PackedTree>();
 export function packedTree(t: AnyTree): PackedTree {
   if (isPacked(t)) return t;
   let p = encoded.get(t);

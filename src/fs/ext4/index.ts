@@ -71,10 +71,6 @@ export function mke2fsEnv(job: FormatJob): Record<string, string> {
   // the one shipped with the build this version runs (each identical to its Debian release's
   // /etc/mke2fs.conf) unless asked.
   env.MKE2FS_CONFIG ??= WASM_DIR + (toolSetFor(compat) === 'sid' ? 'sid/' : '') + 'mke2fs.conf';
-  // no entry below the root has xattrs: mke2fs -d skips its llistxattr() per entry, a call out
-  // of WebAssembly each (wasm/patches/e2fsprogs-xattrs-host-flag.patch; the root's are still read)
-  if (job.tree && isPacked(job.tree) && !xattrsBelowRoot(job.tree)) env.REPART_TS_NO_ENTRY_XATTRS = '1';
-  else delete env.REPART_TS_NO_ENTRY_XATTRS;
   return env;
 }
 
@@ -92,7 +88,11 @@ export const ext4Driver: FsDriver = {
     // read-ahead opened (each inode once: src/fs/wasm/fd-handoff.ts).
     // allocatedBlocks: st_blocks as the host allocates the file, so that mke2fs asks SEEK_DATA only
     // of files with room for holes (wasm/patches/e2fsprogs-write-file-fewer-calls.patch).
-    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, mke2fsEnv(job), progress, { seekHoles: true, allocatedBlocks: true, checkEmptyAside: true, takeOpened: true });
+    // Not systemd-repart's, ours (toolEnv passes no REPART_TS_* from the caller): no entry below
+    // the root has xattrs, so mke2fs -d skips its llistxattr() per entry, a call out of
+    // WebAssembly each (wasm/patches/e2fsprogs-xattrs-host-flag.patch; the root's are still read).
+    const noEntryXattrs: Record<string, string> = job.tree && isPacked(job.tree) && !xattrsBelowRoot(job.tree) ? { REPART_TS_NO_ENTRY_XATTRS: '1' } : {};
+    const { outcome } = await runForJob(job, 'mke2fs', `mkfs.${job.format}`, args, { ...mke2fsEnv(job), ...noEntryXattrs }, progress, { seekHoles: true, allocatedBlocks: true, checkEmptyAside: true, takeOpened: true });
     return outcome;
   },
 };
