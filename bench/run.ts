@@ -1,7 +1,8 @@
 /**
  * Side-by-side image-build benchmark: repart-ts vs the real systemd-repart (reference-repart)
  * and optional other builders, alternating A B A B after a warm-up, each run measured by
- * /usr/bin/time (wall, CPU, peak RSS of the whole process tree's largest member).
+ * /usr/bin/time (wall, CPU, peak RSS of the whole process tree's largest member), after a `sync`
+ * that writes back what the run before it left dirty.
  *
  * Where repart-ts's time goes (REPART_TS_STATS: start-up, pipeline stages, worker phases) and
  * issue 18's goals with this run's figures are printed after the table.
@@ -47,6 +48,17 @@ function timed(argv: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { samp
   const [e, u, s, m, f] = readFileSync(tf, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   rmSync(tf, { force: true });
   return { sample: { wall: e!, user: u!, sys: s!, maxRssKiB: m!, minorFaults: f, status: r.status ?? -1 }, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/**
+ * Before each timed run (untimed): the dirty pages the previous builder left are written back,
+ * so that no builder pays for another's image. Without it a run after the reference's 5.9 GB
+ * image (distro-usr-lib) found the disk still busy with it: repart-ts's image writes took 8.3 s
+ * instead of ~1 s, and the next reference run paid for repart-ts's image the same way
+ * (bench/results/issue-18.md, ninth session).
+ */
+function settle(): void {
+  spawnSync('sync', [], { stdio: 'ignore' });
 }
 
 /** minor page faults in thousands (k) */
@@ -139,6 +151,7 @@ export async function main(): Promise<void> {
       const b = all[bi]!;
       const img = path.join(dir, `out-${bi}.raw`);
       rmSync(img, { force: true });
+      settle();
       const statsFile = path.join(dir, `stats-${bi}.json`);
       rmSync(statsFile, { force: true });
       // one run, or several on the same image timed together (the first creates it)
@@ -179,6 +192,7 @@ export async function main(): Promise<void> {
     let lastOurs = '';
     for (let r = 0; r < nRuns; r++) all.forEach((_, i) => { const img = once(i, true); if (i === 0) lastOurs = img; });
     // The floor: read every source byte once, write the image's allocated bytes once.
+    settle();
     const src = prep.sourceBytes > 0 ? timed(['sh', '-c', `tar -C '${prep.sourceDir}' -cf - --exclude='out-*.raw' . | cat > /dev/null`], dir) : null;
     const wr = existsSync(lastOurs) ? timed(['cp', '--sparse=always', lastOurs, path.join(dir, 'floor-copy.raw')], dir) : null;
     rmSync(path.join(dir, 'floor-copy.raw'), { force: true });
