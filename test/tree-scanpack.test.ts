@@ -84,6 +84,38 @@ test('packed scan equals the object scan', async () => {
   }
 });
 
+test('a hard-linked symlink is two symlinks, each with its target; a hard-linked FIFO stays one inode (systemd-repart\'s copy)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'tree-scanpack-hlsym-'));
+  try {
+    mkdirSync(join(root, 'd/sub'), { recursive: true });
+    symlinkSync('target-of-link', join(root, 'd/s1'));
+    linkSync(join(root, 'd/s1'), join(root, 'd/sub/s2'));
+    execFileSync('mkfifo', [join(root, 'd/p1')]);
+    linkSync(join(root, 'd/p1'), join(root, 'd/sub/p2'));
+    const sp = spec(root, { copyFiles: [{ source: '/d', target: '/' }] });
+    await same(sp);
+    const v = new PackedView(scanPacked(sp).finish());
+    const byName = new Map<string, number>();
+    for (let i = 0; i < v.count; i++) byName.set(v.name(i), i);
+    const [s1, s2, p1, p2] = ['s1', 's2', 'p1', 'p2'].map((n) => byName.get(n)!);
+    for (const s of [s1!, s2!]) {
+      assert.equal(v.kind(s), 'symlink');
+      assert.equal(v.data(s), s, 'a symlink of its own, not a link record');
+      assert.equal(v.target(s), 'target-of-link');
+      assert.equal(v.nlink(s), 1);
+    }
+    assert.notEqual(v.ino(s1!), v.ino(s2!));
+    assert.equal(v.ino(p1!), v.ino(p2!), 'the FIFO\'s names share an inode');
+    assert.equal(v.nlink(p2!), 2);
+    const objects = await buildTree(sp);
+    const a = objects.root.entries.get('s1')!, b = (objects.root.entries.get('sub') as DirNode).entries.get('s2')!;
+    assert.notEqual(a, b);
+    assert.ok(a.kind === 'symlink' && b.kind === 'symlink' && a.target === 'target-of-link' && b.target === 'target-of-link');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('packed scan equals the object scan on a bench tree', { skip: !process.env.REPART_TS_SCANPACK_TREE }, async () => {
   await same(spec('/', { copyFiles: [{ source: process.env.REPART_TS_SCANPACK_TREE!, target: '/usr' }] }));
 });

@@ -12,7 +12,7 @@ import { chaseInRoot, ChaseError, clampedComponents } from './chase.js';
 import { newTree, type DirNode, type FileSource, type NodeMeta, type SourceTree, type Timespec, type TreeNode } from './model.js';
 import { addArchive, type ArchiveSpec } from './tar.js';
 import { treeRdev } from './devices.js';
-import { inodeKey } from './identity.js';
+import { inodeKey, sharesInode } from './identity.js';
 
 export interface CopyFilesLine {
   source: string;
@@ -482,7 +482,7 @@ class Builder extends ScanBase<TreeNode> {
   /** copy_tree_at for one entry (metadata of directories applied after their children). */
   private copyEntry(path: string, st: HostStat, deny: Map<string, Deny>, links: Map<string, TreeNode>, where?: ErrorWhere): TreeNode | null {
     // the inode key is only needed to look up denials and hard links (a string per entry otherwise)
-    const shared = st.nlink > 1 && !st.isDirectory();
+    const shared = sharesInode(st);
     const k = deny.size > 0 || shared ? key(st) : '';
     const d = deny.size > 0 ? deny.get(k) : undefined;
     if (d === 'inode') return null;

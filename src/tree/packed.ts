@@ -468,16 +468,17 @@ export class PackedView {
   srcKind(i: number): number {
     return (this.flags(i) >>> SRC_SHIFT) & 3;
   }
+  // a later name of a hard link has these on its data record, as every other field (the scans
+  // make none for symlinks, whose names systemd-repart copies one by one; archives may)
   target(i: number): string {
-    const b = i * U_STRIDE;
-    const off = this.u[b + U_AUX0]!;
-    return this.heap.toString('utf8', off, off + this.u[b + U_AUX1]!);
+    const off = this.field(i, U_AUX0);
+    return this.heap.toString('utf8', off, off + this.field(i, U_AUX1));
   }
   targetBytes(i: number): number {
-    return this.u[i * U_STRIDE + U_AUX1]!;
+    return this.field(i, U_AUX1);
   }
   rdev(i: number): number {
-    return this.u[i * U_STRIDE + U_AUX0]!;
+    return this.field(i, U_AUX0);
   }
   blob(i: number): Uint8Array {
     return this.p.blobs[this.field(i, U_AUX0)]!;

@@ -17,6 +17,7 @@ import { FsError, type ErrorWhere } from '../errors.js';
 import { key, lstatLine, ScanBase, type CopyFilesLine, type Deny, type TreeSpec } from './build.js';
 import type { Timespec } from './model.js';
 import { treeRdev } from './devices.js';
+import { sharesInode } from './identity.js';
 import {
   F_ALLOC, F_MSEC, F_SIZE, F_STRIDE, HAS_ALLOC, HAS_DEV, HAS_SINO, Heap, HOST_DERIVED, HOST_EXPLICIT, HOST_SHIFT, K_DIR, KIND_SHIFT,
   SAME_AS_MTIME, SUBVOL, SV_DEFAULT, SV_NOCOW, SV_RO, U_A, U_ATIME, U_AUX0, U_AUX1, U_COUNT, U_CTIME, U_DEV, U_GID, U_HOST,
@@ -615,7 +616,7 @@ export class PackBuilder extends ScanBase<number> {
    */
   private copyEntry(parent: number, name: string, path: string, st: HostStat, deny: Map<string, Deny>, links: Map<string, number>, where: ErrorWhere | undefined, derived: boolean): number {
     const s = this.s;
-    const shared = st.nlink > 1 && !st.isDirectory();
+    const shared = sharesInode(st);
     const k = deny.size > 0 || shared ? key(st) : '';
     const d = deny.size > 0 ? deny.get(k) : undefined;
     if (d === 'inode') return -1;

@@ -1,6 +1,6 @@
 /**
- * A hostile tree through both builders: owners past 65535, setuid and sticky modes, hard links, a
- * sparse file, deep nesting, awkward names, dangling and absolute symlinks, a FIFO, a device node,
+ * A hostile tree through both builders: owners past 65535, setuid and sticky modes, hard links
+ * (of files, a FIFO and a symlink), a sparse file, deep nesting, awkward names, dangling and absolute symlinks, a FIFO, a device node,
  * xattrs on files, directories and symlinks. erofs and squashfs (257 and 262) and ext4 (262: its
  * hash seed is the UUID) must be byte-identical to systemd-repart's. A name that is not UTF-8 is
  * the one thing repart-ts refuses (README, "Hostile and broken inputs"). Needs root.
@@ -48,6 +48,11 @@ function makeTree(t: string): void {
   symlinkSync('nowhere', path.join(t, 'dangling'));
   symlinkSync('/etc/passwd', path.join(t, 'abs'));
   sh('mkfifo', [path.join(t, 'fifo')]);
+  // a hard-linked FIFO stays one inode; a hard-linked symlink becomes two symlinks, each with
+  // the target (systemd-repart's copy links FIFOs, devices and files, and recreates symlinks)
+  linkSync(path.join(t, 'fifo'), path.join(t, 'a/fifo2'));
+  symlinkSync('a/h1', path.join(t, 'sym1'));
+  linkSync(path.join(t, 'sym1'), path.join(t, 'a/b/sym2'));
   sh('mknod', [path.join(t, 'chr'), 'c', '1', '3']);
   writeFileSync(path.join(t, 'zero'), '');
   writeFileSync(path.join(t, 'b4096'), 'z'.repeat(4096));
