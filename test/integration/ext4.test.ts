@@ -117,6 +117,41 @@ test('times outside 32 bits reach mke2fs clamped, as native mke2fs -d clamps the
   assert.equal(mtime('past'), '0x80000000');
 });
 
+test('directories filled name by name: the walk that skips full entries places every name as the full walk (checked by mke2fs at each skip), both tool sets', async () => {
+  // names of every length from 1 to 255 bytes, so that blocks end with every kind of slack;
+  // a directory of short names several blocks long; hard links across them
+  const src = path.join(work, 'names');
+  fs.mkdirSync(path.join(src, 'mixed'), { recursive: true });
+  fs.mkdirSync(path.join(src, 'short'));
+  for (let i = 0; i < 1500; i++) {
+    const len = 1 + ((i * 37) % 255);
+    const name = (String(i) + '_' + 'n'.repeat(255)).slice(0, Math.max(len, String(i).length));
+    fs.writeFileSync(path.join(src, 'mixed', name), i % 3 ? '' : String(i));
+  }
+  for (let i = 0; i < 2000; i++) fs.writeFileSync(path.join(src, 'short', `e${i}`), '');
+  fs.linkSync(path.join(src, 'short/e1'), path.join(src, 'mixed/hard'));
+  fs.mkdirSync(path.join(src, 'mixed/sub'));
+  const tree = hostTree(src);
+  const want = describeTree(tree, EPOCH);
+  const saved = { walk: process.env.E2FSPROGS_LINK_WALK_CHECK, csum: process.env.E2FSPROGS_LINK_CSUM_CHECK };
+  process.env.E2FSPROGS_LINK_WALK_CHECK = '1';
+  process.env.E2FSPROGS_LINK_CSUM_CHECK = '1';
+  try {
+    for (const systemdVersion of [262, 257]) {
+      const img = sparseImage(`names-${systemdVersion}.img`, 64 * MiB);
+      await ext4Driver.format(job({ window: { path: img, offset: 0, size: 64 * MiB }, tree, systemdVersion }));
+      const fsck = spawnSync('e2fsck', ['-fn', img], { encoding: 'utf8' });
+      assert.equal(fsck.status, 0, `${systemdVersion}: ${fsck.stdout}${fsck.stderr}`);
+      assert.deepEqual(diffDescriptions(want, describeExt4(img, path.join(work, `names-scratch-${systemdVersion}`))), [], String(systemdVersion));
+    }
+  } finally {
+    for (const [k, v] of [['E2FSPROGS_LINK_WALK_CHECK', saved.walk], ['E2FSPROGS_LINK_CSUM_CHECK', saved.csum]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+});
+
 test('content that does not fit, and bad options, fail as typed errors naming the definition', async () => {
   const src = path.join(work, 'toobig');
   fs.mkdirSync(src, { recursive: true });
