@@ -227,7 +227,8 @@ export interface ArchiveContext {
 /**
  * Merge an archive into the tree at spec.target, as CopyFiles= merges a directory: existing
  * directories take the archive's metadata and keep their other entries; anything else that
- * exists already is an error. Hard links become the same node; entries of the archive's root
+ * exists already is an error. Hard links become the same node (but a symlink's other names are
+ * symlinks of their own, as in a CopyFiles= copy: src/tree/identity.ts); entries of the archive's root
  * ("./") give the target directory its metadata.
  */
 /** The archive each walk read, as scanned: its members are read later as that inode only. */
@@ -276,7 +277,8 @@ export function addArchive(spec: ArchiveSpec, ctx: ArchiveContext): { entries: n
       case '1': {
         const target = byPath.get(parts(spec, h.linkname).join('/'));
         if (!target || target.kind === 'dir') fail(spec, `hard link "${h.path}" to "${h.linkname}", which is not an earlier member`);
-        node = target;
+        // a symlink's names are symlinks of their own, as CopyFiles= copies them (identity.ts)
+        node = target.kind === 'symlink' ? { ...target, ino: ctx.tree.nextIno++ } : target;
         break;
       }
       case '2':

@@ -74,6 +74,8 @@ function fixture(): { tree: string; tar: string } {
   fs.linkSync(path.join(tree, 'etc/data'), path.join(tree, 'etc/hardlink'));
   sh('setfattr', ['-n', 'user.test', '-v', 'hello', path.join(tree, 'etc/data')]);
   fs.symlinkSync('../etc/data', path.join(tree, 'usr/link'));
+  // a hard-linked symlink: tar keeps it as a hard link member; both sides make two symlinks
+  fs.linkSync(path.join(tree, 'usr/link'), path.join(tree, 'usr/link2'));
   sh('mknod', [path.join(tree, 'nodes/null'), 'c', '1', '3']);
   sh('mknod', [path.join(tree, 'nodes/sda'), 'b', '8', '0']);
   sh('mknod', [path.join(tree, 'nodes/big'), 'c', '300', '70000']);
@@ -118,6 +120,7 @@ for (const format of ['ext4', 'erofs', 'squashfs']) {
     assert.match(stat('/nodes/big'), /Device major\/minor number: 300:70000/);
     assert.match(stat('/nodes/sda'), /Type: block/);
     assert.match(stat('/etc/hardlink'), /Links: 2/);
+    for (const l of ['/usr/link', '/usr/link2']) assert.match(stat(l), /Links: 1[\s\S]*Fast link dest: "\.\.\/etc\/data"/, l);
     assert.deepEqual(xattrView(ext4Xattrs(dev, '/etc/data', path.join(work, 's'))), ['user.test=68656c6c6f']);
     assert.deepEqual(xattrView(ext4Xattrs(dev, '/usr/bin/ping', path.join(work, 's'))), ['security.capability=0100000200200000000000000000000000000000']);
     const fsck = spawnSync('e2fsck', ['-fn', dev], { encoding: 'utf8' });
