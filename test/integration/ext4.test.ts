@@ -152,6 +152,31 @@ test('directories filled name by name: the walk that skips full entries places e
   }
 });
 
+test('sources without read or search bits (a directory 000, one 0600, a file 000) are copied, as systemd-repart copies them as root', { skip: process.getuid?.() !== 0 ? 'needs root: this process must be able to read what it scans' : false }, async () => {
+  const src = path.join(work, 'perms');
+  fs.mkdirSync(path.join(src, 'locked/inner'), { recursive: true });
+  fs.mkdirSync(path.join(src, 'noexec'));
+  fs.writeFileSync(path.join(src, 'locked/inner/f'), 'deep');
+  fs.writeFileSync(path.join(src, 'noexec/g'), 'g');
+  fs.writeFileSync(path.join(src, 'unreadable'), 'u');
+  fs.chmodSync(path.join(src, 'unreadable'), 0);
+  fs.chmodSync(path.join(src, 'noexec'), 0o600);
+  fs.chmodSync(path.join(src, 'locked'), 0);
+  try {
+    const tree = hostTree(src);
+    const img = sparseImage('perms.img', 32 * MiB);
+    await ext4Driver.format(job({ window: { path: img, offset: 0, size: 32 * MiB }, tree }));
+    assert.equal(spawnSync('e2fsck', ['-fn', img]).status, 0);
+    assert.deepEqual(diffDescriptions(describeTree(tree, EPOCH), describeExt4(img, path.join(work, 'perms-scratch'))), []);
+    const stat = (p: string) => execFileSync('debugfs', ['-R', `stat ${p}`, img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    assert.match(stat('/locked'), /Mode:\s+0000/);
+    assert.match(stat('/locked/inner/f'), /Size: 4\b/);
+  } finally {
+    fs.chmodSync(path.join(src, 'locked'), 0o755);
+    fs.chmodSync(path.join(src, 'noexec'), 0o755);
+  }
+});
+
 test('content that does not fit, and bad options, fail as typed errors naming the definition', async () => {
   const src = path.join(work, 'toobig');
   fs.mkdirSync(src, { recursive: true });

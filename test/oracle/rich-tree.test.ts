@@ -1,5 +1,6 @@
 /**
- * A hostile tree through both builders: owners past 65535, setuid and sticky modes, hard links
+ * A hostile tree through both builders: owners past 65535, setuid and sticky modes, directories
+ * and files without read or search bits, hard links
  * (of files, a FIFO and a symlink), a sparse file, deep nesting, awkward names, dangling and absolute symlinks, a FIFO, a device node,
  * xattrs on files, directories and symlinks. erofs and squashfs (257 and 262) and ext4 (262: its
  * hash seed is the UUID) must be byte-identical to systemd-repart's. A name that is not UTF-8 is
@@ -31,6 +32,15 @@ function makeTree(t: string): void {
   chmodSync(path.join(t, 'sticky'), 0o1777);
   mkdirSync(path.join(t, 'private'));
   chmodSync(path.join(t, 'private'), 0o700);
+  // no read or search bits: root copies them all the same
+  mkdirSync(path.join(t, 'locked/inner'), { recursive: true });
+  writeFileSync(path.join(t, 'locked/inner/f'), 'deep');
+  chmodSync(path.join(t, 'locked'), 0);
+  mkdirSync(path.join(t, 'noexec'));
+  writeFileSync(path.join(t, 'noexec/g'), 'g');
+  chmodSync(path.join(t, 'noexec'), 0o600);
+  writeFileSync(path.join(t, 'unreadable'), 'u');
+  chmodSync(path.join(t, 'unreadable'), 0);
   writeFileSync(path.join(t, 'a/h1'), 'hard');
   linkSync(path.join(t, 'a/h1'), path.join(t, 'a/b/h2'));
   linkSync(path.join(t, 'a/h1'), path.join(t, 'h3'));

@@ -98,6 +98,8 @@ export interface EmFS {
   allocate: Fn;
   mmap: Fn;
   fsync?: (stream: EmStream) => void;
+  /** emscripten's own access checks on its nodes (mode bits only, as for an unprivileged user) */
+  ignorePermissions: boolean;
   [k: string]: unknown;
 }
 

@@ -304,6 +304,13 @@ class StatNsec {
 /** Fill in the module's FS overrides; returns what the run needs afterwards. */
 function install(mod: EmModule, run: ToolRun, out: string[], err: string[], nsec: StatNsec) {
   const h = hostFs(mod, run, nsec);
+  // The tools run as systemd-repart runs them, as root: a source directory or file without
+  // read or search bits (mode 000, 0600 on a directory) is copied all the same. emscripten
+  // checks its nodes' mode bits as if for an unprivileged user (initRuntime turns the checks
+  // on), so mke2fs stopped at such a directory without a message, mkfs.erofs with EACCES. What
+  // this process may actually read was decided by the scan and is decided again by the host
+  // reads (real permissions); the host's own paths (device, config) go to the kernel anyway.
+  h.FS.ignorePermissions = true;
   installPaths(h);
   installMutations(h);
   installXattrs(h, mod);
