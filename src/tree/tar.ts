@@ -278,7 +278,7 @@ export function addArchive(spec: ArchiveSpec, ctx: ArchiveContext): { entries: n
         const target = byPath.get(parts(spec, h.linkname).join('/'));
         if (!target || target.kind === 'dir') fail(spec, `hard link "${h.path}" to "${h.linkname}", which is not an earlier member`);
         // a symlink's names are symlinks of their own, as CopyFiles= copies them (identity.ts)
-        node = target.kind === 'symlink' ? { ...target, ino: ctx.tree.nextIno++ } : target;
+        node = target.kind === 'symlink' ? { ...target, ino: ctx.tree.nextIno++, meta: { ...target.meta } } : target;
         break;
       }
       case '2':
