@@ -6,8 +6,9 @@
  */
 import { FORMAT_FACTS } from '../facts.js';
 import { FsError } from '../../errors.js';
-import { jobNowSeconds, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver } from '../driver.js';
+import { jobCompat, jobNowSeconds, type FormatJob, type FormatOutcome, type FormatProgress, type FsDriver } from '../driver.js';
 import { DEVICE_PATH, toolEnv, TREE_MOUNT } from '../wasm/common.js';
+import { toolSetFor } from '../wasm/host.js';
 import { formatSelfSized } from './self-sized.js';
 
 /** The compressors of our build (`mkfs.erofs -V`). deflate is erofs-utils' built-in encoder:
@@ -24,6 +25,21 @@ export function mkfsErofsArgs(job: FormatJob): string[] {
   return args;
 }
 
+/**
+ * Options of ours before systemd-repart's, for sid's mkfs.erofs (1.9.4; trixie's 1.8.6 has no
+ * job queue). Its tree walk queues each file, opened, for a worker thread to write, up to
+ * RLIMIT_NOFILE/2 or 32,768 entries; here that worker is a fiber that runs only when the walk
+ * blocks, so the walk opened files until the descriptor table was full: on Debian's /usr (7,200
+ * entries) mkfs.erofs failed with EMFILE ("No file descriptors available"). With a queue of
+ * several hundred entries it finished but wrote one file's tail block as zeros on a random tree
+ * (test/oracle/random-trees.test.ts, seed 2). One entry: the walk waits for each file, as a
+ * worker that keeps up does. The images are the same as without the queue limit wherever that
+ * succeeds, and as 262's (the oracle tier).
+ */
+export function erofsHostArgs(job: FormatJob): string[] {
+  return toolSetFor(jobCompat(job)) === 'sid' ? ['--async-queue-limit=1'] : [];
+}
+
 export const erofsDriver: FsDriver = {
   formats: ['erofs'],
   async format(job: FormatJob, progress?: (p: FormatProgress) => void): Promise<FormatOutcome> {
@@ -35,7 +51,7 @@ export const erofsDriver: FsDriver = {
         file: job.definitionFile, key: 'Compression',
       });
     }
-    return formatSelfSized(withRoot(job), 'mkfs.erofs', mkfsErofsArgs(job), toolEnv(job, []), progress);
+    return formatSelfSized(withRoot(job), 'mkfs.erofs', [...erofsHostArgs(job), ...mkfsErofsArgs(job)], toolEnv(job, []), progress);
   },
 };
 
