@@ -3,7 +3,7 @@
  * differential tests. Tests call referenceSkipReason() and skip with its message when set.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,4 +48,24 @@ export function runReference(suite: Suite, args: string[], cwd: string, env: Nod
 export function runOurs(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): RunResult {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 10 * 60 * 1000 });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * `defs/10-root.conf` (`conf`) through both builders in `dir`, `--empty=create --size=auto` with a
+ * fixed seed (257 gets `--compat=257` on our side): our run, and whether the two images are
+ * byte-identical. The reference must succeed. `before` runs before each builder (a tree's times
+ * to set again, say).
+ */
+export function compareWholeImage(suite: Suite, dir: string, conf: string, env: NodeJS.ProcessEnv, before: () => void = () => {}): { ours: RunResult; same: boolean } {
+  mkdirSync(path.join(dir, 'defs'), { recursive: true });
+  writeFileSync(path.join(dir, 'defs/10-root.conf'), conf);
+  const args = ['--offline=yes', '--definitions=defs', '--empty=create', '--size=auto', '--seed=e2a40bf9-73f1-4278-9160-49c031e7aef8', '--json=off'];
+  for (const f of ['ref.raw', 'ours.raw']) rmSync(path.join(dir, f), { force: true });
+  before();
+  const ref = runReference(suite, [...args, 'ref.raw'], dir, env);
+  if (ref.status !== 0) throw new Error(`reference-repart (${suite}) failed: ${ref.stderr}`);
+  before();
+  const ours = runOurs([...(suite === 'trixie' ? ['--compat=257'] : []), '--quiet', ...args, 'ours.raw'], dir, env);
+  const same = ours.status === 0 && spawnSync('cmp', ['-s', path.join(dir, 'ref.raw'), path.join(dir, 'ours.raw')]).status === 0;
+  return { ours, same };
 }

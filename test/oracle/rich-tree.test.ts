@@ -12,9 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { referenceSkipReason, runOurs, runReference, type Suite } from '../helpers/reference.js';
+import { compareWholeImage, referenceSkipReason, type Suite } from '../helpers/reference.js';
 
-const SEED = 'e2a40bf9-73f1-4278-9160-49c031e7aef8';
 const env = { SOURCE_DATE_EPOCH: '1700000000' };
 
 function sh(cmd: string, args: string[]): void {
@@ -73,16 +72,6 @@ function makeTree(t: string): void {
   sh('setfattr', ['-h', '-n', 'trusted.t', '-v', 'tv', path.join(t, 'abs')]);
 }
 
-function both(suite: Suite, dir: string, conf: string): { ours: ReturnType<typeof runOurs>; same: boolean } {
-  mkdirSync(path.join(dir, 'defs'), { recursive: true });
-  writeFileSync(path.join(dir, 'defs/10-root.conf'), conf.replaceAll('%DIR%', dir));
-  const args = ['--offline=yes', '--definitions=defs', '--empty=create', '--size=auto', `--seed=${SEED}`, '--json=off'];
-  const r = runReference(suite, [...args, 'ref.raw'], dir, env);
-  assert.equal(r.status, 0, r.stderr);
-  const ours = runOurs([...(suite === 'trixie' ? ['--compat=257'] : []), '--quiet', ...args, 'ours.raw'], dir, env);
-  if (ours.status !== 0) return { ours, same: false };
-  return { ours, same: spawnSync('cmp', ['-s', path.join(dir, 'ref.raw'), path.join(dir, 'ours.raw')]).status === 0 };
-}
 
 for (const suite of ['trixie', 'sid'] as Suite[]) {
   const skip = referenceSkipReason(suite) ?? (spawnSync('setfattr', ['--version']).status !== 0 ? 'setfattr (package attr) is not installed' : false);
@@ -97,7 +86,7 @@ for (const suite of ['trixie', 'sid'] as Suite[]) {
         const dir = mkdtempSync(path.join(os.tmpdir(), 'rich-oracle-'));
         try {
           makeTree(path.join(dir, 'tree'));
-          const { ours, same } = both(suite, dir, `[Partition]\nType=root\nCopyFiles=%DIR%/tree:/\n${keys}\n`);
+          const { ours, same } = compareWholeImage(suite, dir, `[Partition]\nType=root\nCopyFiles=${dir}/tree:/\n${keys}\n`, env);
           assert.equal(ours.status, 0, ours.stderr);
           assert.ok(same, 'images differ');
         } finally {
@@ -110,7 +99,7 @@ for (const suite of ['trixie', 'sid'] as Suite[]) {
       try {
         mkdirSync(path.join(dir, 'tree'));
         writeFileSync(Buffer.concat([Buffer.from(path.join(dir, 'tree') + '/bad'), Buffer.from([0xff])]), 'x');
-        const { ours } = both(suite, dir, '[Partition]\nType=root\nCopyFiles=%DIR%/tree:/\nFormat=erofs\nMinimize=best\n');
+        const { ours } = compareWholeImage(suite, dir, `[Partition]\nType=root\nCopyFiles=${dir}/tree:/\nFormat=erofs\nMinimize=best\n`, env);
         assert.notEqual(ours.status, 0);
         assert.match(ours.stderr, /tree\/bad\\xff: the name is not valid UTF-8/);
         assert.equal(spawnSync('test', ['-e', path.join(dir, 'ours.raw')]).status, 1, 'no image');
