@@ -54,6 +54,31 @@ test('262\'s mkfs.erofs (1.9.4) with a one-entry job queue: a tree of more files
   assert.ok(fs.readFileSync(path.join(ext, 'f4999')).equals(Buffer.concat([Buffer.from('4999'), body])));
 });
 
+test('a file\'s tail block survives any heap layout before the worker fiber starts (its C stack 16-byte aligned)', { timeout: 120_000 }, async () => {
+  // The green threads' C stacks came from malloc (8-byte aligned here); clang takes wasm's stack
+  // pointer to be 16-byte aligned and addressed `iov[h0]` in erofs_write_tail_end as
+  // `sp | h0 << 3`: with the worker's stack at 8 mod 16 both iovecs were one, and a file whose
+  // tail needs a block of its own (a 4,080-byte file: no room inline) was written as 55 zero
+  // bytes. What comes before the worker in the heap is the shared xattrs the walk collects:
+  // values of 13..20 bytes put it at 8 mod 16 with 1.9.4.
+  const body = Buffer.from(Array.from({ length: 4080 }, (_, i) => (i * 7 + 1) & 0xff));
+  for (const version of [262, 257]) {
+    for (let k = 12; k <= 21; k++) {
+      const dir = path.join(work, `tail-${version}-${k}`);
+      fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'sub/tail'), body);
+      for (let j = 1; j <= k; j++) fs.writeFileSync(path.join(dir, `x${j}`), '\n');
+      const t = hostTree(dir);
+      // shared (named more than once): the walk before the worker collects them on the heap
+      for (let j = 1; j <= k; j++) t.root.entries.get(`x${j}`)!.meta.xattrs = [{ name: `user.s${j % 3}`, value: Buffer.alloc(k, 'v') }];
+      const img = image(`tail-${version}-${k}.img`, 8 * MiB);
+      await erofsDriver.format(job({ window: { path: img, offset: 0, size: 8 * MiB }, tree: t, systemdVersion: version }));
+      // uncompressed and not inline: the whole file is one block, as it is
+      assert.ok(fs.readFileSync(img).includes(body), `${version}, xattr values of ${k} bytes: the 4,080-byte file is not in the image`);
+    }
+  }
+});
+
 test('wasm/erofs: checksums, sources, licenses', () => {
   checkArtifacts('erofs', ['mkfs.erofs.cjs', 'mkfs.erofs.wasm'],
     [/^erofs-utils: 1\.8\.6-1$/m, /^lz4: 1\.10\.0-4$/m, /^libzstd: 1\.5\.7\+dfsg-1$/m, /^emscripten: 3\.1\.6/m],
