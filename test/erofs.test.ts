@@ -79,6 +79,38 @@ test('a file\'s tail block survives any heap layout before the worker fiber star
   }
 });
 
+test('the shared xattr table is in the order Debian\'s builds write it (glibc\'s qsort, not musl\'s)', { timeout: 120_000 }, async () => {
+  // 1.8.6 compares two xattrs of which one is a prefix of the other as `la > lb` (never -1);
+  // glibc's merge sort still puts the shorter first, musl's smoothsort did not always
+  // (wasm/shim/qsort_glibc.c). Values 'v' x 1..24 of one name, each on four files (so mkfs.erofs shares them),
+  // named in a shuffled order: the table must list them shortest first.
+  const n = 24;
+  const lens = Array.from({ length: 4 * n }, (_, i) => (i % n) + 1);
+  for (let i = lens.length - 1, s = 7; i > 0; i--) {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    const j = s % (i + 1);
+    [lens[i], lens[j]] = [lens[j]!, lens[i]!];
+  }
+  for (const version of [257, 262]) {
+    const dir = path.join(work, `shared-${version}`);
+    fs.mkdirSync(dir, { recursive: true });
+    lens.forEach((_, i) => fs.writeFileSync(path.join(dir, `f${String(i).padStart(2, '0')}`), String(i)));
+    const t = hostTree(dir);
+    lens.forEach((len, i) => (t.root.entries.get(`f${String(i).padStart(2, '0')}`)!.meta.xattrs = [{ name: 'user.p', value: Buffer.alloc(len, 'v') }]));
+    const img = image(`shared-${version}.img`, 8 * MiB);
+    await erofsDriver.format(job({ window: { path: img, offset: 0, size: 8 * MiB }, tree: t, systemdVersion: version }));
+    const bytes = fs.readFileSync(img);
+    // an entry: name length 1, index 1 (user.), value size (le16), "p", the value
+    const at = Array.from({ length: n }, (_, k) => {
+      const entry = Buffer.concat([Buffer.from([1, 1, k + 1, 0]), Buffer.from('p'), Buffer.alloc(k + 1, 'v')]);
+      const first = bytes.indexOf(entry);
+      assert.ok(first >= 0, `${version}: no shared entry for a value of ${k + 1} bytes`);
+      return first;
+    });
+    assert.deepEqual(at, [...at].sort((a, b) => a - b), `${version}: the shared xattrs are not shortest first (offsets by length: ${at.join(" ")})`);
+  }
+});
+
 test('wasm/erofs: checksums, sources, licenses', () => {
   checkArtifacts('erofs', ['mkfs.erofs.cjs', 'mkfs.erofs.wasm'],
     [/^erofs-utils: 1\.8\.6-1$/m, /^lz4: 1\.10\.0-4$/m, /^libzstd: 1\.5\.7\+dfsg-1$/m, /^emscripten: 3\.1\.6/m],

@@ -211,7 +211,9 @@ shims() {
   emcc $CFLAGS_COMMON -c "$REPO/wasm/shim/ioctl_shim.c" -o "$W/obj/shim/ioctl_shim.o"
   emcc $CFLAGS_COMMON -c "$REPO/wasm/shim/xattr.c" -o "$W/obj/shim/xattr.o"
   emcc $CFLAGS_COMMON -c "$SHIM/rofs_libc.c" -o "$W/obj/shim/rofs_libc.o"
-  SHIM_OBJS=("$W/obj/shim/gthread.o" "$W/obj/shim/ioctl_shim.o" "$W/obj/shim/xattr.o" "$W/obj/shim/rofs_libc.o")
+  # glibc's qsort order (wasm/shim/qsort_glibc.c): 1.8.6's shared xattr table depends on it
+  emcc $CFLAGS_COMMON -c "$REPO/wasm/shim/qsort_glibc.c" -o "$W/obj/shim/qsort_glibc.o"
+  SHIM_OBJS=("$W/obj/shim/gthread.o" "$W/obj/shim/ioctl_shim.o" "$W/obj/shim/xattr.o" "$W/obj/shim/rofs_libc.o" "$W/obj/shim/qsort_glibc.o")
 }
 
 # Link flags as in build-wasm.sh, plus ASYNCIFY for the green threads' fibers.
@@ -223,7 +225,7 @@ link_flags() {
     "-sEXPORTED_RUNTIME_METHODS=[\"FS\",\"callMain\"]"
     --pre-js "$GLUE/pre.js" --post-js "$GLUE/post.js" --js-library "$GLUE/lib64.js" --js-library "$GLUE/xattr.js"
     -Wl,--wrap=ioctl -Wl,--wrap=sysconf -Wl,--wrap=getpagesize
-    -Wl,--wrap=stat -Wl,--wrap=lstat -Wl,--wrap=fstat -Wl,--wrap=fstatat)
+    -Wl,--wrap=stat -Wl,--wrap=lstat -Wl,--wrap=fstat -Wl,--wrap=fstatat -Wl,--wrap=qsort)
   # ROFS_PROFILING=1: function names in the wasm (stack traces, node --cpu-prof); not for commits.
   [ -z "${ROFS_PROFILING:-}" ] || LINK+=(--profiling-funcs)
 }
@@ -327,7 +329,7 @@ write_sources() {
     echo "clang: $(dpkg-query -W -f='${Version}' clang-14 2>/dev/null || echo unknown)"
     echo "binaryen: $(dpkg-query -W -f='${Version}' binaryen 2>/dev/null || echo unknown)"
     echo "our-shims-and-patches (sha256):"
-    (cd "$REPO/wasm" && shopt -s nullglob && sha256sum -- rofs/shim/* rofs/patches/*.patch shim/ioctl_shim.c shim/xattr.c glue/*.js | sed 's/^/  /')
+    (cd "$REPO/wasm" && shopt -s nullglob && sha256sum -- rofs/shim/* rofs/patches/*.patch shim/ioctl_shim.c shim/xattr.c shim/qsort_glibc.c glue/*.js | sed 's/^/  /')
     echo "source-files (sha256, as listed in the .dsc files):"
     for p in "$@"; do
       local n=${p%%=*} v; v=${p#*=}
