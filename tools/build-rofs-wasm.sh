@@ -140,7 +140,11 @@ step_fetch() {
   unpack xz-utils "$XZ_VER" "$W/xz"
   unpack zlib "$ZLIB_VER" "$W/zlib"
   local p
-  for p in "$PATCHES"/erofs-utils-*.patch; do [ -f "$p" ] && (cd "$ESRC" && patch -p1 -s < "$p"); done
+  # erofs-utils-<version>-*.patch: for that upstream version only (the code they touch differs)
+  for p in "$PATCHES"/erofs-utils-*.patch; do
+    case ${p##*/} in erofs-utils-[0-9]*) [[ ${p##*/} == "erofs-utils-$(up "$EROFS_VER")-"* ]] || continue ;; esac
+    [ -f "$p" ] && (cd "$ESRC" && patch -p1 -s < "$p")
+  done
   for p in "$PATCHES"/squashfs-tools-*.patch; do [ -f "$p" ] && (cd "$SSRC" && patch -p1 -s < "$p"); done
   for p in "$PATCHES"/lz4-*.patch; do [ -f "$p" ] && (cd "$W/lz4" && patch -p1 -s < "$p"); done
   true
