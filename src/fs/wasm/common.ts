@@ -80,12 +80,16 @@ export async function runForJob(
     const f = result.sourceFailure;
     throw new FsError('E_SOURCE', `${argv0}: cannot copy ${f.message}${f.namesErrno || f.errno === 'ESTALE' ? '' : ` (${f.errno})`}`, { file: job.definitionFile });
   }
-  if (result.status !== 0) {
+  const overflow = result.device?.overflow ?? 0;
+  // A write past the window was refused (ENOSPC): the image lacks what the tool meant to write,
+  // even if the tool went on and exited 0 (mkfs.erofs ignores a failed tail-block write).
+  if (result.status !== 0 || overflow > 0) {
     const text = (result.stderr + result.stdout).trim();
     const lines = text.split('\n').filter((l) => l.trim() !== '');
     const tail = lines.slice(-6).join('\n');
-    const what = result.crash ? `${argv0} crashed (${result.crash})` : `${argv0} failed with exit status ${result.status}`;
-    const overflow = result.device?.overflow ?? 0;
+    const what = result.crash ? `${argv0} crashed (${result.crash})`
+      : result.status !== 0 ? `${argv0} failed with exit status ${result.status}`
+      : `${argv0} exited 0, but a write past the end of the partition was refused`;
     const code = overflow > 0 || NO_SPACE.some((re) => re.test(text)) ? 'E_FS_NO_SPACE' : 'E_FS';
     const fit = overflow > 0 ? ` (the content needs at least ${overflow} bytes, the partition has ${job.window.size})` : '';
     throw new FsError(code, `${what}${fit}${tail ? ':\n' + tail : ''}`, { file: job.definitionFile });
