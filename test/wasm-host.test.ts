@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WindowDevice } from '../src/fs/wasm/device.js';
+import { toolRunFailure } from '../src/fs/wasm/common.js';
 import { VirtualTree, byteOrder } from '../src/fs/wasm/vtree.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../src/fs/wasm/emscripten.js';
 import { emptyMeta, newTree, type DirNode, type FileNode } from '../src/tree/model.js';
@@ -44,6 +45,26 @@ test('window device: I/O is translated, clipped, and never leaves the window', (
   assert.ok(b.subarray(2 * MiB, 2 * MiB + 4096).every((x) => x === 0), 'punched range reads zero');
   assert.ok(b.subarray(3 * MiB - 4096, 3 * MiB).every((x) => x === 2));
   assert.equal(b.length, 4 * MiB);
+});
+
+test('a write the window refused fails the job even when the tool exits 0 (a tool that ignores ENOSPC)', () => {
+  const img = image(4 * MiB, 0);
+  const window = { path: img, offset: MiB, size: MiB };
+  const dev = new WindowDevice(window, fail, false);
+  const h = dev.open();
+  const s = {} as never;
+  h.write(s, Buffer.alloc(4096, 1), 0, 4096, 0);
+  // what mkfs.erofs did with its tail block: the write fails, the tool goes on and exits 0
+  assert.throws(() => h.write(s, Buffer.alloc(4096, 2), 0, 4096, MiB), /ENOSPC/);
+  h.close(s);
+  const job = { window, definitionFile: '/etc/repart.d/10-root.conf' };
+  const clean = { status: 0, stdout: '', stderr: '' };
+  const e = toolRunFailure({ ...clean, device: dev.stats }, job, 'mkfs.erofs');
+  assert.equal(e?.code, 'E_FS_NO_SPACE');
+  assert.match(e!.message, /mkfs\.erofs exited 0, but a write past the end of the partition was refused \(the content needs at least 1052672 bytes, the partition has 1048576\)/);
+  assert.equal(toolRunFailure({ ...clean, device: { overflow: 0 } }, job, 'mkfs.erofs'), null, 'nothing refused, exit 0: the job stands');
+  assert.equal(toolRunFailure({ ...clean, status: 1, stderr: 'mkfs.erofs: bad' }, job, 'mkfs.erofs')?.code, 'E_FS');
+  assert.equal(toolRunFailure({ ...clean, sourceFailure: { path: '/s/f', errno: 'EIO', message: '/s/f: short', namesErrno: false } }, job, 'mkfs.erofs')?.code, 'E_SOURCE');
 });
 
 test('window device on a zeroed window: zero writes are dropped, later zeroing stays exact', () => {

@@ -74,26 +74,8 @@ export async function runForJob(
     seekHoles: opts.seekHoles,
     allocatedBlocks: opts.allocatedBlocks,
   });
-  // a source that could not be read as planned fails the run with its path and errno, whatever
-  // the tool made of the error it got (stored an empty file, zero-padded, gave up)
-  if (result.sourceFailure) {
-    const f = result.sourceFailure;
-    throw new FsError('E_SOURCE', `${argv0}: cannot copy ${f.message}${f.namesErrno || f.errno === 'ESTALE' ? '' : ` (${f.errno})`}`, { file: job.definitionFile });
-  }
-  const overflow = result.device?.overflow ?? 0;
-  // A write past the window was refused (ENOSPC): the image lacks what the tool meant to write,
-  // even if the tool went on and exited 0 (mkfs.erofs ignores a failed tail-block write).
-  if (result.status !== 0 || overflow > 0) {
-    const text = (result.stderr + result.stdout).trim();
-    const lines = text.split('\n').filter((l) => l.trim() !== '');
-    const tail = lines.slice(-6).join('\n');
-    const what = result.crash ? `${argv0} crashed (${result.crash})`
-      : result.status !== 0 ? `${argv0} failed with exit status ${result.status}`
-      : `${argv0} exited 0, but a write past the end of the partition was refused`;
-    const code = overflow > 0 || NO_SPACE.some((re) => re.test(text)) ? 'E_FS_NO_SPACE' : 'E_FS';
-    const fit = overflow > 0 ? ` (the content needs at least ${overflow} bytes, the partition has ${job.window.size})` : '';
-    throw new FsError(code, `${what}${fit}${tail ? ':\n' + tail : ''}`, { file: job.definitionFile });
-  }
+  const failure = toolRunFailure(result, job, argv0);
+  if (failure) throw failure;
   // the tool has finished with every file
   progress?.({ files: totals.files, bytes: totals.bytes, totalFiles: totals.files, totalBytes: totals.bytes });
   const warnings = (result.stderr || '')
@@ -116,4 +98,30 @@ export function zeroWindow(job: FormatJob): void {
   } finally {
     h.close(undefined as never);
   }
+}
+
+/**
+ * Whether a tool's run failed the job, and how: a source not read as planned (E_SOURCE), a
+ * non-zero exit or crash, or a write past the window that the device refused (ENOSPC) even if
+ * the tool went on and exited 0: the image lacks what it meant to write (mkfs.erofs ignores a
+ * failed tail-block write).
+ */
+export function toolRunFailure(result: Pick<ToolResult, 'status' | 'stdout' | 'stderr' | 'crash' | 'sourceFailure'> & { device?: { overflow: number } }, job: Pick<FormatJob, 'window' | 'definitionFile'>, argv0: string): FsError | null {
+  // a source that could not be read as planned fails the run with its path and errno, whatever
+  // the tool made of the error it got (stored an empty file, zero-padded, gave up)
+  if (result.sourceFailure) {
+    const f = result.sourceFailure;
+    return new FsError('E_SOURCE', `${argv0}: cannot copy ${f.message}${f.namesErrno || f.errno === 'ESTALE' ? '' : ` (${f.errno})`}`, { file: job.definitionFile });
+  }
+  const overflow = result.device?.overflow ?? 0;
+  if (result.status === 0 && overflow === 0) return null;
+  const text = (result.stderr + result.stdout).trim();
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const tail = lines.slice(-6).join('\n');
+  const what = result.crash ? `${argv0} crashed (${result.crash})`
+    : result.status !== 0 ? `${argv0} failed with exit status ${result.status}`
+    : `${argv0} exited 0, but a write past the end of the partition was refused`;
+  const code = overflow > 0 || NO_SPACE.some((re) => re.test(text)) ? 'E_FS_NO_SPACE' : 'E_FS';
+  const fit = overflow > 0 ? ` (the content needs at least ${overflow} bytes, the partition has ${job.window.size})` : '';
+  return new FsError(code, `${what}${fit}${tail ? ':\n' + tail : ''}`, { file: job.definitionFile });
 }
