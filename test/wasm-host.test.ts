@@ -54,7 +54,7 @@ test('a write the window refused fails the job even when the tool exits 0 (a too
   const h = dev.open();
   const s = {} as never;
   h.write(s, Buffer.alloc(4096, 1), 0, 4096, 0);
-  // what mkfs.erofs did with its tail block: the write fails, the tool goes on and exits 0
+  // as mkfs.erofs does when its tail-block write fails: it goes on and exits 0
   assert.throws(() => h.write(s, Buffer.alloc(4096, 2), 0, 4096, MiB), /ENOSPC/);
   h.close(s);
   const job = { window, definitionFile: '/etc/repart.d/10-root.conf' };

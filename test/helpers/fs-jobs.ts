@@ -41,6 +41,17 @@ export function sparseImage(dir: string, name: string, size: number): string {
   return p;
 }
 
+/** A sparse file of `size` bytes with `runs` of data ([offset, bytes]) and holes between. */
+export function writeSparseFile(p: string, size: number, runs: [number, Uint8Array][]): void {
+  const fd = fs.openSync(p, 'w');
+  try {
+    fs.ftruncateSync(fd, size);
+    for (const [at, b] of runs) fs.writeSync(fd, b, 0, b.length, at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The btrfs superblock fields that do not depend on tree layout, times or random UUIDs. */
 export const btrfsSuperOf = (p: string) =>
   execFileSync('btrfs', ['inspect-internal', 'dump-super', p], { encoding: 'utf8' })

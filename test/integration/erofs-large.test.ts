@@ -12,13 +12,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, ftruncateSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { erofsDriver } from '../../src/fs/erofs/index.js';
 import { closeWorkerPool } from '../../src/fs/pool.js';
 import { rofsJob, markedImage, MiB } from '../erofs-helpers.js';
 import { hostTree } from '../wasm-helpers.js';
+import { writeSparseFile } from '../helpers/fs-jobs.js';
 
 const GiB = 1024 * MiB;
 const work = mkdtempSync(path.join(os.tmpdir(), 'erofs-large-'));
@@ -32,10 +33,7 @@ test('a compressed file of 2.5 GiB keeps its data past 2 GiB (no segment lost to
   mkdirSync(dir);
   const size = 2.5 * GiB + 12345;
   const runs: [number, Buffer][] = [[0, randomBytes(64 * 1024)], [2.25 * GiB, randomBytes(256 * 1024)], [size - 40_000, randomBytes(40_000)]];
-  const fd = openSync(path.join(dir, 'big'), 'w');
-  ftruncateSync(fd, size);
-  for (const [at, b] of runs) writeSync(fd, b, 0, b.length, at);
-  closeSync(fd);
+  writeSparseFile(path.join(dir, 'big'), size, runs);
   for (const version of [257, 262]) {
     const img = markedImage(work, `big-${version}.img`, 64 * MiB);
     await erofsDriver.format(rofsJob('erofs', { window: { path: img, offset: 0, size: 64 * MiB }, tree: hostTree(dir), compression: 'lz4hc', systemdVersion: version }));

@@ -12,12 +12,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI } from '../helpers/reference.js';
 import { allocationOf } from '../../src/io/holes.js';
+import { writeSparseFile } from '../helpers/fs-jobs.js';
 
 const GiB = 2 ** 30;
 const SIZE = 100 * GiB;
@@ -35,10 +36,9 @@ function sparseSource(): string | null {
   const dir = path.join(work, 'src');
   mkdirSync(dir, { recursive: true });
   const f = path.join(dir, 'big');
-  const fd = openSync(f, 'w');
+  writeSparseFile(f, SIZE, RUNS);
+  const fd = openSync(f, 'r');
   try {
-    ftruncateSync(fd, SIZE);
-    for (const [off, b] of RUNS) writeSync(fd, b, 0, b.length, off);
     // holes are found from st_blocks only where it counts data blocks (ext4, xfs, tmpfs)
     return allocationOf(fd, SIZE) ? f : null;
   } finally {

@@ -7,10 +7,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compareWholeImage, referenceSkipReason, type Suite } from '../helpers/reference.js';
+import { writeSparseFile } from '../helpers/fs-jobs.js';
 
 const GiB = 2 ** 30;
 const env = { SOURCE_DATE_EPOCH: '1700000000' };
@@ -18,10 +19,7 @@ const env = { SOURCE_DATE_EPOCH: '1700000000' };
 function sparseTree(root: string): void {
   mkdirSync(path.join(root, 'd'), { recursive: true });
   const size = 2.5 * GiB + 12345;
-  const fd = openSync(path.join(root, 'd/big'), 'w');
-  ftruncateSync(fd, size);
-  for (const [at, n] of [[0, 65536], [2.25 * GiB - 3000, 200_000], [size - 5000, 5000]] as const) writeSync(fd, randomBytes(n), 0, n, at);
-  closeSync(fd);
+  writeSparseFile(path.join(root, 'd/big'), size, [[0, randomBytes(65536)], [2.25 * GiB - 3000, randomBytes(200_000)], [size - 5000, randomBytes(5000)]]);
   writeFileSync(path.join(root, 'small'), 'x');
 }
 

@@ -32,8 +32,6 @@ export function mkfsErofsArgs(job: FormatJob): string[] {
  * blocks, so the walk opened files until the descriptor table was full: on Debian's /usr (7,200
  * entries) mkfs.erofs failed with EMFILE ("No file descriptors available"). One entry: the walk
  * waits for each file, as a worker that keeps up does; the images equal 262's (the oracle tier).
- * It does not cure the tail block this build writes as zeros on some trees (README, known gaps;
- * test/oracle/random-trees.test.ts): that moves to other trees with the queue's depth.
  */
 export function erofsHostArgs(job: FormatJob): string[] {
   return toolSetFor(jobCompat(job)) === 'sid' ? ['--async-queue-limit=1'] : [];
