@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WindowDevice } from '../src/fs/wasm/device.js';
 import { toolRunFailure } from '../src/fs/wasm/common.js';
+import { wrapPositionedIo } from '../src/fs/wasm/host.js';
 import { VirtualTree, byteOrder } from '../src/fs/wasm/vtree.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../src/fs/wasm/emscripten.js';
 import { emptyMeta, newTree, type DirNode, type FileNode } from '../src/tree/model.js';
@@ -246,4 +247,79 @@ test('window device: writes it still holds are written at close, and a failure t
   const f = full.open();
   assert.equal(f.write(s, Buffer.alloc(4096, 1), 0, 4096, 0), 4096);
   assert.throws(() => f.close(s), /ENOSPC/);
+});
+
+/**
+ * emscripten 3.1.6's fd_pwrite/fd_pread as linked into every tool (wasm/glue/lib64.js with its
+ * doWritev/doReadv): each buffer at the same offset. Modelled over a file in memory.
+ */
+function glueLikePositionedIo(mem: WebAssembly.Memory, file: Buffer, log: number[]) {
+  const io = (write: boolean) => (_fd: number, iov: number, iovcnt: number, lo: number, hi: number, pnum: number): number => {
+    const pos = hi * 4294967296 + (lo >>> 0) - 2 ** 32; // the model's file starts at 4 GiB (64-bit offsets)
+    let ret = 0;
+    for (let i = 0; i < iovcnt; i++) {
+      const h = new Uint32Array(mem.buffer);
+      const ptr = h[(iov + i * 8) >> 2]!;
+      const len = h[(iov + i * 8 + 4) >> 2]!;
+      const heap = new Uint8Array(mem.buffer);
+      const n = Math.max(0, Math.min(len, file.length - pos));
+      log.push(pos);
+      if (write) file.set(heap.subarray(ptr, ptr + n), pos);
+      else heap.set(file.subarray(pos, pos + n), ptr);
+      ret += n;
+      if (!write && n < len) break;
+    }
+    new Int32Array(mem.buffer)[pnum >> 2] = ret;
+    return 0;
+  };
+  return { fd_pwrite: io(true), fd_pread: io(false) } as Record<string, unknown>;
+}
+
+test('pwritev/preadv with several buffers: each at its own offset (emscripten 3.1.6 gave all one offset)', () => {
+  const mem = new WebAssembly.Memory({ initial: 1 });
+  const heap = new Uint8Array(mem.buffer);
+  const iov = (at: number, bufs: [number, number][]) => bufs.forEach(([ptr, len], i) => new Uint32Array(mem.buffer).set([ptr, len], (at + i * 8) >> 2));
+  heap.set(Buffer.from('inode'), 1000);
+  heap.set(Buffer.from('xattrs!'), 2000);
+  iov(100, [[1000, 5], [3000, 0], [2000, 7]]);
+  const lo = 2 ** 32 + 10;
+  const call = (env: Record<string, unknown>, name: string, cnt: number) =>
+    (env[name] as (...a: number[]) => number)(3, 100, cnt, lo % 2 ** 32, Math.floor(lo / 2 ** 32), 200);
+
+  // as linked: both buffers land at offset 10, the second over the first
+  const broken = Buffer.alloc(32);
+  assert.equal(call(glueLikePositionedIo(mem, broken, []), 'fd_pwrite', 3), 0);
+  assert.equal(broken.subarray(10, 22).toString(), 'xattrs!\0\0\0\0\0');
+
+  // wrapped: one after the other, and the count of all of them
+  const file = Buffer.alloc(32);
+  const log: number[] = [];
+  const env = glueLikePositionedIo(mem, file, log);
+  wrapPositionedIo(env, () => mem);
+  assert.equal(call(env, 'fd_pwrite', 3), 0);
+  assert.equal(new Int32Array(mem.buffer)[200 >> 2], 12);
+  assert.equal(file.subarray(10, 22).toString(), 'inodexattrs!');
+  assert.deepEqual(log, [10, 15, 15]);
+
+  // reads come back the same way, and stop at the end of the file (a short transfer)
+  heap.fill(0, 1000, 1005);
+  heap.fill(0, 2000, 2007);
+  assert.equal(call(env, 'fd_pread', 3), 0);
+  assert.equal(Buffer.from(heap.subarray(1000, 1005)).toString(), 'inode');
+  assert.equal(Buffer.from(heap.subarray(2000, 2007)).toString(), 'xattrs!');
+  const short = Buffer.from('0123456789abcdef');
+  const env2 = glueLikePositionedIo(mem, short, []);
+  wrapPositionedIo(env2, () => mem);
+  iov(100, [[1000, 4], [2000, 8], [3000, 8]]);
+  const lo2 = 2 ** 32 + 6;
+  assert.equal((env2.fd_pread as (...a: number[]) => number)(3, 100, 3, lo2 % 2 ** 32, 1, 200), 0);
+  assert.equal(new Int32Array(mem.buffer)[200 >> 2], 10, 'bytes 6..15: 4 + 6, then the short read ends it');
+  assert.equal(Buffer.from(heap.subarray(2000, 2006)).toString(), 'abcdef');
+
+  // one buffer: passed through as it is
+  let seen = -1;
+  const env3: Record<string, unknown> = { fd_pwrite: (_f: number, _i: number, cnt: number) => { seen = cnt; return 0; } };
+  wrapPositionedIo(env3, () => mem);
+  (env3.fd_pwrite as (...a: number[]) => number)(3, 100, 1, 0, 0, 200);
+  assert.equal(seen, 1);
 });

@@ -170,6 +170,8 @@ export async function runTool(run: ToolRun): Promise<ToolResult> {
     },
     instantiateWasm: (imports, done) => {
       nsec.wrap(imports.env as Record<string, unknown>);
+      // fd_* come from wasi_snapshot_preview1 (one object with env in emscripten 3.1.6's imports)
+      for (const ns of new Set([imports.env, imports.wasi_snapshot_preview1])) if (ns) wrapPositionedIo(ns as Record<string, unknown>, () => nsec.memory);
       WebAssembly.instantiate(wasmModule, imports).then(
         (instance) => {
           nsec.memory = instance.exports.memory as WebAssembly.Memory;
@@ -298,6 +300,43 @@ class StatNsec {
     h[at + 15] = ns[0];
     h[at + 17] = ns[1];
     h[at + 19] = ns[2];
+  }
+}
+
+/**
+ * Positioned I/O with several buffers (preadv, pwritev). emscripten 3.1.6's fd_pread and
+ * fd_pwrite (wasm/glue/lib64.js) hand every buffer the same offset (doReadv/doWritev advance
+ * only a stream's own position), so a tool's pwritev of an inode and its xattrs wrote both at
+ * the inode's place (mkfs.erofs 1.9.4: configured without pwritev since, wasm/rofs/README.md).
+ * Wrapped here, for every tool and without relinking them: a call with more than one buffer
+ * becomes one call per buffer at its own offset; like the kernel's, it ends at the first short
+ * transfer, and an error after some bytes moved reports those bytes.
+ */
+export function wrapPositionedIo(env: Record<string, unknown>, memory: () => WebAssembly.Memory | null): void {
+  for (const name of ['fd_pread', 'fd_pwrite'] as const) {
+    const orig = env[name];
+    if (typeof orig !== 'function') continue;
+    const one = orig as (fd: number, iov: number, iovcnt: number, lo: number, hi: number, pnum: number) => number;
+    env[name] = (fd: number, iov: number, iovcnt: number, lo: number, hi: number, pnum: number): number => {
+      const mem = memory();
+      if (iovcnt <= 1 || !mem) return one(fd, iov, iovcnt, lo, hi, pnum);
+      let pos = hi * 4294967296 + (lo >>> 0);
+      let total = 0;
+      for (let i = 0; i < iovcnt; i++) {
+        const len = new Uint32Array(mem.buffer)[(iov + i * 8 + 4) >> 2]!;
+        const r = one(fd, iov + i * 8, 1, pos % 4294967296, Math.floor(pos / 4294967296), pnum);
+        if (r !== 0) {
+          if (total === 0) return r;
+          break;
+        }
+        const n = new Int32Array(mem.buffer)[pnum >> 2]!;
+        total += n;
+        pos += n;
+        if (n < len) break;
+      }
+      new Int32Array(mem.buffer)[pnum >> 2] = total;
+      return 0;
+    };
   }
 }
 
