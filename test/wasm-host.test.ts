@@ -65,6 +65,11 @@ test('a write the window refused fails the job even when the tool exits 0 (a too
   assert.match(e!.message, /mkfs\.erofs exited 0, but a write past the end of the partition was refused \(the content needs at least 1052672 bytes, the partition has 1048576\)/);
   assert.equal(toolRunFailure({ ...clean, device: { overflow: 0 } }, job, 'mkfs.erofs'), null, 'nothing refused, exit 0: the job stands');
   assert.equal(toolRunFailure({ ...clean, status: 1, stderr: 'mkfs.erofs: bad' }, job, 'mkfs.erofs')?.code, 'E_FS');
+  assert.doesNotMatch(toolRunFailure({ ...clean, status: 1, stderr: 'mkfs.erofs: bad' }, job, 'mkfs.erofs')!.message, /out of memory/);
+  // 262's mkfs.erofs on a 2.2 GiB file of random bytes with Compression=lz4: said why, and what to do
+  const oom = toolRunFailure({ ...clean, status: -1, crash: 'RuntimeError: memory access out of bounds', stderr: '<E> erofs: \tCould not format the device : [Error 48] Out of memory\n' }, job, 'mkfs.erofs')!;
+  assert.equal(oom.code, 'E_FS');
+  assert.match(oom.message, /mkfs\.erofs crashed .*out of memory: the WebAssembly mkfs\.erofs has 2 GiB.*Compression=.*\n<E> erofs: .*Out of memory/s);
   assert.equal(toolRunFailure({ ...clean, sourceFailure: { path: '/s/f', errno: 'EIO', message: '/s/f: short', namesErrno: false } }, job, 'mkfs.erofs')?.code, 'E_SOURCE');
 });
 

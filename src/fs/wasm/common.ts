@@ -32,6 +32,9 @@ export function toolEnv(job: FormatJob, prefixes: string[]): Record<string, stri
   return env;
 }
 
+/** how the tools (and emscripten's allocator) say that the 2 GiB heap is used up */
+const OUT_OF_MEMORY = [/\bOut of memory\b/i, /Cannot allocate memory/i, /\bENOMEM\b/, /Aborted\(OOM\)/, /Cannot enlarge memory/i];
+
 const NO_SPACE = [
   /No space left on device/i,
   /Could not allocate block/i,
@@ -123,5 +126,8 @@ export function toolRunFailure(result: Pick<ToolResult, 'status' | 'stdout' | 's
     : `${argv0} exited 0, but a write past the end of the partition was refused`;
   const code = overflow > 0 || NO_SPACE.some((re) => re.test(text)) ? 'E_FS_NO_SPACE' : 'E_FS';
   const fit = overflow > 0 ? ` (the content needs at least ${overflow} bytes, the partition has ${job.window.size})` : '';
-  return new FsError(code, `${what}${fit}${tail ? ':\n' + tail : ''}`, { file: job.definitionFile });
+  // the native tool would have had the memory: say so, and what usually takes it
+  const memory = OUT_OF_MEMORY.some((re) => re.test(text) || re.test(result.crash ?? ''))
+    ? ` (out of memory: the WebAssembly ${argv0} has 2 GiB, which a single large file that does not compress can exceed when Compression= is set; the README's erofs and squashfs section says more)` : '';
+  return new FsError(code, `${what}${fit}${memory}${tail ? ':\n' + tail : ''}`, { file: job.definitionFile });
 }
