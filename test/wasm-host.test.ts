@@ -70,6 +70,8 @@ test('a write the window refused fails the job even when the tool exits 0 (a too
   const oom = toolRunFailure({ ...clean, status: -1, crash: 'RuntimeError: memory access out of bounds', stderr: '<E> erofs: \tCould not format the device : [Error 48] Out of memory\n' }, job, 'mkfs.erofs')!;
   assert.equal(oom.code, 'E_FS');
   assert.match(oom.message, /mkfs\.erofs crashed .*out of memory: the WebAssembly mkfs\.erofs has 2 GiB.*Compression=.*\n<E> erofs: .*Out of memory/s);
+  // other tools: the limit, without erofs' culprit
+  assert.match(toolRunFailure({ ...clean, status: 1, stderr: 'mke2fs: Cannot allocate memory' }, job, 'mke2fs')!.message, /out of memory: the WebAssembly mke2fs has 2 GiB\)/);
   assert.equal(toolRunFailure({ ...clean, sourceFailure: { path: '/s/f', errno: 'EIO', message: '/s/f: short', namesErrno: false } }, job, 'mkfs.erofs')?.code, 'E_SOURCE');
 });
 

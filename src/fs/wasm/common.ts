@@ -126,8 +126,9 @@ export function toolRunFailure(result: Pick<ToolResult, 'status' | 'stdout' | 's
     : `${argv0} exited 0, but a write past the end of the partition was refused`;
   const code = overflow > 0 || NO_SPACE.some((re) => re.test(text)) ? 'E_FS_NO_SPACE' : 'E_FS';
   const fit = overflow > 0 ? ` (the content needs at least ${overflow} bytes, the partition has ${job.window.size})` : '';
-  // the native tool would have had the memory: say so, and what usually takes it
+  // the native tool would have had the memory: say so, and (erofs) what usually takes it
   const memory = OUT_OF_MEMORY.some((re) => re.test(text) || re.test(result.crash ?? ''))
-    ? ` (out of memory: the WebAssembly ${argv0} has 2 GiB, which a single large file that does not compress can exceed when Compression= is set; the README's erofs and squashfs section says more)` : '';
+    ? ` (out of memory: the WebAssembly ${argv0} has 2 GiB${argv0 === 'mkfs.erofs'
+      ? ', which a single large file that does not compress exceeds when Compression= is set; the README\'s erofs and squashfs section says more' : ''})` : '';
   return new FsError(code, `${what}${fit}${memory}${tail ? ':\n' + tail : ''}`, { file: job.definitionFile });
 }

@@ -48,10 +48,10 @@ export async function xfsMeasuredBytes(tree: SourceTree | null, j: XfsMeasureJob
     return result.device!.allocated!;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
-    // The pass ran on this thread, and mkfs.xfs's buffer cache holds up to 1 GiB of the tree's
-    // data: its WebAssembly memory goes now, not whenever V8 next collects, which could be after
-    // the real format's worker has grown one as large (2.2 GB peak RSS for a 2 GiB file, 1.2 GB
-    // with this).
+    // The pass ran on this thread: its WebAssembly memory (mkfs.xfs's buffer cache, up to 64 MiB
+    // of the tree's data: wasm/xfs/patches/trixie-small-buffer-cache.patch) goes now, not whenever
+    // V8 next collects, which could be after the real format's worker has grown its own (a 2 GiB
+    // file: 259 -> 201 MB peak RSS; 2.2 -> 1.2 GB before that patch).
     const { collectGarbage } = await import('../../tree/gc.js');
     await collectGarbage();
   }
